@@ -1,0 +1,168 @@
+package io.backstop;
+
+import io.backstop.backup.Backup;
+import io.backstop.backup.BackupLayout;
+import io.backstop.backup.Catalog;
+import io.backstop.backup.Manifests;
+import io.backstop.cli.BackstopCommand;
+import io.backstop.config.Settings;
+import io.backstop.config.SettingsLoader;
+import io.backstop.counts.RowCounter;
+import io.backstop.pg.PgTools;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import picocli.CommandLine;
+
+/**
+ * Entry point and the one place where Backstop's parts are wired together, by hand: each part
+ * gets its collaborators through its constructor. Commands ask for what they need; settings
+ * are loaded (and validated) the first time one does.
+ */
+public final class Main {
+    private final Map<String, String> env;
+    private final Clock clock;
+    private Optional<Path> configFile = Optional.empty();
+    private Settings settings;
+    private Manifests manifests;
+    private PgTools tools;
+
+    public Main(Map<String, String> env, Clock clock) {
+        this.env = Map.copyOf(env);
+        this.clock = clock;
+    }
+
+    public static void main(String[] args) {
+        configureLogLevel(args, System.getenv());
+        int status = run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true), System.getenv());
+        System.exit(status);
+    }
+
+    /** Runs one command line and returns its exit status; never calls System.exit. */
+    public static int run(String[] args, PrintWriter out, PrintWriter err, Map<String, String> env) {
+        Main main = new Main(env, Clock.systemUTC());
+        CommandLine cmd = new CommandLine(new BackstopCommand(main));
+        cmd.setOut(out);
+        cmd.setErr(err);
+        cmd.getCommandSpec().exitCodeOnInvalidInput(ExitCode.USAGE.status());
+        cmd.getCommandSpec().usageMessage().footer(exitCodeTable());
+        boolean debug = Arrays.asList(args).contains("--debug");
+        cmd.setExecutionExceptionHandler((e, commandLine, parseResult) -> report(e, commandLine.getErr(), debug));
+        return cmd.execute(args);
+    }
+
+    /** Prints an error the way an operator reads it: the message, then causes that add something. */
+    static int report(Exception e, PrintWriter err, boolean debug) {
+        if (e instanceof BackstopException be) {
+            err.println("backstop: error: " + be.getMessage());
+            printCauses(be, err);
+            if (debug) {
+                be.printStackTrace(err);
+            }
+            err.flush();
+            return be.code().status();
+        }
+        err.println("backstop: internal error: " + e);
+        if (debug) {
+            e.printStackTrace(err);
+        } else {
+            err.println("  (run again with --debug for the stack trace, and report it)");
+        }
+        err.flush();
+        return ExitCode.INTERNAL.status();
+    }
+
+    private static void printCauses(Throwable e, PrintWriter err) {
+        String seen = String.valueOf(e.getMessage());
+        for (Throwable c = e.getCause(); c != null; c = c.getCause()) {
+            String m = c.getMessage();
+            if (m != null && !seen.contains(m)) {
+                err.println("  caused by: " + m);
+                seen += m;
+            }
+        }
+    }
+
+    static String[] exitCodeTable() {
+        List<String> lines = new java.util.ArrayList<>();
+        lines.add("");
+        lines.add("Exit codes:");
+        for (ExitCode code : ExitCode.values()) {
+            lines.add(String.format("  %3d  %s", code.status(), code.meaning()));
+        }
+        return lines.toArray(String[]::new);
+    }
+
+    /**
+     * Commands other than the daemon keep the terminal for their own output; their logs show
+     * only warnings unless --verbose. Must run before the first logger is created.
+     */
+    static void configureLogLevel(String[] args, Map<String, String> env) {
+        if (env.containsKey("BACKSTOP_LOG_LEVEL")) {
+            return;
+        }
+        List<String> list = Arrays.asList(args);
+        boolean chatty = list.contains("daemon") || list.contains("demo") || list.contains("-v") || list.contains("--verbose");
+        System.setProperty("backstop.log.level", chatty ? "INFO" : "WARN");
+    }
+
+    public void configFile(Optional<Path> file) {
+        this.configFile = file;
+    }
+
+    public Map<String, String> env() {
+        return env;
+    }
+
+    public Clock clock() {
+        return clock;
+    }
+
+    public synchronized Settings settings() {
+        if (settings == null) {
+            SettingsLoader loader = new SettingsLoader(env);
+            settings = loader.load(loader.locate(configFile));
+        }
+        return settings;
+    }
+
+    public synchronized Manifests manifests() {
+        if (manifests == null) {
+            manifests = new Manifests();
+        }
+        return manifests;
+    }
+
+    public synchronized PgTools tools() {
+        if (tools == null) {
+            tools = PgTools.locate(settings().pgDump().binDir());
+        }
+        return tools;
+    }
+
+    public BackupLayout layout() {
+        return new BackupLayout(settings().backupDir());
+    }
+
+    public Catalog catalog() {
+        return new Catalog(layout(), manifests());
+    }
+
+    public Backup backup() {
+        return new Backup(settings(), layout(), tools(), manifests(), new RowCounter(), clock);
+    }
+
+    /** The targets a command acts on: the named one (an error naming the known ones if absent), else all. */
+    public List<Settings.Target> targets(Optional<String> name) {
+        if (name.isEmpty()) {
+            return settings().targets();
+        }
+        return List.of(settings().target(name.get()).orElseThrow(() -> new BackstopException(ExitCode.USAGE,
+                "--target " + name.get() + ": no such target; configured: "
+                        + String.join(", ", settings().targets().stream().map(Settings.Target::name).toList()))));
+    }
+}

@@ -1,0 +1,312 @@
+package io.backstop.backup;
+
+import io.backstop.BackstopException;
+import io.backstop.ExitCode;
+import io.backstop.config.Settings;
+import io.backstop.config.Settings.Target;
+import io.backstop.counts.CountedTable;
+import io.backstop.counts.RowCounter;
+import io.backstop.pg.Database;
+import io.backstop.pg.PgTools;
+import io.backstop.pg.ProcessRunner;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Takes one verified, snapshot-consistent backup of a target. The CLI, the scheduler and the
+ * HTTP trigger all call {@link #run}; they differ only in how they present the result.
+ *
+ * <p>The path: lock the target; sweep leftovers; connect and check pg_dump can read the
+ * server; open a REPEATABLE READ transaction and export its snapshot; run pg_dump on that
+ * snapshot into a temporary file while counting rows in the same snapshot; verify the
+ * archive; fsync; write the manifest; rename the dump to its final name; fsync the directory;
+ * move {@code latest.dump}. Any failure removes the temporary file and leaves every earlier
+ * backup as it was.
+ */
+public final class Backup {
+    private static final Logger log = LoggerFactory.getLogger(Backup.class);
+    private static final String EXPORT_SNAPSHOT = "SELECT pg_export_snapshot()";
+
+    private final Settings settings;
+    private final BackupLayout layout;
+    private final PgTools tools;
+    private final Manifests manifests;
+    private final RowCounter counter;
+    private final Clock clock;
+
+    public Backup(Settings settings, BackupLayout layout, PgTools tools, Manifests manifests, RowCounter counter,
+            Clock clock) {
+        this.settings = settings;
+        this.layout = layout;
+        this.tools = tools;
+        this.manifests = manifests;
+        this.counter = counter;
+        this.clock = clock;
+    }
+
+    /** What to take: a label makes it a manual backup; {@code lockWait} is how long to wait for a running one. */
+    public record Request(Optional<String> label, Duration lockWait) {
+        public static Request scheduled() {
+            return new Request(Optional.empty(), Duration.ZERO);
+        }
+
+        public Tier tier() {
+            return label.isPresent() ? Tier.MANUAL : Tier.HOURLY;
+        }
+    }
+
+    public BackupResult run(Target target, Request request, Progress progress) {
+        request.label().ifPresent(l -> {
+            if (!BackupLayout.LABEL.matcher(l).matches()) {
+                throw new BackstopException(ExitCode.USAGE, "--label \"" + l + "\": allowed are 1-63 letters, digits,"
+                        + " '.', '_' or '-', starting with a letter or digit");
+            }
+        });
+        Path pgDump = tools.pgDump(); // fail fast, before touching the database or the disk
+        try (TargetLock lock = TargetLock.acquire(layout.lockFile(target.name()), target.name(), request.lockWait())) {
+            sweep(target.name());
+            return runLocked(target, request, pgDump, progress);
+        }
+    }
+
+    private BackupResult runLocked(Target target, Request request, Path pgDump, Progress progress) {
+        Tier tier = request.tier();
+        Path dir = layout.tierDir(target.name(), tier);
+        Durable.createDirectories(dir);
+        Instant started = clock.instant();
+        Path finalFile = freeName(target.name(), tier, started, request.label());
+        Path tmp = Durable.temporarySibling(finalFile);
+        long startNanos = System.nanoTime();
+        log.info("backup {} started: {} tier, {}", target.name(), tier.dir(), target.describe());
+
+        Database db = new Database(target);
+        ProcessRunner runner = new ProcessRunner(List.of(target.password().reveal()));
+        try (Database.PasswordFile passfile = db.passwordFile(); Connection snapshotConnection = db.connect()) {
+            ServerInfo server = ServerInfo.read(snapshotConnection);
+            tools.requireDumpCanRead(server.version());
+            String snapshot = exportSnapshot(snapshotConnection);
+            List<CountedTable> tables = counter.resolve(snapshotConnection, settings.rowCounts());
+
+            createTemporary(tmp);
+            CompletableFuture<Map<String, Long>> counts = countInBackground(target, snapshotConnection, tables);
+            Duration dumpTime;
+            try (Progress.Watch watch = Progress.watch(tmp, "dump", "backup-progress-" + target.name(),
+                    Duration.ofSeconds(1), progress)) {
+                dumpTime = dump(target, db, passfile, runner, pgDump, snapshot, tmp);
+            } catch (RuntimeException e) {
+                counts.cancel(true);
+                throw e;
+            }
+            Map<String, Long> rowCounts = awaitCounts(target, counts);
+            snapshotConnection.commit();
+
+            long verifyStart = System.nanoTime();
+            Verifier.Verified verified = new Verifier(tools, runner)
+                    .verify(tmp, tables, settings.pgDump().timeout(), ExitCode.DUMP_FAILED);
+            Duration verifyTime = Duration.ofNanos(System.nanoTime() - verifyStart);
+
+            long size = Files.size(tmp);
+            Durable.fsync(tmp);
+            Instant finished = clock.instant();
+            Duration duration = Duration.ofNanos(System.nanoTime() - startNanos);
+            Manifest manifest = new Manifest(Manifest.FORMAT_VERSION, target.name(), target.database(), target.host(),
+                    target.port(), server.version().text(), tools.dumpVersion().text(), server.systemIdentifier(),
+                    server.databaseOid(), finalFile.getFileName().toString(), tier, request.label().orElse(null),
+                    started, finished, duration.toMillis() / 1000.0, size, verified.sha256(),
+                    settings.pgDump().compress(), rowCounts,
+                    new Manifest.Verification(Verifier.METHOD, "passed", finished, verified.tableDataEntries()),
+                    false, null);
+            // Manifest first: a crash between the two renames leaves an orphan manifest (swept at start),
+            // never a final dump without one.
+            manifests.write(finalFile, manifest);
+            Durable.rename(tmp, finalFile);
+            pointLatestAt(target.name(), finalFile);
+
+            log.info("backup {} finished: {}, {} tables, {} rows, {} (dump {}, verify {}) -> {}", target.name(),
+                    Sizes.bytes(size), rowCounts.size(), manifest.totalRows(), Sizes.seconds(duration),
+                    Sizes.seconds(dumpTime), Sizes.seconds(verifyTime), finalFile);
+            return new BackupResult(finalFile, manifest, size, duration, rowCounts, dumpTime, verifyTime);
+        } catch (SQLException e) {
+            throw new BackstopException(ExitCode.DUMP_FAILED, "backup of target " + target.name() + " failed: "
+                    + runner.redact(e.getMessage()), e);
+        } catch (IOException e) {
+            throw Durable.storageError("backup of target " + target.name() + " failed", e);
+        } finally {
+            deleteQuietly(tmp);
+        }
+    }
+
+    private static String exportSnapshot(Connection c) throws SQLException {
+        c.setAutoCommit(false);
+        c.setTransactionIsolation(Connection.TRANSACTION_REPEATABLE_READ);
+        c.setReadOnly(true);
+        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery(EXPORT_SNAPSHOT)) {
+            rs.next();
+            return rs.getString(1);
+        }
+    }
+
+    private CompletableFuture<Map<String, Long>> countInBackground(Target target, Connection c, List<CountedTable> tables) {
+        CompletableFuture<Map<String, Long>> future = new CompletableFuture<>();
+        Thread t = new Thread(() -> {
+            try {
+                future.complete(counter.count(c, tables, settings.pgDump().timeout()));
+            } catch (Throwable e) {
+                future.completeExceptionally(e);
+            }
+        }, "row-counts-" + target.name());
+        t.setDaemon(true);
+        t.start();
+        return future;
+    }
+
+    private static Map<String, Long> awaitCounts(Target target, CompletableFuture<Map<String, Long>> counts) {
+        try {
+            return counts.join();
+        } catch (CompletionException e) {
+            Throwable cause = e.getCause();
+            if (cause instanceof BackstopException be) {
+                throw be;
+            }
+            throw new BackstopException(ExitCode.DUMP_FAILED, "counting rows of target " + target.name() + " failed: "
+                    + cause.getMessage(), cause);
+        }
+    }
+
+    private Duration dump(Target target, Database db, Database.PasswordFile passfile, ProcessRunner runner, Path pgDump,
+            String snapshot, Path tmp) {
+        List<String> command = new ArrayList<>(List.of(pgDump.toString(),
+                "--format=custom",
+                "--compress=" + settings.pgDump().compress(),
+                "--snapshot=" + snapshot,
+                "--lock-wait-timeout=" + settings.pgDump().lockWaitTimeout().toMillis(),
+                "--no-password",
+                "--file=" + tmp));
+        command.addAll(settings.pgDump().extraArgs());
+        ProcessRunner.Spec spec = ProcessRunner.Spec.of(command, db.libpqEnvironment(passfile, target.database()),
+                settings.pgDump().timeout());
+        ProcessRunner.Result result = runner.run(spec, p -> { });
+        if (result.exitCode() != 0) {
+            throw classify(target, spec, result, runner, tmp);
+        }
+        return result.elapsed();
+    }
+
+    /** Turns pg_dump's stderr into the error the operator needs: full disk, permissions, locks or the rest. */
+    private BackstopException classify(Target target, ProcessRunner.Spec spec, ProcessRunner.Result result,
+            ProcessRunner runner, Path tmp) {
+        String err = result.stderrTail();
+        String prefix = "backup of target " + target.name() + ": ";
+        if (err.contains("No space left on device") || err.contains("Disk quota exceeded")) {
+            return new BackstopException(ExitCode.STORAGE, prefix + "the backup directory " + tmp.getParent()
+                    + " is full (pg_dump: No space left on device); free space or lower retention. Earlier backups"
+                    + " are untouched.\n    " + err.replace("\n", "\n    "));
+        }
+        if (err.contains("Permission denied") || err.contains("Read-only file system")) {
+            return new BackstopException(ExitCode.STORAGE, prefix + "cannot write to " + tmp.getParent() + "\n    "
+                    + err.replace("\n", "\n    "));
+        }
+        if (err.contains("could not obtain lock")) {
+            return new BackstopException(ExitCode.DUMP_FAILED, prefix + "a table lock was not granted within "
+                    + "pg-dump.lock-wait-timeout (" + settings.pgDump().lockWaitTimeout() + "); a long transaction or"
+                    + " migration holds it\n    " + err.replace("\n", "\n    "));
+        }
+        if (err.contains("server version mismatch") || err.contains("aborting because of server version")) {
+            return new BackstopException(ExitCode.TOOLS, prefix + "pg_dump cannot dump this server version\n    "
+                    + err.replace("\n", "\n    "));
+        }
+        return runner.failure(spec, result, ExitCode.DUMP_FAILED);
+    }
+
+    /** A final name nobody has used: two backups within one second get consecutive stamps. */
+    private Path freeName(String target, Tier tier, Instant started, Optional<String> label) {
+        Instant stamp = started.truncatedTo(ChronoUnit.SECONDS);
+        Path candidate = layout.timestamped(target, tier, stamp, label);
+        while (Files.exists(candidate) || Files.exists(BackupLayout.manifestOf(candidate))) {
+            stamp = stamp.plusSeconds(1);
+            candidate = layout.timestamped(target, tier, stamp, label);
+        }
+        return candidate;
+    }
+
+    private static void createTemporary(Path tmp) {
+        try {
+            Durable.createPrivate(tmp);
+        } catch (IOException e) {
+            throw Durable.storageError("cannot create a temporary dump file in " + tmp.getParent(), e);
+        }
+    }
+
+    /** Moves latest.dump to {@code file} atomically: a new link under a temporary name, renamed over the old. */
+    private void pointLatestAt(String target, Path file) throws IOException {
+        Path link = layout.latestLink(target);
+        Path tmpLink = Durable.temporarySibling(link);
+        Files.createSymbolicLink(tmpLink, link.getParent().relativize(file));
+        try {
+            Durable.rename(tmpLink, link);
+        } finally {
+            Files.deleteIfExists(tmpLink);
+        }
+    }
+
+    /**
+     * Removes what an interrupted run left: temporary files, and manifests whose dump never got
+     * its final name. Runs only under the target's lock, so it never races a running backup.
+     */
+    public void sweep(String target) {
+        Path targetDir = layout.targetDir(target);
+        if (!Files.isDirectory(targetDir)) {
+            return;
+        }
+        List<Path> dirs = new ArrayList<>(List.of(targetDir));
+        for (Tier tier : Tier.values()) {
+            dirs.add(layout.tierDir(target, tier));
+        }
+        for (Path dir : dirs) {
+            if (!Files.isDirectory(dir)) {
+                continue;
+            }
+            try (var files = Files.list(dir)) {
+                for (Path f : (Iterable<Path>) files::iterator) {
+                    String name = f.getFileName().toString();
+                    if (BackupLayout.isTemporary(f)) {
+                        log.info("removing leftover temporary file {} (an earlier run was interrupted)", f);
+                        Files.deleteIfExists(f);
+                    } else if (name.endsWith(BackupLayout.MANIFEST_SUFFIX)
+                            && BackupLayout.parse(target, name.substring(0, name.length() - ".json".length())).isPresent()
+                            && !Files.exists(f.resolveSibling(name.substring(0, name.length() - ".json".length())))) {
+                        log.info("removing manifest {} whose dump never got its final name", f);
+                        Files.deleteIfExists(f);
+                    }
+                }
+            } catch (IOException e) {
+                throw Durable.storageError("cannot sweep " + dir, e);
+            }
+        }
+    }
+
+    private static void deleteQuietly(Path tmp) {
+        try {
+            Files.deleteIfExists(tmp);
+        } catch (IOException e) {
+            log.warn("could not remove temporary file {}: {}; it is swept at the next start", tmp, e.getMessage());
+        }
+    }
+}

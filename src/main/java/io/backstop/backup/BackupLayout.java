@@ -1,0 +1,117 @@
+package io.backstop.backup;
+
+import java.nio.file.Path;
+import java.time.Instant;
+import java.time.LocalDate;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
+import java.util.Optional;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Where a target's files live and what they are called. A name that does not parse here is
+ * not Backstop's, and nothing of Backstop's ever deletes it.
+ * <pre>
+ * &lt;dir&gt;/&lt;target&gt;/hourly/&lt;target&gt;-20261121T130000Z.dump (+ .dump.json)
+ * &lt;dir&gt;/&lt;target&gt;/daily/&lt;target&gt;-20261121.dump
+ * &lt;dir&gt;/&lt;target&gt;/manual/&lt;target&gt;-20261121T131502Z-&lt;label&gt;.dump
+ * </pre>
+ */
+public final class BackupLayout {
+    public static final String DUMP_SUFFIX = ".dump";
+    public static final String MANIFEST_SUFFIX = ".dump.json";
+    /** Temporary files start with this; only Backstop writes such names, and only under the target's lock. */
+    public static final String TEMP_PREFIX = ".backstop-tmp-";
+    public static final Pattern LABEL = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_.-]{0,62}");
+
+    private static final DateTimeFormatter STAMP =
+            DateTimeFormatter.ofPattern("yyyyMMdd'T'HHmmss'Z'").withZone(ZoneOffset.UTC);
+    private static final DateTimeFormatter DAY = DateTimeFormatter.BASIC_ISO_DATE;
+    private static final Pattern STAMPED = Pattern.compile(
+            "(?<target>.+)-(?<stamp>\\d{8}T\\d{6}Z)(?:-(?<label>" + LABEL.pattern() + "))?\\.dump");
+    private static final Pattern DATED = Pattern.compile("(?<target>.+)-(?<day>\\d{8})\\.dump");
+
+    private final Path root;
+
+    public BackupLayout(Path root) {
+        this.root = root;
+    }
+
+    public Path root() {
+        return root;
+    }
+
+    public Path targetDir(String target) {
+        return root.resolve(target);
+    }
+
+    public Path tierDir(String target, Tier tier) {
+        return targetDir(target).resolve(tier.dir());
+    }
+
+    public Path lockFile(String target) {
+        return targetDir(target).resolve(".lock");
+    }
+
+    public Path latestLink(String target) {
+        return targetDir(target).resolve("latest.dump");
+    }
+
+    public Path stateFile(String target) {
+        return targetDir(target).resolve("state.json");
+    }
+
+    public static String stamp(Instant instant) {
+        return STAMP.format(instant);
+    }
+
+    public static Instant parseStamp(String stamp) {
+        return Instant.from(STAMP.parse(stamp));
+    }
+
+    /** hourly/weekly/monthly and manual names carry the UTC start time; daily ones the local date. */
+    public Path timestamped(String target, Tier tier, Instant started, Optional<String> label) {
+        String name = target + "-" + stamp(started) + label.map(l -> "-" + l).orElse("") + DUMP_SUFFIX;
+        return tierDir(target, tier).resolve(name);
+    }
+
+    public Path dated(String target, Tier tier, LocalDate day) {
+        return tierDir(target, tier).resolve(target + "-" + DAY.format(day) + DUMP_SUFFIX);
+    }
+
+    public static Path manifestOf(Path dump) {
+        return dump.resolveSibling(dump.getFileName() + ".json");
+    }
+
+    public static boolean isTemporary(Path file) {
+        return file.getFileName().toString().startsWith(TEMP_PREFIX);
+    }
+
+    /** A parsed Backstop file name: the target and, for timestamped names, the instant and label. */
+    public record Name(String target, Optional<Instant> stamp, Optional<LocalDate> day, Optional<String> label) {
+    }
+
+    /** Parses a dump's file name; empty when it is not a Backstop name for this target. */
+    public static Optional<Name> parse(String target, String fileName) {
+        Matcher m = STAMPED.matcher(fileName);
+        if (m.matches() && m.group("target").equals(target)) {
+            try {
+                return Optional.of(new Name(target, Optional.of(parseStamp(m.group("stamp"))), Optional.empty(),
+                        Optional.ofNullable(m.group("label"))));
+            } catch (java.time.DateTimeException e) {
+                return Optional.empty();
+            }
+        }
+        Matcher d = DATED.matcher(fileName);
+        if (d.matches() && d.group("target").equals(target)) {
+            try {
+                return Optional.of(new Name(target, Optional.empty(), Optional.of(LocalDate.parse(d.group("day"), DAY)),
+                        Optional.empty()));
+            } catch (java.time.DateTimeException e) {
+                return Optional.empty();
+            }
+        }
+        return Optional.empty();
+    }
+}

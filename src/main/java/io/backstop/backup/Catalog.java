@@ -1,0 +1,89 @@
+package io.backstop.backup;
+
+import io.backstop.BackstopException;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Optional;
+import java.util.stream.Stream;
+
+/**
+ * The backups a target has on disk. Only files with Backstop's name pattern are listed; a
+ * listed file is Backstop's (and may ever be deleted by retention) only when its manifest
+ * reads and names it.
+ */
+public final class Catalog {
+    private final BackupLayout layout;
+    private final Manifests manifests;
+
+    public Catalog(BackupLayout layout, Manifests manifests) {
+        this.layout = layout;
+        this.manifests = manifests;
+    }
+
+    /** One file with a Backstop name; {@code manifest} empty (and {@code problem} set) when it cannot be trusted. */
+    public record Entry(Path file, Tier tier, Optional<Manifest> manifest, String problem) {
+        public boolean verified() {
+            return manifest.map(Manifest::verified).orElse(false);
+        }
+
+        public boolean pinned() {
+            return manifest.map(Manifest::pinned).orElse(false);
+        }
+
+        /** When the dump was started; for entries without a manifest, the file's time. */
+        public Instant started() {
+            return manifest.map(Manifest::startedAt).orElseGet(() -> {
+                try {
+                    return Files.getLastModifiedTime(file).toInstant();
+                } catch (IOException e) {
+                    return Instant.EPOCH;
+                }
+            });
+        }
+    }
+
+    /** Every Backstop-named dump of {@code target}, oldest first. */
+    public List<Entry> list(String target) {
+        List<Entry> entries = new ArrayList<>();
+        for (Tier tier : Tier.values()) {
+            Path dir = layout.tierDir(target, tier);
+            if (!Files.isDirectory(dir)) {
+                continue;
+            }
+            try (Stream<Path> files = Files.list(dir)) {
+                for (Path f : (Iterable<Path>) files::iterator) {
+                    String name = f.getFileName().toString();
+                    if (!name.endsWith(BackupLayout.DUMP_SUFFIX) || BackupLayout.parse(target, name).isEmpty()
+                            || !Files.isRegularFile(f, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+                        continue;
+                    }
+                    try {
+                        entries.add(new Entry(f, tier, Optional.of(manifests.read(f)), null));
+                    } catch (BackstopException e) {
+                        entries.add(new Entry(f, tier, Optional.empty(), e.getMessage()));
+                    }
+                }
+            } catch (IOException e) {
+                throw Durable.storageError("cannot list " + dir, e);
+            }
+        }
+        entries.sort(Comparator.comparing(Entry::started).thenComparing(e -> e.file().toString()));
+        return entries;
+    }
+
+    /** The newest verified backup of any tier. */
+    public Optional<Entry> newestVerified(String target) {
+        List<Entry> all = list(target);
+        for (int i = all.size() - 1; i >= 0; i--) {
+            if (all.get(i).verified()) {
+                return Optional.of(all.get(i));
+            }
+        }
+        return Optional.empty();
+    }
+}

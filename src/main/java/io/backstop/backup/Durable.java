@@ -1,0 +1,99 @@
+package io.backstop.backup;
+
+import io.backstop.BackstopException;
+import io.backstop.ExitCode;
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.FileSystemException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.Set;
+import java.util.UUID;
+
+/** Crash-safe file operations: a file with its final name is complete, on disk, and its directory knows it. */
+public final class Durable {
+    private Durable() {
+    }
+
+    public static void fsync(Path file) throws IOException {
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+            ch.force(true);
+        }
+    }
+
+    public static void fsyncDirectory(Path dir) throws IOException {
+        try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
+            ch.force(true);
+        }
+    }
+
+    /** Renames {@code from} to {@code to} atomically and fsyncs the directory. */
+    public static void rename(Path from, Path to) throws IOException {
+        Files.move(from, to, StandardCopyOption.ATOMIC_MOVE);
+        fsyncDirectory(to.getParent());
+    }
+
+    /** A temporary name in the same directory as {@code target}, so the final rename is atomic. */
+    public static Path temporarySibling(Path target) {
+        return target.resolveSibling(BackupLayout.TEMP_PREFIX + target.getFileName() + "-"
+                + UUID.randomUUID().toString().substring(0, 8));
+    }
+
+    /** Creates a new, empty, owner-only file (dumps are not world-readable). */
+    public static Path createPrivate(Path file) throws IOException {
+        return Files.createFile(file, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+    }
+
+    public static void writeAtomically(Path file, byte[] content) throws IOException {
+        Path tmp = temporarySibling(file);
+        try {
+            createPrivate(tmp);
+            Files.write(tmp, content, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING);
+            fsync(tmp);
+            rename(tmp, file);
+        } finally {
+            Files.deleteIfExists(tmp);
+        }
+    }
+
+    /** Directories for backups: owner and group only. */
+    public static void createDirectories(Path dir) {
+        try {
+            if (!Files.isDirectory(dir)) {
+                Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwxr-x---")));
+            }
+        } catch (IOException e) {
+            throw storageError("cannot create backup directory " + dir, e);
+        }
+    }
+
+    private static final Set<String> FULL = Set.of("No space left on device", "Disk quota exceeded");
+
+    /** An I/O failure as the operator needs to hear it: which path, and whether the disk is full or unwritable. */
+    public static BackstopException storageError(String what, IOException e) {
+        String reason = e instanceof FileSystemException fse && fse.getReason() != null ? fse.getReason()
+                : String.valueOf(e.getMessage());
+        String hint;
+        if (FULL.stream().anyMatch(reason::contains)) {
+            hint = "the disk is full: free space or lower retention";
+        } else if (e instanceof AccessDeniedException || reason.contains("Permission denied")
+                || reason.contains("Read-only file system")) {
+            hint = "the directory is not writable by this user (uid " + uid() + "): fix ownership or mount it read-write";
+        } else {
+            hint = e.getClass().getSimpleName();
+        }
+        return new BackstopException(ExitCode.STORAGE, what + ": " + reason + " (" + hint + ")", e);
+    }
+
+    private static String uid() {
+        try {
+            return String.valueOf(Files.getAttribute(Path.of("/proc/self"), "unix:uid"));
+        } catch (IOException | UnsupportedOperationException | IllegalArgumentException e) {
+            return "?";
+        }
+    }
+}

@@ -1,0 +1,69 @@
+package io.backstop.backup;
+
+import com.fasterxml.jackson.databind.PropertyNamingStrategies;
+import com.fasterxml.jackson.databind.annotation.JsonNaming;
+import java.time.Instant;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * What Backstop knows about one dump, stored beside it as {@code <dump>.json}. A dump is
+ * Backstop's only when its manifest exists, parses and names it; retention and restore trust
+ * nothing else. Never holds a password.
+ */
+@JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
+public record Manifest(
+        int formatVersion,
+        String target,
+        String database,
+        String host,
+        int port,
+        String serverVersion,
+        String pgDumpVersion,
+        String systemIdentifier,
+        long databaseOid,
+        String file,
+        Tier tier,
+        String label,
+        Instant startedAt,
+        Instant finishedAt,
+        double durationSeconds,
+        long sizeBytes,
+        String sha256,
+        String compress,
+        Map<String, Long> rowCounts,
+        Verification verification,
+        boolean pinned,
+        String pinReason) {
+
+    public static final int FORMAT_VERSION = 1;
+
+    public Manifest {
+        rowCounts = rowCounts == null ? Map.of() : java.util.Collections.unmodifiableMap(new TreeMap<>(rowCounts));
+    }
+
+    /** How the dump was checked before it got its final name. */
+    @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
+    public record Verification(String method, String result, Instant verifiedAt, int tableDataEntries) {
+    }
+
+    public boolean verified() {
+        return verification != null && "passed".equals(verification.result());
+    }
+
+    public long totalRows() {
+        return rowCounts.values().stream().mapToLong(Long::longValue).sum();
+    }
+
+    public Manifest withFile(String newFile, Tier newTier) {
+        return new Manifest(formatVersion, target, database, host, port, serverVersion, pgDumpVersion,
+                systemIdentifier, databaseOid, newFile, newTier, label, startedAt, finishedAt, durationSeconds,
+                sizeBytes, sha256, compress, rowCounts, verification, pinned, pinReason);
+    }
+
+    public Manifest withPin(boolean pin, String reason) {
+        return new Manifest(formatVersion, target, database, host, port, serverVersion, pgDumpVersion,
+                systemIdentifier, databaseOid, file, tier, label, startedAt, finishedAt, durationSeconds,
+                sizeBytes, sha256, compress, rowCounts, verification, pin, pin ? reason : null);
+    }
+}

@@ -1,0 +1,71 @@
+package io.backstop.cli;
+
+import io.backstop.BackstopException;
+import io.backstop.ExitCode;
+import io.backstop.Main;
+import io.backstop.backup.Backup;
+import io.backstop.backup.BackupResult;
+import io.backstop.backup.Sizes;
+import io.backstop.config.Settings;
+import java.io.PrintWriter;
+import java.time.Duration;
+import java.util.Optional;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParentCommand;
+import picocli.CommandLine.Spec;
+
+/** {@code backstop backup}: one verified backup now, through the same path the scheduler uses. */
+@Command(name = "backup", description = {
+        "Take one verified backup now (the same path the scheduler uses).",
+        "With --label it goes to the manual tier, e.g. --label pre-migration before a migration:",
+        "exit code 0 means a verified backup exists and it is safe to proceed."})
+public final class BackupCommand implements Callable<Integer> {
+    @ParentCommand
+    BackstopCommand parent;
+
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = {"-t", "--target"}, paramLabel = "T", description = "Target to back up (default: every target).")
+    String target;
+
+    @Option(names = {"-l", "--label"}, paramLabel = "L",
+            description = "Label for a manual backup, e.g. pre-migration (letters, digits, '.', '_', '-').")
+    String label;
+
+    @Option(names = "--wait", paramLabel = "SECONDS", defaultValue = "0",
+            description = "Wait this long for a running backup of the same target instead of failing (default: ${DEFAULT-VALUE}).")
+    long waitSeconds;
+
+    @Override
+    public Integer call() {
+        Main main = parent.main();
+        PrintWriter out = spec.commandLine().getOut();
+        PrintWriter err = spec.commandLine().getErr();
+        Backup backup = main.backup();
+        Backup.Request request = new Backup.Request(Optional.ofNullable(label), Duration.ofSeconds(waitSeconds));
+        int status = ExitCode.OK.status();
+        for (Settings.Target t : main.targets(Optional.ofNullable(target))) {
+            try (TerminalProgress progress = TerminalProgress.forStderr(err, t.name())) {
+                BackupResult r = backup.run(t, request, progress);
+                progress.finish();
+                out.printf("backup %s: %s, %s, %d tables, %d rows, %s (dump %s, verify %s), verified, sha256 %s%n",
+                        t.name(), main.layout().root().relativize(r.file()), Sizes.bytes(r.bytes()),
+                        r.rowCounts().size(), r.manifest().totalRows(), Sizes.seconds(r.duration()),
+                        Sizes.seconds(r.dumpTime()), Sizes.seconds(r.verifyTime()),
+                        r.manifest().sha256().substring(0, 12));
+            } catch (BackstopException e) {
+                if (main.settings().targets().size() == 1 || target != null) {
+                    throw e;
+                }
+                // Several targets: report this one and go on with the others.
+                err.println("backstop: error: " + e.getMessage());
+                status = status == 0 ? e.code().status() : status;
+            }
+        }
+        return status;
+    }
+}

@@ -1,0 +1,132 @@
+package io.backstop.pg;
+
+import io.backstop.BackstopException;
+import io.backstop.ExitCode;
+import io.backstop.config.Settings.Target;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.util.HashMap;
+import java.util.Map;
+import org.postgresql.ds.PGSimpleDataSource;
+import org.postgresql.util.PSQLException;
+
+/**
+ * How Backstop reaches one target: JDBC connections for itself, and the libpq environment
+ * for pg_dump and pg_restore. The password goes to JDBC as a property and to the tools
+ * through a private PGPASSFILE; never through argv.
+ */
+public final class Database {
+    private final Target target;
+
+    public Database(Target target) {
+        this.target = target;
+    }
+
+    public Target target() {
+        return target;
+    }
+
+    /** A new connection to the target's database, or a clear error saying why there is none. */
+    public Connection connect() {
+        return connect(target.database());
+    }
+
+    /** A new connection to another database on the same server (scratch databases, restores). */
+    public Connection connect(String databaseName) {
+        try {
+            return dataSource(databaseName).getConnection();
+        } catch (SQLException e) {
+            throw unreachable(databaseName, e);
+        }
+    }
+
+    private PGSimpleDataSource dataSource(String databaseName) {
+        PGSimpleDataSource ds = new PGSimpleDataSource();
+        ds.setServerNames(new String[] {target.host()});
+        ds.setPortNumbers(new int[] {target.port()});
+        ds.setDatabaseName(databaseName);
+        ds.setUser(target.user());
+        if (target.password().isPresent()) {
+            ds.setPassword(target.password().reveal());
+        }
+        ds.setSslMode(target.sslmode());
+        ds.setApplicationName("backstop");
+        int connectSeconds = (int) Math.max(1, target.connectTimeout().toSeconds());
+        ds.setConnectTimeout(connectSeconds);
+        ds.setLoginTimeout(connectSeconds);
+        ds.setTcpKeepAlive(true);
+        return ds;
+    }
+
+    private BackstopException unreachable(String databaseName, SQLException e) {
+        String where = target.user() + "@" + target.host() + ":" + target.port() + "/" + databaseName;
+        String state = e.getSQLState() == null ? "" : e.getSQLState();
+        String hint = switch (state) {
+            case "28P01", "28000" -> "authentication failed: check the target's user and password"
+                    + " (password, password-file or PGPASSWORD / PGPASSWORD_FILE) and pg_hba.conf";
+            case "3D000" -> "database \"" + databaseName + "\" does not exist on the server: check the target's"
+                    + " `database` (PGDATABASE)";
+            case "08001", "08004", "08006" -> "cannot connect: check host and port (PGHOST/PGPORT), that the server"
+                    + " is running and accepts TCP connections from here";
+            default -> "cannot connect";
+        };
+        String detail = e instanceof PSQLException ? e.getMessage() : String.valueOf(e.getMessage());
+        String secret = target.password().reveal();
+        if (!secret.isEmpty()) {
+            detail = detail.replace(secret, "****");
+        }
+        return new BackstopException(ExitCode.DATABASE_UNREACHABLE,
+                "target " + target.name() + " (" + where + "): " + hint + " [" + detail + "]");
+    }
+
+    /** libpq variables that make pg_dump/pg_restore reach this target, plus the private password file. */
+    public Map<String, String> libpqEnvironment(PasswordFile passwordFile, String databaseName) {
+        Map<String, String> env = new HashMap<>();
+        env.put("PGHOST", target.host());
+        env.put("PGPORT", Integer.toString(target.port()));
+        env.put("PGDATABASE", databaseName);
+        env.put("PGUSER", target.user());
+        env.put("PGSSLMODE", target.sslmode());
+        env.put("PGAPPNAME", "backstop");
+        env.put("PGCONNECT_TIMEOUT", Long.toString(Math.max(2, target.connectTimeout().toSeconds())));
+        if (passwordFile != null) {
+            env.put("PGPASSFILE", passwordFile.path().toString());
+        }
+        return env;
+    }
+
+    /** Writes a 0600 libpq password file for this target's password; none when there is no password. */
+    public PasswordFile passwordFile() {
+        if (!target.password().isPresent()) {
+            return null;
+        }
+        try {
+            Path file = Files.createTempFile("backstop-pgpass-", "",
+                    PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+            String escaped = target.password().reveal().replace("\\", "\\\\").replace(":", "\\:");
+            // Wildcards: libpq compares host names literally, and the file serves only this one connection.
+            Files.writeString(file, "*:*:*:*:" + escaped + "\n", StandardCharsets.UTF_8);
+            return new PasswordFile(file);
+        } catch (IOException e) {
+            throw new BackstopException(ExitCode.STORAGE, "cannot write a private password file in "
+                    + System.getProperty("java.io.tmpdir") + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** A password file that is deleted on close. */
+    public record PasswordFile(Path path) implements AutoCloseable {
+        @Override
+        public void close() {
+            try {
+                Files.deleteIfExists(path);
+            } catch (IOException ignored) {
+                // tmp is cleaned eventually; the file is 0600
+            }
+        }
+    }
+}
