@@ -21,6 +21,7 @@ import org.postgresql.util.PSQLException;
  * through a private PGPASSFILE; never through argv.
  */
 public final class Database {
+    private static final String PASSFILE_PREFIX = "backstop-pgpass-";
     private final Target target;
 
     public Database(Target target) {
@@ -106,7 +107,8 @@ public final class Database {
             return null;
         }
         try {
-            Path file = Files.createTempFile("backstop-pgpass-", "",
+            sweepStalePasswordFiles();
+            Path file = Files.createTempFile(PASSFILE_PREFIX + ProcessHandle.current().pid() + "-", "",
                     PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
             String escaped = target.password().reveal().replace("\\", "\\\\").replace(":", "\\:");
             // Wildcards: libpq compares host names literally, and the file serves only this one connection.
@@ -115,6 +117,33 @@ public final class Database {
         } catch (IOException e) {
             throw new BackstopException(ExitCode.STORAGE, "cannot write a private password file in "
                     + System.getProperty("java.io.tmpdir") + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Removes password files left by a Backstop process that was killed before it could delete
+     * its own (their names carry the owner's PID).
+     */
+    static void sweepStalePasswordFiles() {
+        Path tmp = Path.of(System.getProperty("java.io.tmpdir"));
+        try (var files = Files.newDirectoryStream(tmp, PASSFILE_PREFIX + "*")) {
+            for (Path f : files) {
+                String rest = f.getFileName().toString().substring(PASSFILE_PREFIX.length());
+                int dash = rest.indexOf('-');
+                if (dash <= 0) {
+                    continue;
+                }
+                try {
+                    long pid = Long.parseLong(rest.substring(0, dash));
+                    if (ProcessHandle.of(pid).isEmpty()) {
+                        Files.deleteIfExists(f);
+                    }
+                } catch (NumberFormatException | IOException ignored) {
+                    // not ours, or already gone
+                }
+            }
+        } catch (IOException ignored) {
+            // tmp unreadable: nothing to sweep
         }
     }
 

@@ -192,6 +192,26 @@ public final class PgCluster implements AutoCloseable {
         }
     }
 
+    /** Restores {@code dump} into {@code database} with the real pg_restore, stopping at the first error. */
+    public void restore(Path dump, String database) {
+        try {
+            ProcessBuilder pb = new ProcessBuilder(bin.resolve("pg_restore").toString(), "--exit-on-error",
+                    "--no-password", "-h", host(), "-p", Integer.toString(port), "-U", SUPERUSER, "-d", database,
+                    dump.toString()).redirectErrorStream(true);
+            pb.environment().put("PGPASSWORD", password);
+            Process p = pb.start();
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            if (p.waitFor() != 0) {
+                throw new IllegalStateException("pg_restore of " + dump + " failed: " + out);
+            }
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
     @Override
     public synchronized void close() {
         try {

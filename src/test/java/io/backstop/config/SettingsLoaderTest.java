@@ -1,0 +1,196 @@
+package io.backstop.config;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.backstop.BackstopException;
+import io.backstop.ExitCode;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.ZoneId;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Optional;
+import org.junit.jupiter.api.Nested;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class SettingsLoaderTest {
+    @TempDir
+    Path dir;
+
+    private Settings load(String conf, Map<String, String> env) throws IOException {
+        Path file = dir.resolve("backstop.conf");
+        Files.writeString(file, conf);
+        return new SettingsLoader(env).load(Optional.of(file));
+    }
+
+    private Settings load(String conf) throws IOException {
+        return load(conf, Map.of());
+    }
+
+    private BackstopException failure(String conf) {
+        return failure(conf, Map.of());
+    }
+
+    private BackstopException failure(String conf, Map<String, String> env) {
+        try {
+            load(conf, env);
+        } catch (BackstopException e) {
+            assertThat(e.code()).isEqualTo(ExitCode.USAGE);
+            return e;
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+        throw new AssertionError("configuration was accepted:\n" + conf);
+    }
+
+    @Nested
+    class Defaults {
+        @Test
+        void anEmptyFileGivesTheDocumentedDefaults() throws IOException {
+            Settings s = load("");
+            assertThat(s.backupDir()).isEqualTo(Path.of("/backups"));
+            assertThat(s.schedule()).isEqualTo("0 0 * * * ?");
+            assertThat(s.timezone()).isEqualTo(ZoneId.of("UTC"));
+            assertThat(s.staleAfter()).isEqualTo(Duration.ofHours(2));
+            assertThat(s.retention()).isEqualTo(new Settings.Retention(24, 7, 0, 0, 20));
+            assertThat(s.pgDump().lockWaitTimeout()).isEqualTo(Duration.ofMinutes(5));
+            assertThat(s.pgDump().timeout()).isEqualTo(Duration.ofHours(6));
+            assertThat(s.rowCounts().dropThreshold()).isEqualTo(0.05);
+            assertThat(s.rowCounts().checkInterval()).isEqualTo(Duration.ofMinutes(5));
+            assertThat(s.http().port()).isEqualTo(8080);
+            assertThat(s.http().token().isPresent()).isFalse();
+            assertThat(s.targets()).singleElement().satisfies(t -> {
+                assertThat(t.name()).isEqualTo("app");
+                assertThat(t.host()).isEqualTo("localhost");
+                assertThat(t.port()).isEqualTo(5432);
+                assertThat(t.database()).isEqualTo("postgres");
+            });
+        }
+
+        @Test
+        void libpqVariablesDescribeTheDefaultTarget() throws IOException {
+            Settings s = load("", Map.of("PGHOST", "db", "PGPORT", "6543", "PGDATABASE", "shop", "PGUSER", "shopper",
+                    "PGPASSWORD", "hunter2"));
+            Settings.Target t = s.targets().get(0);
+            assertThat(t.describe()).isEqualTo("shopper@db:6543/shop");
+            assertThat(t.password().reveal()).isEqualTo("hunter2");
+            assertThat(t.toString()).doesNotContain("hunter2");
+        }
+
+        @Test
+        void libpqVariablesFillFieldsATargetLeavesOut() throws IOException {
+            Settings s = load("backstop.targets = [ { name = a, host = one }, { name = b, database = other } ]",
+                    Map.of("PGHOST", "envhost", "PGDATABASE", "envdb"));
+            assertThat(s.targets().get(0).host()).isEqualTo("one");
+            assertThat(s.targets().get(0).database()).isEqualTo("envdb");
+            assertThat(s.targets().get(1).host()).isEqualTo("envhost");
+            assertThat(s.targets().get(1).database()).isEqualTo("other");
+        }
+
+        @Test
+        void passwordFileWinsAndIsTrimmed() throws IOException {
+            Path secret = dir.resolve("pw");
+            Files.writeString(secret, "from-file\n");
+            Settings s = load("", Map.of("PGPASSWORD", "from-env", "PGPASSWORD_FILE", secret.toString()));
+            assertThat(s.targets().get(0).password().reveal()).isEqualTo("from-file");
+        }
+
+        @Test
+        void environmentOverridesTheOperatorsFile() throws IOException {
+            Settings s = load("backstop { backup-dir = /from-file, retention.hourly = 3 }",
+                    Map.of("BACKSTOP_BACKUP_DIR", "/from-env"));
+            assertThat(s.backupDir()).isEqualTo(Path.of("/from-env"));
+            assertThat(s.retention().hourly()).isEqualTo(3);
+        }
+    }
+
+    @Nested
+    class Problems {
+        @Test
+        void aBadValueNamesItsFullKeyWhatIsAllowedAndTheLine() {
+            BackstopException e = failure("backstop {\n  retention {\n    hourly = -1\n  }\n}\n");
+            assertThat(e.getMessage()).contains("backstop.retention.hourly", "from 0 to 10000", "was -1", "line 3");
+        }
+
+        @Test
+        void twoBadValuesAreReportedTogether() {
+            BackstopException e = failure("backstop.schedule = \"every hour\"\nbackstop.row-counts.drop-threshold = 5\n");
+            assertThat(e.getMessage()).contains("2 problems", "backstop.schedule", "Quartz cron",
+                    "backstop.row-counts.drop-threshold", "fraction from 0 to 1");
+        }
+
+        @Test
+        void wrongTypesAreReportedWithTheirKey() {
+            BackstopException e = failure("backstop.stale-after = [1]\nbackstop.http.port = lots\n");
+            assertThat(e.getMessage()).contains("backstop.stale-after", "backstop.http.port");
+        }
+
+        @Test
+        void anUnknownKeyIsRejectedWithTheKeysAllowedThere() {
+            BackstopException e = failure("backstop.retention.hourlly = 5\n");
+            assertThat(e.getMessage()).contains("backstop.retention.hourlly: unknown key", "hourly", "daily");
+        }
+
+        @Test
+        void anUnknownTopLevelKeyIsRejected() {
+            assertThat(failure("backstopp.schedule = x\n").getMessage()).contains("backstopp: unknown top-level key");
+        }
+
+        @Test
+        void anUnknownTargetKeyIsRejected() {
+            assertThat(failure("backstop.targets = [ { name = a, hots = db } ]").getMessage())
+                    .contains("backstop.targets[0].hots: unknown key", "host");
+        }
+
+        @Test
+        void targetNamesMustBeFileNameSafeAndUnique() {
+            BackstopException e = failure("backstop.targets = [ { name = \"a/b\" }, { name = x }, { name = x } ]");
+            assertThat(e.getMessage()).contains("backstop.targets[0].name", "letters, digits",
+                    "backstop.targets[2].name: \"x\" is used by another target");
+        }
+
+        @Test
+        void badEnvironmentValuesNameTheKey() {
+            BackstopException e = failure("", Map.of("PGPORT", "99999", "BACKSTOP_TIMEZONE", "Mars/Olympus"));
+            assertThat(e.getMessage()).contains("backstop.targets[0].port", "99999", "backstop.timezone", "Mars/Olympus");
+        }
+
+        @Test
+        void anUnreadablePasswordFileNamesTheFileNotItsContent() {
+            BackstopException e = failure("", Map.of("PGPASSWORD_FILE", "/nonexistent/secret"));
+            assertThat(e.getMessage()).contains("backstop.targets[0].password-file", "/nonexistent/secret");
+        }
+
+        @Test
+        void extraArgsMayNotTakeOverWhatBackstopSets() {
+            BackstopException e = failure("backstop.pg-dump.extra-args = [\"--file=/tmp/x\", \"-Fp\", \"--exclude-table-data=log\"]");
+            assertThat(e.getMessage()).contains("backstop.pg-dump.extra-args[0]", "backstop.pg-dump.extra-args[1]")
+                    .doesNotContain("extra-args[2]");
+        }
+
+        @Test
+        void jobsOtherThanOneIsExplained() {
+            assertThat(failure("backstop.pg-dump.jobs = 4").getMessage())
+                    .contains("backstop.pg-dump.jobs", "exactly 1", "single job");
+        }
+
+        @Test
+        void aPasswordInAWrongPlaceIsNeverEchoed() {
+            BackstopException e = failure("backstop.targets = [ { name = a, password = \"s3cr3t\", port = x } ]");
+            assertThat(e.getMessage()).contains("backstop.targets[0].port").doesNotContain("s3cr3t");
+        }
+
+        @Test
+        void aMissingConfigFileIsAUsageError() {
+            Map<String, String> env = new HashMap<>();
+            env.put("BACKSTOP_CONFIG", dir.resolve("nope.conf").toString());
+            SettingsLoader loader = new SettingsLoader(env);
+            assertThatThrownBy(() -> loader.load(loader.locate(Optional.empty())))
+                    .isInstanceOf(BackstopException.class).hasMessageContaining("nope.conf does not exist");
+        }
+    }
+}
