@@ -152,6 +152,15 @@ public final class Main {
         return new Catalog(layout(), manifests());
     }
 
+    public io.backstop.retention.Rotation rotation() {
+        return new io.backstop.retention.Rotation(settings(), layout(), manifests());
+    }
+
+    public io.backstop.schedule.Daemon daemon() {
+        return new io.backstop.schedule.Daemon(settings(), backup(), rotation(), layout(), catalog(),
+                io.backstop.schedule.Reporter.NONE, clock);
+    }
+
     public Backup backup() {
         return new Backup(settings(), layout(), tools(), manifests(), new RowCounter(), clock);
     }

@@ -26,6 +26,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -72,6 +73,12 @@ public final class Backup {
         }
     }
 
+    /** Fails now when pg_dump or pg_restore is missing: the daemon checks this before scheduling anything. */
+    public void checkTools() {
+        tools.pgDump();
+        tools.pgRestore();
+    }
+
     public BackupResult run(Target target, Request request, Progress progress) {
         request.label().ifPresent(l -> {
             if (!BackupLayout.LABEL.matcher(l).matches()) {
@@ -106,27 +113,33 @@ public final class Backup {
 
             createTemporary(tmp);
             CompletableFuture<Map<String, Long>> counts = countInBackground(target, snapshotConnection, tables);
+            Verifier verifier = new Verifier(tools, runner);
+            AtomicBoolean dumpDone = new AtomicBoolean();
+            Verifier.FullRead fullRead = verifier.startFullRead(tmp, dumpDone::get, settings.pgDump().timeout());
             Duration dumpTime;
             try (Progress.Watch watch = Progress.watch(tmp, "dump", "backup-progress-" + target.name(),
                     Duration.ofSeconds(1), progress)) {
                 dumpTime = dump(target, db, passfile, runner, pgDump, snapshot, tmp);
             } catch (RuntimeException e) {
+                fullRead.cancel();
                 counts.cancel(true);
                 throw e;
+            } finally {
+                dumpDone.set(true);
             }
             Map<String, Long> rowCounts = awaitCounts(target, counts);
             snapshotConnection.commit();
 
             long verifyStart = System.nanoTime();
-            Verifier.Verified verified = new Verifier(tools, runner)
-                    .verify(tmp, tables, settings.pgDump().timeout(), ExitCode.DUMP_FAILED);
+            Verifier.Verified verified = verifier.finish(tmp, tables, settings.pgDump().timeout(),
+                    ExitCode.DUMP_FAILED, fullRead);
             Duration verifyTime = Duration.ofNanos(System.nanoTime() - verifyStart);
 
             long size = Files.size(tmp);
             Durable.fsync(tmp);
             Instant finished = clock.instant();
             Duration duration = Duration.ofNanos(System.nanoTime() - startNanos);
-            Manifest manifest = new Manifest(Manifest.FORMAT_VERSION, target.name(), target.database(), target.host(),
+            Manifest manifest = new Manifest(Manifest.FORMAT_VERSION, nextSequence(target.name()), target.name(), target.database(), target.host(),
                     target.port(), server.version().text(), tools.dumpVersion().text(), server.systemIdentifier(),
                     server.databaseOid(), finalFile.getFileName().toString(), tier, request.label().orElse(null),
                     started, finished, duration.toMillis() / 1000.0, size, verified.sha256(),
@@ -151,6 +164,13 @@ public final class Backup {
         } finally {
             deleteQuietly(tmp);
         }
+    }
+
+    /** One more than the highest sequence on disk: creation order that does not trust the clock. */
+    private long nextSequence(String target) {
+        return new Catalog(layout, manifests).list(target).stream()
+                .flatMap(e -> e.manifest().stream())
+                .mapToLong(Manifest::sequence).max().orElse(0) + 1;
     }
 
     private static String exportSnapshot(Connection c) throws SQLException {

@@ -9,11 +9,13 @@ import java.util.TreeMap;
 /**
  * What Backstop knows about one dump, stored beside it as {@code <dump>.json}. A dump is
  * Backstop's only when its manifest exists, parses and names it; retention and restore trust
- * nothing else. Never holds a password.
+ * nothing else. Never holds a password. {@code sequence} numbers a target's backups in the
+ * order they were taken, so retention keeps the newest even when the clock moved backwards.
  */
 @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
 public record Manifest(
         int formatVersion,
+        long sequence,
         String target,
         String database,
         String host,
@@ -56,13 +58,13 @@ public record Manifest(
     }
 
     public Manifest withFile(String newFile, Tier newTier) {
-        return new Manifest(formatVersion, target, database, host, port, serverVersion, pgDumpVersion,
+        return new Manifest(formatVersion, sequence, target, database, host, port, serverVersion, pgDumpVersion,
                 systemIdentifier, databaseOid, newFile, newTier, label, startedAt, finishedAt, durationSeconds,
                 sizeBytes, sha256, compress, rowCounts, verification, pinned, pinReason);
     }
 
     public Manifest withPin(boolean pin, String reason) {
-        return new Manifest(formatVersion, target, database, host, port, serverVersion, pgDumpVersion,
+        return new Manifest(formatVersion, sequence, target, database, host, port, serverVersion, pgDumpVersion,
                 systemIdentifier, databaseOid, file, tier, label, startedAt, finishedAt, durationSeconds,
                 sizeBytes, sha256, compress, rowCounts, verification, pin, pin ? reason : null);
     }

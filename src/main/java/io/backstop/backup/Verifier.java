@@ -24,6 +24,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.function.BooleanSupplier;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -31,7 +32,8 @@ import java.util.regex.Pattern;
  * Proves a dump is usable before it gets a final name: its table of contents lists TABLE
  * DATA for every counted table, and pg_restore reads the whole archive, decompressing every
  * data block ({@code pg_restore --list} alone reads only the header and accepts a truncated
- * file). The sha256 is computed alongside the full read, on the other core.
+ * file). For a fresh dump the full read runs while pg_dump writes; the sha256 of the final
+ * file is computed alongside the TOC check.
  */
 public final class Verifier {
     public static final String METHOD = "pg_restore full read to /dev/null + TOC TABLE DATA check";
@@ -54,7 +56,69 @@ public final class Verifier {
      * that fails is {@link ExitCode#DUMP_FAILED}, a stored one {@link ExitCode#BAD_BACKUP}).
      */
     public Verified verify(Path dump, Collection<CountedTable> tables, Duration timeout, ExitCode failure) {
-        Set<Long> present = tableDataOids(dump, timeout, failure);
+        FullRead read = startFullRead(dump, () -> true, timeout);
+        return finish(dump, tables, timeout, failure, read);
+    }
+
+    /**
+     * Starts the full read of a file that pg_dump is still writing: a feeder follows the file
+     * as it grows and pipes it into {@code pg_restore --file=/dev/null}, so decompressing every
+     * data block happens on the spare core during the dump instead of after it. pg_dump -Fc
+     * writes header, TOC and data in order and at the end rewrites the TOC in place (same
+     * length), so the followed stream is a complete archive. {@link #finish} then checks the
+     * final file's TOC and sha256 and waits for this read.
+     */
+    public FullRead startFullRead(Path file, BooleanSupplier writerDone, Duration timeout) {
+        ProcessRunner.Spec spec = ProcessRunner.Spec.of(
+                List.of(tools.pgRestore().toString(), "--file=/dev/null"), Map.of(), timeout)
+                .withStdin(out -> follow(file, writerDone, out));
+        FullRead read = new FullRead();
+        Thread t = new Thread(() -> {
+            try {
+                read.result.complete(runner.run(spec, p -> { }));
+            } catch (RuntimeException e) {
+                read.result.completeExceptionally(e);
+            }
+        }, "verify-" + file.getFileName());
+        t.setDaemon(true);
+        read.thread = t;
+        t.start();
+        return read;
+    }
+
+    /** A running full read; {@link #cancel} kills its pg_restore. */
+    public static final class FullRead {
+        private final CompletableFuture<ProcessRunner.Result> result = new CompletableFuture<>();
+        private Thread thread;
+
+        public void cancel() {
+            thread.interrupt();
+        }
+
+        ProcessRunner.Result await() {
+            try {
+                return result.join();
+            } catch (java.util.concurrent.CompletionException e) {
+                if (e.getCause() instanceof RuntimeException re) {
+                    throw re;
+                }
+                throw e;
+            }
+        }
+    }
+
+    /** The checks of a finished file: TOC entries, the full read's outcome, and the sha256. */
+    public Verified finish(Path dump, Collection<CountedTable> tables, Duration timeout, ExitCode failure,
+            FullRead read) {
+        CompletableFuture<String> sha = CompletableFuture.supplyAsync(() -> sha256(dump),
+                r -> named(r, "sha256-" + dump.getFileName()));
+        Set<Long> present;
+        try {
+            present = tableDataOids(dump, timeout, failure);
+        } catch (RuntimeException e) {
+            read.cancel();
+            throw e;
+        }
         List<String> missing = new ArrayList<>();
         for (CountedTable table : tables) {
             if (!present.containsAll(table.dataOids())) {
@@ -62,21 +126,44 @@ public final class Verifier {
             }
         }
         if (!missing.isEmpty()) {
+            read.cancel();
             throw new BackstopException(failure, "verification of " + dump.getFileName() + " failed: no TABLE DATA for "
                     + String.join(", ", missing) + " (excluded by pg-dump.extra-args, or the dump is incomplete)");
         }
-        CompletableFuture<String> sha = CompletableFuture.supplyAsync(() -> sha256(dump),
-                r -> named(r, "sha256-" + dump.getFileName()));
-        ProcessRunner.Spec read = ProcessRunner.Spec.of(
-                List.of(tools.pgRestore().toString(), "--file=/dev/null", dump.toString()), Map.of(), timeout);
-        ProcessRunner.Result result = runner.run(read, p -> { });
+        ProcessRunner.Result result = read.await();
         if (result.exitCode() != 0) {
-            sha.cancel(true);
             throw new BackstopException(failure, "verification of " + dump.getFileName()
                     + " failed: pg_restore could not read the whole archive (truncated or corrupt), exit code "
                     + result.exitCode() + (result.stderrTail().isBlank() ? "" : ":\n    " + result.stderrTail().replace("\n", "\n    ")));
         }
         return new Verified(sha.join(), present.size());
+    }
+
+    /** Copies {@code file} to {@code out} as it grows, until the writer is done and everything is copied. */
+    private static void follow(Path file, BooleanSupplier writerDone, java.io.OutputStream out) throws IOException {
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+            byte[] chunk = new byte[1 << 20];
+            ByteBuffer buffer = ByteBuffer.wrap(chunk);
+            long position = 0;
+            while (true) {
+                boolean done = writerDone.getAsBoolean(); // read after checking: the last pass sees every byte
+                buffer.clear();
+                int n = ch.read(buffer, position);
+                if (n > 0) {
+                    out.write(chunk, 0, n);
+                    position += n;
+                } else if (done) {
+                    return;
+                } else {
+                    try {
+                        Thread.sleep(20);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                        return;
+                    }
+                }
+            }
+        }
     }
 
     private Set<Long> tableDataOids(Path dump, Duration timeout, ExitCode failure) {

@@ -71,9 +71,9 @@ public final class SettingsLoader {
         Config operator = ConfigFactory.empty();
         if (operatorFile.isPresent()) {
             Path file = operatorFile.get();
-            if (!Files.isRegularFile(file)) {
+            if (!Files.isReadable(file) || Files.isDirectory(file)) {
                 throw new BackstopException(ExitCode.USAGE,
-                        "configuration file " + file + " does not exist or is not a regular file"
+                        "configuration file " + file + " does not exist or is not a readable file"
                                 + " (given by --config or BACKSTOP_CONFIG)");
             }
             try {

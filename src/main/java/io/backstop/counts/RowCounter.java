@@ -47,6 +47,8 @@ public final class RowCounter {
              WHERE c.oid = to_regclass(?)
             """;
 
+    private static final String NO_PARALLEL_WORKERS = "SET LOCAL max_parallel_workers_per_gather = 0";
+
     /** Resolves the critical tables: the configured list, or every user table; minus exclusions. */
     public List<CountedTable> resolve(Connection c, RowCounts settings) throws SQLException {
         List<Pattern> excluded = settings.exclude().stream().map(RowCounter::glob).toList();
@@ -108,6 +110,10 @@ public final class RowCounter {
     public Map<String, Long> count(Connection c, List<CountedTable> tables, Duration timeout) throws SQLException {
         Map<String, Long> counts = new LinkedHashMap<>();
         try (Statement st = c.createStatement()) {
+            if (!c.getAutoCommit()) {
+                // One backend per count: parallel workers would take the cores pg_dump compresses on.
+                st.execute(NO_PARALLEL_WORKERS);
+            }
             st.setQueryTimeout((int) Math.min(Integer.MAX_VALUE, Math.max(1, timeout.toSeconds())));
             for (CountedTable table : tables) {
                 // table.name() was quoted by the server (format %I.%I), never taken raw from config.

@@ -42,7 +42,7 @@ public final class ProcessRunner {
 
     /** A request: the command, its environment additions and what to do with stdout. */
     public record Spec(List<String> command, Map<String, String> environment, Duration timeout,
-            InputStreamSink stdout, Path stdin) {
+            InputStreamSink stdout, OutputStreamSource stdin) {
         public Spec {
             command = List.copyOf(command);
             environment = Map.copyOf(environment);
@@ -55,6 +55,16 @@ public final class ProcessRunner {
         public Spec withStdout(InputStreamSink sink) {
             return new Spec(command, environment, timeout, sink, stdin);
         }
+
+        public Spec withStdin(OutputStreamSource source) {
+            return new Spec(command, environment, timeout, stdout, source);
+        }
+    }
+
+    /** Feeds a child's stdin on a named thread; the stream is closed when it returns. */
+    @FunctionalInterface
+    public interface OutputStreamSource {
+        void feed(OutputStream out) throws IOException;
     }
 
     /** Consumes a child's stdout on the drain thread. */
@@ -81,9 +91,7 @@ public final class ProcessRunner {
         // libpq reads PG* variables; the operator's own must not leak into a target they don't describe.
         env.keySet().removeIf(k -> k.startsWith("PG"));
         env.putAll(spec.environment());
-        if (spec.stdin() != null) {
-            builder.redirectInput(spec.stdin().toFile());
-        } else {
+        if (spec.stdin() == null) {
             builder.redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
         }
         String program = Path.of(spec.command().get(0)).getFileName().toString();
@@ -99,6 +107,13 @@ public final class ProcessRunner {
         Deque<String> tail = new ArrayDeque<>();
         Thread err = drainThread(program + "-stderr-" + n, () -> keepTail(process.getErrorStream(), tail));
         Thread out = drainThread(program + "-stdout-" + n, () -> spec.stdout().drain(process.getInputStream()));
+        if (spec.stdin() != null) {
+            drainThread(program + "-stdin-" + n, () -> {
+                try (OutputStream in = process.getOutputStream()) {
+                    spec.stdin().feed(in);
+                }
+            });
+        }
         try {
             onStart.accept(process);
             boolean finished = process.waitFor(spec.timeout().toMillis(), TimeUnit.MILLISECONDS);

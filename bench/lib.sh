@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Shared by the benchmark scripts: a throwaway PostgreSQL cluster and the Backstop jar.
+set -euo pipefail
+
+BENCH_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PG_BIN="$(printf "%s\n" /usr/lib/postgresql/*/bin | sort -V | tail -1)"
+export PG_BIN
+
+# start_cluster DIR PORT: initdb (as postgres when root) and start on 127.0.0.1:PORT, trust auth.
+start_cluster() {
+  local dir="$1" port="$2" as=()
+  [ "$(id -u)" = 0 ] && as=(runuser -u postgres --)
+  mkdir -p "$dir"
+  [ "$(id -u)" = 0 ] && chown postgres "$dir"
+  if [ ! -f "$dir/data/PG_VERSION" ]; then
+    "${as[@]}" "$PG_BIN/initdb" -D "$dir/data" -U postgres --auth=trust --no-sync >/dev/null
+  fi
+  "${as[@]}" "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/log" -w \
+    -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c shared_buffers=256MB -c max_wal_size=4GB -c checkpoint_timeout=30min" \
+    start >/dev/null
+}
+
+stop_cluster() {
+  local dir="$1" as=()
+  [ "$(id -u)" = 0 ] && as=(runuser -u postgres --)
+  "${as[@]}" "$PG_BIN/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
+}
+
+ensure_jar() {
+  if [ ! -f "$BENCH_ROOT/target/backstop.jar" ]; then
+    (cd "$BENCH_ROOT" && mvn -q -B -ntp -DskipTests package)
+  fi
+  echo "$BENCH_ROOT/target/backstop.jar"
+}
+
+# median of the numbers on stdin
+median() {
+  sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else printf "%.3f\n", (a[NR/2]+a[NR/2+1])/2}'
+}
+
+now() { date +%s.%N; }

@@ -1,0 +1,40 @@
+package io.backstop.cli;
+
+import io.backstop.Main;
+import io.backstop.schedule.Daemon;
+import java.time.Duration;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.ParentCommand;
+import sun.misc.Signal;
+
+/**
+ * {@code backstop daemon}: the scheduler (and, as they land, the HTTP server). SIGTERM (what
+ * {@code docker stop} sends) and SIGINT stop scheduling, end a running dump within a bound
+ * and exit 0.
+ */
+@Command(name = "daemon", description = "Run the scheduler: backups on `schedule`, rotation after each. The container's default command.")
+public final class DaemonCommand implements Callable<Integer> {
+    /** Inside docker stop's default 10 s grace, so Docker never has to SIGKILL us. */
+    static final Duration STOP_BOUND = Duration.ofSeconds(8);
+
+    @ParentCommand
+    BackstopCommand parent;
+
+    @Override
+    public Integer call() throws InterruptedException {
+        Main main = parent.main();
+        Daemon daemon = main.daemon();
+        CountDownLatch stopped = new CountDownLatch(1);
+        Runnable stop = () -> {
+            daemon.stop(STOP_BOUND);
+            stopped.countDown();
+        };
+        Signal.handle(new Signal("TERM"), sig -> new Thread(stop, "backstop-sigterm").start());
+        Signal.handle(new Signal("INT"), sig -> new Thread(stop, "backstop-sigint").start());
+        daemon.start();
+        stopped.await();
+        return 0;
+    }
+}

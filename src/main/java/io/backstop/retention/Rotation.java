@@ -1,0 +1,144 @@
+package io.backstop.retention;
+
+import io.backstop.backup.BackupLayout;
+import io.backstop.backup.Catalog;
+import io.backstop.backup.Durable;
+import io.backstop.backup.Manifest;
+import io.backstop.backup.Manifests;
+import io.backstop.backup.Tier;
+import io.backstop.config.Settings;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.time.LocalDate;
+import java.time.ZoneId;
+import java.time.temporal.IsoFields;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * What follows a verified backup: promote it to the daily (weekly, monthly) tier when it is
+ * the first of its period, then apply retention. Runs only after a verified success, under
+ * the target's lock, so it never races a running backup. {@link #prune} alone serves
+ * {@code backstop prune}.
+ */
+public final class Rotation {
+    private static final Logger log = LoggerFactory.getLogger(Rotation.class);
+
+    private final Settings settings;
+    private final BackupLayout layout;
+    private final Manifests manifests;
+
+    public Rotation(Settings settings, BackupLayout layout, Manifests manifests) {
+        this.settings = settings;
+        this.layout = layout;
+        this.manifests = manifests;
+    }
+
+    /** Files promoted and deleted by one rotation. */
+    public record Result(List<Path> promoted, List<RetentionPlan.Deletion> deleted) {
+        public Result {
+            promoted = List.copyOf(promoted);
+            deleted = List.copyOf(deleted);
+        }
+    }
+
+    public Result afterBackup(String target, Path newest, Manifest manifest) {
+        List<Path> promoted = new ArrayList<>();
+        if (manifest.tier() == Tier.HOURLY && manifest.verified()) {
+            ZoneId zone = settings.timezone();
+            LocalDate day = LocalDate.ofInstant(manifest.startedAt(), zone);
+            promote(target, newest, manifest, Tier.DAILY, day, settings.retention().daily()).ifPresent(promoted::add);
+            promote(target, newest, manifest, Tier.WEEKLY, day, settings.retention().weekly()).ifPresent(promoted::add);
+            promote(target, newest, manifest, Tier.MONTHLY, day, settings.retention().monthly()).ifPresent(promoted::add);
+        }
+        return new Result(promoted, prune(target, false));
+    }
+
+    /** Applies (or with {@code dryRun} only plans) retention; logs each deletion with its reason. */
+    public List<RetentionPlan.Deletion> prune(String target, boolean dryRun) {
+        Catalog catalog = new Catalog(layout, manifests);
+        List<RetentionPlan.Deletion> plan = RetentionPlan.plan(catalog.list(target), settings.retention());
+        if (dryRun) {
+            return plan;
+        }
+        for (RetentionPlan.Deletion d : plan) {
+            try {
+                // Manifest last: a crash in between leaves a manifest without dump, swept at start.
+                Files.deleteIfExists(d.file());
+                Files.deleteIfExists(BackupLayout.manifestOf(d.file()));
+                log.info("retention deleted {} ({})", layout.root().relativize(d.file()), d.reason());
+            } catch (IOException e) {
+                throw Durable.storageError("cannot delete " + d.file(), e);
+            }
+        }
+        return plan;
+    }
+
+    /**
+     * Makes {@code dump} the tier's backup for its period unless the period already has one:
+     * a hard link (no extra space), or a copy where the file system refuses links.
+     */
+    private Optional<Path> promote(String target, Path dump, Manifest manifest, Tier tier, LocalDate day, int keep) {
+        if (keep <= 0) {
+            return Optional.empty();
+        }
+        Path dir = layout.tierDir(target, tier);
+        Durable.createDirectories(dir);
+        if (periodTaken(target, tier, day)) {
+            return Optional.empty();
+        }
+        Path to = layout.dated(target, tier, day);
+        if (Files.exists(to, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+            log.warn("not promoting {} to {}: {} exists without a readable manifest; move it away to resume {} backups",
+                    dump.getFileName(), tier.dir(), to, tier.dir());
+            return Optional.empty();
+        }
+        Path tmp = Durable.temporarySibling(to);
+        try {
+            try {
+                Files.createLink(tmp, dump);
+            } catch (IOException | UnsupportedOperationException e) {
+                Files.copy(dump, tmp, StandardCopyOption.COPY_ATTRIBUTES);
+                Durable.fsync(tmp);
+            }
+            manifests.write(to, manifest.withFile(to.getFileName().toString(), tier));
+            Durable.rename(tmp, to);
+            log.info("{} backup for {}: {}", tier.dir(), day, layout.root().relativize(to));
+            return Optional.of(to);
+        } catch (IOException e) {
+            throw Durable.storageError("cannot promote " + dump.getFileName() + " to the " + tier.dir() + " tier", e);
+        } finally {
+            try {
+                Files.deleteIfExists(tmp);
+            } catch (IOException ignored) {
+                // swept at the next start
+            }
+        }
+    }
+
+    private boolean periodTaken(String target, Tier tier, LocalDate day) {
+        Catalog catalog = new Catalog(layout, manifests);
+        ZoneId zone = settings.timezone();
+        return catalog.list(target).stream()
+                .filter(e -> e.tier() == tier && e.verified())
+                .map(e -> BackupLayout.parse(target, e.file().getFileName().toString())
+                        .flatMap(BackupLayout.Name::day)
+                        .orElseGet(() -> LocalDate.ofInstant(e.started(), zone)))
+                .anyMatch(d -> samePeriod(tier, d, day));
+    }
+
+    static boolean samePeriod(Tier tier, LocalDate a, LocalDate b) {
+        return switch (tier) {
+            case DAILY -> a.equals(b);
+            case WEEKLY -> a.get(IsoFields.WEEK_BASED_YEAR) == b.get(IsoFields.WEEK_BASED_YEAR)
+                    && a.get(IsoFields.WEEK_OF_WEEK_BASED_YEAR) == b.get(IsoFields.WEEK_OF_WEEK_BASED_YEAR);
+            case MONTHLY -> a.getYear() == b.getYear() && a.getMonth() == b.getMonth();
+            default -> false;
+        };
+    }
+}

@@ -1,0 +1,175 @@
+package io.backstop.schedule;
+
+import io.backstop.BackstopException;
+import io.backstop.ExitCode;
+import io.backstop.backup.Backup;
+import io.backstop.backup.BackupLayout;
+import io.backstop.backup.Catalog;
+import io.backstop.backup.TargetLock;
+import io.backstop.config.Settings;
+import io.backstop.config.Settings.Target;
+import io.backstop.retention.Rotation;
+import java.text.ParseException;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Date;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Properties;
+import java.util.TimeZone;
+import org.quartz.CronExpression;
+import org.quartz.CronScheduleBuilder;
+import org.quartz.JobBuilder;
+import org.quartz.JobDetail;
+import org.quartz.JobKey;
+import org.quartz.Scheduler;
+import org.quartz.SchedulerException;
+import org.quartz.Trigger;
+import org.quartz.TriggerBuilder;
+import org.quartz.impl.StdSchedulerFactory;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The long-running service: one Quartz job per target on the configured cron schedule and
+ * time zone. Start-up sweeps each target's leftovers and, where the newest verified backup
+ * is older than one schedule interval (or missing), takes one at once. Targets run on their
+ * own worker threads, so one failing or slow target never delays another.
+ */
+public final class Daemon {
+    private static final Logger log = LoggerFactory.getLogger(Daemon.class);
+    private static final String GROUP = "backups";
+
+    private final Settings settings;
+    private final Backup backup;
+    private final Rotation rotation;
+    private final BackupLayout layout;
+    private final Catalog catalog;
+    private final Reporter reporter;
+    private final Clock clock;
+    private final Map<String, BackupJob> jobs = new HashMap<>();
+    private Scheduler scheduler;
+
+    public Daemon(Settings settings, Backup backup, Rotation rotation, BackupLayout layout, Catalog catalog,
+            Reporter reporter, Clock clock) {
+        this.settings = settings;
+        this.backup = backup;
+        this.rotation = rotation;
+        this.layout = layout;
+        this.catalog = catalog;
+        this.reporter = reporter;
+        this.clock = clock;
+    }
+
+    /** The time between two slots of the schedule, measured from now. */
+    public static Duration interval(String cron, java.time.ZoneId zone, Instant now) {
+        try {
+            CronExpression expression = new CronExpression(cron);
+            expression.setTimeZone(TimeZone.getTimeZone(zone));
+            Date first = expression.getNextValidTimeAfter(Date.from(now));
+            Date second = first == null ? null : expression.getNextValidTimeAfter(first);
+            if (second == null) {
+                throw new BackstopException(ExitCode.USAGE, "backstop.schedule: \"" + cron + "\" never fires twice");
+            }
+            return Duration.between(first.toInstant(), second.toInstant());
+        } catch (ParseException e) {
+            throw new BackstopException(ExitCode.USAGE, "backstop.schedule: \"" + cron + "\" is not a Quartz cron"
+                    + " expression: " + e.getMessage(), e);
+        }
+    }
+
+    public synchronized void start() {
+        Duration interval = interval(settings.schedule(), settings.timezone(), clock.instant());
+        backup.checkTools();
+        for (Target t : settings.targets()) {
+            try (TargetLock lock = TargetLock.acquire(layout.lockFile(t.name()), t.name(), Duration.ofMinutes(1))) {
+                backup.sweep(t.name());
+            }
+        }
+        try {
+            scheduler = new StdSchedulerFactory(quartzProperties(settings.targets().size())).getScheduler();
+            scheduler.setJobFactory((bundle, s) -> jobs.get(bundle.getJobDetail().getKey().getName()));
+            for (Target t : settings.targets()) {
+                jobs.put(t.name(), new BackupJob(t, backup, rotation, layout, reporter, clock, interval));
+                JobDetail detail = JobBuilder.newJob(BackupJob.class).withIdentity(t.name(), GROUP).storeDurably().build();
+                Trigger trigger = TriggerBuilder.newTrigger().withIdentity(t.name(), GROUP)
+                        .withSchedule(CronScheduleBuilder.cronSchedule(settings.schedule())
+                                .inTimeZone(TimeZone.getTimeZone(settings.timezone()))
+                                .withMisfireHandlingInstructionDoNothing())
+                        .build();
+                scheduler.scheduleJob(detail, trigger);
+            }
+            scheduler.start();
+            for (Target t : settings.targets()) {
+                Optional<Instant> newest = catalog.newestVerified(t.name()).map(Catalog.Entry::started);
+                boolean behind = newest.isEmpty() || newest.get().isBefore(clock.instant().minus(interval));
+                Trigger next = scheduler.getTrigger(org.quartz.TriggerKey.triggerKey(t.name(), GROUP));
+                log.info("target {} ({}): {}; next scheduled backup {}", t.name(), t.describe(),
+                        newest.map(n -> "newest verified backup " + n).orElse("no verified backup yet"),
+                        next.getNextFireTime().toInstant());
+                if (behind) {
+                    log.info("target {}: newest verified backup is older than one interval ({}); taking one now",
+                            t.name(), interval);
+                    scheduler.triggerJob(JobKey.jobKey(t.name(), GROUP));
+                }
+            }
+            log.info("daemon started: {} {}, schedule \"{}\" ({}), backups in {}", settings.targets().size(),
+                    settings.targets().size() == 1 ? "target" : "targets", settings.schedule(), settings.timezone(),
+                    layout.root());
+        } catch (SchedulerException e) {
+            throw new BackstopException(ExitCode.INTERNAL, "cannot start the scheduler: " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Stops scheduling, interrupts running backups (pg_dump is killed, its temporary file
+     * removed) and waits at most {@code bound} for them to end.
+     */
+    public synchronized void stop(Duration bound) {
+        if (scheduler == null) {
+            return;
+        }
+        log.info("stopping: no new backups; interrupting running ones");
+        try {
+            scheduler.standby();
+            for (String name : jobs.keySet()) {
+                scheduler.interrupt(JobKey.jobKey(name, GROUP));
+            }
+            Thread waiter = new Thread(() -> {
+                try {
+                    scheduler.shutdown(true);
+                } catch (SchedulerException e) {
+                    log.warn("scheduler shutdown: {}", e.getMessage());
+                }
+            }, "backstop-scheduler-shutdown");
+            waiter.start();
+            waiter.join(bound.toMillis());
+            if (waiter.isAlive()) {
+                log.warn("a backup did not stop within {}; exiting anyway (its temporary file is swept at the next start)",
+                        bound);
+            }
+        } catch (SchedulerException e) {
+            log.warn("scheduler stop: {}", e.getMessage());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        scheduler = null;
+        log.info("stopped");
+    }
+
+    private static Properties quartzProperties(int targets) {
+        Properties p = new Properties();
+        p.setProperty("org.quartz.scheduler.instanceName", "backstop");
+        p.setProperty("org.quartz.scheduler.skipUpdateCheck", "true");
+        p.setProperty("org.quartz.threadPool.class", "org.quartz.simpl.SimpleThreadPool");
+        // One thread per target (so targets never wait for each other) plus one for other jobs.
+        p.setProperty("org.quartz.threadPool.threadCount", Integer.toString(targets + 1));
+        p.setProperty("org.quartz.threadPool.threadNamePrefix", "backstop-worker");
+        p.setProperty("org.quartz.jobStore.class", "org.quartz.simpl.RAMJobStore");
+        p.setProperty("org.quartz.jobStore.misfireThreshold", "5000");
+        p.setProperty("org.quartz.scheduler.interruptJobsOnShutdown", "true");
+        return p;
+    }
+}

@@ -1,0 +1,24 @@
+package io.backstop.schedule;
+
+import io.backstop.BackstopException;
+import io.backstop.backup.BackupResult;
+import io.backstop.retention.Rotation;
+import java.time.Instant;
+
+/**
+ * What scheduled backups report, for /health and /metrics to answer from memory. Called on
+ * the job's thread; implementations must be quick and must not throw.
+ */
+public interface Reporter {
+    Reporter NONE = new Reporter() {
+    };
+
+    default void attempt(String target, Instant at) {
+    }
+
+    default void success(String target, BackupResult result, Rotation.Result rotation) {
+    }
+
+    default void failure(String target, BackstopException error, int consecutiveFailures) {
+    }
+}
