@@ -46,7 +46,7 @@ rm -rf "$backups" "$work/bare.dump"
 mkdir -p "$backups"
 export PGHOST=127.0.0.1 PGPORT="$port" PGUSER=postgres PGDATABASE="bench$scale"
 export BACKSTOP_BACKUP_DIR="$backups" BACKSTOP_PG_BIN_DIR="$PG_BIN" BACKSTOP_CONFIG=/dev/null
-java_opts=(-XX:+UseSerialGC -Xss512k -XX:MaxRAM=256m -XX:MaxRAMPercentage=50 -XX:TieredStopAtLevel=1 -Xshare:auto)
+java_opts=(-XX:+UseSerialGC -Xss512k -XX:MaxRAM=256m -XX:MaxRAMPercentage=50 -XX:ReservedCodeCacheSize=32m -XX:CICompilerCount=2 -Xshare:auto)
 
 peaks="$work/peaks"
 echo "0 0" > "$peaks"

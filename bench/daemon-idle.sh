@@ -14,7 +14,7 @@ start_cluster "$work/pg" "$port"
 export PGHOST=127.0.0.1 PGPORT="$port" PGUSER=postgres PGDATABASE=postgres
 export BACKSTOP_BACKUP_DIR="$work/backups" BACKSTOP_PG_BIN_DIR="$PG_BIN" BACKSTOP_CONFIG=/dev/null
 # The flags the container uses (Dockerfile's JAVA_OPTS).
-read -r -a java_opts <<< "${BACKSTOP_JAVA_OPTS:--XX:+UseSerialGC -Xss512k -Xmx48m -XX:MaxMetaspaceSize=64m -XX:ReservedCodeCacheSize=24m -XX:TieredStopAtLevel=1 -XX:CICompilerCount=1 -Xshare:auto}"
+read -r -a java_opts <<< "${BACKSTOP_JAVA_OPTS:--XX:+UseSerialGC -Xss512k -Xmx48m -XX:MaxMetaspaceSize=64m -XX:ReservedCodeCacheSize=32m -XX:CICompilerCount=2 -Xshare:auto}"
 t0=$(now)
 java "${java_opts[@]}" -jar "$jar" daemon > "$work/daemon.log" 2>&1 &
 pid=$!

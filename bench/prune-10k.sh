@@ -31,7 +31,7 @@ for i in range(n):
         json.dump(m, f)
 PY
 export BACKSTOP_BACKUP_DIR="$work" BACKSTOP_CONFIG=/dev/null BACKSTOP_RETENTION_DAILY=0
-run() { local t0; t0=$(now); java -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto -jar "$jar" "$@" > "$work/out.txt"; echo "$(now) - $t0" | bc; }
+run() { local t0; t0=$(now); java -XX:+UseSerialGC -Xshare:auto -jar "$jar" "$@" > "$work/out.txt"; echo "$(now) - $t0" | bc; }
 echo "dry run over $n backups:      $(run prune --dry-run) s  ($(tail -1 "$work/out.txt"))"
 echo "prune deleting down to 24:    $(run prune) s  ($(tail -1 "$work/out.txt"))"
 echo "prune with nothing to delete: $(run prune) s  ($(tail -1 "$work/out.txt"))"

@@ -156,8 +156,18 @@ public final class Main {
         return new io.backstop.retention.Rotation(settings(), layout(), manifests());
     }
 
+    public io.backstop.counts.Check check() {
+        return new io.backstop.counts.Check(settings(), layout(), manifests(),
+                new io.backstop.counts.StateStore(layout(), manifests().json()),
+                new io.backstop.counts.LiveCounts(new RowCounter()), clock);
+    }
+
+    public io.backstop.schedule.BackupCycle cycle() {
+        return new io.backstop.schedule.BackupCycle(backup(), check(), rotation(), layout());
+    }
+
     public io.backstop.schedule.Daemon daemon() {
-        return new io.backstop.schedule.Daemon(settings(), backup(), rotation(), layout(), catalog(),
+        return new io.backstop.schedule.Daemon(settings(), backup(), check(), rotation(), layout(), catalog(),
                 io.backstop.schedule.Reporter.NONE, clock);
     }
 

@@ -91,8 +91,14 @@ public final class Verifier {
         private final CompletableFuture<ProcessRunner.Result> result = new CompletableFuture<>();
         private Thread thread;
 
+        /** Kills the read and waits for it to let go of the file. */
         public void cancel() {
             thread.interrupt();
+            try {
+                thread.join(10_000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
         }
 
         ProcessRunner.Result await() {

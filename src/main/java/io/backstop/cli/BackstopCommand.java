@@ -10,7 +10,8 @@ import picocli.CommandLine.Option;
 @Command(name = "backstop", mixinStandardHelpOptions = true,
         versionProvider = VersionProvider.class,
         description = "PostgreSQL backup sidecar: verified pg_dump backups, row-count alarms, health and metrics.",
-        subcommands = {DaemonCommand.class, BackupCommand.class, ListCommand.class, PruneCommand.class},
+        subcommands = {DaemonCommand.class, BackupCommand.class, ListCommand.class, CheckCommand.class, AckCommand.class,
+                PruneCommand.class},
         footer = {"", "Exit codes:", "%s"})
 public final class BackstopCommand {
     @Option(names = {"-c", "--config"}, paramLabel = "FILE",

@@ -45,18 +45,25 @@ public final class BackupCommand implements Callable<Integer> {
         Main main = parent.main();
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        Backup backup = main.backup();
+        io.backstop.schedule.BackupCycle cycle = main.cycle();
         Backup.Request request = new Backup.Request(Optional.ofNullable(label), Duration.ofSeconds(waitSeconds));
         int status = ExitCode.OK.status();
         for (Settings.Target t : main.targets(Optional.ofNullable(target))) {
             try (TerminalProgress progress = TerminalProgress.forStderr(err, t.name())) {
-                BackupResult r = backup.run(t, request, progress);
+                io.backstop.schedule.BackupCycle.Result done = cycle.run(t, request, progress);
+                BackupResult r = done.backup();
                 progress.finish();
                 out.printf("backup %s: %s, %s, %d tables, %d rows, %s (dump %s, verify %s), verified, sha256 %s%n",
                         t.name(), main.layout().root().relativize(r.file()), Sizes.bytes(r.bytes()),
                         r.rowCounts().size(), r.manifest().totalRows(), Sizes.seconds(r.duration()),
                         Sizes.seconds(r.dumpTime()), Sizes.seconds(r.verifyTime()),
                         r.manifest().sha256().substring(0, 12));
+                if (done.check().newlyRaised() || done.check().alarmRaised()) {
+                    err.printf("backstop: WARNING: data-loss alarm on target %s: %s; pinned: %s%n", t.name(),
+                            done.check().drops().stream().map(io.backstop.counts.Drop::describe)
+                                    .collect(java.util.stream.Collectors.joining("; ")),
+                            String.join(", ", done.check().alarm().pinned()));
+                }
             } catch (BackstopException e) {
                 if (main.settings().targets().size() == 1 || target != null) {
                     throw e;

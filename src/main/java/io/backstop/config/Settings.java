@@ -40,7 +40,7 @@ public record Settings(
     }
 
     public record RowCounts(List<String> tables, List<String> exclude, double dropThreshold,
-            Map<String, Double> thresholds, Duration checkInterval) {
+            Map<String, Double> thresholds, Duration checkInterval, long estimateAbove) {
         public RowCounts {
             tables = List.copyOf(tables);
             exclude = List.copyOf(exclude);

@@ -232,7 +232,8 @@ public final class SettingsLoader {
                 c.getStringList("row-counts.exclude"),
                 v.fraction("row-counts.drop-threshold"),
                 thresholds,
-                v.duration("row-counts.check-interval", Duration.ofSeconds(1)));
+                v.duration("row-counts.check-interval", Duration.ofSeconds(1)),
+                v.longRange("row-counts.estimate-above", 0, Long.MAX_VALUE));
 
         Settings.RestoreDrill drill = new Settings.RestoreDrill(v.duration("restore-drill.every", Duration.ZERO));
 
@@ -379,6 +380,20 @@ public final class SettingsLoader {
                     + (why == null ? "" : " (" + why + ")");
             try {
                 int value = c.getInt(path);
+                if (value < min || value > max) {
+                    bad(path, allowed);
+                }
+                return value;
+            } catch (ConfigException.WrongType e) {
+                bad(path, allowed);
+                return min;
+            }
+        }
+
+        long longRange(String path, long min, long max) {
+            String allowed = "a whole number from " + min + " to " + max;
+            try {
+                long value = c.getLong(path);
                 if (value < min || value > max) {
                     bad(path, allowed);
                 }

@@ -126,6 +126,11 @@ public final class RowCounter {
         return counts;
     }
 
+    /** Whether {@code name} (server-quoted, as in manifests and baselines) matches an exclusion pattern. */
+    public static boolean isExcluded(RowCounts settings, String name) {
+        return isExcluded(settings.exclude().stream().map(RowCounter::glob).toList(), unquoted(name));
+    }
+
     static boolean isExcluded(List<Pattern> excluded, String schemaDotTable) {
         return excluded.stream().anyMatch(p -> p.matcher(schemaDotTable).matches());
     }

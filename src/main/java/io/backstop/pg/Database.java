@@ -81,8 +81,18 @@ public final class Database {
         if (!secret.isEmpty()) {
             detail = detail.replace(secret, "****");
         }
-        return new BackstopException(ExitCode.DATABASE_UNREACHABLE,
-                "target " + target.name() + " (" + where + "): " + hint + " [" + detail + "]");
+        String message = "target " + target.name() + " (" + where + "): " + hint + " [" + detail + "]";
+        return "3D000".equals(state) ? new MissingDatabase(message)
+                : new BackstopException(ExitCode.DATABASE_UNREACHABLE, message);
+    }
+
+    /** The server answered, but the database does not exist: after a wiped volume, this is data loss. */
+    public static final class MissingDatabase extends BackstopException {
+        private static final long serialVersionUID = 1L;
+
+        MissingDatabase(String message) {
+            super(ExitCode.DATABASE_UNREACHABLE, message);
+        }
     }
 
     /** libpq variables that make pg_dump/pg_restore reach this target, plus the private password file. */

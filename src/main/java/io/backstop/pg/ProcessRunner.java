@@ -107,13 +107,11 @@ public final class ProcessRunner {
         Deque<String> tail = new ArrayDeque<>();
         Thread err = drainThread(program + "-stderr-" + n, () -> keepTail(process.getErrorStream(), tail));
         Thread out = drainThread(program + "-stdout-" + n, () -> spec.stdout().drain(process.getInputStream()));
-        if (spec.stdin() != null) {
-            drainThread(program + "-stdin-" + n, () -> {
-                try (OutputStream in = process.getOutputStream()) {
-                    spec.stdin().feed(in);
-                }
-            });
-        }
+        Thread feeder = spec.stdin() == null ? null : drainThread(program + "-stdin-" + n, () -> {
+            try (OutputStream in = process.getOutputStream()) {
+                spec.stdin().feed(in);
+            }
+        });
         try {
             onStart.accept(process);
             boolean finished = process.waitFor(spec.timeout().toMillis(), TimeUnit.MILLISECONDS);
@@ -125,15 +123,31 @@ public final class ProcessRunner {
             }
             err.join(5_000);
             out.join(5_000);
+            stop(feeder);
             return new Result(process.exitValue(), redact(String.join("\n", snapshot(tail))),
                     Duration.ofNanos(System.nanoTime() - started));
         } catch (InterruptedException e) {
             kill(process);
+            stop(feeder);
             Thread.currentThread().interrupt();
             throw new BackstopException(ExitCode.INTERRUPTED, program + " was stopped: shutting down", e);
         } catch (RuntimeException e) {
             kill(process);
+            stop(feeder);
             throw e;
+        }
+    }
+
+    /** A feeder outlives its process only briefly: it must not keep files open (or a file system busy). */
+    private static void stop(Thread feeder) {
+        if (feeder == null) {
+            return;
+        }
+        feeder.interrupt();
+        try {
+            feeder.join(5_000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 

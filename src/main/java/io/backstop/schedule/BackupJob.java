@@ -3,11 +3,7 @@ package io.backstop.schedule;
 import io.backstop.BackstopException;
 import io.backstop.ExitCode;
 import io.backstop.backup.Backup;
-import io.backstop.backup.BackupLayout;
-import io.backstop.backup.BackupResult;
-import io.backstop.backup.TargetLock;
 import io.backstop.config.Settings.Target;
-import io.backstop.retention.Rotation;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -31,9 +27,7 @@ final class BackupJob implements InterruptableJob {
     private static final Set<ExitCode> PERMANENT = EnumSet.of(ExitCode.USAGE, ExitCode.TOOLS);
 
     private final Target target;
-    private final Backup backup;
-    private final Rotation rotation;
-    private final BackupLayout layout;
+    private final BackupCycle cycle;
     private final Reporter reporter;
     private final Clock clock;
     private final Duration interval;
@@ -41,12 +35,9 @@ final class BackupJob implements InterruptableJob {
     private volatile boolean interrupted;
     private int consecutiveFailures;
 
-    BackupJob(Target target, Backup backup, Rotation rotation, BackupLayout layout, Reporter reporter, Clock clock,
-            Duration interval) {
+    BackupJob(Target target, BackupCycle cycle, Reporter reporter, Clock clock, Duration interval) {
         this.target = target;
-        this.backup = backup;
-        this.rotation = rotation;
-        this.layout = layout;
+        this.cycle = cycle;
         this.reporter = reporter;
         this.clock = clock;
         this.interval = interval;
@@ -71,17 +62,14 @@ final class BackupJob implements InterruptableJob {
         while (!interrupted) {
             reporter.attempt(target.name(), clock.instant());
             try {
-                BackupResult result = backup.run(target, new Backup.Request(java.util.Optional.empty(), lockWait),
+                BackupCycle.Result done = cycle.run(target, new Backup.Request(java.util.Optional.empty(), lockWait),
                         new LogProgress(target.name(), Duration.ofMinutes(1)));
-                Rotation.Result rotated;
-                try (TargetLock lock = TargetLock.acquire(layout.lockFile(target.name()), target.name(), lockWait)) {
-                    rotated = rotation.afterBackup(target.name(), result.file(), result.manifest());
-                }
+                reporter.checked(target.name(), done.check());
                 if (consecutiveFailures > 0) {
                     log.info("backup {} recovered after {} failed attempts", target.name(), consecutiveFailures);
                 }
                 consecutiveFailures = 0;
-                reporter.success(target.name(), result, rotated);
+                reporter.success(target.name(), done.backup(), done.rotation());
                 return;
             } catch (BackstopException e) {
                 if (interrupted || e.code() == ExitCode.INTERRUPTED) {

@@ -41,21 +41,25 @@ import org.slf4j.LoggerFactory;
 public final class Daemon {
     private static final Logger log = LoggerFactory.getLogger(Daemon.class);
     private static final String GROUP = "backups";
+    private static final String CHECKS = "checks";
 
     private final Settings settings;
     private final Backup backup;
+    private final io.backstop.counts.Check check;
     private final Rotation rotation;
     private final BackupLayout layout;
     private final Catalog catalog;
     private final Reporter reporter;
     private final Clock clock;
     private final Map<String, BackupJob> jobs = new HashMap<>();
+    private final Map<String, CheckJob> checks = new HashMap<>();
     private Scheduler scheduler;
 
-    public Daemon(Settings settings, Backup backup, Rotation rotation, BackupLayout layout, Catalog catalog,
-            Reporter reporter, Clock clock) {
+    public Daemon(Settings settings, Backup backup, io.backstop.counts.Check check, Rotation rotation,
+            BackupLayout layout, Catalog catalog, Reporter reporter, Clock clock) {
         this.settings = settings;
         this.backup = backup;
+        this.check = check;
         this.rotation = rotation;
         this.layout = layout;
         this.catalog = catalog;
@@ -90,9 +94,20 @@ public final class Daemon {
         }
         try {
             scheduler = new StdSchedulerFactory(quartzProperties(settings.targets().size())).getScheduler();
-            scheduler.setJobFactory((bundle, s) -> jobs.get(bundle.getJobDetail().getKey().getName()));
+            scheduler.setJobFactory((bundle, s) -> bundle.getJobDetail().getKey().getGroup().equals(GROUP)
+                    ? jobs.get(bundle.getJobDetail().getKey().getName())
+                    : checks.get(bundle.getJobDetail().getKey().getName()));
             for (Target t : settings.targets()) {
-                jobs.put(t.name(), new BackupJob(t, backup, rotation, layout, reporter, clock, interval));
+                checks.put(t.name(), new CheckJob(t, check, reporter));
+                JobDetail checkDetail = JobBuilder.newJob(CheckJob.class).withIdentity(t.name(), CHECKS).storeDurably().build();
+                scheduler.scheduleJob(checkDetail, TriggerBuilder.newTrigger().withIdentity(t.name(), CHECKS)
+                        .startAt(Date.from(clock.instant().plus(settings.rowCounts().checkInterval())))
+                        .withSchedule(org.quartz.SimpleScheduleBuilder.simpleSchedule()
+                                .withIntervalInMilliseconds(settings.rowCounts().checkInterval().toMillis())
+                                .repeatForever().withMisfireHandlingInstructionNextWithRemainingCount())
+                        .build());
+                jobs.put(t.name(), new BackupJob(t, new BackupCycle(backup, check, rotation, layout), reporter, clock,
+                        interval));
                 JobDetail detail = JobBuilder.newJob(BackupJob.class).withIdentity(t.name(), GROUP).storeDurably().build();
                 Trigger trigger = TriggerBuilder.newTrigger().withIdentity(t.name(), GROUP)
                         .withSchedule(CronScheduleBuilder.cronSchedule(settings.schedule())
@@ -164,8 +179,8 @@ public final class Daemon {
         p.setProperty("org.quartz.scheduler.instanceName", "backstop");
         p.setProperty("org.quartz.scheduler.skipUpdateCheck", "true");
         p.setProperty("org.quartz.threadPool.class", "org.quartz.simpl.SimpleThreadPool");
-        // One thread per target (so targets never wait for each other) plus one for other jobs.
-        p.setProperty("org.quartz.threadPool.threadCount", Integer.toString(targets + 1));
+        // A backup and a check thread per target, so targets (and checks) never wait for each other.
+        p.setProperty("org.quartz.threadPool.threadCount", Integer.toString(2 * targets + 1));
         p.setProperty("org.quartz.threadPool.threadNamePrefix", "backstop-worker");
         p.setProperty("org.quartz.jobStore.class", "org.quartz.simpl.RAMJobStore");
         p.setProperty("org.quartz.jobStore.misfireThreshold", "5000");

@@ -21,4 +21,7 @@ public interface Reporter {
 
     default void failure(String target, BackstopException error, int consecutiveFailures) {
     }
+
+    default void checked(String target, io.backstop.counts.Check.Result result) {
+    }
 }

@@ -67,7 +67,7 @@ class BackupIT {
 
         assertThat(r.status()).as(r.all()).isZero();
         assertThat(during).as("writes that ran while the backup did").isGreaterThan(10);
-        Path dump = Fixtures.finalDumps(backups).get(0);
+        Path dump = hourly(backups).get(0);
         Manifest m = manifests.read(dump);
         assertThat(m.rowCounts()).containsOnlyKeys("public.accounts", "public.events");
 
@@ -87,7 +87,7 @@ class BackupIT {
         assertThat(r.status()).as(r.all()).isZero();
         assertThat(r.out()).contains("backup app: app/hourly/app-", "42 rows", "verified");
 
-        Path dump = Fixtures.finalDumps(backups).get(0);
+        Path dump = hourly(backups).get(0);
         Manifest m = manifests.read(dump);
         assertThat(m.formatVersion()).isEqualTo(1);
         assertThat(m.target()).isEqualTo("app");
@@ -125,7 +125,7 @@ class BackupIT {
         Map<String, String> env = Cli.env(pg, db, backups);
         env.put("BACKSTOP_PG_DUMP_COMPRESS", "0");
         assertThat(Cli.run(env, "backup").status()).isZero();
-        Path earlier = Fixtures.finalDumps(backups).get(0);
+        Path earlier = hourly(backups).get(0);
         String earlierSha = Verifier.sha256(earlier);
 
         env.put("BACKSTOP_PG_DUMP_COMPRESS", "9");
@@ -137,7 +137,7 @@ class BackupIT {
         }
         assertThat(child.waitFor()).isEqualTo(ExitCode.DUMP_FAILED.status());
         assertThat(Files.readString(dir.resolve("child.log"))).contains("pg_dump", "failed");
-        assertThat(Fixtures.finalDumps(backups)).containsExactly(earlier);
+        assertThat(hourly(backups)).containsExactly(earlier);
         assertThat(Verifier.sha256(earlier)).isEqualTo(earlierSha);
         assertThat(Fixtures.temporaries(backups)).isEmpty();
     }
@@ -148,7 +148,7 @@ class BackupIT {
         Map<String, String> env = Cli.env(pg, db, backups);
         env.put("BACKSTOP_PG_DUMP_COMPRESS", "0");
         assertThat(Cli.run(env, "backup").status()).isZero();
-        Path earlier = Fixtures.finalDumps(backups).get(0);
+        Path earlier = hourly(backups).get(0);
         String earlierSha = Verifier.sha256(earlier);
 
         env.put("BACKSTOP_PG_DUMP_COMPRESS", "9");
@@ -159,7 +159,7 @@ class BackupIT {
         child.waitFor();
         Fixtures.await("pg_dump to die with its parent", Duration.ofSeconds(10),
                 () -> Fixtures.processesWith("--file=" + backups).isEmpty());
-        assertThat(Fixtures.finalDumps(backups)).containsExactly(earlier);
+        assertThat(hourly(backups)).containsExactly(earlier);
         assertThat(Fixtures.temporaries(backups)).hasSize(1);
         Path tmp = Path.of(System.getProperty("java.io.tmpdir"));
         String orphanPassfile = "backstop-pgpass-" + child.pid() + "-";
@@ -168,7 +168,7 @@ class BackupIT {
         Cli.Result next = Cli.run(env, "backup");
         assertThat(next.status()).as(next.all()).isZero();
         assertThat(Fixtures.temporaries(backups)).isEmpty();
-        assertThat(Fixtures.finalDumps(backups)).hasSize(2).contains(earlier);
+        assertThat(hourly(backups)).hasSize(2).contains(earlier);
         assertThat(Verifier.sha256(earlier)).isEqualTo(earlierSha);
         assertThat(Fixtures.files(tmp).stream().filter(p -> p.getFileName().toString().startsWith(orphanPassfile)))
                 .as("the killed run's password file is swept").isEmpty();
@@ -227,14 +227,14 @@ class BackupIT {
             pg.execute(db, "CREATE TABLE t(id int, payload text)", "INSERT INTO t VALUES (1, 'x')");
             Map<String, String> env = Cli.env(pg, db, mount);
             assertThat(Cli.run(env, "backup").status()).isZero();
-            Path earlier = Fixtures.finalDumps(mount).get(0);
+            Path earlier = hourly(mount).get(0);
             String sha = Verifier.sha256(earlier);
 
             pg.execute(db, "INSERT INTO t SELECT g, md5(random()::text) || md5(random()::text) FROM generate_series(1, 400000) g");
             Cli.Result r = Cli.run(env, "backup");
             assertThat(r.status()).as(r.all()).isEqualTo(ExitCode.STORAGE.status());
             assertThat(r.err()).contains("is full", "No space left on device", "Earlier backups are untouched");
-            assertThat(Fixtures.finalDumps(mount)).containsExactly(earlier);
+            assertThat(hourly(mount)).containsExactly(earlier);
             assertThat(Verifier.sha256(earlier)).isEqualTo(sha);
             assertThat(Fixtures.temporaries(mount)).isEmpty();
         } finally {
@@ -254,7 +254,7 @@ class BackupIT {
         try {
             Map<String, String> env = Cli.env(pg, db, mount);
             assertThat(Cli.run(env, "backup").status()).isZero();
-            Path earlier = Fixtures.finalDumps(mount).get(0);
+            Path earlier = hourly(mount).get(0);
             if (root) {
                 Fixtures.sh("mount", "-o", "remount,ro", mount.toString());
             } else {
@@ -263,7 +263,7 @@ class BackupIT {
             Cli.Result r = Cli.run(env, "backup");
             assertThat(r.status()).as(r.all()).isEqualTo(ExitCode.STORAGE.status());
             assertThat(r.err()).containsAnyOf("Read-only file system", "Permission denied").contains(mount.toString());
-            assertThat(Fixtures.finalDumps(mount)).containsExactly(earlier);
+            assertThat(hourly(mount)).containsExactly(earlier);
         } finally {
             if (root) {
                 Fixtures.sh("umount", mount.toString());
@@ -347,7 +347,7 @@ class BackupIT {
         env.put("BACKSTOP_CONFIG", conf.toString());
         Cli.Result r = Cli.run(env, "backup");
         assertThat(r.status()).as(r.all()).isZero();
-        Manifest m = manifests.read(Fixtures.finalDumps(backups).get(0));
+        Manifest m = manifests.read(hourly(backups).get(0));
         assertThat(m.rowCounts()).containsExactlyInAnyOrderEntriesOf(Map.of(
                 "public.plain", 3L,
                 "\"Other Schema\".\"with space\"", 5L,
@@ -365,9 +365,9 @@ class BackupIT {
         Files.writeString(conf, "backstop.row-counts.exclude = [\"public.m_*\", \"Other Schema.*\"]\n");
         Cli.Result all = Cli.run(env, "backup");
         assertThat(all.status()).as(all.all()).isZero();
-        var listed = manifests.json().readTree(Cli.run(env, "list", "--json").out());
-        assertThat(listed).hasSize(2);
-        Manifest every = manifests.read(backups.resolve(listed.get(1).get("file").asText()));
+        List<Path> hourly = hourly(backups);
+        assertThat(hourly).hasSize(2);
+        Manifest every = manifests.read(hourly.get(1));
         assertThat(every.rowCounts()).containsOnlyKeys("public.plain", "public.\"Mixed \"\"Quoted\"\" Name\"",
                 "public.\"CamelCase\"", "public.camelcase");
         assertThat(every.rowCounts()).containsEntry("public.camelcase", 0L);
@@ -379,7 +379,7 @@ class BackupIT {
         pg.execute(db, "CREATE TABLE t(id int, payload text)",
                 "INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, 50000) g");
         assertThat(Cli.run(Cli.env(pg, db, backups), "backup").status()).isZero();
-        Path good = Fixtures.finalDumps(backups).get(0);
+        Path good = hourly(backups).get(0);
         io.backstop.pg.PgTools tools = io.backstop.pg.PgTools.locate(java.util.Optional.of(pg.bin()));
         Verifier verifier = new Verifier(tools, new io.backstop.pg.ProcessRunner(List.of()));
         var tables = List.of(new io.backstop.counts.CountedTable(0, "public.t", List.of()));
@@ -421,6 +421,11 @@ class BackupIT {
         assertThat(r.err()).contains("no TABLE DATA for public.skipped");
         assertThat(Fixtures.finalDumps(backups)).isEmpty();
         assertThat(Fixtures.temporaries(backups)).isEmpty();
+    }
+
+    /** The hourly tier only: a CLI backup is also promoted to daily/ by a hard link. */
+    private static List<Path> hourly(Path root) {
+        return Fixtures.finalDumps(root.resolve("app/hourly"));
     }
 
     private static int runProcess(io.backstop.pg.PgTools tools, String flag, Path file) throws Exception {

@@ -60,7 +60,7 @@ class DaemonIT {
             try {
                 Fixtures.await("both targets' first backups", Duration.ofSeconds(30),
                         () -> !dumps(backups.resolve("a/hourly")).isEmpty() && !dumps(backups.resolve("b/hourly")).isEmpty());
-                List<Path> bBefore = dumps(backups.resolve("b"));
+                List<Path> bBefore = dumps(backups.resolve("b/hourly"));
                 other.stopServer();
                 long bFailuresStart = System.nanoTime();
                 Fixtures.await("five more backups of a", Duration.ofSeconds(40), () -> sequenceOf(main, "a") >= 6);
@@ -72,7 +72,7 @@ class DaemonIT {
                 assertThat(Files.readSymbolicLink(latest).toString()).startsWith("hourly/");
                 assertThat(main.catalog().newestVerified("a").orElseThrow().file())
                         .isEqualTo(latest.getParent().resolve(Files.readSymbolicLink(latest)));
-                assertThat(dumps(backups.resolve("b"))).as("b keeps its old backups while its database is down")
+                assertThat(dumps(backups.resolve("b/hourly"))).as("b keeps its old backups while its database is down")
                         .containsExactlyInAnyOrderElementsOf(bBefore);
                 assertThat(foreign).hasContent("operator's notes");
                 assertThat(Fixtures.temporaries(backups)).isEmpty();
@@ -96,7 +96,8 @@ class DaemonIT {
         env.put("BACKSTOP_SCHEDULE", "0 0 * * * ?");
         env.put("BACKSTOP_PG_DUMP_COMPRESS", "0");
         assertThat(Cli.run(env, "backup").status()).isZero();
-        Path earlier = dumps(backups).get(0);
+        Path hourlyDir = backups.resolve("app/hourly");
+        Path earlier = dumps(hourlyDir).get(0);
         String sha = Verifier.sha256(earlier);
         env.put("BACKSTOP_PG_DUMP_COMPRESS", "9");
         env.put("BACKSTOP_SCHEDULE", "0/10 * * * * ?");
@@ -115,14 +116,14 @@ class DaemonIT {
         assertThat(busy.err()).contains("another backup of target app is running");
         first.destroyForcibly().waitFor(10, TimeUnit.SECONDS); // SIGKILL mid-dump
         Fixtures.await("no orphan pg_dump", Duration.ofSeconds(10), () -> Fixtures.processesWith("--file=" + backups).isEmpty());
-        assertThat(dumps(backups)).containsExactly(earlier);
+        assertThat(dumps(hourlyDir)).containsExactly(earlier);
 
         Path log2 = dir.resolve("daemon2.log");
         Process second = Cli.spawn(env, log2, "daemon");
         try {
-            Fixtures.await("the swept temporary and a new dump", Duration.ofSeconds(60), () -> dumps(backups).size() >= 2
+            Fixtures.await("the swept temporary and a new dump", Duration.ofSeconds(60), () -> dumps(hourlyDir).size() >= 2
                     || !second.isAlive());
-            assertThat(dumps(backups)).as(Files.readString(log2)).hasSizeGreaterThanOrEqualTo(2).contains(earlier);
+            assertThat(dumps(hourlyDir)).as(Files.readString(log2)).hasSizeGreaterThanOrEqualTo(2).contains(earlier);
             assertThat(Files.readString(log2)).contains("removing leftover temporary file");
             assertThat(Verifier.sha256(earlier)).isEqualTo(sha);
 

@@ -1,0 +1,40 @@
+package io.backstop.cli;
+
+import io.backstop.Main;
+import io.backstop.config.Settings;
+import io.backstop.counts.Check;
+import java.io.PrintWriter;
+import java.util.Optional;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParentCommand;
+import picocli.CommandLine.Spec;
+
+/** {@code backstop ack}: the drop was intended; current counts become the baseline and pins are released. */
+@Command(name = "ack", description = {"Acknowledge a data-loss alarm: the current live counts become the baseline",
+        "and the backups pinned by the alarm are released to normal rotation."})
+public final class AckCommand implements Callable<Integer> {
+    @ParentCommand
+    BackstopCommand parent;
+
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = {"-t", "--target"}, paramLabel = "T", description = "Only this target.")
+    String target;
+
+    @Override
+    public Integer call() {
+        Main main = parent.main();
+        PrintWriter out = spec.commandLine().getOut();
+        for (Settings.Target t : main.targets(Optional.ofNullable(target))) {
+            Check.Result r = main.check().ack(t);
+            out.printf("ack %s: %s; new baseline: %d tables, %,d rows%n", t.name(),
+                    r.cleared() ? "alarm cleared, pinned backups released" : "no alarm was raised",
+                    r.counts().size(), r.counts().values().stream().mapToLong(Long::longValue).sum());
+        }
+        return 0;
+    }
+}

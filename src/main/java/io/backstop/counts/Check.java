@@ -1,0 +1,232 @@
+package io.backstop.counts;
+
+import io.backstop.BackstopException;
+import io.backstop.ExitCode;
+import io.backstop.backup.BackupLayout;
+import io.backstop.backup.Catalog;
+import io.backstop.backup.Manifest;
+import io.backstop.backup.Manifests;
+import io.backstop.backup.ServerInfo;
+import io.backstop.backup.Tier;
+import io.backstop.config.Settings;
+import io.backstop.config.Settings.Target;
+import io.backstop.pg.Database;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.stream.Collectors;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The data-loss alarm. Compares counts with the target's baseline (live between backups,
+ * or a fresh backup's manifest) and keeps state.json in step: a drop raises the alarm and
+ * pins the last verified backups taken before it; recovery or {@link #ack} clears it and
+ * releases them. While the alarm is raised the baseline does not move.
+ */
+public final class Check {
+    private static final Logger log = LoggerFactory.getLogger(Check.class);
+
+    private final Settings settings;
+    private final BackupLayout layout;
+    private final Manifests manifests;
+    private final StateStore states;
+    private final LiveCounts live;
+    private final Clock clock;
+
+    public Check(Settings settings, BackupLayout layout, Manifests manifests, StateStore states, LiveCounts live,
+            Clock clock) {
+        this.settings = settings;
+        this.layout = layout;
+        this.manifests = manifests;
+        this.states = states;
+        this.live = live;
+        this.clock = clock;
+    }
+
+    /** The outcome of one comparison. */
+    public record Result(String target, TargetState.Baseline baseline, Map<String, Long> counts, List<Drop> drops,
+            TargetState.Alarm alarm, boolean newlyRaised, boolean cleared, String method) {
+        public boolean alarmRaised() {
+            return alarm != null;
+        }
+    }
+
+    /** Live counts against the baseline; raises or clears the alarm. */
+    public Result run(Target target) {
+        TargetState state = states.read(target.name());
+        TargetState.Baseline baseline = state.baseline();
+        DropDetector.Observation observed;
+        String method;
+        try {
+            Map<String, Long> baselineCounts = baseline == null ? Map.of() : baseline.rowCounts();
+            LiveCountsWithIdentity l = observe(target, baselineCounts);
+            observed = l.observation();
+            method = l.method();
+        } catch (DatabaseMissing e) {
+            observed = null;
+            method = "database missing";
+        }
+        List<Drop> drops;
+        if (observed == null) {
+            drops = List.of(new Drop("database \"" + target.database() + "\" does not exist", Drop.Kind.RECREATED,
+                    baseline == null ? 0 : baseline.rowCounts().values().stream().mapToLong(Long::longValue).sum(), null));
+            if (baseline == null) {
+                throw new BackstopException(ExitCode.DATABASE_UNREACHABLE, "target " + target.name() + ": database \""
+                        + target.database() + "\" does not exist and there is no baseline yet");
+            }
+        } else {
+            drops = DropDetector.compare(baseline, observed, settings.rowCounts());
+        }
+        Map<String, Long> counts = observed == null ? Map.of() : observed.rowCounts();
+        String how = method;
+        return apply(target.name(), drops, counts, s -> s.withLastCheck(new TargetState.LastCheck(clock.instant(), counts, how)),
+                null, how);
+    }
+
+    /** After a verified backup: its counts become the baseline, unless they show a drop (then the alarm). */
+    public Result afterBackup(String target, Manifest manifest) {
+        TargetState state = states.read(target);
+        DropDetector.Observation observed = new DropDetector.Observation(manifest.systemIdentifier(),
+                manifest.databaseOid(), manifest.rowCounts());
+        List<Drop> drops = DropDetector.compare(state.baseline(), observed, settings.rowCounts());
+        TargetState.Baseline next = drops.isEmpty() ? new TargetState.Baseline(manifest.finishedAt(), manifest.sequence(),
+                layout.root().relativize(layout.tierDir(target, manifest.tier()).resolve(manifest.file())).toString(),
+                manifest.systemIdentifier(), manifest.databaseOid(), manifest.rowCounts()) : null;
+        return apply(target, drops, manifest.rowCounts(), s -> s, next, "backup " + manifest.file());
+    }
+
+    /** The operator says the drop was intended: current counts become the baseline, pins are released. */
+    public Result ack(Target target) {
+        LiveCountsWithIdentity l;
+        try {
+            l = observe(target, states.read(target.name()).baseline() == null ? Map.of()
+                    : states.read(target.name()).baseline().rowCounts());
+        } catch (DatabaseMissing e) {
+            throw new BackstopException(ExitCode.DATABASE_UNREACHABLE, "target " + target.name() + ": database \""
+                    + target.database() + "\" does not exist; create it (or restore it) before acknowledging", e);
+        }
+        DropDetector.Observation o = l.observation();
+        long sequence = new Catalog(layout, manifests).list(target.name()).stream().flatMap(e -> e.manifest().stream())
+                .mapToLong(Manifest::sequence).max().orElse(0);
+        TargetState.Baseline baseline = new TargetState.Baseline(clock.instant(), sequence, null, o.systemIdentifier(),
+                o.databaseOid(), o.rowCounts());
+        TargetState before = states.read(target.name());
+        TargetState after = states.update(target.name(), s -> s.withBaseline(baseline).withAlarm(null));
+        if (before.alarm() != null) {
+            release(before.alarm().pinned());
+            log.info("data-loss alarm of target {} acknowledged: {} tables, {} rows are the new baseline; {} pinned backups"
+                    + " released", target.name(), o.rowCounts().size(), total(o.rowCounts()), before.alarm().pinned().size());
+        }
+        return new Result(target.name(), after.baseline(), o.rowCounts(), List.of(), null, false, before.alarm() != null,
+                l.method());
+    }
+
+    private Result apply(String target, List<Drop> drops, Map<String, Long> counts,
+            java.util.function.UnaryOperator<TargetState> record, TargetState.Baseline nextBaseline, String method) {
+        TargetState before = states.read(target);
+        boolean raise = !drops.isEmpty() && before.alarm() == null;
+        boolean clear = drops.isEmpty() && before.alarm() != null;
+        List<String> pinned = raise ? pin(target, before.baseline(), drops) : List.of();
+        TargetState after = states.update(target, s -> {
+            TargetState r = record.apply(s);
+            if (!drops.isEmpty()) {
+                List<String> pins = s.alarm() != null ? s.alarm().pinned() : pinned;
+                r = r.withAlarm(new TargetState.Alarm(s.alarm() != null ? s.alarm().raisedAt() : clock.instant(), drops, pins));
+            } else {
+                r = r.withAlarm(null);
+                if (nextBaseline != null) {
+                    r = r.withBaseline(nextBaseline);
+                }
+            }
+            if (s.baseline() == null && nextBaseline != null) {
+                r = r.withBaseline(nextBaseline);
+            }
+            return r;
+        });
+        if (raise) {
+            log.warn("DATA LOSS on target {} ({}): {}. The data is in {} (pinned until `backstop ack --target {}` or the"
+                    + " counts recover). Restore from it, or acknowledge if the change was intended.", target, method,
+                    drops.stream().map(Drop::describe).collect(Collectors.joining("; ")),
+                    pinned.isEmpty() ? "no backup (none was taken before the drop)" : String.join(", ", pinned), target);
+        } else if (clear) {
+            release(before.alarm().pinned());
+            log.info("data-loss alarm of target {} cleared: counts are back at the baseline; pins released", target);
+        }
+        return new Result(target, after.baseline(), counts, drops, after.alarm(), raise, clear, method);
+    }
+
+    /** Pins the newest verified backup of each tier taken no later than the baseline's. */
+    private List<String> pin(String target, TargetState.Baseline baseline, List<Drop> drops) {
+        if (baseline == null) {
+            return List.of();
+        }
+        String reason = "data-loss alarm: " + drops.get(0).describe() + (drops.size() > 1 ? " (+" + (drops.size() - 1)
+                + " more)" : "");
+        List<String> pinned = new ArrayList<>();
+        List<Catalog.Entry> entries = new Catalog(layout, manifests).list(target);
+        for (Tier tier : Tier.values()) {
+            Optional<Catalog.Entry> newest = entries.stream()
+                    .filter(e -> e.tier() == tier && e.verified() && e.manifest().get().sequence() <= baseline.sequence())
+                    .max(java.util.Comparator.comparingLong(e -> e.manifest().get().sequence()));
+            newest.ifPresent(e -> {
+                manifests.write(e.file(), e.manifest().get().withPin(true, reason));
+                pinned.add(layout.root().relativize(e.file()).toString());
+            });
+        }
+        return pinned;
+    }
+
+    private void release(List<String> pinned) {
+        for (String relative : pinned) {
+            Path file = layout.root().resolve(relative);
+            if (Files.exists(file)) {
+                try {
+                    manifests.write(file, manifests.read(file).withPin(false, null));
+                } catch (BackstopException e) {
+                    log.warn("cannot release pin of {}: {}", file, e.getMessage());
+                }
+            }
+        }
+    }
+
+    private record LiveCountsWithIdentity(DropDetector.Observation observation, String method) {
+    }
+
+    private static final class DatabaseMissing extends Exception {
+        private static final long serialVersionUID = 1L;
+
+        DatabaseMissing(Throwable cause) {
+            super(cause);
+        }
+    }
+
+    private LiveCountsWithIdentity observe(Target target, Map<String, Long> baseline) throws DatabaseMissing {
+        Database db = new Database(target);
+        try (Connection c = db.connect()) {
+            ServerInfo info = ServerInfo.read(c);
+            c.setAutoCommit(false);
+            c.setReadOnly(true);
+            LiveCounts.Result r = live.count(c, baseline, settings.rowCounts(), Duration.ofMinutes(10));
+            c.commit();
+            return new LiveCountsWithIdentity(new DropDetector.Observation(info.systemIdentifier(), info.databaseOid(),
+                    r.counts()), r.exact() + " exact, " + r.estimated() + " estimated");
+        } catch (Database.MissingDatabase e) {
+            throw new DatabaseMissing(e);
+        } catch (SQLException e) {
+            throw new BackstopException(ExitCode.DATABASE_UNREACHABLE, "row-count check of target " + target.name()
+                    + " failed: " + e.getMessage(), e);
+        }
+    }
+
+    private static long total(Map<String, Long> counts) {
+        return counts.values().stream().mapToLong(Long::longValue).sum();
+    }
+}

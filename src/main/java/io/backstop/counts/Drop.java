@@ -1,0 +1,31 @@
+package io.backstop.counts;
+
+import com.fasterxml.jackson.databind.PropertyNamingStrategies;
+import com.fasterxml.jackson.databind.annotation.JsonNaming;
+import java.util.Locale;
+
+/** One reason for a data-loss alarm: what dropped, from how many rows to how many. */
+@JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
+public record Drop(String table, Kind kind, long before, Long after) {
+
+    public enum Kind {
+        /** Lost more than its threshold of rows. */
+        DROPPED,
+        /** Had rows, has none. */
+        EMPTIED,
+        /** The table no longer exists. */
+        GONE,
+        /** The database is not the one the baseline came from, or every counted table is gone or empty. */
+        RECREATED
+    }
+
+    public String describe() {
+        return switch (kind) {
+            case DROPPED -> String.format(Locale.ROOT, "%s dropped from %,d to %,d rows (-%.1f%%)", table, before, after,
+                    100.0 * (before - after) / before);
+            case EMPTIED -> String.format(Locale.ROOT, "%s is empty (had %,d rows)", table, before);
+            case GONE -> String.format(Locale.ROOT, "%s is gone (had %,d rows)", table, before);
+            case RECREATED -> "the database was recreated: " + table;
+        };
+    }
+}

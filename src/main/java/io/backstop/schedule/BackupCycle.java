@@ -1,0 +1,44 @@
+package io.backstop.schedule;
+
+import io.backstop.backup.Backup;
+import io.backstop.backup.BackupLayout;
+import io.backstop.backup.BackupResult;
+import io.backstop.backup.Progress;
+import io.backstop.backup.TargetLock;
+import io.backstop.config.Settings.Target;
+import io.backstop.counts.Check;
+import io.backstop.retention.Rotation;
+import java.time.Duration;
+
+/**
+ * Everything one backup entails, the same for the scheduler, the CLI and the HTTP trigger:
+ * the verified backup; then the data-loss comparison of its counts with the baseline (which
+ * pins the pre-drop backups before anything can rotate them away); then rotation.
+ */
+public final class BackupCycle {
+    private final Backup backup;
+    private final Check check;
+    private final Rotation rotation;
+    private final BackupLayout layout;
+
+    public BackupCycle(Backup backup, Check check, Rotation rotation, BackupLayout layout) {
+        this.backup = backup;
+        this.check = check;
+        this.rotation = rotation;
+        this.layout = layout;
+    }
+
+    public record Result(BackupResult backup, Check.Result check, Rotation.Result rotation) {
+    }
+
+    public Result run(Target target, Backup.Request request, Progress progress) {
+        BackupResult result = backup.run(target, request, progress);
+        Check.Result checked = check.afterBackup(target.name(), result.manifest());
+        Rotation.Result rotated;
+        try (TargetLock lock = TargetLock.acquire(layout.lockFile(target.name()), target.name(),
+                request.lockWait().plus(Duration.ofMinutes(1)))) {
+            rotated = rotation.afterBackup(target.name(), result.file(), result.manifest());
+        }
+        return new Result(result, checked, rotated);
+    }
+}
