@@ -167,8 +167,36 @@ public final class Main {
     }
 
     public io.backstop.schedule.Daemon daemon() {
+        return daemon(io.backstop.schedule.Reporter.NONE);
+    }
+
+    public io.backstop.schedule.Daemon daemon(io.backstop.schedule.Reporter reporter) {
         return new io.backstop.schedule.Daemon(settings(), backup(), check(), rotation(), layout(), catalog(),
-                io.backstop.schedule.Reporter.NONE, clock);
+                reporter, clock);
+    }
+
+    public io.backstop.counts.StateStore states() {
+        return new io.backstop.counts.StateStore(layout(), manifests().json());
+    }
+
+    /** The HTTP surface over {@code state}, which the daemon's jobs keep current. */
+    public io.backstop.http.HttpApi http(io.backstop.http.HealthState state) {
+        return new io.backstop.http.HttpApi(settings(), new io.backstop.http.Health(settings(), state, clock),
+                new io.backstop.http.Metrics(settings(), state, io.backstop.cli.VersionProvider.version()), cycle(),
+                state, clock, manifests().json());
+    }
+
+    /** What /health and /metrics know before the first event: the newest backups and state.json on disk. */
+    public void seed(io.backstop.http.HealthState state) {
+        for (Settings.Target t : settings().targets()) {
+            java.time.Instant newest = catalog().newestVerified(t.name())
+                    .flatMap(Catalog.Entry::manifest).map(io.backstop.backup.Manifest::finishedAt).orElse(null);
+            io.backstop.counts.TargetState st = states().read(t.name());
+            Map<String, Long> baseline = st.baseline() == null ? Map.of() : st.baseline().rowCounts();
+            Map<String, Long> rows = st.lastCheck() != null ? st.lastCheck().rowCounts() : baseline;
+            state.seed(t.name(), newest, rows, baseline, st.alarmRaised(),
+                    st.alarm() == null ? List.of() : st.alarm().drops(), rotation().retained(t.name()));
+        }
     }
 
     public Backup backup() {

@@ -71,7 +71,7 @@ public final class Verifier {
     public FullRead startFullRead(Path file, BooleanSupplier writerDone, Duration timeout) {
         ProcessRunner.Spec spec = ProcessRunner.Spec.of(
                 List.of(tools.pgRestore().toString(), "--file=/dev/null"), Map.of(), timeout)
-                .withStdin(out -> follow(file, writerDone, out));
+                .withStdin(out -> follow(file, writerDone, out)).inBackground();
         FullRead read = new FullRead();
         Thread t = new Thread(() -> {
             try {

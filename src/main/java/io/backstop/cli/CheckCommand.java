@@ -44,7 +44,9 @@ public final class CheckCommand implements Callable<Integer> {
         boolean dropped = false;
         List<Map<String, Object>> reports = new ArrayList<>();
         for (Settings.Target t : main.targets(Optional.ofNullable(target))) {
+            long started = System.nanoTime();
             Check.Result r = check.run(t);
+            long millis = (System.nanoTime() - started) / 1_000_000;
             dropped |= !r.drops().isEmpty();
             if (json) {
                 Map<String, Object> report = new LinkedHashMap<>();
@@ -56,9 +58,11 @@ public final class CheckCommand implements Callable<Integer> {
                 report.put("drops", r.drops());
                 report.put("pinned", r.alarm() == null ? List.of() : r.alarm().pinned());
                 report.put("method", r.method());
+                report.put("duration_ms", millis);
                 reports.add(report);
             } else {
                 print(out, t.name(), r);
+                out.printf("checked %d tables in %d ms (%s)%n", r.counts().size(), millis, r.method());
             }
         }
         if (json) {

@@ -1,6 +1,8 @@
 package io.backstop.cli;
 
 import io.backstop.Main;
+import io.backstop.http.HealthState;
+import io.backstop.http.HttpApi;
 import io.backstop.schedule.Daemon;
 import java.time.Duration;
 import java.util.concurrent.CountDownLatch;
@@ -14,7 +16,8 @@ import sun.misc.Signal;
  * {@code docker stop} sends) and SIGINT stop scheduling, end a running dump within a bound
  * and exit 0.
  */
-@Command(name = "daemon", description = "Run the scheduler: backups on `schedule`, rotation after each. The container's default command.")
+@Command(name = "daemon", description = {"Run the scheduler (backups on `schedule`, rotation after each, row-count checks)",
+        "and the HTTP server (/health, /metrics, POST /backup). The container's default command."})
 public final class DaemonCommand implements Callable<Integer> {
     /** Inside docker stop's default 10 s grace, so Docker never has to SIGKILL us. */
     static final Duration STOP_BOUND = Duration.ofSeconds(8);
@@ -25,14 +28,19 @@ public final class DaemonCommand implements Callable<Integer> {
     @Override
     public Integer call() throws InterruptedException {
         Main main = parent.main();
-        Daemon daemon = main.daemon();
+        HealthState state = new HealthState();
+        main.seed(state);
+        Daemon daemon = main.daemon(state);
+        HttpApi http = main.http(state);
         CountDownLatch stopped = new CountDownLatch(1);
         Runnable stop = () -> {
             daemon.stop(STOP_BOUND);
+            http.close();
             stopped.countDown();
         };
         Signal.handle(new Signal("TERM"), sig -> new Thread(stop, "backstop-sigterm").start());
         Signal.handle(new Signal("INT"), sig -> new Thread(stop, "backstop-sigint").start());
+        http.start();
         daemon.start();
         stopped.await();
         return 0;

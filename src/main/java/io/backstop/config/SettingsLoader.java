@@ -187,7 +187,7 @@ public final class SettingsLoader {
         String schedule = v.string("schedule", SettingsLoader::isCron,
                 "a Quartz cron expression with 6 or 7 fields, e.g. \"0 0 * * * ?\" (hourly at :00)");
         ZoneId zone = v.parsed("timezone", ZoneId::of, "a time-zone ID such as UTC or Europe/Berlin");
-        Duration staleAfter = v.duration("stale-after", Duration.ofMinutes(1));
+        Duration staleAfter = v.duration("stale-after", Duration.ofSeconds(1));
         Duration startupGrace = v.duration("startup-grace", Duration.ZERO);
 
         Settings.Retention retention = new Settings.Retention(

@@ -28,6 +28,7 @@ import java.util.function.Consumer;
 public final class ProcessRunner {
     private static final int STDERR_TAIL_LINES = 20;
     private static final Path SETPRIV = Path.of("/usr/bin/setpriv");
+    private static final Path NICE = Path.of("/usr/bin/nice");
     private static final AtomicInteger SEQUENCE = new AtomicInteger();
 
     private final List<String> secrets;
@@ -42,22 +43,27 @@ public final class ProcessRunner {
 
     /** A request: the command, its environment additions and what to do with stdout. */
     public record Spec(List<String> command, Map<String, String> environment, Duration timeout,
-            InputStreamSink stdout, OutputStreamSource stdin) {
+            InputStreamSink stdout, OutputStreamSource stdin, boolean background) {
         public Spec {
             command = List.copyOf(command);
             environment = Map.copyOf(environment);
         }
 
         public static Spec of(List<String> command, Map<String, String> environment, Duration timeout) {
-            return new Spec(command, environment, timeout, InputStreamSink.DISCARD, null);
+            return new Spec(command, environment, timeout, InputStreamSink.DISCARD, null, false);
         }
 
         public Spec withStdout(InputStreamSink sink) {
-            return new Spec(command, environment, timeout, sink, stdin);
+            return new Spec(command, environment, timeout, sink, stdin, background);
         }
 
         public Spec withStdin(OutputStreamSource source) {
-            return new Spec(command, environment, timeout, stdout, source);
+            return new Spec(command, environment, timeout, stdout, source, background);
+        }
+
+        /** Runs at lower CPU priority (nice 10): work that must not slow down what it runs beside. */
+        public Spec inBackground() {
+            return new Spec(command, environment, timeout, stdout, stdin, true);
         }
     }
 
@@ -84,6 +90,9 @@ public final class ProcessRunner {
         List<String> command = new ArrayList<>();
         if (Files.isExecutable(SETPRIV)) {
             command.addAll(List.of(SETPRIV.toString(), "--pdeathsig", "KILL", "--"));
+        }
+        if (spec.background() && Files.isExecutable(NICE)) {
+            command.addAll(List.of(NICE.toString(), "-n", "10"));
         }
         command.addAll(spec.command());
         ProcessBuilder builder = new ProcessBuilder(command);

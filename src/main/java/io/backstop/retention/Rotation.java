@@ -16,6 +16,7 @@ import java.time.ZoneId;
 import java.time.temporal.IsoFields;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -40,10 +41,11 @@ public final class Rotation {
     }
 
     /** Files promoted and deleted by one rotation. */
-    public record Result(List<Path> promoted, List<RetentionPlan.Deletion> deleted) {
+    public record Result(List<Path> promoted, List<RetentionPlan.Deletion> deleted, Map<Tier, Integer> retained) {
         public Result {
             promoted = List.copyOf(promoted);
             deleted = List.copyOf(deleted);
+            retained = Map.copyOf(retained);
         }
     }
 
@@ -56,7 +58,22 @@ public final class Rotation {
             promote(target, newest, manifest, Tier.WEEKLY, day, settings.retention().weekly()).ifPresent(promoted::add);
             promote(target, newest, manifest, Tier.MONTHLY, day, settings.retention().monthly()).ifPresent(promoted::add);
         }
-        return new Result(promoted, prune(target, false));
+        List<RetentionPlan.Deletion> deleted = prune(target, false);
+        return new Result(promoted, deleted, retained(target));
+    }
+
+    /** Verified backups per tier, as they are now. */
+    public Map<Tier, Integer> retained(String target) {
+        Map<Tier, Integer> counts = new java.util.EnumMap<>(Tier.class);
+        for (Tier t : Tier.values()) {
+            counts.put(t, 0);
+        }
+        for (Catalog.Entry e : new Catalog(layout, manifests).list(target)) {
+            if (e.verified()) {
+                counts.merge(e.tier(), 1, Integer::sum);
+            }
+        }
+        return counts;
     }
 
     /** Applies (or with {@code dryRun} only plans) retention; logs each deletion with its reason. */

@@ -1,0 +1,75 @@
+package io.backstop.http;
+
+import com.fasterxml.jackson.databind.PropertyNamingStrategies;
+import com.fasterxml.jackson.databind.annotation.JsonNaming;
+import io.backstop.config.Settings;
+import io.backstop.counts.Drop;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * What /health says, per target: ok, or the reasons it is not. 200 only when every target is
+ * ok: its newest verified backup is younger than stale-after, its last attempt did not fail,
+ * no data-loss alarm is raised and its last restore drill did not fail. A target with no
+ * backup yet is ok during the start-up grace.
+ */
+public final class Health {
+    public enum Reason { DATA_DROP, FAILING, STALE, NO_BACKUP, DRILL_FAILED }
+
+    private final Settings settings;
+    private final HealthState state;
+    private final Clock clock;
+    private final Instant startedAt;
+
+    public Health(Settings settings, HealthState state, Clock clock) {
+        this.settings = settings;
+        this.state = state;
+        this.clock = clock;
+        this.startedAt = clock.instant();
+    }
+
+    @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
+    public record TargetHealth(String target, String status, List<Reason> reasons, Instant newestVerifiedBackup,
+            Long ageSeconds, boolean backupInProgress, String lastError, List<Drop> drops) {
+    }
+
+    @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
+    public record Report(String status, List<TargetHealth> targets) {
+        public boolean healthy() {
+            return "ok".equals(status);
+        }
+    }
+
+    public Report evaluate() {
+        Instant now = clock.instant();
+        List<TargetHealth> targets = new ArrayList<>();
+        boolean healthy = true;
+        for (Settings.Target t : settings.targets()) {
+            HealthState.TargetFacts f = state.get(t.name());
+            List<Reason> reasons = new ArrayList<>();
+            if (f.alarm()) {
+                reasons.add(Reason.DATA_DROP);
+            }
+            if (f.lastAttemptFailed()) {
+                reasons.add(Reason.FAILING);
+            }
+            Long age = f.lastSuccess() == null ? null : Duration.between(f.lastSuccess(), now).toSeconds();
+            if (f.lastSuccess() != null && Duration.between(f.lastSuccess(), now).compareTo(settings.staleAfter()) > 0) {
+                reasons.add(Reason.STALE);
+            }
+            if (f.lastSuccess() == null && Duration.between(startedAt, now).compareTo(settings.startupGrace()) > 0) {
+                reasons.add(Reason.NO_BACKUP);
+            }
+            if (f.lastDrillResult() != null && f.lastDrillResult() == 0) {
+                reasons.add(Reason.DRILL_FAILED);
+            }
+            healthy &= reasons.isEmpty();
+            targets.add(new TargetHealth(t.name(), reasons.isEmpty() ? "ok" : "failing", reasons, f.lastSuccess(), age,
+                    f.inProgress(), f.lastAttemptFailed() ? f.lastError() : null, f.drops()));
+        }
+        return new Report(healthy ? "ok" : "failing", targets);
+    }
+}

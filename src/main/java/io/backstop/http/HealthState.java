@@ -1,0 +1,122 @@
+package io.backstop.http;
+
+import io.backstop.BackstopException;
+import io.backstop.backup.BackupResult;
+import io.backstop.backup.Tier;
+import io.backstop.counts.Check;
+import io.backstop.counts.Drop;
+import io.backstop.retention.Rotation;
+import io.backstop.schedule.Reporter;
+import java.time.Instant;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * What /health and /metrics answer from: the daemon's events, kept in memory. Reading it
+ * never touches the database or the disk, so a running dump, a hung server or a slow disk
+ * cannot slow an answer down.
+ */
+public final class HealthState implements Reporter {
+    /** One target's facts; replaced whole on every event, so readers see a consistent snapshot. */
+    public record TargetFacts(Instant lastSuccess, Instant lastAttempt, boolean lastAttemptFailed,
+            int consecutiveFailures, String lastError, boolean inProgress, double lastDurationSeconds,
+            long lastSizeBytes, Map<String, Long> tableRows, Map<String, Long> baseline, boolean alarm,
+            List<Drop> drops, Instant lastCheck, Map<Tier, Integer> retained, Instant lastDrillSuccess,
+            Integer lastDrillResult) {
+        static TargetFacts initial() {
+            return new TargetFacts(null, null, false, 0, null, false, 0, 0, Map.of(), Map.of(), false, List.of(), null,
+                    Map.of(), null, null);
+        }
+    }
+
+    private final Map<String, TargetFacts> facts = new ConcurrentHashMap<>();
+    private final Map<String, Map<String, AtomicLong>> runs = new ConcurrentHashMap<>();
+    private final Map<String, Map<Tier, AtomicLong>> deleted = new ConcurrentHashMap<>();
+
+    public TargetFacts get(String target) {
+        return facts.getOrDefault(target, TargetFacts.initial());
+    }
+
+    public Map<String, TargetFacts> all() {
+        return Map.copyOf(facts);
+    }
+
+    public long runs(String target, String result) {
+        return runs.getOrDefault(target, Map.of()).getOrDefault(result, new AtomicLong()).get();
+    }
+
+    public long deleted(String target, Tier tier) {
+        return deleted.getOrDefault(target, Map.of()).getOrDefault(tier, new AtomicLong()).get();
+    }
+
+    /** Seeds a target from disk at start-up, before the first event. */
+    public void seed(String target, Instant newestVerified, Map<String, Long> rows, Map<String, Long> baseline,
+            boolean alarm, List<Drop> drops, Map<Tier, Integer> retained) {
+        facts.compute(target, (k, f) -> {
+            TargetFacts b = f == null ? TargetFacts.initial() : f;
+            return new TargetFacts(newestVerified, b.lastAttempt(), b.lastAttemptFailed(), b.consecutiveFailures(),
+                    b.lastError(), b.inProgress(), b.lastDurationSeconds(), b.lastSizeBytes(), rows, baseline, alarm,
+                    drops, b.lastCheck(), retained, b.lastDrillSuccess(), b.lastDrillResult());
+        });
+    }
+
+    @Override
+    public void attempt(String target, Instant at) {
+        facts.compute(target, (k, f) -> {
+            TargetFacts b = f == null ? TargetFacts.initial() : f;
+            return new TargetFacts(b.lastSuccess(), at, b.lastAttemptFailed(), b.consecutiveFailures(), b.lastError(),
+                    true, b.lastDurationSeconds(), b.lastSizeBytes(), b.tableRows(), b.baseline(), b.alarm(), b.drops(),
+                    b.lastCheck(), b.retained(), b.lastDrillSuccess(), b.lastDrillResult());
+        });
+    }
+
+    @Override
+    public void success(String target, BackupResult result, Rotation.Result rotation) {
+        counter(runs, target, "success");
+        for (var d : rotation.deleted()) {
+            deleted.computeIfAbsent(target, k -> new ConcurrentHashMap<>()).computeIfAbsent(d.tier(), k -> new AtomicLong())
+                    .incrementAndGet();
+        }
+        facts.compute(target, (k, f) -> {
+            TargetFacts b = f == null ? TargetFacts.initial() : f;
+            return new TargetFacts(result.manifest().finishedAt(), b.lastAttempt(), false, 0, null, false,
+                    result.duration().toNanos() / 1e9, result.bytes(), result.rowCounts(), b.baseline(), b.alarm(),
+                    b.drops(), b.lastCheck(), rotation.retained(), b.lastDrillSuccess(), b.lastDrillResult());
+        });
+    }
+
+    @Override
+    public void failure(String target, BackstopException error, int consecutiveFailures) {
+        counter(runs, target, "failure");
+        facts.compute(target, (k, f) -> {
+            TargetFacts b = f == null ? TargetFacts.initial() : f;
+            return new TargetFacts(b.lastSuccess(), b.lastAttempt(), true, consecutiveFailures, error.getMessage(), false,
+                    b.lastDurationSeconds(), b.lastSizeBytes(), b.tableRows(), b.baseline(), b.alarm(), b.drops(),
+                    b.lastCheck(), b.retained(), b.lastDrillSuccess(), b.lastDrillResult());
+        });
+    }
+
+    @Override
+    public void checked(String target, Check.Result result) {
+        facts.compute(target, (k, f) -> {
+            TargetFacts b = f == null ? TargetFacts.initial() : f;
+            Map<String, Long> baseline = result.baseline() == null ? Map.of() : result.baseline().rowCounts();
+            return new TargetFacts(b.lastSuccess(), b.lastAttempt(), b.lastAttemptFailed(), b.consecutiveFailures(),
+                    b.lastError(), b.inProgress(), b.lastDurationSeconds(), b.lastSizeBytes(),
+                    result.counts().isEmpty() ? b.tableRows() : result.counts(), baseline, result.alarmRaised(),
+                    result.drops(), Instant.now(), b.retained(), b.lastDrillSuccess(), b.lastDrillResult());
+        });
+    }
+
+    private static void counter(Map<String, Map<String, AtomicLong>> map, String target, String key) {
+        map.computeIfAbsent(target, k -> new ConcurrentHashMap<>()).computeIfAbsent(key, k -> new AtomicLong())
+                .incrementAndGet();
+    }
+
+    static Map<Tier, Integer> emptyRetained() {
+        return new EnumMap<>(Tier.class);
+    }
+}

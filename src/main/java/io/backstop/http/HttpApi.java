@@ -1,0 +1,227 @@
+package io.backstop.http;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
+import io.backstop.BackstopException;
+import io.backstop.ExitCode;
+import io.backstop.backup.Backup;
+import io.backstop.backup.Progress;
+import io.backstop.config.Settings;
+import io.backstop.schedule.BackupCycle;
+import io.backstop.schedule.Reporter;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.URLDecoder;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The daemon's HTTP surface, on the JDK's own server: {@code GET /health}, {@code GET /metrics}
+ * and {@code POST /backup?target=T}. Nothing else is served. GETs answer from memory; POST
+ * needs {@code Authorization: Bearer <token>} (compared in constant time) and is off when no
+ * token is configured.
+ */
+public final class HttpApi implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(HttpApi.class);
+
+    private final Settings settings;
+    private final Health health;
+    private final Metrics metrics;
+    private final BackupCycle cycle;
+    private final Reporter reporter;
+    private final Clock clock;
+    private final ObjectMapper json;
+    private HttpServer server;
+    private ExecutorService executor;
+
+    public HttpApi(Settings settings, Health health, Metrics metrics, BackupCycle cycle, Reporter reporter, Clock clock,
+            ObjectMapper json) {
+        this.settings = settings;
+        this.health = health;
+        this.metrics = metrics;
+        this.cycle = cycle;
+        this.reporter = reporter;
+        this.clock = clock;
+        this.json = json.copy().disable(com.fasterxml.jackson.databind.SerializationFeature.INDENT_OUTPUT);
+    }
+
+    /** Starts listening; returns the bound port (useful with port 0). */
+    public int start() {
+        // Without TCP_NODELAY the JDK server's separate header and body writes meet delayed ACKs:
+        // every response took 40 ms. Read once, when the server's configuration class loads.
+        System.setProperty("sun.net.httpserver.nodelay", "true");
+        try {
+            server = HttpServer.create(new InetSocketAddress(settings.http().bind(), settings.http().port()), 64);
+        } catch (IOException e) {
+            throw new BackstopException(ExitCode.USAGE, "backstop.http: cannot listen on " + settings.http().bind() + ":"
+                    + settings.http().port() + " (" + e.getMessage() + "); choose a free port with BACKSTOP_HTTP_PORT", e);
+        }
+        AtomicInteger n = new AtomicInteger();
+        executor = Executors.newFixedThreadPool(4, r -> {
+            Thread t = new Thread(r, "backstop-http-" + n.incrementAndGet());
+            t.setDaemon(true);
+            return t;
+        });
+        server.setExecutor(executor);
+        server.createContext("/", this::handle);
+        server.start();
+        int port = server.getAddress().getPort();
+        log.info("http: /health, /metrics{} on {}:{}", settings.http().token().isPresent() ? ", POST /backup" : "",
+                settings.http().bind(), port);
+        return port;
+    }
+
+    private void handle(HttpExchange ex) throws IOException {
+        try (ex) {
+            String path = ex.getRequestURI().getPath();
+            String method = ex.getRequestMethod();
+            switch (path) {
+                case "/health" -> {
+                    if (!allow(ex, method, "GET", "HEAD")) {
+                        return;
+                    }
+                    Health.Report report = health.evaluate();
+                    send(ex, report.healthy() ? 200 : 503, "application/json", json.writeValueAsBytes(report));
+                }
+                case "/metrics" -> {
+                    if (!allow(ex, method, "GET", "HEAD")) {
+                        return;
+                    }
+                    send(ex, 200, metrics.contentType(), metrics.scrape().getBytes(StandardCharsets.UTF_8));
+                }
+                case "/backup" -> {
+                    if (!allow(ex, method, "POST")) {
+                        return;
+                    }
+                    backup(ex);
+                }
+                default -> error(ex, 404, "not found: Backstop serves GET /health, GET /metrics and POST /backup");
+            }
+        } catch (RuntimeException e) {
+            log.error("http {} {} failed", ex.getRequestMethod(), ex.getRequestURI().getPath(), e);
+        }
+    }
+
+    private void backup(HttpExchange ex) throws IOException {
+        if (!settings.http().token().isPresent()) {
+            error(ex, 403, "POST /backup is off: set backstop.http.token (BACKSTOP_HTTP_TOKEN or BACKSTOP_HTTP_TOKEN_FILE)");
+            return;
+        }
+        if (!authorized(ex.getRequestHeaders().getFirst("Authorization"))) {
+            ex.getResponseHeaders().set("WWW-Authenticate", "Bearer realm=\"backstop\"");
+            error(ex, 401, "missing or wrong bearer token");
+            return;
+        }
+        Map<String, String> query = query(ex.getRequestURI().getRawQuery());
+        Optional<Settings.Target> target = query.containsKey("target") ? settings.target(query.get("target"))
+                : settings.targets().size() == 1 ? Optional.of(settings.targets().get(0)) : Optional.empty();
+        if (target.isEmpty()) {
+            error(ex, 400, "target=" + query.getOrDefault("target", "") + " is not a configured target; configured: "
+                    + String.join(", ", settings.targets().stream().map(Settings.Target::name).toList()));
+            return;
+        }
+        String label = query.getOrDefault("label", "api");
+        Settings.Target t = target.get();
+        reporter.attempt(t.name(), clock.instant());
+        try {
+            BackupCycle.Result r = cycle.run(t, new Backup.Request(Optional.of(label), Duration.ZERO), Progress.NONE);
+            reporter.success(t.name(), r.backup(), r.rotation());
+            reporter.checked(t.name(), r.check());
+            Map<String, Object> body = new LinkedHashMap<>();
+            body.put("target", t.name());
+            body.put("file", settings.backupDir().relativize(r.backup().file()).toString());
+            body.put("size_bytes", r.backup().bytes());
+            body.put("sha256", r.backup().manifest().sha256());
+            body.put("row_counts", r.backup().rowCounts());
+            body.put("data_loss_alarm", r.check().alarmRaised());
+            send(ex, 200, "application/json", json.writeValueAsBytes(body));
+        } catch (BackstopException e) {
+            int status = switch (e.code()) {
+                case BUSY -> 409;
+                case USAGE -> 400;
+                case DATABASE_UNREACHABLE -> 503;
+                default -> 500;
+            };
+            if (e.code() != ExitCode.BUSY && e.code() != ExitCode.USAGE) {
+                reporter.failure(t.name(), e, 1);
+            }
+            error(ex, status, e.getMessage());
+        }
+    }
+
+    /** Constant-time: both sides are hashed first, so neither length nor prefix leaks through timing. */
+    boolean authorized(String header) {
+        if (header == null || !header.startsWith("Bearer ")) {
+            return false;
+        }
+        try {
+            MessageDigest sha = MessageDigest.getInstance("SHA-256");
+            byte[] given = sha.digest(header.substring("Bearer ".length()).trim().getBytes(StandardCharsets.UTF_8));
+            byte[] expected = sha.digest(settings.http().token().reveal().getBytes(StandardCharsets.UTF_8));
+            return MessageDigest.isEqual(given, expected);
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static boolean allow(HttpExchange ex, String method, String... allowed) throws IOException {
+        for (String a : allowed) {
+            if (a.equals(method)) {
+                return true;
+            }
+        }
+        ex.getResponseHeaders().set("Allow", String.join(", ", allowed));
+        error(ex, 405, "method " + method + " not allowed; allowed: " + String.join(", ", allowed));
+        return false;
+    }
+
+    private static void error(HttpExchange ex, int status, String message) throws IOException {
+        String body = "{\"error\":" + new ObjectMapper().writeValueAsString(message) + "}";
+        send(ex, status, "application/json", body.getBytes(StandardCharsets.UTF_8));
+    }
+
+    private static void send(HttpExchange ex, int status, String type, byte[] body) throws IOException {
+        ex.getResponseHeaders().set("Content-Type", type);
+        boolean head = "HEAD".equals(ex.getRequestMethod());
+        ex.sendResponseHeaders(status, head ? -1 : body.length);
+        if (!head) {
+            try (OutputStream out = ex.getResponseBody()) {
+                out.write(body);
+            }
+        }
+    }
+
+    private static Map<String, String> query(String raw) {
+        Map<String, String> map = new LinkedHashMap<>();
+        if (raw == null) {
+            return map;
+        }
+        for (String pair : raw.split("&")) {
+            int eq = pair.indexOf('=');
+            String k = URLDecoder.decode(eq < 0 ? pair : pair.substring(0, eq), StandardCharsets.UTF_8);
+            String v = eq < 0 ? "" : URLDecoder.decode(pair.substring(eq + 1), StandardCharsets.UTF_8);
+            map.put(k, v);
+        }
+        return map;
+    }
+
+    @Override
+    public void close() {
+        if (server != null) {
+            server.stop(0);
+            executor.shutdownNow();
+        }
+    }
+}

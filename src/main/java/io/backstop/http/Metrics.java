@@ -1,0 +1,150 @@
+package io.backstop.http;
+
+import io.backstop.backup.Tier;
+import io.backstop.config.Settings;
+import io.micrometer.core.instrument.FunctionCounter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MultiGauge;
+import io.micrometer.core.instrument.Tags;
+import io.micrometer.core.instrument.binder.jvm.ClassLoaderMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
+import io.micrometer.core.instrument.binder.system.FileDescriptorMetrics;
+import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
+import io.micrometer.core.instrument.binder.system.UptimeMetrics;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.io.IOException;
+import java.nio.file.FileStore;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.function.ToDoubleFunction;
+
+/**
+ * The Prometheus side of Backstop: every series DESIGN.md lists, read from {@link HealthState}
+ * at scrape time, plus JVM and process metrics. Names carry the backstop_ prefix and base
+ * units; each instance owns its registry (tests build their own).
+ */
+public final class Metrics {
+    private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    private final HealthState state;
+    private final Settings settings;
+    private final MultiGauge tableRows;
+    private final MultiGauge baselineRows;
+    private final MultiGauge retained;
+
+    public Metrics(Settings settings, HealthState state, String version) {
+        this.settings = settings;
+        this.state = state;
+        new JvmMemoryMetrics().bindTo(registry);
+        new JvmGcMetrics().bindTo(registry);
+        new JvmThreadMetrics().bindTo(registry);
+        new ClassLoaderMetrics().bindTo(registry);
+        new ProcessorMetrics().bindTo(registry);
+        new UptimeMetrics().bindTo(registry);
+        new FileDescriptorMetrics().bindTo(registry);
+
+        Gauge.builder("backstop.build.info", () -> 1).tag("version", version)
+                .description("Backstop's version; always 1").register(registry);
+        Gauge.builder("backstop.backup.dir.free", this::freeBytes).baseUnit("bytes")
+                .description("Free bytes in the backup directory's file system").register(registry);
+        Gauge.builder("backstop.backup.stale.after", () -> settings.staleAfter().toSeconds()).baseUnit("seconds")
+                .description("Configured stale-after: the age at which /health reports STALE").register(registry);
+        for (Settings.Target t : settings.targets()) {
+            String name = t.name();
+            timestampGauge("backstop.backup.last.success.timestamp", name, f -> epoch(f.lastSuccess()),
+                    "When the newest verified backup finished (0: none yet)");
+            timestampGauge("backstop.backup.last.attempt.timestamp", name, f -> epoch(f.lastAttempt()),
+                    "When the last backup attempt started (0: none yet)");
+            gauge("backstop.backup.last.duration", name, "seconds", HealthState.TargetFacts::lastDurationSeconds,
+                    "Duration of the last verified backup");
+            gauge("backstop.backup.last.size", name, "bytes", f -> f.lastSizeBytes(), "Size of the last verified backup");
+            gauge("backstop.backup.in.progress", name, null, f -> f.inProgress() ? 1 : 0, "1 while a backup runs");
+            gauge("backstop.data.loss.alarm", name, null, f -> f.alarm() ? 1 : 0, "1 while a data-loss alarm is raised");
+            timestampGauge("backstop.rowcount.last.check.timestamp", name, f -> epoch(f.lastCheck()),
+                    "When live row counts were last compared with the baseline");
+            timestampGauge("backstop.restore.drill.last.success.timestamp", name, f -> epoch(f.lastDrillSuccess()),
+                    "When the last restore drill passed (0: none yet)");
+            gauge("backstop.restore.drill.last.result", name, null,
+                    f -> f.lastDrillResult() == null ? -1 : f.lastDrillResult(),
+                    "Last restore drill: 1 passed, 0 failed, -1 none yet");
+            for (String result : List.of("success", "failure")) {
+                FunctionCounter.builder("backstop.backup.runs", state, s -> s.runs(name, result))
+                        .tags("target", name, "result", result).description("Backup attempts by result").register(registry);
+            }
+            for (Tier tier : Tier.values()) {
+                FunctionCounter.builder("backstop.retention.deleted", state, s -> s.deleted(name, tier))
+                        .tags("target", name, "tier", tier.dir()).description("Backups deleted by retention")
+                        .register(registry);
+            }
+        }
+        tableRows = MultiGauge.builder("backstop.table.rows").description("Rows per counted table at the last count")
+                .register(registry);
+        baselineRows = MultiGauge.builder("backstop.table.rows.baseline")
+                .description("Rows per counted table in the baseline").register(registry);
+        retained = MultiGauge.builder("backstop.backups.retained").description("Verified backups kept per tier")
+                .register(registry);
+    }
+
+    /** The Prometheus text exposition; refreshes the per-table series first. */
+    public String scrape() {
+        List<MultiGauge.Row<?>> rows = new ArrayList<>();
+        List<MultiGauge.Row<?>> base = new ArrayList<>();
+        List<MultiGauge.Row<?>> kept = new ArrayList<>();
+        for (Settings.Target t : settings.targets()) {
+            HealthState.TargetFacts f = state.get(t.name());
+            for (Map.Entry<String, Long> e : f.tableRows().entrySet()) {
+                rows.add(MultiGauge.Row.of(Tags.of("target", t.name(), "table", e.getKey()), e.getValue()));
+            }
+            for (Map.Entry<String, Long> e : f.baseline().entrySet()) {
+                base.add(MultiGauge.Row.of(Tags.of("target", t.name(), "table", e.getKey()), e.getValue()));
+            }
+            for (Tier tier : Tier.values()) {
+                kept.add(MultiGauge.Row.of(Tags.of("target", t.name(), "tier", tier.dir()),
+                        f.retained().getOrDefault(tier, 0)));
+            }
+        }
+        tableRows.register(rows, true);
+        baselineRows.register(base, true);
+        retained.register(kept, true);
+        return registry.scrape();
+    }
+
+    public String contentType() {
+        return "text/plain; version=0.0.4; charset=utf-8";
+    }
+
+    private void gauge(String metric, String target, String unit, ToDoubleFunction<HealthState.TargetFacts> value,
+            String description) {
+        Gauge.Builder<HealthState> b = Gauge.builder(metric, state, s -> value.applyAsDouble(s.get(target)))
+                .tag("target", target).description(description);
+        if (unit != null) {
+            b.baseUnit(unit);
+        }
+        b.register(registry);
+    }
+
+    private void timestampGauge(String metric, String target, ToDoubleFunction<HealthState.TargetFacts> value,
+            String description) {
+        gauge(metric, target, "seconds", value, description);
+    }
+
+    private static double epoch(Instant i) {
+        return i == null ? 0 : i.toEpochMilli() / 1000.0;
+    }
+
+    private double freeBytes() {
+        try {
+            Path dir = settings.backupDir();
+            FileStore store = Files.getFileStore(Files.exists(dir) ? dir : dir.getParent() == null ? dir : dir.getParent());
+            return store.getUsableSpace();
+        } catch (IOException | RuntimeException e) {
+            return Double.NaN;
+        }
+    }
+}

@@ -1,0 +1,167 @@
+package io.backstop.http;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.backstop.testing.Cli;
+import io.backstop.testing.Fixtures;
+import io.backstop.testing.PgCluster;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** /health, /metrics and POST /backup of a running daemon against a real server. */
+class HttpIT {
+    private final PgCluster pg = PgCluster.shared();
+
+    @TempDir
+    Path dir;
+
+    private Map<String, String> env(String db) {
+        Map<String, String> env = Cli.env(pg, db, dir.resolve("backups"));
+        env.put("BACKSTOP_HTTP_PORT", "0");
+        env.put("BACKSTOP_HTTP_BIND", "127.0.0.1");
+        return env;
+    }
+
+    @Test
+    void healthTurns503WhenTheBackupAgesPastStaleAfterAndBackTo200AfterTheNextSuccess() {
+        String db = pg.createDatabase("health");
+        pg.execute(db, "CREATE TABLE t(id int)", "INSERT INTO t VALUES (1)");
+        Map<String, String> env = env(db);
+        env.put("BACKSTOP_SCHEDULE", "0/10 * * * * ?");
+        env.put("BACKSTOP_STALE_AFTER", "4s");
+        try (LiveDaemon d = new LiveDaemon(env)) {
+            Fixtures.await("the start-up backup", Duration.ofSeconds(20), () -> backedUp(d));
+            assertThat(d.get("/health").body()).contains("\"status\":\"ok\"", "\"target\":\"app\"");
+            Fixtures.await("STALE", Duration.ofSeconds(15), () -> d.get("/health").statusCode() == 503);
+            assertThat(d.get("/health").body()).contains("STALE");
+            Fixtures.await("the next scheduled success", Duration.ofSeconds(15), () -> d.get("/health").statusCode() == 200);
+        }
+    }
+
+    @Test
+    void noBackupAfterTheGraceAndDataDropAre503WithTheirReason() {
+        String db = pg.createDatabase("reasons");
+        pg.execute(db, "CREATE TABLE t(id int)", "INSERT INTO t SELECT generate_series(1, 100)");
+        Map<String, String> env = env(db);
+        env.put("BACKSTOP_SCHEDULE", "0 0 0 1 1 ?");
+        env.put("BACKSTOP_STARTUP_GRACE", "0s");
+        env.put("PGDATABASE", "no_such_db");
+        try (LiveDaemon d = new LiveDaemon(env)) {
+            Fixtures.await("NO_BACKUP", Duration.ofSeconds(10), () -> d.get("/health").body().contains("NO_BACKUP"));
+            assertThat(d.get("/health").statusCode()).isEqualTo(503);
+            Fixtures.await("FAILING", Duration.ofSeconds(10), () -> d.get("/health").body().contains("FAILING"));
+            assertThat(d.get("/health").body()).contains("does not exist");
+        }
+        env.put("PGDATABASE", db);
+        env.put("BACKSTOP_CHECK_INTERVAL", "1s");
+        try (LiveDaemon d = new LiveDaemon(env)) {
+            Fixtures.await("a backup", Duration.ofSeconds(20), () -> backedUp(d));
+            pg.execute(db, "DELETE FROM t");
+            Fixtures.await("DATA_DROP", Duration.ofSeconds(10), () -> d.get("/health").body().contains("DATA_DROP"));
+            assertThat(d.get("/health").statusCode()).isEqualTo(503);
+            assertThat(d.get("/health").body()).contains("EMPTIED", "public.t");
+        }
+    }
+
+    @Test
+    void healthAnswersInMillisecondsWhileADumpRunsAndWhileTheDatabaseIsDown() throws Exception {
+        String db = Fixtures.bigDatabase(pg);
+        Map<String, String> env = env(db);
+        env.put("BACKSTOP_SCHEDULE", "0 0 0 1 1 ?");
+        env.put("BACKSTOP_PG_DUMP_COMPRESS", "9");
+        env.put("BACKSTOP_HTTP_TOKEN", "s3cret-token");
+        try (LiveDaemon d = new LiveDaemon(env)) {
+            Fixtures.await("a dump in progress", Duration.ofSeconds(30), () -> !Fixtures.temporaries(dir.resolve("backups"))
+                    .isEmpty());
+            List<Long> micros = latencies(d, 100);
+            assertThat(Fixtures.temporaries(dir.resolve("backups"))).as("still dumping while measured").isNotEmpty();
+            assertThat(percentile(micros, 99)).as("p99 /health latency in µs during a dump: " + micros).isLessThan(50_000);
+        }
+        PgCluster down = PgCluster.start();
+        try {
+            Map<String, String> downEnv = env("postgres");
+            downEnv.put("PGPORT", Integer.toString(down.port()));
+            downEnv.put("PGPASSWORD", down.password());
+            downEnv.put("BACKSTOP_SCHEDULE", "0 0 0 1 1 ?");
+            down.stopServer();
+            try (LiveDaemon d = new LiveDaemon(downEnv)) {
+                List<Long> micros = latencies(d, 100);
+                assertThat(percentile(micros, 99)).as("p99 µs with the database down").isLessThan(50_000);
+            }
+        } finally {
+            down.close();
+        }
+    }
+
+    @Test
+    void postBackupNeedsTheTokenAndNothingElseIsServed() {
+        String db = pg.createDatabase("token");
+        pg.execute(db, "CREATE TABLE t(id int)", "INSERT INTO t VALUES (1)");
+        Map<String, String> env = env(db);
+        env.put("BACKSTOP_SCHEDULE", "0 0 0 1 1 ?");
+        try (LiveDaemon d = new LiveDaemon(env)) {
+            HttpResponse<String> off = d.send(post(d, "/backup?target=app", "anything"));
+            assertThat(off.statusCode()).isEqualTo(403);
+            assertThat(off.body()).contains("POST /backup is off");
+            assertThat(d.get("/nope").statusCode()).isEqualTo(404);
+            assertThat(d.get("/").statusCode()).isEqualTo(404);
+            assertThat(d.get("/backup").statusCode()).isEqualTo(405);
+            assertThat(d.send(HttpRequest.newBuilder(d.uri("/health")).DELETE().build()).statusCode()).isEqualTo(405);
+            assertThat(d.send(HttpRequest.newBuilder(d.uri("/metrics")).POST(HttpRequest.BodyPublishers.noBody())
+                    .build()).headers().firstValue("Allow")).contains("GET, HEAD");
+        }
+        env.put("BACKSTOP_HTTP_TOKEN", "s3cret-token");
+        try (LiveDaemon d = new LiveDaemon(env)) {
+            Fixtures.await("the start-up backup", Duration.ofSeconds(20), () -> backedUp(d));
+            int before = Fixtures.finalDumps(dir.resolve("backups/app/manual")).size();
+            HttpResponse<String> wrong = d.send(post(d, "/backup?target=app", "s3cret-tokeX"));
+            assertThat(wrong.statusCode()).isEqualTo(401);
+            assertThat(wrong.headers().firstValue("WWW-Authenticate")).contains("Bearer realm=\"backstop\"");
+            assertThat(d.send(HttpRequest.newBuilder(d.uri("/backup")).POST(HttpRequest.BodyPublishers.noBody()).build())
+                    .statusCode()).isEqualTo(401);
+            assertThat(Fixtures.finalDumps(dir.resolve("backups/app/manual"))).as("nothing ran").hasSize(before);
+            assertThat(d.send(post(d, "/backup?target=nope", "s3cret-token")).statusCode()).isEqualTo(400);
+
+            HttpResponse<String> ok = d.send(post(d, "/backup?target=app&label=pre-migration", "s3cret-token"));
+            assertThat(ok.statusCode()).as(ok.body()).isEqualTo(200);
+            assertThat(ok.body()).contains("\"file\":\"app/manual/app-", "-pre-migration.dump\"", "\"sha256\"");
+            assertThat(d.get("/metrics").body()).doesNotContain("s3cret-token");
+        }
+    }
+
+    static boolean backedUp(LiveDaemon d) {
+        HttpResponse<String> r = d.get("/health");
+        return r.statusCode() == 200 && !r.body().contains("\"newest_verified_backup\":null");
+    }
+
+    private static HttpRequest post(LiveDaemon d, String path, String token) {
+        return HttpRequest.newBuilder(d.uri(path)).header("Authorization", "Bearer " + token)
+                .POST(HttpRequest.BodyPublishers.noBody()).build();
+    }
+
+    static List<Long> latencies(LiveDaemon d, int n) throws Exception {
+        List<Long> micros = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            long t0 = System.nanoTime();
+            HttpResponse<String> r = d.get("/health");
+            micros.add((System.nanoTime() - t0) / 1000);
+            assertThat(r.statusCode()).isIn(200, 503);
+        }
+        return micros;
+    }
+
+    static long percentile(List<Long> values, int p) {
+        List<Long> sorted = new ArrayList<>(values);
+        Collections.sort(sorted);
+        return sorted.get(Math.min(sorted.size() - 1, (int) Math.ceil(p / 100.0 * sorted.size()) - 1));
+    }
+
+}

@@ -1,0 +1,55 @@
+package io.backstop.http;
+
+import io.backstop.Main;
+import io.backstop.schedule.Daemon;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.Map;
+
+/** The daemon and its HTTP server in this JVM, wired as DaemonCommand wires them. */
+final class LiveDaemon implements AutoCloseable {
+    final Main main;
+    final Daemon daemon;
+    final HttpApi http;
+    final int port;
+    private final HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+
+    LiveDaemon(Map<String, String> env) {
+        main = new Main(env, Clock.systemUTC());
+        HealthState state = new HealthState();
+        main.seed(state);
+        daemon = main.daemon(state);
+        http = main.http(state);
+        port = http.start();
+        daemon.start();
+    }
+
+    HttpResponse<String> get(String path) {
+        return send(HttpRequest.newBuilder(uri(path)).GET().build());
+    }
+
+    HttpResponse<String> send(HttpRequest request) {
+        try {
+            return client.send(request, HttpResponse.BodyHandlers.ofString());
+        } catch (java.io.IOException e) {
+            throw new IllegalStateException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
+    URI uri(String path) {
+        return URI.create("http://127.0.0.1:" + port + path);
+    }
+
+    @Override
+    public void close() {
+        daemon.stop(Duration.ofSeconds(8));
+        http.close();
+    }
+}
