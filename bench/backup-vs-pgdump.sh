@@ -42,23 +42,23 @@ fi
   (SELECT sum(n_live_tup) FROM pg_stat_user_tables)" -d "bench$scale"
 
 backups="$work/backups"
-rm -rf "$backups" "$work/bare.dump"
+rm -rf "$backups" "$work/bare.dump" "$work"/gc-*.log
 mkdir -p "$backups"
 export PGHOST=127.0.0.1 PGPORT="$port" PGUSER=postgres PGDATABASE="bench$scale"
 export BACKSTOP_BACKUP_DIR="$backups" BACKSTOP_PG_BIN_DIR="$PG_BIN" BACKSTOP_CONFIG=/dev/null
 java_opts=(-XX:+UseSerialGC -Xss512k -XX:MaxRAM=256m -XX:MaxRAMPercentage=50 -XX:ReservedCodeCacheSize=32m -XX:CICompilerCount=2 -Xshare:auto)
 
 peaks="$work/peaks"
-echo "0 0" > "$peaks"
-sample() { # sample PID: heap used (jstat, KB) and RSS (KB) while it lives; maxima go to $peaks
-  local pid="$1" heap rss max_heap max_rss
-  read -r max_heap max_rss < "$peaks"
+echo "0" > "$peaks"
+# Peak RSS from /proc with shell builtins only: a sampler that starts processes (jstat starts a
+# JVM) takes CPU from the run it measures. Peak heap comes from the JVM's own GC log instead.
+sample() {
+  local pid="$1" max=0 key value _
   while kill -0 "$pid" 2>/dev/null; do
-    heap=$(jstat -gc "$pid" 2>/dev/null | awk 'NR==2 {printf "%d", $3+$4+$6+$8}') || true
-    rss=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status" 2>/dev/null) || true
-    [ -n "${heap:-}" ] && [ "$heap" -gt "$max_heap" ] && max_heap=$heap
-    [ -n "${rss:-}" ] && [ "$rss" -gt "$max_rss" ] && max_rss=$rss
-    echo "$max_heap $max_rss" > "$peaks"
+    while read -r key value _; do
+      [ "$key" = "VmRSS:" ] && [ "$value" -gt "$max" ] && max=$value
+    done < "/proc/$pid/status" 2>/dev/null || true
+    echo "$max" > "$peaks"
     sleep 0.5
   done
 }
@@ -74,7 +74,7 @@ for r in $(seq 1 "$rounds"); do
 
   sync
   t0=$(now)
-  java "${java_opts[@]}" -jar "$jar" backup > "$work/backstop.out" 2>&1 &
+  java "${java_opts[@]}" -Xlog:gc:file="$work/gc-$r.log" -jar "$jar" backup > "$work/backstop.out" 2>&1 &
   pid=$!
   sample "$pid" &
   sampler=$!
@@ -91,5 +91,8 @@ for r in $(seq 1 "$rounds"); do
 done
 echo "last: $line"
 echo "median ratio backstop/bare: $(printf '%s\n' "${ratios[@]}" | median)"
-read -r peak_heap_kb peak_rss_kb < "$peaks"
-echo "peak JVM heap used during backup: $((peak_heap_kb / 1024)) MB; peak RSS: $((peak_rss_kb / 1024)) MB (sampled every 0.5 s; heap capped at 128 MB by the flags)"
+peak_rss_kb=$(cat "$peaks")
+# "Pause Young (Allocation Failure) 6M->1M(11M)": the heap in use just before each collection.
+peak_heap=$(cat "$work"/gc-*.log | grep -oE '[0-9]+M->' | sed 's/M->//' | sort -n | tail -1)
+gcs=$(cat "$work"/gc-*.log | grep -c 'Pause' || true)
+echo "peak JVM heap in use (before any of $gcs collections, all rounds): ${peak_heap:-0} MB; peak RSS of the last round: $((peak_rss_kb / 1024)) MB"

@@ -13,8 +13,8 @@ start_cluster "$work/pg" "$port"
 "$PG_BIN/psql" -X -q -h 127.0.0.1 -p "$port" -U postgres -c "CREATE TABLE users AS SELECT g AS id FROM generate_series(1, 10000) g"
 export PGHOST=127.0.0.1 PGPORT="$port" PGUSER=postgres PGDATABASE=postgres
 export BACKSTOP_BACKUP_DIR="$work/backups" BACKSTOP_PG_BIN_DIR="$PG_BIN" BACKSTOP_CONFIG=/dev/null
-# The flags the container uses (Dockerfile's JAVA_OPTS).
-read -r -a java_opts <<< "${BACKSTOP_JAVA_OPTS:--XX:+UseSerialGC -Xss512k -Xmx48m -XX:MaxMetaspaceSize=64m -XX:ReservedCodeCacheSize=32m -XX:CICompilerCount=2 -Xshare:auto}"
+# The daemon's flags from the ./backstop launcher (the container will use the same).
+read -r -a java_opts <<< "${BACKSTOP_JAVA_OPTS:-$(sed -n 's/^  daemon|demo) default_opts="\(.*\)" ;;$/\1/p' "$BENCH_ROOT/backstop")}"
 t0=$(now)
 java "${java_opts[@]}" -jar "$jar" daemon > "$work/daemon.log" 2>&1 &
 pid=$!

@@ -3,15 +3,30 @@ package io.backstop;
 import io.backstop.backup.Backup;
 import io.backstop.backup.BackupLayout;
 import io.backstop.backup.Catalog;
+import io.backstop.backup.Manifest;
 import io.backstop.backup.Manifests;
 import io.backstop.cli.BackstopCommand;
+import io.backstop.cli.VersionProvider;
 import io.backstop.config.Settings;
 import io.backstop.config.SettingsLoader;
+import io.backstop.counts.Check;
+import io.backstop.counts.LiveCounts;
 import io.backstop.counts.RowCounter;
+import io.backstop.counts.StateStore;
+import io.backstop.counts.TargetState;
+import io.backstop.http.Health;
+import io.backstop.http.HealthState;
+import io.backstop.http.HttpApi;
+import io.backstop.http.Metrics;
 import io.backstop.pg.PgTools;
+import io.backstop.retention.Rotation;
+import io.backstop.schedule.BackupCycle;
+import io.backstop.schedule.Daemon;
+import io.backstop.schedule.Reporter;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.time.Clock;
+import java.time.Instant;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
@@ -152,46 +167,46 @@ public final class Main {
         return new Catalog(layout(), manifests());
     }
 
-    public io.backstop.retention.Rotation rotation() {
-        return new io.backstop.retention.Rotation(settings(), layout(), manifests());
+    public Rotation rotation() {
+        return new Rotation(settings(), layout(), manifests());
     }
 
-    public io.backstop.counts.Check check() {
-        return new io.backstop.counts.Check(settings(), layout(), manifests(),
-                new io.backstop.counts.StateStore(layout(), manifests().json()),
-                new io.backstop.counts.LiveCounts(new RowCounter()), clock);
+    public Check check() {
+        return new Check(settings(), layout(), manifests(),
+                new StateStore(layout(), manifests().json()),
+                new LiveCounts(new RowCounter()), clock);
     }
 
-    public io.backstop.schedule.BackupCycle cycle() {
-        return new io.backstop.schedule.BackupCycle(backup(), check(), rotation(), layout());
+    public BackupCycle cycle() {
+        return new BackupCycle(backup(), check(), rotation(), layout());
     }
 
-    public io.backstop.schedule.Daemon daemon() {
-        return daemon(io.backstop.schedule.Reporter.NONE);
+    public Daemon daemon() {
+        return daemon(Reporter.NONE);
     }
 
-    public io.backstop.schedule.Daemon daemon(io.backstop.schedule.Reporter reporter) {
-        return new io.backstop.schedule.Daemon(settings(), backup(), check(), rotation(), layout(), catalog(),
+    public Daemon daemon(Reporter reporter) {
+        return new Daemon(settings(), backup(), check(), rotation(), layout(), catalog(),
                 reporter, clock);
     }
 
-    public io.backstop.counts.StateStore states() {
-        return new io.backstop.counts.StateStore(layout(), manifests().json());
+    public StateStore states() {
+        return new StateStore(layout(), manifests().json());
     }
 
     /** The HTTP surface over {@code state}, which the daemon's jobs keep current. */
-    public io.backstop.http.HttpApi http(io.backstop.http.HealthState state) {
-        return new io.backstop.http.HttpApi(settings(), new io.backstop.http.Health(settings(), state, clock),
-                new io.backstop.http.Metrics(settings(), state, io.backstop.cli.VersionProvider.version()), cycle(),
+    public HttpApi http(HealthState state) {
+        return new HttpApi(settings(), new Health(settings(), state, clock),
+                new Metrics(settings(), state, VersionProvider.version()), cycle(),
                 state, clock, manifests().json());
     }
 
     /** What /health and /metrics know before the first event: the newest backups and state.json on disk. */
-    public void seed(io.backstop.http.HealthState state) {
+    public void seed(HealthState state) {
         for (Settings.Target t : settings().targets()) {
-            java.time.Instant newest = catalog().newestVerified(t.name())
-                    .flatMap(Catalog.Entry::manifest).map(io.backstop.backup.Manifest::finishedAt).orElse(null);
-            io.backstop.counts.TargetState st = states().read(t.name());
+            Instant newest = catalog().newestVerified(t.name())
+                    .flatMap(Catalog.Entry::manifest).map(Manifest::finishedAt).orElse(null);
+            TargetState st = states().read(t.name());
             Map<String, Long> baseline = st.baseline() == null ? Map.of() : st.baseline().rowCounts();
             Map<String, Long> rows = st.lastCheck() != null ? st.lastCheck().rowCounts() : baseline;
             state.seed(t.name(), newest, rows, baseline, st.alarmRaised(),

@@ -4,9 +4,9 @@ import io.backstop.Main;
 import io.backstop.config.Settings;
 import io.backstop.counts.Check;
 import java.io.PrintWriter;
-import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParentCommand;
@@ -22,14 +22,14 @@ public final class AckCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = {"-t", "--target"}, paramLabel = "T", description = "Only this target.")
-    String target;
+    @Mixin
+    TargetOption targets;
 
     @Override
     public Integer call() {
         Main main = parent.main();
         PrintWriter out = spec.commandLine().getOut();
-        for (Settings.Target t : main.targets(Optional.ofNullable(target))) {
+        for (Settings.Target t : main.targets(targets.name())) {
             Check.Result r = main.check().ack(t);
             out.printf("ack %s: %s; new baseline: %d tables, %,d rows%n", t.name(),
                     r.cleared() ? "alarm cleared, pinned backups released" : "no alarm was raised",

@@ -12,6 +12,7 @@ import java.time.Duration;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParentCommand;
@@ -29,8 +30,8 @@ public final class BackupCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = {"-t", "--target"}, paramLabel = "T", description = "Target to back up (default: every target).")
-    String target;
+    @Mixin
+    TargetOption targets;
 
     @Option(names = {"-l", "--label"}, paramLabel = "L",
             description = "Label for a manual backup, e.g. pre-migration (letters, digits, '.', '_', '-').")
@@ -48,7 +49,7 @@ public final class BackupCommand implements Callable<Integer> {
         io.backstop.schedule.BackupCycle cycle = main.cycle();
         Backup.Request request = new Backup.Request(Optional.ofNullable(label), Duration.ofSeconds(waitSeconds));
         int status = ExitCode.OK.status();
-        for (Settings.Target t : main.targets(Optional.ofNullable(target))) {
+        for (Settings.Target t : main.targets(targets.name())) {
             try (TerminalProgress progress = TerminalProgress.forStderr(err, t.name())) {
                 io.backstop.schedule.BackupCycle.Result done = cycle.run(t, request, progress);
                 BackupResult r = done.backup();
@@ -65,7 +66,7 @@ public final class BackupCommand implements Callable<Integer> {
                             String.join(", ", done.check().alarm().pinned()));
                 }
             } catch (BackstopException e) {
-                if (main.settings().targets().size() == 1 || target != null) {
+                if (main.settings().targets().size() == 1 || targets.target != null) {
                     throw e;
                 }
                 // Several targets: report this one and go on with the others.

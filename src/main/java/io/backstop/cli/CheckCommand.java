@@ -11,10 +11,10 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.TreeSet;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParentCommand;
@@ -30,8 +30,8 @@ public final class CheckCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = {"-t", "--target"}, paramLabel = "T", description = "Only this target.")
-    String target;
+    @Mixin
+    TargetOption targets;
 
     @Option(names = "--json", description = "One JSON array, for scripts.")
     boolean json;
@@ -43,7 +43,7 @@ public final class CheckCommand implements Callable<Integer> {
         Check check = main.check();
         boolean dropped = false;
         List<Map<String, Object>> reports = new ArrayList<>();
-        for (Settings.Target t : main.targets(Optional.ofNullable(target))) {
+        for (Settings.Target t : main.targets(targets.name())) {
             long started = System.nanoTime();
             Check.Result r = check.run(t);
             long millis = (System.nanoTime() - started) / 1_000_000;

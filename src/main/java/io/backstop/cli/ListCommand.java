@@ -17,6 +17,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParentCommand;
@@ -34,8 +35,8 @@ public final class ListCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = {"-t", "--target"}, paramLabel = "T", description = "Only this target.")
-    String target;
+    @Mixin
+    TargetOption targets;
 
     @Option(names = "--json", description = "One JSON array, for scripts.")
     boolean json;
@@ -46,7 +47,7 @@ public final class ListCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         Catalog catalog = main.catalog();
         List<Map<String, Object>> rows = new ArrayList<>();
-        for (Settings.Target t : main.targets(Optional.ofNullable(target))) {
+        for (Settings.Target t : main.targets(targets.name())) {
             for (Catalog.Entry e : catalog.list(t.name())) {
                 Map<String, Object> row = new LinkedHashMap<>();
                 Optional<Manifest> m = e.manifest();

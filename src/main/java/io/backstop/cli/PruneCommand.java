@@ -7,9 +7,9 @@ import io.backstop.retention.RetentionPlan;
 import java.io.PrintWriter;
 import java.time.Duration;
 import java.util.List;
-import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParentCommand;
@@ -25,8 +25,8 @@ public final class PruneCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = {"-t", "--target"}, paramLabel = "T", description = "Only this target.")
-    String target;
+    @Mixin
+    TargetOption targets;
 
     @Option(names = {"-n", "--dry-run"}, description = "Only print what would be deleted.")
     boolean dryRun;
@@ -35,7 +35,7 @@ public final class PruneCommand implements Callable<Integer> {
     public Integer call() {
         Main main = parent.main();
         PrintWriter out = spec.commandLine().getOut();
-        for (Settings.Target t : main.targets(Optional.ofNullable(target))) {
+        for (Settings.Target t : main.targets(targets.name())) {
             List<RetentionPlan.Deletion> plan;
             try (TargetLock lock = TargetLock.acquire(main.layout().lockFile(t.name()), t.name(), Duration.ofMinutes(1))) {
                 plan = main.rotation().prune(t.name(), dryRun);

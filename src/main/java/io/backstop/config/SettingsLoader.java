@@ -376,22 +376,16 @@ public final class SettingsLoader {
         }
 
         int intRange(String path, int min, int max, String why) {
-            String allowed = (min == max ? "exactly " + min : "a whole number from " + min + " to " + max)
-                    + (why == null ? "" : " (" + why + ")");
-            try {
-                int value = c.getInt(path);
-                if (value < min || value > max) {
-                    bad(path, allowed);
-                }
-                return value;
-            } catch (ConfigException.WrongType e) {
-                bad(path, allowed);
-                return min;
-            }
+            return (int) longRange(path, min, max, why);
         }
 
         long longRange(String path, long min, long max) {
-            String allowed = "a whole number from " + min + " to " + max;
+            return longRange(path, min, max, null);
+        }
+
+        long longRange(String path, long min, long max, String why) {
+            String allowed = (min == max ? "exactly " + min : "a whole number from " + min + " to " + max)
+                    + (why == null ? "" : " (" + why + ")");
             try {
                 long value = c.getLong(path);
                 if (value < min || value > max) {

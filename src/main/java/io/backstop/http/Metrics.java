@@ -4,8 +4,7 @@ import io.backstop.backup.Tier;
 import io.backstop.config.Settings;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
-import io.micrometer.core.instrument.MultiGauge;
-import io.micrometer.core.instrument.Tags;
+import io.micrometer.core.instrument.Meter;
 import io.micrometer.core.instrument.binder.jvm.ClassLoaderMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
@@ -20,9 +19,12 @@ import java.nio.file.FileStore;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
-import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.ToDoubleFunction;
 
 /**
@@ -34,9 +36,9 @@ public final class Metrics {
     private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     private final HealthState state;
     private final Settings settings;
-    private final MultiGauge tableRows;
-    private final MultiGauge baselineRows;
-    private final MultiGauge retained;
+    /** One gauge per (metric, target, table), updated in place; only tables that come or go touch the registry. */
+    private final Map<List<String>, AtomicLong> tableValues = new HashMap<>();
+    private final Map<List<String>, Meter> tableMeters = new HashMap<>();
 
     public Metrics(Settings settings, HealthState state, String version) {
         this.settings = settings;
@@ -81,38 +83,46 @@ public final class Metrics {
                 FunctionCounter.builder("backstop.retention.deleted", state, s -> s.deleted(name, tier))
                         .tags("target", name, "tier", tier.dir()).description("Backups deleted by retention")
                         .register(registry);
+                Gauge.builder("backstop.backups.retained", state, s -> s.get(name).retained().getOrDefault(tier, 0))
+                        .tags("target", name, "tier", tier.dir()).description("Verified backups kept per tier")
+                        .register(registry);
             }
         }
-        tableRows = MultiGauge.builder("backstop.table.rows").description("Rows per counted table at the last count")
-                .register(registry);
-        baselineRows = MultiGauge.builder("backstop.table.rows.baseline")
-                .description("Rows per counted table in the baseline").register(registry);
-        retained = MultiGauge.builder("backstop.backups.retained").description("Verified backups kept per tier")
-                .register(registry);
     }
 
-    /** The Prometheus text exposition; refreshes the per-table series first. */
-    public String scrape() {
-        List<MultiGauge.Row<?>> rows = new ArrayList<>();
-        List<MultiGauge.Row<?>> base = new ArrayList<>();
-        List<MultiGauge.Row<?>> kept = new ArrayList<>();
+    /** The Prometheus text exposition; brings the per-table series up to date first. */
+    public synchronized String scrape() {
+        Set<List<String>> seen = new HashSet<>();
         for (Settings.Target t : settings.targets()) {
             HealthState.TargetFacts f = state.get(t.name());
-            for (Map.Entry<String, Long> e : f.tableRows().entrySet()) {
-                rows.add(MultiGauge.Row.of(Tags.of("target", t.name(), "table", e.getKey()), e.getValue()));
-            }
-            for (Map.Entry<String, Long> e : f.baseline().entrySet()) {
-                base.add(MultiGauge.Row.of(Tags.of("target", t.name(), "table", e.getKey()), e.getValue()));
-            }
-            for (Tier tier : Tier.values()) {
-                kept.add(MultiGauge.Row.of(Tags.of("target", t.name(), "tier", tier.dir()),
-                        f.retained().getOrDefault(tier, 0)));
+            update("backstop.table.rows", "Rows per counted table at the last count", t.name(), f.tableRows(), seen);
+            update("backstop.table.rows.baseline", "Rows per counted table in the baseline", t.name(), f.baseline(), seen);
+        }
+        for (var it = tableMeters.entrySet().iterator(); it.hasNext();) {
+            var e = it.next();
+            if (!seen.contains(e.getKey())) {
+                registry.remove(e.getValue());
+                tableValues.remove(e.getKey());
+                it.remove();
             }
         }
-        tableRows.register(rows, true);
-        baselineRows.register(base, true);
-        retained.register(kept, true);
         return registry.scrape();
+    }
+
+    private void update(String metric, String description, String target, Map<String, Long> counts,
+            Set<List<String>> seen) {
+        for (Map.Entry<String, Long> e : counts.entrySet()) {
+            List<String> key = List.of(metric, target, e.getKey());
+            seen.add(key);
+            AtomicLong value = tableValues.get(key);
+            if (value == null) {
+                value = new AtomicLong();
+                tableValues.put(key, value);
+                tableMeters.put(key, Gauge.builder(metric, value, AtomicLong::get).description(description)
+                        .tags("target", target, "table", e.getKey()).register(registry));
+            }
+            value.set(e.getValue());
+        }
     }
 
     public String contentType() {
