@@ -15,6 +15,8 @@ public enum ExitCode {
     TOOLS(7, "pg_dump/pg_restore missing or older than the server"),
     BAD_BACKUP(8, "the named backup is missing, foreign or corrupt"),
     INTERRUPTED(9, "stopped by a signal before finishing"),
+    GUARD_ASK(10, "guard: the command is destructive and needs a person's approval"),
+    GUARD_BLOCK(11, "guard: the command is blocked"),
     INTERNAL(70, "unexpected internal error (a bug: please report it with --debug output)");
 
     private final int status;

@@ -146,7 +146,7 @@ public final class SettingsLoader {
             if (path.startsWith("row-counts.thresholds.")) {
                 continue; // keys are table names
             }
-            if (!known.hasPathOrNull(path) && !isUnderTargets(path)) {
+            if (!known.hasPathOrNull(path) && !isUnderTargets(path) && !path.startsWith("guard.rules")) {
                 problems.add(ROOT + "." + path + ": unknown key" + suggestion(path, known)
                         + originOf(e.getValue().origin()));
             }

@@ -1,0 +1,116 @@
+package io.backstop.guard;
+
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonGenerator;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
+import java.io.IOException;
+import java.io.StringWriter;
+
+/**
+ * The guard as a coding assistant's pre-tool-use hook: reads the tool call as JSON
+ * ({@code {"tool_name":"Bash","tool_input":{"command":"..."}}}) and answers in the same
+ * protocol ({@code hookSpecificOutput.permissionDecision} allow, ask or deny, with the reason).
+ * It fails closed: input it cannot read is denied with the reason. Uses Jackson's streaming
+ * parser only: the hook runs before every command, so its start-up time matters.
+ */
+public final class Hook {
+    private static final JsonFactory JSON = new JsonFactory();
+
+    private Hook() {
+    }
+
+    /** The command a Bash tool call would run; a {@link Verdict} of BLOCK when the input is not one. */
+    public record Call(String command, Verdict refusal) {
+    }
+
+    public static Call read(String input) {
+        if (input == null || input.isBlank()) {
+            return refuse("empty input: expected the pre-tool-use JSON on stdin");
+        }
+        String tool = null;
+        String command = null;
+        try (JsonParser p = JSON.createParser(input)) {
+            if (p.nextToken() != JsonToken.START_OBJECT) {
+                return refuse("input is not a JSON object");
+            }
+            while (p.nextToken() == JsonToken.FIELD_NAME) {
+                String field = p.currentName();
+                JsonToken value = p.nextToken();
+                if (field.equals("tool_name") && value == JsonToken.VALUE_STRING) {
+                    tool = p.getText();
+                } else if (field.equals("tool_input") && value == JsonToken.START_OBJECT) {
+                    while (p.nextToken() == JsonToken.FIELD_NAME) {
+                        String inner = p.currentName();
+                        JsonToken v = p.nextToken();
+                        if (inner.equals("command") && v == JsonToken.VALUE_STRING) {
+                            command = p.getText();
+                        } else {
+                            p.skipChildren();
+                        }
+                    }
+                } else {
+                    p.skipChildren();
+                }
+            }
+            if (p.currentToken() != JsonToken.END_OBJECT || p.nextToken() != null) {
+                return refuse("malformed JSON: trailing content after the object");
+            }
+        } catch (IOException e) {
+            return refuse("malformed JSON: " + e.getMessage().lines().findFirst().orElse(""));
+        }
+        if (tool == null) {
+            return refuse("no tool_name in the input");
+        }
+        if (!tool.equals("Bash")) {
+            return refuse("unknown tool \"" + tool + "\": the guard judges only Bash commands (set the hook's matcher"
+                    + " to Bash)");
+        }
+        if (command == null) {
+            return refuse("no tool_input.command in the Bash call");
+        }
+        return new Call(command, null);
+    }
+
+    private static Call refuse(String why) {
+        return new Call(null, new Verdict(Decision.BLOCK, why, "hook-input", null));
+    }
+
+    /** The hook's answer: {"hookSpecificOutput":{"hookEventName":"PreToolUse","permissionDecision":...}}. */
+    public static String answer(Verdict verdict) {
+        StringWriter out = new StringWriter();
+        try (JsonGenerator g = JSON.createGenerator(out)) {
+            g.writeStartObject();
+            g.writeObjectFieldStart("hookSpecificOutput");
+            g.writeStringField("hookEventName", "PreToolUse");
+            g.writeStringField("permissionDecision", switch (verdict.decision()) {
+                case ALLOW -> "allow";
+                case ASK -> "ask";
+                case BLOCK -> "deny";
+            });
+            g.writeStringField("permissionDecisionReason", "backstop guard: " + verdict.reason()
+                    + (verdict.rule() == null ? "" : " (rule " + verdict.rule() + ")"));
+            g.writeEndObject();
+            g.writeEndObject();
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+        return out.toString();
+    }
+
+    /** {"decision":..,"reason":..,"rule":..,"matched":..} for --json. */
+    public static String json(Verdict verdict) {
+        StringWriter out = new StringWriter();
+        try (JsonGenerator g = JSON.createGenerator(out)) {
+            g.writeStartObject();
+            g.writeStringField("decision", verdict.decision().word());
+            g.writeStringField("reason", verdict.reason());
+            g.writeStringField("rule", verdict.rule());
+            g.writeStringField("matched", verdict.matched());
+            g.writeEndObject();
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+        return out.toString();
+    }
+}

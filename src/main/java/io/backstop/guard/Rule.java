@@ -1,0 +1,66 @@
+package io.backstop.guard;
+
+import java.util.List;
+import java.util.regex.Pattern;
+
+/** One rule of the guard (see guard-rules.conf for the shape and the meaning of each field). */
+record Rule(String name, Decision decision, List<String> command, List<String> anyFlag, List<String> allFlags,
+        Pattern path, String reason, String example) {
+
+    /** Whether the unwrapped command's words match. */
+    boolean matches(List<String> words) {
+        List<String> positional = words.stream().filter(w -> !w.startsWith("-")).toList();
+        int at = 0;
+        for (String wanted : command) {
+            boolean found = false;
+            while (at < positional.size()) {
+                if (wordMatches(wanted, positional.get(at++))) {
+                    found = true;
+                    break;
+                }
+            }
+            if (!found) {
+                return false;
+            }
+        }
+        if (!anyFlag.isEmpty() && anyFlag.stream().noneMatch(f -> hasFlag(words, f))) {
+            return false;
+        }
+        for (String alternatives : allFlags) {
+            boolean any = false;
+            for (String f : alternatives.split("\\|")) {
+                any |= hasFlag(words, f);
+            }
+            if (!any) {
+                return false;
+            }
+        }
+        return path == null || positional.stream().skip(1).anyMatch(w -> path.matcher(w).find());
+    }
+
+    private static boolean wordMatches(String wanted, String word) {
+        String base = word.contains("/") ? word.substring(word.lastIndexOf('/') + 1) : word;
+        for (String alternative : wanted.split("\\|")) {
+            if (alternative.endsWith("*") ? base.startsWith(alternative.substring(0, alternative.length() - 1))
+                    : base.equals(alternative)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** "-v" is present as "-v", inside a short cluster like "-fv", or "--volumes" as itself or "--volumes=..". */
+    static boolean hasFlag(List<String> words, String flag) {
+        for (String w : words) {
+            if (w.equals(flag) || (flag.startsWith("--") && w.startsWith(flag + "="))) {
+                return true;
+            }
+            if (flag.length() == 2 && flag.charAt(0) == '-' && w.length() > 2 && w.charAt(0) == '-'
+                    && w.charAt(1) != '-' && w.indexOf('=') < 0 && w.substring(1).indexOf(flag.charAt(1)) >= 0
+                    && w.substring(1).chars().allMatch(Character::isLetter)) {
+                return true;
+            }
+        }
+        return false;
+    }
+}

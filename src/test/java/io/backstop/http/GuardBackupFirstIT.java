@@ -1,0 +1,57 @@
+package io.backstop.http;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.backstop.ExitCode;
+import io.backstop.testing.Cli;
+import io.backstop.testing.Fixtures;
+import io.backstop.testing.PgCluster;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** `backstop guard --backup-first` against a live daemon: a labelled backup before answering ask. */
+class GuardBackupFirstIT {
+    private final PgCluster pg = PgCluster.shared();
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void aDestructiveCommandGetsABackupFirstAndAHarmlessOneDoesNot() {
+        String db = pg.createDatabase("guard");
+        pg.execute(db, "CREATE TABLE users(id int)", "INSERT INTO users VALUES (1)");
+        Map<String, String> env = Cli.env(pg, db, dir.resolve("backups"));
+        env.put("BACKSTOP_HTTP_PORT", "0");
+        env.put("BACKSTOP_HTTP_BIND", "127.0.0.1");
+        env.put("BACKSTOP_HTTP_TOKEN", "guard-token");
+        env.put("BACKSTOP_SCHEDULE", "0 0 0 1 1 ?");
+        try (LiveDaemon d = new LiveDaemon(env)) {
+            Fixtures.await("the start-up backup", Duration.ofSeconds(20), () -> HttpIT.backedUp(d));
+            String url = "http://127.0.0.1:" + d.port;
+
+            Cli.Result ask = Cli.run(env, "guard", "--backup-first", "--url", url, "--", "docker", "compose", "down", "-v");
+            assertThat(ask.status()).as(ask.all()).isEqualTo(ExitCode.GUARD_ASK.status());
+            assertThat(ask.out()).contains("ask:", "A backup was taken first: app/manual/app-", "-pre-guard.dump");
+            assertThat(Fixtures.finalDumps(dir.resolve("backups/app/manual"))).hasSize(1);
+
+            Cli.Result allow = Cli.run(env, "guard", "--backup-first", "--url", url, "--", "ls", "-la");
+            assertThat(allow.status()).isZero();
+            assertThat(Fixtures.finalDumps(dir.resolve("backups/app/manual"))).as("no backup for a harmless command")
+                    .hasSize(1);
+
+            env.put("BACKSTOP_HTTP_TOKEN", "wrong");
+            Cli.Result refused = Cli.run(env, "guard", "--backup-first", "--url", url, "--", "dropdb", "app");
+            assertThat(refused.status()).isEqualTo(ExitCode.GUARD_ASK.status());
+            assertThat(refused.out()).contains("No backup was taken", "answered 401");
+        }
+        Cli.Result down = Cli.run(env, "guard", "--backup-first", "--url", "http://127.0.0.1:1", "--json", "--",
+                "dropdb", "app");
+        assertThat(down.status()).isEqualTo(ExitCode.GUARD_ASK.status());
+        assertThat(down.out()).contains("\"decision\":\"ask\"", "No backup was taken: no Backstop daemon answered");
+        Cli.Result blocked = Cli.run(env, "guard", "--", "rm", "-rf", "backups");
+        assertThat(blocked.status()).isEqualTo(ExitCode.GUARD_BLOCK.status());
+    }
+}
