@@ -82,7 +82,7 @@ final class BackupJob implements InterruptableJob {
                 boolean retry = !PERMANENT.contains(e.code()) && retryAt.isBefore(deadline);
                 log.warn("backup {} failed (attempt {}, exit code {}): {}; earlier backups are kept. {}", target.name(),
                         consecutiveFailures, e.code().status(), e.getMessage(),
-                        retry ? "Retrying in " + backoff.toSeconds() + " s."
+                        retry ? "Retrying in " + io.backstop.backup.Sizes.seconds(backoff) + "."
                                 : "Next try at the next scheduled slot; fix the cause shown above.");
                 if (!retry || !sleep(backoff)) {
                     return;

@@ -23,9 +23,7 @@ class GuardBackupFirstIT {
     void aDestructiveCommandGetsABackupFirstAndAHarmlessOneDoesNot() {
         String db = pg.createDatabase("guard");
         pg.execute(db, "CREATE TABLE users(id int)", "INSERT INTO users VALUES (1)");
-        Map<String, String> env = Cli.env(pg, db, dir.resolve("backups"));
-        env.put("BACKSTOP_HTTP_PORT", "0");
-        env.put("BACKSTOP_HTTP_BIND", "127.0.0.1");
+        Map<String, String> env = LiveDaemon.env(pg, db, dir.resolve("backups"));
         env.put("BACKSTOP_HTTP_TOKEN", "guard-token");
         env.put("BACKSTOP_SCHEDULE", "0 0 0 1 1 ?");
         try (LiveDaemon d = new LiveDaemon(env)) {

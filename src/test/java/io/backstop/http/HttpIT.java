@@ -2,7 +2,6 @@ package io.backstop.http;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.backstop.testing.Cli;
 import io.backstop.testing.Fixtures;
 import io.backstop.testing.PgCluster;
 import java.net.http.HttpRequest;
@@ -24,10 +23,7 @@ class HttpIT {
     Path dir;
 
     private Map<String, String> env(String db) {
-        Map<String, String> env = Cli.env(pg, db, dir.resolve("backups"));
-        env.put("BACKSTOP_HTTP_PORT", "0");
-        env.put("BACKSTOP_HTTP_BIND", "127.0.0.1");
-        return env;
+        return LiveDaemon.env(pg, db, dir.resolve("backups"));
     }
 
     @Test

@@ -28,6 +28,14 @@ final class LiveDaemon implements AutoCloseable {
         daemon.start();
     }
 
+    /** The environment of a test daemon: the target is {@code db}, HTTP on a free port of 127.0.0.1. */
+    static Map<String, String> env(io.backstop.testing.PgCluster pg, String db, java.nio.file.Path backups) {
+        Map<String, String> env = io.backstop.testing.Cli.env(pg, db, backups);
+        env.put("BACKSTOP_HTTP_PORT", "0");
+        env.put("BACKSTOP_HTTP_BIND", "127.0.0.1");
+        return env;
+    }
+
     HttpResponse<String> get(String path) {
         return send(HttpRequest.newBuilder(uri(path)).GET().build());
     }

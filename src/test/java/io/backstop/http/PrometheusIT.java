@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.backstop.testing.Cli;
 import io.backstop.testing.Fixtures;
 import io.backstop.testing.PgCluster;
 import java.net.URI;
@@ -36,9 +35,7 @@ class PrometheusIT {
     void staleAndDataLossAlertsGoFromInactiveToPendingOrFiringAgainstTheLiveDaemon() throws Exception {
         String db = pg.createDatabase("prom");
         pg.execute(db, "CREATE TABLE users(id int)", "INSERT INTO users SELECT generate_series(1, 500)");
-        Map<String, String> env = Cli.env(pg, db, dir.resolve("backups"));
-        env.put("BACKSTOP_HTTP_PORT", "0");
-        env.put("BACKSTOP_HTTP_BIND", "127.0.0.1");
+        Map<String, String> env = LiveDaemon.env(pg, db, dir.resolve("backups"));
         env.put("BACKSTOP_SCHEDULE", "0 0 0 1 1 ?");
         env.put("BACKSTOP_STALE_AFTER", "15s");
         env.put("BACKSTOP_CHECK_INTERVAL", "1s");
@@ -82,9 +79,7 @@ class PrometheusIT {
     void everyMetricNameInTheRulesAndTheDashboardIsExported() throws Exception {
         String db = pg.createDatabase("names");
         pg.execute(db, "CREATE TABLE users(id int)", "INSERT INTO users VALUES (1)");
-        Map<String, String> env = Cli.env(pg, db, dir.resolve("backups"));
-        env.put("BACKSTOP_HTTP_PORT", "0");
-        env.put("BACKSTOP_HTTP_BIND", "127.0.0.1");
+        Map<String, String> env = LiveDaemon.env(pg, db, dir.resolve("backups"));
         env.put("BACKSTOP_SCHEDULE", "0 0 0 1 1 ?");
         Set<String> used = new TreeSet<>();
         JsonNode dashboard = json.readTree(Path.of("config/grafana/dashboards/backstop.json").toFile());
