@@ -181,13 +181,20 @@ public final class Main {
         return new BackupCycle(backup(), check(), rotation(), layout());
     }
 
+    public io.backstop.restore.Restore restore() {
+        return new io.backstop.restore.Restore(backup(), tools(), settings().pgDump().timeout());
+    }
+
+    public io.backstop.restore.Drill drill() {
+        return new io.backstop.restore.Drill(tools(), manifests(), settings().pgDump().timeout(), clock);
+    }
+
     public Daemon daemon() {
         return daemon(Reporter.NONE);
     }
 
     public Daemon daemon(Reporter reporter) {
-        return new Daemon(settings(), backup(), check(), rotation(), layout(), catalog(),
-                reporter, clock);
+        return new Daemon(settings(), backup(), check(), rotation(), drill(), layout(), catalog(), reporter, clock);
     }
 
     public StateStore states() {
@@ -211,6 +218,9 @@ public final class Main {
             Map<String, Long> rows = st.lastCheck() != null ? st.lastCheck().rowCounts() : baseline;
             state.seed(t.name(), newest, rows, baseline, st.alarmRaised(),
                     st.alarm() == null ? List.of() : st.alarm().drops(), rotation().retained(t.name()));
+            catalog().newestVerified(t.name()).flatMap(Catalog.Entry::manifest).map(Manifest::lastDrill)
+                    .ifPresent(d -> state.drilled(t.name(), new io.backstop.restore.Drill.Result(d.passed(), d.details(),
+                            java.time.Duration.ofMillis((long) (d.durationSeconds() * 1000)), d)));
         }
     }
 

@@ -36,7 +36,8 @@ public record Manifest(
         Map<String, Long> rowCounts,
         Verification verification,
         boolean pinned,
-        String pinReason) {
+        String pinReason,
+        Drill lastDrill) {
 
     public static final int FORMAT_VERSION = 1;
 
@@ -47,6 +48,14 @@ public record Manifest(
     /** How the dump was checked before it got its final name. */
     @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
     public record Verification(String method, String result, Instant verifiedAt, int tableDataEntries) {
+    }
+
+    /** The last restore drill of this backup: restored into a scratch database and counted. */
+    @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
+    public record Drill(Instant at, String result, double durationSeconds, String details) {
+        public boolean passed() {
+            return "passed".equals(result);
+        }
     }
 
     public boolean verified() {
@@ -60,12 +69,18 @@ public record Manifest(
     public Manifest withFile(String newFile, Tier newTier) {
         return new Manifest(formatVersion, sequence, target, database, host, port, serverVersion, pgDumpVersion,
                 systemIdentifier, databaseOid, newFile, newTier, label, startedAt, finishedAt, durationSeconds,
-                sizeBytes, sha256, compress, rowCounts, verification, pinned, pinReason);
+                sizeBytes, sha256, compress, rowCounts, verification, pinned, pinReason, lastDrill);
+    }
+
+    public Manifest withDrill(Drill drill) {
+        return new Manifest(formatVersion, sequence, target, database, host, port, serverVersion, pgDumpVersion,
+                systemIdentifier, databaseOid, file, tier, label, startedAt, finishedAt, durationSeconds,
+                sizeBytes, sha256, compress, rowCounts, verification, pinned, pinReason, drill);
     }
 
     public Manifest withPin(boolean pin, String reason) {
         return new Manifest(formatVersion, sequence, target, database, host, port, serverVersion, pgDumpVersion,
                 systemIdentifier, databaseOid, file, tier, label, startedAt, finishedAt, durationSeconds,
-                sizeBytes, sha256, compress, rowCounts, verification, pin, pin ? reason : null);
+                sizeBytes, sha256, compress, rowCounts, verification, pin, pin ? reason : null, lastDrill);
     }
 }

@@ -12,7 +12,7 @@ import picocli.CommandLine.Option;
         description = "PostgreSQL backup sidecar: verified pg_dump backups, row-count alarms, health and metrics.",
         subcommands = {DaemonCommand.class, BackupCommand.class, ListCommand.class, CheckCommand.class, AckCommand.class,
                 PruneCommand.class,
-                GuardCommand.class},
+                RestoreCommand.class, VerifyCommand.class, GuardCommand.class},
         footer = {"", "Exit codes:", "%s"})
 public final class BackstopCommand {
     @Option(names = {"-c", "--config"}, paramLabel = "FILE",

@@ -111,6 +111,17 @@ public final class HealthState implements Reporter {
         });
     }
 
+    @Override
+    public void drilled(String target, io.backstop.restore.Drill.Result result) {
+        facts.compute(target, (k, f) -> {
+            TargetFacts b = f == null ? TargetFacts.initial() : f;
+            return new TargetFacts(b.lastSuccess(), b.lastAttempt(), b.lastAttemptFailed(), b.consecutiveFailures(),
+                    b.lastError(), b.inProgress(), b.lastDurationSeconds(), b.lastSizeBytes(), b.tableRows(), b.baseline(),
+                    b.alarm(), b.drops(), b.lastCheck(), b.retained(),
+                    result.passed() ? result.recorded().at() : b.lastDrillSuccess(), result.passed() ? 1 : 0);
+        });
+    }
+
     private static void counter(Map<String, Map<String, AtomicLong>> map, String target, String key) {
         map.computeIfAbsent(target, k -> new ConcurrentHashMap<>()).computeIfAbsent(key, k -> new AtomicLong())
                 .incrementAndGet();

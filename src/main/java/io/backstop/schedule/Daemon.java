@@ -42,21 +42,25 @@ public final class Daemon {
     private static final Logger log = LoggerFactory.getLogger(Daemon.class);
     private static final String GROUP = "backups";
     private static final String CHECKS = "checks";
+    private static final String DRILLS = "drills";
 
     private final Settings settings;
     private final Backup backup;
     private final io.backstop.counts.Check check;
     private final Rotation rotation;
+    private final io.backstop.restore.Drill drill;
     private final BackupLayout layout;
     private final Catalog catalog;
     private final Reporter reporter;
     private final Clock clock;
     private final Map<String, BackupJob> jobs = new HashMap<>();
     private final Map<String, CheckJob> checks = new HashMap<>();
+    private final Map<String, DrillJob> drills = new HashMap<>();
     private Scheduler scheduler;
 
     public Daemon(Settings settings, Backup backup, io.backstop.counts.Check check, Rotation rotation,
-            BackupLayout layout, Catalog catalog, Reporter reporter, Clock clock) {
+            io.backstop.restore.Drill drill, BackupLayout layout, Catalog catalog, Reporter reporter, Clock clock) {
+        this.drill = drill;
         this.settings = settings;
         this.backup = backup;
         this.check = check;
@@ -91,12 +95,20 @@ public final class Daemon {
             try (TargetLock lock = TargetLock.acquire(layout.lockFile(t.name()), t.name(), Duration.ofMinutes(1))) {
                 backup.sweep(t.name());
             }
+            if (!settings.restoreDrill().every().isZero()) {
+                drill.sweep(t); // scratch databases of a drill that was interrupted
+            }
         }
         try {
             scheduler = new StdSchedulerFactory(quartzProperties(settings.targets().size())).getScheduler();
-            scheduler.setJobFactory((bundle, s) -> bundle.getJobDetail().getKey().getGroup().equals(GROUP)
-                    ? jobs.get(bundle.getJobDetail().getKey().getName())
-                    : checks.get(bundle.getJobDetail().getKey().getName()));
+            scheduler.setJobFactory((bundle, s) -> {
+                JobKey key = bundle.getJobDetail().getKey();
+                return switch (key.getGroup()) {
+                    case GROUP -> jobs.get(key.getName());
+                    case CHECKS -> checks.get(key.getName());
+                    default -> drills.get(key.getName());
+                };
+            });
             for (Target t : settings.targets()) {
                 checks.put(t.name(), new CheckJob(t, check, reporter));
                 JobDetail checkDetail = JobBuilder.newJob(CheckJob.class).withIdentity(t.name(), CHECKS).storeDurably().build();
@@ -106,6 +118,18 @@ public final class Daemon {
                                 .withIntervalInMilliseconds(settings.rowCounts().checkInterval().toMillis())
                                 .repeatForever().withMisfireHandlingInstructionNextWithRemainingCount())
                         .build());
+                if (!settings.restoreDrill().every().isZero()) {
+                    drills.put(t.name(), new DrillJob(t, drill, catalog, reporter));
+                    Duration every = settings.restoreDrill().every();
+                    Duration first = every.compareTo(Duration.ofMinutes(10)) < 0 ? every : Duration.ofMinutes(10);
+                    scheduler.scheduleJob(JobBuilder.newJob(DrillJob.class).withIdentity(t.name(), DRILLS).build(),
+                            TriggerBuilder.newTrigger().withIdentity(t.name(), DRILLS)
+                                    .startAt(Date.from(clock.instant().plus(first)))
+                                    .withSchedule(org.quartz.SimpleScheduleBuilder.simpleSchedule()
+                                            .withIntervalInMilliseconds(every.toMillis()).repeatForever()
+                                            .withMisfireHandlingInstructionNextWithRemainingCount())
+                                    .build());
+                }
                 jobs.put(t.name(), new BackupJob(t, new BackupCycle(backup, check, rotation, layout), reporter, clock,
                         interval));
                 JobDetail detail = JobBuilder.newJob(BackupJob.class).withIdentity(t.name(), GROUP).storeDurably().build();
@@ -179,8 +203,8 @@ public final class Daemon {
         p.setProperty("org.quartz.scheduler.instanceName", "backstop");
         p.setProperty("org.quartz.scheduler.skipUpdateCheck", "true");
         p.setProperty("org.quartz.threadPool.class", "org.quartz.simpl.SimpleThreadPool");
-        // A backup and a check thread per target, so targets (and checks) never wait for each other.
-        p.setProperty("org.quartz.threadPool.threadCount", Integer.toString(2 * targets + 1));
+        // A backup, a check and a drill thread per target, so targets (and checks) never wait for each other.
+        p.setProperty("org.quartz.threadPool.threadCount", Integer.toString(3 * targets + 1));
         p.setProperty("org.quartz.threadPool.threadNamePrefix", "backstop-worker");
         p.setProperty("org.quartz.jobStore.class", "org.quartz.simpl.RAMJobStore");
         p.setProperty("org.quartz.jobStore.misfireThreshold", "5000");

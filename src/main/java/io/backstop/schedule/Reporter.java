@@ -24,4 +24,7 @@ public interface Reporter {
 
     default void checked(String target, io.backstop.counts.Check.Result result) {
     }
+
+    default void drilled(String target, io.backstop.restore.Drill.Result result) {
+    }
 }

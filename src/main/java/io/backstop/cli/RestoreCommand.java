@@ -1,0 +1,81 @@
+package io.backstop.cli;
+
+import io.backstop.ExitCode;
+import io.backstop.Main;
+import io.backstop.backup.Sizes;
+import io.backstop.config.Settings;
+import io.backstop.restore.Resolver;
+import io.backstop.restore.Restore;
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.ParentCommand;
+import picocli.CommandLine.Spec;
+
+/** {@code backstop restore BACKUP --into DB}: restore with safety. */
+@Command(name = "restore", description = {"Restore a backup into a database. BACKUP is a path, latest, or a timestamp",
+        "prefix. Checks the file's sha256 first; refuses a non-empty database without --clean; takes a safety backup",
+        "(manual tier, pre-restore) of an existing one first; asks you to type the database name unless --yes;",
+        "stops at the first error; compares the restored row counts with the manifest (exit 4 when they differ)."})
+public final class RestoreCommand implements Callable<Integer> {
+    @ParentCommand
+    BackstopCommand parent;
+
+    @Spec
+    CommandSpec spec;
+
+    @Mixin
+    TargetOption targets;
+
+    @Parameters(index = "0", paramLabel = "BACKUP", description = "A path, latest, or a timestamp prefix (20261121T13).")
+    String backup;
+
+    @Option(names = "--into", required = true, paramLabel = "DB", description = "The database to restore into.")
+    String into;
+
+    @Option(names = "--clean", description = "Replace a non-empty database (after a safety backup of it).")
+    boolean clean;
+
+    @Option(names = {"-y", "--yes"}, description = "Do not ask for the typed confirmation.")
+    boolean yes;
+
+    @Option(names = {"-j", "--jobs"}, defaultValue = "1", paramLabel = "N", description = "pg_restore jobs (default: 1).")
+    int jobs;
+
+    @Override
+    public Integer call() {
+        Main main = parent.main();
+        PrintWriter out = spec.commandLine().getOut();
+        PrintWriter err = spec.commandLine().getErr();
+        Settings.Target target = main.targets(targets.name()).get(0);
+        Resolver.Resolved resolved = new Resolver(main.layout(), main.manifests()).resolve(backup, target.name());
+        Restore.Confirmation confirmation = yes ? (db, what) -> true : (db, what) -> {
+            err.printf("This will %s.%nType the database name (%s) to continue: ", what, db);
+            err.flush();
+            try {
+                String typed = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8)).readLine();
+                return db.equals(typed == null ? null : typed.strip());
+            } catch (java.io.IOException e) {
+                return false;
+            }
+        };
+        Restore.Result r = main.restore().run(target, new Restore.Request(resolved, into, clean, jobs, confirmation));
+        r.safetyBackup().ifPresent(s -> out.println("safety backup of " + into + ": " + main.layout().root().relativize(s)));
+        for (String d : r.differences()) {
+            out.println("DIFFERENCE " + d);
+        }
+        out.printf("restore %s: %s into %s, %d tables, %,d rows, %s%n", target.name(),
+                main.layout().root().relativize(r.file()), into, r.restored().size(),
+                r.restored().values().stream().mapToLong(Long::longValue).sum(), r.differences().isEmpty()
+                        ? "row counts match the manifest, " + Sizes.seconds(r.duration())
+                        : r.differences().size() + " tables differ from the manifest");
+        return r.differences().isEmpty() ? ExitCode.OK.status() : ExitCode.DUMP_FAILED.status();
+    }
+}

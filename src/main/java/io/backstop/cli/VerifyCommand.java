@@ -1,0 +1,50 @@
+package io.backstop.cli;
+
+import io.backstop.ExitCode;
+import io.backstop.Main;
+import io.backstop.backup.Sizes;
+import io.backstop.config.Settings;
+import io.backstop.restore.Drill;
+import io.backstop.restore.Resolver;
+import java.io.PrintWriter;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.ParentCommand;
+import picocli.CommandLine.Spec;
+
+/** {@code backstop verify [BACKUP]}: the restore drill, now. */
+@Command(name = "verify", description = {"Restore drill: restore a backup (default: the newest verified) into a scratch",
+        "database, compare every table's count with its manifest, drop the scratch database. Exit 0 passed, 4 failed."})
+public final class VerifyCommand implements Callable<Integer> {
+    @ParentCommand
+    BackstopCommand parent;
+
+    @Spec
+    CommandSpec spec;
+
+    @Mixin
+    TargetOption targets;
+
+    @Parameters(index = "0", arity = "0..1", paramLabel = "BACKUP", description = "A path, latest, or a timestamp prefix.")
+    String backup;
+
+    @Override
+    public Integer call() {
+        Main main = parent.main();
+        PrintWriter out = spec.commandLine().getOut();
+        int status = ExitCode.OK.status();
+        for (Settings.Target t : main.targets(targets.name())) {
+            Resolver.Resolved resolved = new Resolver(main.layout(), main.manifests()).resolve(backup, t.name());
+            Drill.Result r = main.drill().run(t, resolved);
+            out.printf("verify %s: %s %s: %s (%s)%n", t.name(), main.layout().root().relativize(resolved.file()),
+                    r.passed() ? "passed" : "FAILED", r.details(), Sizes.seconds(r.duration()));
+            if (!r.passed()) {
+                status = ExitCode.DUMP_FAILED.status();
+            }
+        }
+        return status;
+    }
+}

@@ -1,0 +1,98 @@
+package io.backstop.restore;
+
+import io.backstop.BackstopException;
+import io.backstop.ExitCode;
+import io.backstop.backup.Backup;
+import io.backstop.backup.BackupResult;
+import io.backstop.backup.Progress;
+import io.backstop.config.Settings.Target;
+import io.backstop.pg.Database;
+import io.backstop.pg.PgTools;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Restores a backup with the safety people need on their worst day: the file must match its
+ * manifest's sha256 before anything is touched; a non-empty database is refused unless
+ * {@code clean}; an existing database gets a safety backup (manual tier, {@code pre-restore})
+ * first; the operator confirms by typing the database's name; pg_restore stops at the first
+ * error; and the restored row counts are compared with the manifest.
+ */
+public final class Restore {
+    private static final Logger log = LoggerFactory.getLogger(Restore.class);
+
+    private final Backup backup;
+    private final PgTools tools;
+    private final Duration timeout;
+
+    public Restore(Backup backup, PgTools tools, Duration timeout) {
+        this.backup = backup;
+        this.tools = tools;
+        this.timeout = timeout;
+    }
+
+    /** Asks the operator to type {@code database}; true when they did. */
+    @FunctionalInterface
+    public interface Confirmation {
+        boolean confirm(String database, String whatHappens);
+    }
+
+    public record Request(Resolver.Resolved backup, String into, boolean clean, int jobs, Confirmation confirmation) {
+    }
+
+    public record Result(String database, Path file, Optional<Path> safetyBackup, Map<String, Long> expected,
+            Map<String, Long> restored, List<String> differences, Duration duration) {
+    }
+
+    public Result run(Target target, Request request) {
+        long started = System.nanoTime();
+        Path file = request.backup().file();
+        String into = request.into();
+        PgRestore.checkIntegrity(file, request.backup().manifest());
+        Database db = new Database(target);
+        boolean exists = PgRestore.exists(db, into);
+        long relations = exists ? PgRestore.userRelations(db, into) : 0;
+        if (relations > 0 && !request.clean()) {
+            throw new BackstopException(ExitCode.USAGE, "database " + into + " is not empty (" + relations
+                    + " relations); nothing was changed. Restore into a new database name, or pass --clean to replace"
+                    + " it (a safety backup of it is taken first)");
+        }
+        String what = (exists ? (relations > 0 ? "REPLACE the " + relations + " relations of existing database "
+                : "restore into existing empty database ") : "create database ") + into + " from " + file.getFileName();
+        if (!request.confirmation().confirm(into, what)) {
+            throw new BackstopException(ExitCode.USAGE, "not confirmed; nothing was changed");
+        }
+        Optional<Path> safety = Optional.empty();
+        if (relations > 0) {
+            Target current = new Target(target.name(), target.host(), target.port(), into, target.user(),
+                    target.password(), target.sslmode(), target.connectTimeout());
+            BackupResult saved = backup.run(current, new Backup.Request(Optional.of("pre-restore"), Duration.ofMinutes(10)),
+                    Progress.NONE);
+            safety = Optional.of(saved.file());
+            log.info("restore: safety backup of {} taken: {}", into, saved.file());
+            PgRestore.drop(db, into);
+        }
+        if (!exists || relations > 0) {
+            PgRestore.create(db, into);
+        }
+        log.info("restore {} into {} started", file.getFileName(), into);
+        try {
+            new PgRestore(tools, timeout).restore(target, db, file, into, request.jobs());
+        } catch (BackstopException e) {
+            throw new BackstopException(e.code(), e.getMessage() + safety.map(s -> "\n    the database's previous"
+                    + " contents are in the safety backup " + s).orElse(""), e);
+        }
+        Map<String, Long> expected = request.backup().manifest().rowCounts();
+        Map<String, Long> restored = PgRestore.count(db, into, expected);
+        List<String> diffs = PgRestore.differences(expected, restored);
+        Duration took = Duration.ofNanos(System.nanoTime() - started);
+        log.info("restore into {} finished: {} tables, {} differences from the manifest, {}", into, restored.size(),
+                diffs.size(), io.backstop.backup.Sizes.seconds(took));
+        return new Result(into, file, safety, expected, restored, diffs, took);
+    }
+}

@@ -1,0 +1,57 @@
+package io.backstop.schedule;
+
+import io.backstop.BackstopException;
+import io.backstop.backup.Catalog;
+import io.backstop.config.Settings.Target;
+import io.backstop.restore.Drill;
+import io.backstop.restore.Resolver;
+import org.quartz.DisallowConcurrentExecution;
+import org.quartz.InterruptableJob;
+import org.quartz.JobExecutionContext;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** The scheduled restore drill (every {@code restore-drill.every}) of a target's newest verified backup. */
+@DisallowConcurrentExecution
+final class DrillJob implements InterruptableJob {
+    private static final Logger log = LoggerFactory.getLogger(DrillJob.class);
+
+    private final Target target;
+    private final Drill drill;
+    private final Catalog catalog;
+    private final Reporter reporter;
+    private volatile Thread runner;
+
+    DrillJob(Target target, Drill drill, Catalog catalog, Reporter reporter) {
+        this.target = target;
+        this.drill = drill;
+        this.catalog = catalog;
+        this.reporter = reporter;
+    }
+
+    @Override
+    public void execute(JobExecutionContext context) {
+        runner = Thread.currentThread();
+        try {
+            var newest = catalog.newestVerified(target.name());
+            if (newest.isEmpty()) {
+                log.info("restore drill of target {}: no verified backup yet", target.name());
+                return;
+            }
+            Drill.Result r = drill.run(target, new Resolver.Resolved(newest.get().file(), newest.get().manifest().orElseThrow()));
+            reporter.drilled(target.name(), r);
+        } catch (BackstopException e) {
+            log.warn("restore drill of target {} could not run: {}", target.name(), e.getMessage());
+        } finally {
+            runner = null;
+        }
+    }
+
+    @Override
+    public void interrupt() {
+        Thread t = runner;
+        if (t != null) {
+            t.interrupt();
+        }
+    }
+}

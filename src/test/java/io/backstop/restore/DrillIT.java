@@ -1,0 +1,95 @@
+package io.backstop.restore;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.backstop.ExitCode;
+import io.backstop.backup.BackupLayout;
+import io.backstop.backup.Manifests;
+import io.backstop.backup.Verifier;
+import io.backstop.testing.Cli;
+import io.backstop.testing.Fixtures;
+import io.backstop.testing.PgCluster;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.ResultSet;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** backstop verify and the scheduled drill, against a real server. */
+class DrillIT {
+    private final PgCluster pg = PgCluster.shared();
+    private final Manifests manifests = new Manifests();
+
+    @TempDir
+    Path dir;
+
+    private long scratchDatabases() {
+        try (var c = pg.connect("postgres"); Statement st = c.createStatement();
+                ResultSet rs = st.executeQuery("SELECT count(*) FROM pg_database WHERE datname LIKE 'backstop\\_drill\\_%'")) {
+            rs.next();
+            return rs.getLong(1);
+        } catch (java.sql.SQLException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    @Test
+    void aDrillPassesOnAGoodBackupFailsOnATamperedOneAndLeavesNoScratchDatabase() throws Exception {
+        String db = pg.createDatabase("drill");
+        pg.execute(db, "CREATE TABLE users(id int)", "INSERT INTO users SELECT generate_series(1, 400)");
+        Map<String, String> env = Cli.env(pg, db, dir.resolve("backups"));
+        assertThat(Cli.run(env, "backup").status()).isZero();
+        Path dump = Fixtures.finalDumps(dir.resolve("backups/app/hourly")).get(0);
+
+        Cli.Result ok = Cli.run(env, "verify");
+        assertThat(ok.status()).as(ok.all()).isZero();
+        assertThat(ok.out()).contains("passed", "1 tables, 400 rows, all as in the manifest");
+        assertThat(manifests.read(dump).lastDrill().passed()).isTrue();
+        assertThat(scratchDatabases()).isZero();
+
+        // Tampered after verification: another valid archive in its place, sha256 "fixed" in the manifest.
+        pg.execute(db, "DELETE FROM users WHERE id > 100");
+        Path other = dir.resolve("other");
+        assertThat(Cli.run(Cli.env(pg, db, other), "backup").status()).isZero();
+        Path otherDump = Fixtures.finalDumps(other.resolve("app/hourly")).get(0);
+        Files.copy(otherDump, dump, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        ObjectNode m = (ObjectNode) manifests.json().readTree(BackupLayout.manifestOf(dump).toFile());
+        m.put("sha256", Verifier.sha256(dump));
+        Files.writeString(BackupLayout.manifestOf(dump), m.toString());
+
+        Cli.Result bad = Cli.run(env, "verify", dump.toString());
+        assertThat(bad.status()).as(bad.all()).isEqualTo(ExitCode.DUMP_FAILED.status());
+        assertThat(bad.out()).contains("FAILED", "public.users: 100 rows restored, manifest says 400");
+        assertThat(manifests.read(dump).lastDrill().passed()).isFalse();
+        assertThat(scratchDatabases()).isZero();
+    }
+
+    @Test
+    void aDrillKilledHalfWayLeavesAScratchDatabaseTheNextStartSweeps() throws Exception {
+        String db = Fixtures.bigDatabase(pg);
+        Map<String, String> env = Cli.env(pg, db, dir.resolve("backups"));
+        env.put("BACKSTOP_PG_DUMP_COMPRESS", "0");
+        assertThat(Cli.run(env, "backup").status()).isZero();
+        Process child = Cli.spawn(env, dir.resolve("verify.log"), "verify");
+        Fixtures.await("the scratch database", Duration.ofSeconds(30), () -> scratchDatabases() > 0);
+        child.destroyForcibly().waitFor();
+        Fixtures.await("pg_restore to die with its parent", Duration.ofSeconds(10),
+                () -> Fixtures.processesWith("--dbname=backstop_drill_").isEmpty());
+        assertThat(scratchDatabases()).isEqualTo(1);
+
+        env.put("BACKSTOP_SCHEDULE", "0 0 0 1 1 ?");
+        env.put("BACKSTOP_HTTP_PORT", "0");
+        env.put("BACKSTOP_HTTP_BIND", "127.0.0.1");
+        var daemon = new io.backstop.Main(env, java.time.Clock.systemUTC()).daemon();
+        daemon.start();
+        try {
+            assertThat(scratchDatabases()).as("swept at start").isZero();
+        } finally {
+            daemon.stop(Duration.ofSeconds(8));
+        }
+    }
+}
