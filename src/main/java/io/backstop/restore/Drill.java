@@ -98,13 +98,18 @@ public final class Drill {
             while (rs.next()) {
                 names.add(rs.getString(1));
             }
-        } catch (SQLException e) {
+        } catch (SQLException | BackstopException e) {
+            // The database may be down at start: the daemon must start anyway; the next start sweeps.
             log.warn("cannot look for leftover drill databases of target {}: {}", target.name(), e.getMessage());
             return List.of();
         }
         for (String name : names) {
             log.info("dropping {}, left by a restore drill that was interrupted", name);
-            PgRestore.drop(db, name);
+            try {
+                PgRestore.drop(db, name);
+            } catch (BackstopException e) {
+                log.warn("cannot drop leftover drill database {}: {}", name, e.getMessage());
+            }
         }
         return names;
     }
