@@ -182,7 +182,7 @@ public final class Main {
     }
 
     public io.backstop.restore.Restore restore() {
-        return new io.backstop.restore.Restore(backup(), tools(), settings().pgDump().timeout());
+        return new io.backstop.restore.Restore(backup(), check(), tools(), settings().pgDump().timeout());
     }
 
     public io.backstop.restore.Drill drill() {

@@ -20,8 +20,8 @@ import picocli.CommandLine.ParentCommand;
 import picocli.CommandLine.Spec;
 
 /** {@code backstop restore BACKUP --into DB}: restore with safety. */
-@Command(name = "restore", description = {"Restore a backup into a database. BACKUP is a path, latest, or a timestamp",
-        "prefix. Checks the file's sha256 first; refuses a non-empty database without --clean; takes a safety backup",
+@Command(name = "restore", description = {"Restore a backup into a database. BACKUP is a path, latest, pinned,",
+        "a label, or a timestamp prefix. Checks the file's sha256 first; refuses a non-empty database without --clean; takes a safety backup",
         "(manual tier, pre-restore) of an existing one first; asks you to type the database name unless --yes;",
         "stops at the first error; compares the restored row counts with the manifest (exit 4 when they differ)."})
 public final class RestoreCommand implements Callable<Integer> {
@@ -34,7 +34,7 @@ public final class RestoreCommand implements Callable<Integer> {
     @Mixin
     TargetOption targets;
 
-    @Parameters(index = "0", paramLabel = "BACKUP", description = "A path, latest, or a timestamp prefix (20261121T13).")
+    @Parameters(index = "0", paramLabel = "BACKUP", description = "A path, latest, pinned, a label (pre-migration) or a timestamp prefix (20261121T13).")
     String backup;
 
     @Option(names = "--into", required = true, paramLabel = "DB", description = "The database to restore into.")

@@ -28,7 +28,7 @@ public final class VerifyCommand implements Callable<Integer> {
     @Mixin
     TargetOption targets;
 
-    @Parameters(index = "0", arity = "0..1", paramLabel = "BACKUP", description = "A path, latest, or a timestamp prefix.")
+    @Parameters(index = "0", arity = "0..1", paramLabel = "BACKUP", description = "A path, latest, pinned, a label or a timestamp prefix.")
     String backup;
 
     @Override

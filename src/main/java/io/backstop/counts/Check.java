@@ -129,6 +129,23 @@ public final class Check {
                 l.method());
     }
 
+    /**
+     * After a restore into the target's own database: the restored database is new (new OID,
+     * perhaps a new cluster), so its identity becomes the baseline's. The counts stay: the next
+     * check compares the restored rows with them.
+     */
+    public void adoptIdentity(Target target) {
+        try (Connection c = new Database(target).connect()) {
+            ServerInfo info = ServerInfo.read(c);
+            states.update(target.name(), s -> s.baseline() == null ? s : s.withBaseline(new TargetState.Baseline(
+                    s.baseline().takenAt(), s.baseline().sequence(), s.baseline().file(), info.systemIdentifier(),
+                    info.databaseOid(), s.baseline().rowCounts())));
+        } catch (SQLException e) {
+            throw new BackstopException(ExitCode.DATABASE_UNREACHABLE, "cannot read the restored database's identity: "
+                    + e.getMessage(), e);
+        }
+    }
+
     private Result apply(String target, List<Drop> drops, Map<String, Long> counts,
             java.util.function.UnaryOperator<TargetState> record, TargetState.Baseline nextBaseline, String method) {
         TargetState before = states.read(target);

@@ -13,7 +13,8 @@ import java.util.List;
 import java.util.Optional;
 
 /**
- * Turns what an operator types into one verified backup: a path, {@code latest}, or a
+ * Turns what an operator types into one verified backup: a path, {@code latest}, {@code pinned}
+ * (what a data-loss alarm kept), a label ({@code pre-migration}: the newest with it), or a
  * timestamp prefix ({@code 20261121T13}, {@code 2026-11-21}). A file without a Backstop
  * manifest is refused by name: restoring a foreign or damaged file is how people lose twice.
  */
@@ -36,6 +37,21 @@ public final class Resolver {
                     ExitCode.BAD_BACKUP, "target " + target + " has no verified backup under " + layout.targetDir(target)));
             return new Resolved(newest.file(), newest.manifest().orElseThrow());
         }
+        if (reference.equals("pinned")) {
+            // The evidence a data-loss alarm kept: the newest pinned backup.
+            return catalog.list(target).stream().filter(e -> e.verified() && e.pinned())
+                    .max(Comparator.comparingLong(e -> e.manifest().orElseThrow().sequence()))
+                    .map(e -> new Resolved(e.file(), e.manifest().orElseThrow()))
+                    .orElseThrow(() -> new BackstopException(ExitCode.BAD_BACKUP, "target " + target
+                            + " has no pinned backup (pins exist only while a data-loss alarm is raised); use latest,"
+                            + " a label or a timestamp prefix (see backstop list)"));
+        }
+        Optional<Catalog.Entry> labelled = catalog.list(target).stream()
+                .filter(e -> e.verified() && reference.equals(e.manifest().orElseThrow().label()))
+                .max(Comparator.comparingLong(e -> e.manifest().orElseThrow().sequence()));
+        if (labelled.isPresent()) {
+            return new Resolved(labelled.get().file(), labelled.get().manifest().orElseThrow());
+        }
         Path path = Path.of(reference);
         if (Files.exists(path) || reference.contains("/") || reference.endsWith(".dump")) {
             if (!Files.isRegularFile(path)) {
@@ -57,8 +73,8 @@ public final class Resolver {
         Optional<Catalog.Entry> newest = matches.stream()
                 .max(Comparator.comparingLong(e -> e.manifest().orElseThrow().sequence()));
         Catalog.Entry entry = newest.orElseThrow(() -> new BackstopException(ExitCode.BAD_BACKUP, "no verified backup of"
-                + " target " + target + " matches \"" + reference + "\"; allowed: a path, latest, or a timestamp prefix"
-                + " such as 20261121T13 (see backstop list)"));
+                + " target " + target + " matches \"" + reference + "\"; allowed: a path, latest, pinned, a label, or a"
+                + " timestamp prefix such as 20261121T13 (see backstop list)"));
         return new Resolved(entry.file(), entry.manifest().orElseThrow());
     }
 }

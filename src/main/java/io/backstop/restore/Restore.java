@@ -27,11 +27,13 @@ public final class Restore {
     private static final Logger log = LoggerFactory.getLogger(Restore.class);
 
     private final Backup backup;
+    private final io.backstop.counts.Check check;
     private final PgTools tools;
     private final Duration timeout;
 
-    public Restore(Backup backup, PgTools tools, Duration timeout) {
+    public Restore(Backup backup, io.backstop.counts.Check check, PgTools tools, Duration timeout) {
         this.backup = backup;
+        this.check = check;
         this.tools = tools;
         this.timeout = timeout;
     }
@@ -90,6 +92,9 @@ public final class Restore {
         Map<String, Long> expected = request.backup().manifest().rowCounts();
         Map<String, Long> restored = PgRestore.count(db, into, expected);
         List<String> diffs = PgRestore.differences(expected, restored);
+        if (into.equals(target.database())) {
+            check.adoptIdentity(target); // the restored database is the target's now
+        }
         Duration took = Duration.ofNanos(System.nanoTime() - started);
         log.info("restore into {} finished: {} tables, {} differences from the manifest, {}", into, restored.size(),
                 diffs.size(), io.backstop.backup.Sizes.seconds(took));

@@ -107,7 +107,7 @@ class RestoreIT {
         assertThat(r.err()).contains(foreign.toString(), "has no manifest", "not a Backstop backup");
         Cli.Result none = Cli.run(env, "restore", "19990101", "--into", "y", "--yes");
         assertThat(none.status()).isEqualTo(ExitCode.BAD_BACKUP.status());
-        assertThat(none.err()).contains("matches \"19990101\"", "allowed: a path, latest, or a timestamp prefix");
+        assertThat(none.err()).contains("matches \"19990101\"", "allowed: a path, latest, pinned, a label, or a timestamp prefix");
     }
 
     @Test
