@@ -10,7 +10,7 @@ import picocli.CommandLine.Option;
 @Command(name = "backstop", mixinStandardHelpOptions = true,
         versionProvider = VersionProvider.class,
         description = "PostgreSQL backup sidecar: verified pg_dump backups, row-count alarms, health and metrics.",
-        subcommands = {DaemonCommand.class, BackupCommand.class, ListCommand.class, CheckCommand.class, AckCommand.class,
+        subcommands = {DaemonCommand.class, DemoCommand.class, BackupCommand.class, ListCommand.class, CheckCommand.class, AckCommand.class,
                 PruneCommand.class,
                 RestoreCommand.class, VerifyCommand.class, GuardCommand.class},
         footer = {"", "Exit codes:", "%s"})

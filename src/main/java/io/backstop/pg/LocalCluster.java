@@ -1,0 +1,171 @@
+package io.backstop.pg;
+
+import io.backstop.BackstopException;
+import io.backstop.ExitCode;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+/**
+ * A throwaway PostgreSQL cluster from the local server binaries, for {@code backstop demo} and
+ * the tests: initdb and pg_ctl in a fresh directory under /tmp, a free port on 127.0.0.1,
+ * password (scram) authentication over TCP. As root, the server runs as the postgres user
+ * through runuser, with the directory owned by it (initdb refuses root).
+ */
+public final class LocalCluster implements AutoCloseable {
+    public static final String SUPERUSER = "postgres";
+
+    private final Path bin;
+    private final Path dir;
+    private final Path data;
+    private final int port;
+    private final String password;
+    private boolean running;
+
+    private LocalCluster(Path bin, Path dir, int port, String password) {
+        this.bin = bin;
+        this.dir = dir;
+        this.data = dir.resolve("data");
+        this.port = port;
+        this.password = password;
+    }
+
+    /** initdb and start; the newest /usr/lib/postgresql/N/bin unless {@code binDir} says otherwise. */
+    public static LocalCluster start(Path binDir, String password) {
+        try {
+            Path dir = Files.createTempDirectory(Path.of("/tmp"), "backstop-pg-");
+            LocalCluster cluster = new LocalCluster(binDir, dir, freePort(), password);
+            cluster.init();
+            cluster.startServer();
+            return cluster;
+        } catch (IOException e) {
+            throw new BackstopException(ExitCode.TOOLS, "cannot create a PostgreSQL cluster under /tmp: " + e.getMessage(), e);
+        }
+    }
+
+    /** The newest local server binaries (initdb and postgres), for a throwaway cluster. */
+    public static Path serverBinaries() {
+        Path root = Path.of("/usr/lib/postgresql");
+        try (Stream<Path> majors = Files.list(root)) {
+            return majors.filter(p -> Files.isExecutable(p.resolve("bin/initdb")))
+                    .max(Comparator.comparingDouble(p -> Double.parseDouble(p.getFileName().toString())))
+                    .map(p -> p.resolve("bin"))
+                    .orElseThrow(() -> noServer(root, null));
+        } catch (IOException e) {
+            throw noServer(root, e);
+        }
+    }
+
+    private static BackstopException noServer(Path root, IOException cause) {
+        return new BackstopException(ExitCode.TOOLS, "no PostgreSQL server binaries (initdb) under " + root
+                + ": install them (apt-get install postgresql) to run a throwaway cluster", cause);
+    }
+
+    private static int freePort() throws IOException {
+        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            return s.getLocalPort();
+        }
+    }
+
+    private static boolean isRoot() {
+        return "root".equals(System.getProperty("user.name"));
+    }
+
+    private void init() throws IOException {
+        Path pwfile = dir.resolve("pwfile");
+        Files.writeString(pwfile, password + "\n", StandardCharsets.UTF_8);
+        if (isRoot()) {
+            exec(List.of("chown", "-R", "postgres:postgres", dir.toString()));
+        }
+        Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx------"));
+        asPostgres(List.of(bin.resolve("initdb").toString(), "-D", data.toString(), "-U", SUPERUSER,
+                "--auth-local=trust", "--auth-host=scram-sha-256", "--pwfile=" + pwfile, "-E", "UTF8",
+                "--locale=C", "--no-sync"));
+        Files.deleteIfExists(pwfile);
+    }
+
+    public synchronized void startServer() {
+        String options = "-p " + port + " -k " + dir + " -c listen_addresses=127.0.0.1 -c fsync=off"
+                + " -c full_page_writes=off -c synchronous_commit=off -c max_connections=100";
+        asPostgres(List.of(bin.resolve("pg_ctl").toString(), "-D", data.toString(), "-l", dir.resolve("log").toString(),
+                "-w", "-t", "60", "-o", options, "start"));
+        running = true;
+    }
+
+    public synchronized void stopServer() {
+        if (running) {
+            asPostgres(List.of(bin.resolve("pg_ctl").toString(), "-D", data.toString(), "-m", "fast", "-w", "stop"));
+            running = false;
+        }
+    }
+
+    private void asPostgres(List<String> command) {
+        List<String> full = new ArrayList<>();
+        if (isRoot()) {
+            full.addAll(List.of("runuser", "-u", "postgres", "--"));
+        }
+        full.addAll(command);
+        exec(full);
+    }
+
+    private void exec(List<String> command) {
+        try {
+            Process p = new ProcessBuilder(command).redirectErrorStream(true)
+                    .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            if (!p.waitFor(120, TimeUnit.SECONDS) || p.exitValue() != 0) {
+                String log = Files.exists(dir.resolve("log")) ? Files.readString(dir.resolve("log")) : "";
+                throw new BackstopException(ExitCode.TOOLS, String.join(" ", command) + " failed:\n" + out + "\n" + log);
+            }
+        } catch (IOException e) {
+            throw new BackstopException(ExitCode.TOOLS, "cannot run " + command.get(0) + ": " + e.getMessage(), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new BackstopException(ExitCode.INTERRUPTED, "interrupted while running " + command.get(0), e);
+        }
+    }
+
+    public int port() {
+        return port;
+    }
+
+    public String host() {
+        return "127.0.0.1";
+    }
+
+    public String password() {
+        return password;
+    }
+
+    public Path bin() {
+        return bin;
+    }
+
+    public Path dir() {
+        return dir;
+    }
+
+    /** Stops the server and deletes its directory. */
+    @Override
+    public synchronized void close() {
+        try {
+            stopServer();
+        } catch (RuntimeException e) {
+            // best effort: the directory goes anyway
+        }
+        try (Stream<Path> walk = Files.walk(dir)) {
+            walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        } catch (IOException ignored) {
+            // a temp dir
+        }
+    }
+}

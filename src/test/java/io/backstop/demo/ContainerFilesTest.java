@@ -1,0 +1,81 @@
+package io.backstop.demo;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/** docker-compose.yml, the Dockerfile and alertmanager.yml, checked by their own tools and by reading them. */
+class ContainerFilesTest {
+    private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
+
+    static String run(String... command) throws Exception {
+        Process p;
+        try {
+            p = new ProcessBuilder(command).redirectErrorStream(true).start();
+        } catch (java.io.IOException e) {
+            throw new AssertionError(command[0] + " is not installed (.ci/run installs it)", e);
+        }
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(p.waitFor()).as(String.join(" ", command) + "\n" + out).isZero();
+        return out;
+    }
+
+    @Test
+    void composeFileIsValid() throws Exception {
+        run("docker-compose", "-f", "docker-compose.yml", "config", "-q");
+    }
+
+    @Test
+    void composeWiresTheSidecarAsDocumented() throws Exception {
+        JsonNode c = YAML.readTree(Path.of("docker-compose.yml").toFile());
+        JsonNode db = c.at("/services/db");
+        assertThat(db.at("/healthcheck/test").toString()).contains("pg_isready");
+        assertThat(db.at("/volumes").toString()).contains("pgdata:/var/lib/postgresql/data");
+        assertThat(c.at("/volumes").has("pgdata")).as("a named volume for the database").isTrue();
+
+        JsonNode backup = c.at("/services/backup");
+        assertThat(backup.at("/depends_on/db/condition").asText()).isEqualTo("service_healthy");
+        assertThat(backup.at("/volumes").toString()).as("a bind mount survives down -v").contains("./backups:/backups");
+        assertThat(backup.at("/environment/PGPASSWORD_FILE").asText()).isEqualTo("/run/secrets/db_password");
+        assertThat(backup.at("/environment").toString()).doesNotContain("PGPASSWORD\"");
+        assertThat(backup.at("/healthcheck/test").toString()).contains("/health");
+        assertThat(backup.at("/build/args/PG_MAJOR").asText()).isNotBlank();
+        assertThat(backup.at("/stop_grace_period").asText()).isEqualTo("15s");
+
+        assertThat(c.at("/services/prometheus/volumes").toString()).contains("config/prometheus/alerts.yml");
+        assertThat(c.at("/services/alertmanager/volumes").toString()).contains("config/alertmanager/alertmanager.yml");
+        assertThat(c.at("/services/grafana/volumes").toString()).contains("config/grafana/provisioning",
+                "config/grafana/dashboards");
+        for (JsonNode secret : c.at("/secrets")) {
+            assertThat(Path.of(secret.at("/file").asText())).exists();
+        }
+        JsonNode prometheus = YAML.readTree(Path.of("config/prometheus/prometheus.yml").toFile());
+        assertThat(prometheus.at("/scrape_configs/0/static_configs/0/targets/0").asText()).isEqualTo("backup:8080");
+    }
+
+    @Test
+    void alertmanagerConfigIsValid() throws Exception {
+        assertThat(run("amtool", "check-config", "config/alertmanager/alertmanager.yml")).contains("SUCCESS");
+    }
+
+    @Test
+    void theImageRunsAsANonRootUserWithAHealthcheckAndABackupVolume() throws Exception {
+        List<String> lines = Files.readAllLines(Path.of("Dockerfile"));
+        String text = String.join("\n", lines);
+        assertThat(text).containsPattern("(?m)^ARG PG_MAJOR=\\d+$").containsPattern("(?m)^USER backstop$")
+                .containsPattern("(?m)^VOLUME /backups$").contains("HEALTHCHECK", "postgresql-client-${PG_MAJOR}");
+        List<String> froms = new ArrayList<>();
+        lines.stream().filter(l -> l.startsWith("FROM ")).forEach(froms::add);
+        assertThat(froms).as("multi-stage: build with Maven, run on a small image").hasSize(2);
+        assertThat(froms.get(0)).contains("maven");
+        assertThat(froms.get(1)).contains("slim");
+    }
+}

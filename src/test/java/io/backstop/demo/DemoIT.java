@@ -1,0 +1,89 @@
+package io.backstop.demo;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.backstop.testing.Fixtures;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** `./backstop demo` as a newcomer runs it: backups, /health 200, then a DELETE and DATA_DROP. */
+class DemoIT {
+    private final HttpClient client = HttpClient.newHttpClient();
+
+    @TempDir
+    Path dir;
+
+    private HttpResponse<String> health(int port) {
+        try {
+            return client.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/health")).build(),
+                    HttpResponse.BodyHandlers.ofString());
+        } catch (Exception e) {
+            return null;
+        }
+    }
+
+    @Test
+    void theDemoBacksUpEveryMinuteAndRaisesTheAlarmAfterADelete() throws Exception {
+        int port;
+        try (var s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            port = s.getLocalPort();
+        }
+        Path log = dir.resolve("demo.log");
+        Path backups = dir.resolve("backups");
+        Process demo = new ProcessBuilder("./backstop", "demo", "--port", Integer.toString(port), "--backups",
+                backups.toString()).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        try {
+            Fixtures.await("the banner", Duration.ofSeconds(60), () -> read(log).contains("Simulate an incident"));
+            Matcher psql = Pattern.compile("(?m)^\\s+(\\S+/psql \"postgresql://[^\"]+\" -c \"DELETE FROM users\")$")
+                    .matcher(read(log));
+            assertThat(psql.find()).as(read(log)).isTrue();
+            Fixtures.await("a verified backup and /health 200", Duration.ofSeconds(30), () -> {
+                HttpResponse<String> h = health(port);
+                return h != null && h.statusCode() == 200 && !h.body().contains("\"newest_verified_backup\":null");
+            });
+            Fixtures.await("the first scheduled backup (every minute)", Duration.ofSeconds(75),
+                    () -> Fixtures.finalDumps(backups.resolve("demo/hourly")).size() >= 2);
+            assertThat(health(port).statusCode()).isEqualTo(200);
+
+            Process incident = new ProcessBuilder("bash", "-c", psql.group(1)).redirectErrorStream(true).start();
+            String said = new String(incident.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertThat(incident.waitFor()).as(said).isZero();
+            Fixtures.await("DATA_DROP within the 10 s check interval", Duration.ofSeconds(20), () -> {
+                HttpResponse<String> h = health(port);
+                return h != null && h.statusCode() == 503 && h.body().contains("DATA_DROP");
+            });
+        } finally {
+            demo.destroy(); // SIGTERM, as Ctrl-C would
+            assertThat(demo.waitFor(20, TimeUnit.SECONDS)).isTrue();
+        }
+        assertThat(demo.exitValue()).as(read(log)).isZero();
+        assertThat(health(port)).as("the demo stopped serving").isNull();
+        Matcher db = Pattern.compile("database\\s+127\\.0\\.0\\.1:(\\d+)/demo").matcher(read(log));
+        assertThat(db.find()).isTrue();
+        try (var s = new java.net.Socket()) {
+            s.connect(new java.net.InetSocketAddress("127.0.0.1", Integer.parseInt(db.group(1))), 500);
+            throw new AssertionError("the throwaway PostgreSQL still listens");
+        } catch (java.io.IOException expected) {
+            // cleaned up
+        }
+    }
+
+    private static String read(Path file) {
+        try {
+            return Files.exists(file) ? Files.readString(file) : "";
+        } catch (java.io.IOException e) {
+            return "";
+        }
+    }
+}
