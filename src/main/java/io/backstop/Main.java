@@ -19,6 +19,8 @@ import io.backstop.http.HealthState;
 import io.backstop.http.HttpApi;
 import io.backstop.http.Metrics;
 import io.backstop.pg.PgTools;
+import io.backstop.restore.Drill;
+import io.backstop.restore.Restore;
 import io.backstop.retention.Rotation;
 import io.backstop.schedule.BackupCycle;
 import io.backstop.schedule.Daemon;
@@ -26,6 +28,7 @@ import io.backstop.schedule.Reporter;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.time.Clock;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.Arrays;
 import java.util.List;
@@ -181,12 +184,12 @@ public final class Main {
         return new BackupCycle(backup(), check(), rotation(), layout());
     }
 
-    public io.backstop.restore.Restore restore() {
-        return new io.backstop.restore.Restore(backup(), check(), tools(), settings().pgDump().timeout());
+    public Restore restore() {
+        return new Restore(backup(), check(), tools(), settings().pgDump().timeout());
     }
 
-    public io.backstop.restore.Drill drill() {
-        return new io.backstop.restore.Drill(tools(), manifests(), settings().pgDump().timeout(), clock);
+    public Drill drill() {
+        return new Drill(tools(), manifests(), settings().pgDump().timeout(), clock);
     }
 
     public Daemon daemon() {
@@ -219,8 +222,8 @@ public final class Main {
             state.seed(t.name(), newest, rows, baseline, st.alarmRaised(),
                     st.alarm() == null ? List.of() : st.alarm().drops(), rotation().retained(t.name()));
             catalog().newestVerified(t.name()).flatMap(Catalog.Entry::manifest).map(Manifest::lastDrill)
-                    .ifPresent(d -> state.drilled(t.name(), new io.backstop.restore.Drill.Result(d.passed(), d.details(),
-                            java.time.Duration.ofMillis((long) (d.durationSeconds() * 1000)), d)));
+                    .ifPresent(d -> state.drilled(t.name(), new Drill.Result(d.passed(), d.details(),
+                            Duration.ofMillis((long) (d.durationSeconds() * 1000)), d)));
         }
     }
 

@@ -82,18 +82,11 @@ public final class Durable {
             hint = "the disk is full: free space or lower retention";
         } else if (e instanceof AccessDeniedException || reason.contains("Permission denied")
                 || reason.contains("Read-only file system")) {
-            hint = "the directory is not writable by this user (uid " + uid() + "): fix ownership or mount it read-write";
+            hint = "the directory is not writable by user " + System.getProperty("user.name") + ": fix ownership or mount it read-write";
         } else {
             hint = e.getClass().getSimpleName();
         }
         return new BackstopException(ExitCode.STORAGE, what + ": " + reason + " (" + hint + ")", e);
     }
 
-    private static String uid() {
-        try {
-            return String.valueOf(Files.getAttribute(Path.of("/proc/self"), "unix:uid"));
-        } catch (IOException | UnsupportedOperationException | IllegalArgumentException e) {
-            return "?";
-        }
-    }
 }

@@ -98,7 +98,7 @@ public final class SettingsLoader {
             merged.checkValid(reference.resolve(resolveOptions()), ROOT);
         } catch (ConfigException.ValidationFailed e) {
             for (ConfigException.ValidationProblem p : e.problems()) {
-                problems.add(key(p.path()) + ": " + p.problem() + originOf(p.origin()));
+                problems.add(p.path() + ": " + p.problem() + originOf(p.origin()));
             }
         }
         Settings settings = problems.isEmpty() ? build(merged.getConfig(ROOT), problems) : null;
@@ -304,10 +304,6 @@ public final class SettingsLoader {
         } catch (java.text.ParseException | RuntimeException e) {
             return false;
         }
-    }
-
-    static String key(String path) {
-        return path;
     }
 
     static String originOf(com.typesafe.config.ConfigOrigin origin) {

@@ -21,6 +21,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.stream.Collectors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -105,10 +106,10 @@ public final class Check {
 
     /** The operator says the drop was intended: current counts become the baseline, pins are released. */
     public Result ack(Target target) {
+        TargetState current = states.read(target.name());
         LiveCountsWithIdentity l;
         try {
-            l = observe(target, states.read(target.name()).baseline() == null ? Map.of()
-                    : states.read(target.name()).baseline().rowCounts());
+            l = observe(target, current.baseline() == null ? Map.of() : current.baseline().rowCounts());
         } catch (DatabaseMissing e) {
             throw new BackstopException(ExitCode.DATABASE_UNREACHABLE, "target " + target.name() + ": database \""
                     + target.database() + "\" does not exist; create it (or restore it) before acknowledging", e);
@@ -118,8 +119,12 @@ public final class Check {
                 .mapToLong(Manifest::sequence).max().orElse(0);
         TargetState.Baseline baseline = new TargetState.Baseline(clock.instant(), sequence, null, o.systemIdentifier(),
                 o.databaseOid(), o.rowCounts());
-        TargetState before = states.read(target.name());
-        TargetState after = states.update(target.name(), s -> s.withBaseline(baseline).withAlarm(null));
+        AtomicReference<TargetState> beforeRef = new AtomicReference<>();
+        TargetState after = states.update(target.name(), s -> {
+            beforeRef.set(s);
+            return s.withBaseline(baseline).withAlarm(null);
+        });
+        TargetState before = beforeRef.get();
         if (before.alarm() != null) {
             release(before.alarm().pinned());
             log.info("data-loss alarm of target {} acknowledged: {} tables, {} rows are the new baseline; {} pinned backups"
@@ -146,35 +151,37 @@ public final class Check {
         }
     }
 
+    /**
+     * Records a comparison in state.json. Whether it raises or clears the alarm is decided on the
+     * state read under the state lock, so a daemon check and a CLI check never both raise (and
+     * pin) the same drop.
+     */
     private Result apply(String target, List<Drop> drops, Map<String, Long> counts,
             java.util.function.UnaryOperator<TargetState> record, TargetState.Baseline nextBaseline, String method) {
-        TargetState before = states.read(target);
-        boolean raise = !drops.isEmpty() && before.alarm() == null;
-        boolean clear = drops.isEmpty() && before.alarm() != null;
-        List<String> pinned = raise ? pin(target, before.baseline(), drops) : List.of();
+        AtomicReference<TargetState> before = new AtomicReference<>();
         TargetState after = states.update(target, s -> {
+            before.set(s);
             TargetState r = record.apply(s);
-            if (!drops.isEmpty()) {
-                List<String> pins = s.alarm() != null ? s.alarm().pinned() : pinned;
-                r = r.withAlarm(new TargetState.Alarm(s.alarm() != null ? s.alarm().raisedAt() : clock.instant(), drops, pins));
-            } else {
+            if (drops.isEmpty()) {
+                // Counts at (or above) the baseline: no alarm; a backup's counts become the new baseline.
                 r = r.withAlarm(null);
-                if (nextBaseline != null) {
-                    r = r.withBaseline(nextBaseline);
-                }
+                return nextBaseline == null ? r : r.withBaseline(nextBaseline);
             }
-            if (s.baseline() == null && nextBaseline != null) {
-                r = r.withBaseline(nextBaseline);
-            }
-            return r;
+            TargetState.Alarm raised = s.alarm() != null
+                    ? new TargetState.Alarm(s.alarm().raisedAt(), drops, s.alarm().pinned())
+                    : new TargetState.Alarm(clock.instant(), drops, pin(target, s.baseline(), drops));
+            return r.withAlarm(raised);
         });
+        boolean raise = !drops.isEmpty() && before.get().alarm() == null;
+        boolean clear = drops.isEmpty() && before.get().alarm() != null;
         if (raise) {
+            List<String> pinned = after.alarm().pinned();
             log.warn("DATA LOSS on target {} ({}): {}. The data is in {} (pinned until `backstop ack --target {}` or the"
                     + " counts recover). Restore from it, or acknowledge if the change was intended.", target, method,
                     drops.stream().map(Drop::describe).collect(Collectors.joining("; ")),
                     pinned.isEmpty() ? "no backup (none was taken before the drop)" : String.join(", ", pinned), target);
         } else if (clear) {
-            release(before.alarm().pinned());
+            release(before.get().alarm().pinned());
             log.info("data-loss alarm of target {} cleared: counts are back at the baseline; pins released", target);
         }
         return new Result(target, after.baseline(), counts, drops, after.alarm(), raise, clear, method);

@@ -10,7 +10,4 @@ public enum Decision {
         return name().toLowerCase(Locale.ROOT);
     }
 
-    Decision worst(Decision other) {
-        return other.ordinal() > ordinal() ? other : this;
-    }
 }

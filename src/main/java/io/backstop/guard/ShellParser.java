@@ -22,7 +22,11 @@ final class ShellParser {
     private int i;
     private final List<Command> commands = new ArrayList<>();
     private final List<String> substitutions = new ArrayList<>();
-    private final List<String[]> pendingHeredocs = new ArrayList<>(); // [delimiter, index of command]
+    /** A here-document whose body starts on the next line and belongs to {@code stdin} of its command. */
+    private record Heredoc(String delimiter, List<String> stdin) {
+    }
+
+    private final List<Heredoc> pendingHeredocs = new ArrayList<>();
 
     private List<String> words = new ArrayList<>();
     private List<String> stdinFiles = new ArrayList<>();
@@ -98,8 +102,7 @@ final class ShellParser {
                 }
                 skipBlanks();
                 String delimiter = word();
-                pendingHeredocs.add(new String[] {delimiter, null});
-                heredocOwner.add(this.stdinTexts);
+                pendingHeredocs.add(new Heredoc(delimiter, stdinTexts));
             } else {
                 i++;
                 if (i < s.length() && (s.charAt(i) == '&' || s.charAt(i) == '>')) {
@@ -121,11 +124,9 @@ final class ShellParser {
         }
     }
 
-    private final List<List<String>> heredocOwner = new ArrayList<>();
-
     private void readHeredocs() {
-        for (int h = 0; h < pendingHeredocs.size(); h++) {
-            String delimiter = pendingHeredocs.get(h)[0];
+        for (Heredoc heredoc : pendingHeredocs) {
+            String delimiter = heredoc.delimiter();
             StringBuilder body = new StringBuilder();
             while (i < s.length()) {
                 int end = s.indexOf('\n', i);
@@ -136,10 +137,9 @@ final class ShellParser {
                 }
                 body.append(line).append('\n');
             }
-            heredocOwner.get(h).add(body.toString());
+            heredoc.stdin().add(body.toString());
         }
         pendingHeredocs.clear();
-        heredocOwner.clear();
     }
 
     private void skipBlanks() {

@@ -8,7 +8,6 @@ import io.backstop.counts.Drop;
 import io.backstop.retention.Rotation;
 import io.backstop.schedule.Reporter;
 import java.time.Instant;
-import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -127,7 +126,4 @@ public final class HealthState implements Reporter {
                 .incrementAndGet();
     }
 
-    static Map<Tier, Integer> emptyRetained() {
-        return new EnumMap<>(Tier.class);
-    }
 }

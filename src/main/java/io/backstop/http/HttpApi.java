@@ -176,7 +176,7 @@ public final class HttpApi implements AutoCloseable {
         }
     }
 
-    private static boolean allow(HttpExchange ex, String method, String... allowed) throws IOException {
+    private boolean allow(HttpExchange ex, String method, String... allowed) throws IOException {
         for (String a : allowed) {
             if (a.equals(method)) {
                 return true;
@@ -187,9 +187,8 @@ public final class HttpApi implements AutoCloseable {
         return false;
     }
 
-    private static void error(HttpExchange ex, int status, String message) throws IOException {
-        String body = "{\"error\":" + new ObjectMapper().writeValueAsString(message) + "}";
-        send(ex, status, "application/json", body.getBytes(StandardCharsets.UTF_8));
+    private void error(HttpExchange ex, int status, String message) throws IOException {
+        send(ex, status, "application/json", json.writeValueAsBytes(Map.of("error", message)));
     }
 
     private static void send(HttpExchange ex, int status, String type, byte[] body) throws IOException {

@@ -160,15 +160,6 @@ public final class ProcessRunner {
         }
     }
 
-    /** Runs and throws with {@code failure} as the error code unless the exit code is 0. */
-    public Result runChecked(Spec spec, ExitCode failure) {
-        Result result = run(spec, p -> { });
-        if (result.exitCode() != 0) {
-            throw failure(spec, result, failure);
-        }
-        return result;
-    }
-
     public BackstopException failure(Spec spec, Result result, ExitCode code) {
         return new BackstopException(code, redact(String.join(" ", spec.command())) + " failed with exit code "
                 + result.exitCode() + (result.stderrTail().isBlank() ? "" : ":\n" + indent(result.stderrTail())));
