@@ -181,7 +181,7 @@ public final class Main {
     }
 
     public BackupCycle cycle() {
-        return new BackupCycle(backup(), check(), rotation(), layout());
+        return new BackupCycle(backup(), check(), rotation(), layout(), manifests());
     }
 
     public Restore restore() {

@@ -63,13 +63,22 @@ public final class Backup {
     }
 
     /** What to take: a label makes it a manual backup; {@code lockWait} is how long to wait for a running one. */
-    public record Request(Optional<String> label, Duration lockWait) {
+    public record Request(Optional<String> label, Duration lockWait, boolean safety) {
+        public Request(Optional<String> label, Duration lockWait) {
+            this(label, lockWait, false);
+        }
+
         public static Request scheduled() {
             return new Request(Optional.empty(), Duration.ZERO);
         }
 
+        /** A backup taken just before something destructive: safety tier, never latest. */
+        public static Request safety(String label, Duration lockWait) {
+            return new Request(Optional.of(label), lockWait, true);
+        }
+
         public Tier tier() {
-            return label.isPresent() ? Tier.MANUAL : Tier.HOURLY;
+            return safety ? Tier.SAFETY : label.isPresent() ? Tier.MANUAL : Tier.HOURLY;
         }
     }
 
@@ -104,7 +113,7 @@ public final class Backup {
         log.info("backup {} started: {} tier, {}", target.name(), tier.dir(), target.describe());
 
         Database db = new Database(target);
-        ProcessRunner runner = new ProcessRunner(List.of(target.password().reveal()));
+        ProcessRunner runner = new ProcessRunner();
         try (Database.PasswordFile passfile = db.passwordFile(); Connection snapshotConnection = db.connect()) {
             ServerInfo server = ServerInfo.read(snapshotConnection);
             tools.requireDumpCanRead(server.version());
@@ -145,12 +154,11 @@ public final class Backup {
                     started, finished, duration.toMillis() / 1000.0, size, verified.sha256(),
                     settings.pgDump().compress(), rowCounts,
                     new Manifest.Verification(Verifier.METHOD, "passed", finished, verified.tableDataEntries()),
-                    false, null, null);
+                    false, null, null, false, Manifest.COUNT_METHOD);
             // Manifest first: a crash between the two renames leaves an orphan manifest (swept at start),
             // never a final dump without one.
             manifests.write(finalFile, manifest);
             Durable.rename(tmp, finalFile);
-            pointLatestAt(target.name(), finalFile);
 
             log.info("backup {} finished: {}, {} tables, {} rows, {} (dump {}, verify {}) -> {}", target.name(),
                     Sizes.bytes(size), rowCounts.size(), manifest.totalRows(), Sizes.seconds(duration),
@@ -271,18 +279,6 @@ public final class Backup {
             Durable.createPrivate(tmp);
         } catch (IOException e) {
             throw Durable.storageError("cannot create a temporary dump file in " + tmp.getParent(), e);
-        }
-    }
-
-    /** Moves latest.dump to {@code file} atomically: a new link under a temporary name, renamed over the old. */
-    private void pointLatestAt(String target, Path file) throws IOException {
-        Path link = layout.latestLink(target);
-        Path tmpLink = Durable.temporarySibling(link);
-        Files.createSymbolicLink(tmpLink, link.getParent().relativize(file));
-        try {
-            Durable.rename(tmpLink, link);
-        } finally {
-            Files.deleteIfExists(tmpLink);
         }
     }
 

@@ -25,6 +25,10 @@ public final class Catalog {
         this.manifests = manifests;
     }
 
+    public Manifests manifests() {
+        return manifests;
+    }
+
     /** One file with a Backstop name; {@code manifest} empty (and {@code problem} set) when it cannot be trusted. */
     public record Entry(Path file, Tier tier, Optional<Manifest> manifest, String problem) {
         public boolean verified() {
@@ -76,11 +80,11 @@ public final class Catalog {
         return entries;
     }
 
-    /** The newest verified backup of any tier. */
+    /** The newest verified backup of the target's own data (any tier but safety). */
     public Optional<Entry> newestVerified(String target) {
         List<Entry> all = list(target);
         for (int i = all.size() - 1; i >= 0; i--) {
-            if (all.get(i).verified()) {
+            if (all.get(i).verified() && all.get(i).tier().regular()) {
                 return Optional.of(all.get(i));
             }
         }

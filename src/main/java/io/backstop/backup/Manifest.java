@@ -37,9 +37,18 @@ public record Manifest(
         Verification verification,
         boolean pinned,
         String pinReason,
-        Drill lastDrill) {
+        Drill lastDrill,
+        boolean takenDuringAlarm,
+        String countMethod) {
 
-    public static final int FORMAT_VERSION = 1;
+    /**
+     * 2: safety tier, {@code taken_during_alarm}, and counts that are exactly the rows of each
+     * table's data entry ({@code count_method}). Version 1 manifests still load.
+     */
+    public static final int FORMAT_VERSION = 2;
+    /** How version 2 counts rows: what pg_dump writes for each table, in the dump's snapshot. */
+    public static final String COUNT_METHOD = "count(*) FROM ONLY each table (extension configuration tables with"
+            + " their dump filter), in the dump's snapshot";
 
     public Manifest {
         rowCounts = rowCounts == null ? Map.of() : java.util.Collections.unmodifiableMap(new TreeMap<>(rowCounts));
@@ -69,18 +78,24 @@ public record Manifest(
     public Manifest withFile(String newFile, Tier newTier) {
         return new Manifest(formatVersion, sequence, target, database, host, port, serverVersion, pgDumpVersion,
                 systemIdentifier, databaseOid, newFile, newTier, label, startedAt, finishedAt, durationSeconds,
-                sizeBytes, sha256, compress, rowCounts, verification, pinned, pinReason, lastDrill);
+                sizeBytes, sha256, compress, rowCounts, verification, pinned, pinReason, lastDrill, takenDuringAlarm, countMethod);
     }
 
     public Manifest withDrill(Drill drill) {
         return new Manifest(formatVersion, sequence, target, database, host, port, serverVersion, pgDumpVersion,
                 systemIdentifier, databaseOid, file, tier, label, startedAt, finishedAt, durationSeconds,
-                sizeBytes, sha256, compress, rowCounts, verification, pinned, pinReason, drill);
+                sizeBytes, sha256, compress, rowCounts, verification, pinned, pinReason, drill, takenDuringAlarm, countMethod);
+    }
+
+    public Manifest withAlarmRaised() {
+        return new Manifest(formatVersion, sequence, target, database, host, port, serverVersion, pgDumpVersion,
+                systemIdentifier, databaseOid, file, tier, label, startedAt, finishedAt, durationSeconds,
+                sizeBytes, sha256, compress, rowCounts, verification, pinned, pinReason, lastDrill, true, countMethod);
     }
 
     public Manifest withPin(boolean pin, String reason) {
         return new Manifest(formatVersion, sequence, target, database, host, port, serverVersion, pgDumpVersion,
                 systemIdentifier, databaseOid, file, tier, label, startedAt, finishedAt, durationSeconds,
-                sizeBytes, sha256, compress, rowCounts, verification, pin, pin ? reason : null, lastDrill);
+                sizeBytes, sha256, compress, rowCounts, verification, pin, pin ? reason : null, lastDrill, takenDuringAlarm, countMethod);
     }
 }

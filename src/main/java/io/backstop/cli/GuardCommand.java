@@ -111,7 +111,7 @@ public final class GuardCommand implements Callable<Integer> {
                 token = Files.readString(Path.of(tokenFile)).strip();
             }
             HttpResponse<String> r = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build().send(
-                    HttpRequest.newBuilder(URI.create(base.replaceAll("/+$", "") + "/backup?label=pre-guard"))
+                    HttpRequest.newBuilder(URI.create(base.replaceAll("/+$", "") + "/backup?label=pre-guard&safety=1"))
                             .header("Authorization", "Bearer " + token).timeout(Duration.ofMinutes(30))
                             .POST(HttpRequest.BodyPublishers.noBody()).build(),
                     HttpResponse.BodyHandlers.ofString());

@@ -21,9 +21,12 @@ import picocli.CommandLine.Spec;
 
 /** {@code backstop restore BACKUP --into DB}: restore with safety. */
 @Command(name = "restore", description = {"Restore a backup into a database. BACKUP is a path, latest, pinned,",
-        "a label, or a timestamp prefix. Checks the file's sha256 first; refuses a non-empty database without --clean; takes a safety backup",
-        "(manual tier, pre-restore) of an existing one first; asks you to type the database name unless --yes;",
-        "stops at the first error; compares the restored row counts with the manifest (exit 4 when they differ)."})
+        "a label, or a timestamp prefix; the file it resolves to is printed first. Checks the file's sha256;",
+        "refuses a non-empty database without --clean; takes a safety backup (safety tier, pre-restore) of an",
+        "existing one first; asks you to type the database name unless --yes; creates the database as the",
+        "archive describes it (template0, encoding, locale, owner, settings, comment, grants); stops at the",
+        "first error, naming the object, unless --continue-on-error; compares the restored row counts with",
+        "the manifest (exit 4 when they differ or an object failed)."})
 public final class RestoreCommand implements Callable<Integer> {
     @ParentCommand
     BackstopCommand parent;
@@ -46,6 +49,14 @@ public final class RestoreCommand implements Callable<Integer> {
     @Option(names = {"-y", "--yes"}, description = "Do not ask for the typed confirmation.")
     boolean yes;
 
+    @Option(names = "--continue-on-error", description = "Restore everything that can be restored and list every"
+            + " object that failed (exit 4 when any did).")
+    boolean continueOnError;
+
+    @Option(names = "--force", description = "Restore a backup even when its counts are below the baseline of a raised"
+            + " data-loss alarm.")
+    boolean force;
+
     @Option(names = {"-j", "--jobs"}, defaultValue = "1", paramLabel = "N", description = "pg_restore jobs (default: 1).")
     int jobs;
 
@@ -55,7 +66,12 @@ public final class RestoreCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         Settings.Target target = main.targets(targets.name()).get(0);
-        Resolver.Resolved resolved = new Resolver(main.layout(), main.manifests()).resolve(backup, target.name());
+        Resolver resolver = new Resolver(main.layout(), main.manifests());
+        Resolver.Resolved resolved = resolver.resolve(backup, target.name());
+        io.backstop.counts.TargetState state = main.states().read(target.name());
+        out.println(resolver.describe(resolved, state, main.settings().rowCounts()));
+        out.flush();
+        resolver.refuseIfBelowRaisedAlarm(resolved, state, main.settings().rowCounts(), force);
         Restore.Confirmation confirmation = yes ? (db, what) -> true : (db, what) -> {
             err.printf("This will %s.%nType the database name (%s) to continue: ", what, db);
             err.flush();
@@ -66,16 +82,24 @@ public final class RestoreCommand implements Callable<Integer> {
                 return false;
             }
         };
-        Restore.Result r = main.restore().run(target, new Restore.Request(resolved, into, clean, jobs, confirmation));
+        Restore.Result r = main.restore().run(target, new Restore.Request(resolved, into, clean, jobs, continueOnError,
+                confirmation));
         r.safetyBackup().ifPresent(s -> out.println("safety backup of " + into + ": " + main.layout().root().relativize(s)));
+        for (String f : r.failed()) {
+            out.println("FAILED " + f);
+        }
+        for (String n : r.notes()) {
+            out.println("NOTE " + n);
+        }
         for (String d : r.differences()) {
             out.println("DIFFERENCE " + d);
         }
         out.printf("restore %s: %s into %s, %d tables, %,d rows, %s%n", target.name(),
                 main.layout().root().relativize(r.file()), into, r.restored().size(),
-                r.restored().values().stream().mapToLong(Long::longValue).sum(), r.differences().isEmpty()
-                        ? "row counts match the manifest, " + Sizes.seconds(r.duration())
-                        : r.differences().size() + " tables differ from the manifest");
-        return r.differences().isEmpty() ? ExitCode.OK.status() : ExitCode.DUMP_FAILED.status();
+                r.restored().values().stream().mapToLong(Long::longValue).sum(),
+                (r.failed().isEmpty() ? "" : r.failed().size() + " objects failed, ")
+                        + (r.differences().isEmpty() ? "row counts match the manifest, " + Sizes.seconds(r.duration())
+                        : r.differences().size() + " tables differ from the manifest"));
+        return r.differences().isEmpty() && r.failed().isEmpty() ? ExitCode.OK.status() : ExitCode.DUMP_FAILED.status();
     }
 }

@@ -37,7 +37,10 @@ public final class VerifyCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         int status = ExitCode.OK.status();
         for (Settings.Target t : main.targets(targets.name())) {
-            Resolver.Resolved resolved = new Resolver(main.layout(), main.manifests()).resolve(backup, t.name());
+            Resolver resolver = new Resolver(main.layout(), main.manifests());
+            Resolver.Resolved resolved = resolver.resolve(backup, t.name());
+            out.println(resolver.describe(resolved, main.states().read(t.name()), main.settings().rowCounts()));
+            out.flush();
             Drill.Result r = main.drill().run(t, resolved);
             out.printf("verify %s: %s %s: %s (%s)%n", t.name(), main.layout().root().relativize(resolved.file()),
                     r.passed() ? "passed" : "FAILED", r.details(), Sizes.seconds(r.duration()));

@@ -29,7 +29,7 @@ public record Settings(
         return targets.stream().filter(t -> t.name().equals(name)).findFirst();
     }
 
-    public record Retention(int hourly, int daily, int weekly, int monthly, int manual) {
+    public record Retention(int hourly, int daily, int weekly, int monthly, int manual, int safety) {
     }
 
     public record PgDump(Optional<Path> binDir, String compress, int jobs, Duration lockWaitTimeout,

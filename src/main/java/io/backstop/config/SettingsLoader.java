@@ -195,7 +195,8 @@ public final class SettingsLoader {
                 v.intRange("retention.daily", 0, 10_000),
                 v.intRange("retention.weekly", 0, 10_000),
                 v.intRange("retention.monthly", 0, 10_000),
-                v.intRange("retention.manual", 0, 10_000));
+                v.intRange("retention.manual", 0, 10_000),
+                v.intRange("retention.safety", 1, 10_000));
 
         String binDir = v.string("pg-dump.bin-dir", s -> true, "");
         List<String> extraArgs = c.getStringList("pg-dump.extra-args");

@@ -198,7 +198,8 @@ public final class Check {
         List<Catalog.Entry> entries = new Catalog(layout, manifests).list(target);
         for (Tier tier : Tier.values()) {
             Optional<Catalog.Entry> newest = entries.stream()
-                    .filter(e -> e.tier() == tier && e.verified() && e.manifest().get().sequence() <= baseline.sequence())
+                    .filter(e -> e.tier() == tier && tier.regular() && e.verified()
+                            && e.manifest().get().sequence() <= baseline.sequence())
                     .max(java.util.Comparator.comparingLong(e -> e.manifest().get().sequence()));
             newest.ifPresent(e -> {
                 manifests.write(e.file(), e.manifest().get().withPin(true, reason));

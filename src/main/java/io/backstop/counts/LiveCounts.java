@@ -23,7 +23,11 @@ import java.util.Optional;
 public final class LiveCounts {
     /** schema.table (server-quoted) → oid and estimate, for names as stored in a baseline. */
     private static final String LOOKUP = """
-            SELECT c.oid, format('%I.%I', n.nspname, c.relname), coalesce(s.n_live_tup, c.reltuples::bigint)
+            SELECT c.oid, format('%I.%I', n.nspname, c.relname), coalesce(s.n_live_tup, c.reltuples::bigint),
+                   CASE WHEN c.relkind = 'p' THEN format('%I.%I', n.nspname, c.relname)
+                        ELSE 'ONLY ' || format('%I.%I', n.nspname, c.relname) END
+                     || coalesce(' ' || nullif((SELECT e.extcondition[array_position(e.extconfig, c.oid)]
+                                                  FROM pg_extension e WHERE c.oid = ANY (e.extconfig) LIMIT 1), ''), '')
               FROM pg_class c
               JOIN pg_namespace n ON n.oid = c.relnamespace
               LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
@@ -53,12 +57,12 @@ public final class LiveCounts {
                 if (RowCounter.isExcluded(settings, b.getKey())) {
                     continue;
                 }
-                Optional<long[]> found = lookup(ps, b.getKey());
+                Optional<Found> found = lookup(ps, b.getKey());
                 if (found.isEmpty()) {
                     continue; // gone
                 }
-                long oid = found.get()[0];
-                long estimate = found.get()[1];
+                long oid = found.get().oid();
+                long estimate = found.get().estimate();
                 long before = b.getValue();
                 boolean large = before > settings.estimateAbove();
                 boolean looksIntact = estimate > 0 && (before - estimate) <= settings.thresholdFor(b.getKey()) * before;
@@ -66,7 +70,7 @@ public final class LiveCounts {
                     counts.put(b.getKey(), estimate);
                     estimated++;
                 } else {
-                    exact.add(new CountedTable(oid, b.getKey(), List.of(oid)));
+                    exact.add(new CountedTable(oid, b.getKey(), List.of(oid), found.get().from()));
                 }
             }
         } catch (SQLException e) {
@@ -89,13 +93,16 @@ public final class LiveCounts {
         return new Result(counts, exact.size(), estimated);
     }
 
-    private static Optional<long[]> lookup(PreparedStatement ps, String name) throws SQLException {
+    private record Found(long oid, long estimate, String from) {
+    }
+
+    private static Optional<Found> lookup(PreparedStatement ps, String name) throws SQLException {
         ps.setString(1, name);
         try (ResultSet rs = ps.executeQuery()) {
             if (!rs.next()) {
                 return Optional.empty();
             }
-            return Optional.of(new long[] {rs.getLong(1), rs.getLong(3)});
+            return Optional.of(new Found(rs.getLong(1), rs.getLong(3), rs.getString(4)));
         }
     }
 }

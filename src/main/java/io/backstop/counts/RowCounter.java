@@ -22,32 +22,46 @@ import java.util.regex.Pattern;
  * dump holds. Catalog reads are plain SELECTs, so they see the same snapshot as pg_dump.
  */
 public final class RowCounter {
-    /** Every user table pg_dump writes data for: ordinary tables and leaf partitions, not extension members. */
+    /**
+     * Every user table pg_dump writes data for: ordinary tables and leaf partitions, unlogged
+     * ones too, and extension configuration tables (pg_extension.extconfig) with their filter;
+     * not other extension members. Columns: oid, quoted name, unquoted name, FROM clause.
+     */
     private static final String ALL_USER_TABLES = """
-            SELECT c.oid, format('%I.%I', n.nspname, c.relname), n.nspname || '.' || c.relname
+            SELECT c.oid, format('%I.%I', n.nspname, c.relname), n.nspname || '.' || c.relname,
+                   'ONLY ' || format('%I.%I', n.nspname, c.relname) || coalesce(' ' || nullif(x.cond, ''), '')
               FROM pg_class c
               JOIN pg_namespace n ON n.oid = c.relnamespace
+              LEFT JOIN LATERAL (SELECT e.extcondition[array_position(e.extconfig, c.oid)] AS cond
+                                   FROM pg_extension e WHERE c.oid = ANY (e.extconfig) LIMIT 1) x ON true
              WHERE c.relkind = 'r'
                AND c.relpersistence <> 't'
                AND n.nspname NOT IN ('pg_catalog', 'information_schema')
                AND n.nspname NOT LIKE 'pg\\_toast%'
                AND n.nspname NOT LIKE 'pg\\_temp%'
-               AND NOT EXISTS (SELECT 1 FROM pg_depend d
-                                WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+               AND (x.cond IS NOT NULL
+                    OR NOT EXISTS (SELECT 1 FROM pg_depend d
+                                    WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e'))
              ORDER BY 2
             """;
-    /** One configured name, parsed by the server with its own quoting rules and search_path. */
+    /** One name, parsed by the server with its own quoting rules and search_path; the same FROM as above. */
     private static final String RESOLVE_TABLE = """
             SELECT c.oid, format('%I.%I', n.nspname, c.relname), c.relkind::text,
                    CASE WHEN c.relkind = 'p'
                         THEN ARRAY(SELECT t.relid::oid::bigint FROM pg_partition_tree(c.oid) t WHERE t.isleaf)
-                        ELSE ARRAY[c.oid::bigint] END
+                        ELSE ARRAY[c.oid::bigint] END,
+                   CASE WHEN c.relkind = 'p' THEN format('%I.%I', n.nspname, c.relname)
+                        ELSE 'ONLY ' || format('%I.%I', n.nspname, c.relname) END
+                     || coalesce(' ' || nullif((SELECT e.extcondition[array_position(e.extconfig, c.oid)]
+                                                  FROM pg_extension e WHERE c.oid = ANY (e.extconfig) LIMIT 1), ''), '')
               FROM pg_class c
               JOIN pg_namespace n ON n.oid = c.relnamespace
              WHERE c.oid = to_regclass(?)
             """;
 
     private static final String NO_PARALLEL_WORKERS = "SET LOCAL max_parallel_workers_per_gather = 0";
+    /** As pg_dump does: a count that row-level security would cut short fails instead of lying. */
+    private static final String NO_ROW_SECURITY = "SET LOCAL row_security = off";
 
     /** Resolves the critical tables: the configured list, or every user table; minus exclusions. */
     public List<CountedTable> resolve(Connection c, RowCounts settings) throws SQLException {
@@ -57,7 +71,8 @@ public final class RowCounter {
             try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery(ALL_USER_TABLES)) {
                 while (rs.next()) {
                     if (!isExcluded(excluded, rs.getString(3))) {
-                        tables.add(new CountedTable(rs.getLong(1), rs.getString(2), List.of(rs.getLong(1))));
+                        tables.add(new CountedTable(rs.getLong(1), rs.getString(2), List.of(rs.getLong(1)),
+                                rs.getString(4)));
                     }
                 }
             }
@@ -86,7 +101,7 @@ public final class RowCounter {
                     for (Object o : (Object[]) array.getArray()) {
                         leaves.add(((Number) o).longValue());
                     }
-                    tables.add(new CountedTable(rs.getLong(1), name, leaves));
+                    tables.add(new CountedTable(rs.getLong(1), name, leaves, rs.getString(5)));
                 } catch (SQLException e) {
                     if ("42602".equals(e.getSQLState()) || "3F000".equals(e.getSQLState())) {
                         // invalid name syntax or missing schema: name the configured entry
@@ -106,6 +121,31 @@ public final class RowCounter {
         return tables;
     }
 
+    /**
+     * The table a stored name (server-quoted, as in manifests and baselines) stands for in the
+     * database {@code c} is connected to, counted the way {@link #resolve} counts it; empty when gone.
+     */
+    public java.util.Optional<CountedTable> lookup(Connection c, String name) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(RESOLVE_TABLE)) {
+            ps.setString(1, name);
+            try (ResultSet rs = ps.executeQuery()) {
+                if (!rs.next()) {
+                    return java.util.Optional.empty();
+                }
+                List<Long> leaves = new ArrayList<>();
+                for (Object o : (Object[]) rs.getArray(4).getArray()) {
+                    leaves.add(((Number) o).longValue());
+                }
+                return java.util.Optional.of(new CountedTable(rs.getLong(1), rs.getString(2), leaves, rs.getString(5)));
+            }
+        } catch (SQLException e) {
+            if ("42602".equals(e.getSQLState()) || "3F000".equals(e.getSQLState())) {
+                return java.util.Optional.empty();
+            }
+            throw e;
+        }
+    }
+
     /** count(*) of each table, in the connection's current transaction (and so its snapshot). */
     public Map<String, Long> count(Connection c, List<CountedTable> tables, Duration timeout) throws SQLException {
         Map<String, Long> counts = new LinkedHashMap<>();
@@ -113,11 +153,12 @@ public final class RowCounter {
             if (!c.getAutoCommit()) {
                 // One backend per count: parallel workers would take the cores pg_dump compresses on.
                 st.execute(NO_PARALLEL_WORKERS);
+                st.execute(NO_ROW_SECURITY);
             }
             st.setQueryTimeout((int) Math.min(Integer.MAX_VALUE, Math.max(1, timeout.toSeconds())));
             for (CountedTable table : tables) {
-                // table.name() was quoted by the server (format %I.%I), never taken raw from config.
-                try (ResultSet rs = st.executeQuery("SELECT count(*) FROM " + table.name())) {
+                // table.from() was built by the server (format %I.%I, and the extension's own filter), never raw config.
+                try (ResultSet rs = st.executeQuery("SELECT count(*) FROM " + table.from())) {
                     rs.next();
                     counts.put(table.name(), rs.getLong(1));
                 }

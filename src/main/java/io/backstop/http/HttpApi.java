@@ -136,16 +136,21 @@ public final class HttpApi implements AutoCloseable {
         Settings.Target t = target.get();
         reporter.attempt(t.name(), clock.instant());
         try {
-            BackupCycle.Result r = cycle.run(t, new Backup.Request(Optional.of(label), Duration.ZERO), Progress.NONE);
+            boolean safety = "1".equals(query.get("safety")) || "true".equals(query.get("safety"));
+            BackupCycle.Result r = cycle.run(t, safety ? Backup.Request.safety(label, Duration.ZERO)
+                    : new Backup.Request(Optional.of(label), Duration.ZERO), Progress.NONE);
             reporter.success(t.name(), r.backup(), r.rotation());
-            reporter.checked(t.name(), r.check());
+            if (r.check() != null) {
+                reporter.checked(t.name(), r.check());
+            }
             Map<String, Object> body = new LinkedHashMap<>();
             body.put("target", t.name());
             body.put("file", settings.backupDir().relativize(r.backup().file()).toString());
             body.put("size_bytes", r.backup().bytes());
             body.put("sha256", r.backup().manifest().sha256());
             body.put("row_counts", r.backup().rowCounts());
-            body.put("data_loss_alarm", r.check().alarmRaised());
+            body.put("tier", r.backup().manifest().tier().dir());
+            body.put("data_loss_alarm", r.check() != null && r.check().alarmRaised());
             send(ex, 200, "application/json", json.writeValueAsBytes(body));
         } catch (BackstopException e) {
             int status = switch (e.code()) {

@@ -76,11 +76,7 @@ public final class Database {
                     + " is running and accepts TCP connections from here";
             default -> "cannot connect";
         };
-        String detail = e instanceof PSQLException ? e.getMessage() : String.valueOf(e.getMessage());
-        String secret = target.password().reveal();
-        if (!secret.isEmpty()) {
-            detail = detail.replace(secret, "****");
-        }
+        String detail = Redactor.redact(e instanceof PSQLException ? e.getMessage() : String.valueOf(e.getMessage()));
         String message = "target " + target.name() + " (" + where + "): " + hint + " [" + detail + "]";
         return "3D000".equals(state) ? new MissingDatabase(message)
                 : new BackstopException(ExitCode.DATABASE_UNREACHABLE, message);

@@ -106,7 +106,7 @@ public final class PgTools {
     }
 
     private static PgVersion versionOf(Path tool) {
-        ProcessRunner runner = new ProcessRunner(List.of());
+        ProcessRunner runner = new ProcessRunner();
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         ProcessRunner.Spec spec = ProcessRunner.Spec.of(List.of(tool.toString(), "--version"), Map.of(), Duration.ofSeconds(30))
                 .withStdout(in -> in.transferTo(out));

@@ -17,6 +17,7 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
+import java.util.function.Predicate;
 
 /**
  * Runs one external program (pg_dump, pg_restore, ...): arguments as a list, never a shell;
@@ -31,10 +32,7 @@ public final class ProcessRunner {
     private static final Path NICE = Path.of("/usr/bin/nice");
     private static final AtomicInteger SEQUENCE = new AtomicInteger();
 
-    private final List<String> secrets;
-
-    public ProcessRunner(List<String> secrets) {
-        this.secrets = secrets.stream().filter(s -> s != null && !s.isEmpty()).toList();
+    public ProcessRunner() {
     }
 
     /** What a finished process left behind. */
@@ -43,27 +41,35 @@ public final class ProcessRunner {
 
     /** A request: the command, its environment additions and what to do with stdout. */
     public record Spec(List<String> command, Map<String, String> environment, Duration timeout,
-            InputStreamSink stdout, OutputStreamSource stdin, boolean background) {
+            InputStreamSink stdout, OutputStreamSource stdin, boolean background, Predicate<String> stderrReader) {
         public Spec {
             command = List.copyOf(command);
             environment = Map.copyOf(environment);
         }
 
         public static Spec of(List<String> command, Map<String, String> environment, Duration timeout) {
-            return new Spec(command, environment, timeout, InputStreamSink.DISCARD, null, false);
+            return new Spec(command, environment, timeout, InputStreamSink.DISCARD, null, false, line -> false);
         }
 
         public Spec withStdout(InputStreamSink sink) {
-            return new Spec(command, environment, timeout, sink, stdin, background);
+            return new Spec(command, environment, timeout, sink, stdin, background, stderrReader);
         }
 
         public Spec withStdin(OutputStreamSource source) {
-            return new Spec(command, environment, timeout, stdout, source, background);
+            return new Spec(command, environment, timeout, stdout, source, background, stderrReader);
         }
 
         /** Runs at lower CPU priority (nice 10): work that must not slow down what it runs beside. */
         public Spec inBackground() {
-            return new Spec(command, environment, timeout, stdout, stdin, true);
+            return new Spec(command, environment, timeout, stdout, stdin, true, stderrReader);
+        }
+
+        /**
+         * Every stderr line (redacted) goes to {@code reader} first, on the drain thread; lines it
+         * returns true for are consumed (progress chatter) and stay out of the kept tail.
+         */
+        public Spec withStderrReader(Predicate<String> reader) {
+            return new Spec(command, environment, timeout, stdout, stdin, background, reader);
         }
     }
 
@@ -114,7 +120,8 @@ public final class ProcessRunner {
         }
         int n = SEQUENCE.incrementAndGet();
         Deque<String> tail = new ArrayDeque<>();
-        Thread err = drainThread(program + "-stderr-" + n, () -> keepTail(process.getErrorStream(), tail));
+        Thread err = drainThread(program + "-stderr-" + n, () -> keepTail(process.getErrorStream(), tail,
+                spec.stderrReader()));
         Thread out = drainThread(program + "-stdout-" + n, () -> spec.stdout().drain(process.getInputStream()));
         Thread feeder = spec.stdin() == null ? null : drainThread(program + "-stdin-" + n, () -> {
             try (OutputStream in = process.getOutputStream()) {
@@ -133,7 +140,7 @@ public final class ProcessRunner {
             err.join(5_000);
             out.join(5_000);
             stop(feeder);
-            return new Result(process.exitValue(), redact(String.join("\n", snapshot(tail))),
+            return new Result(process.exitValue(), String.join("\n", snapshot(tail)),
                     Duration.ofNanos(System.nanoTime() - started));
         } catch (InterruptedException e) {
             kill(process);
@@ -166,14 +173,7 @@ public final class ProcessRunner {
     }
 
     public String redact(String text) {
-        if (text == null) {
-            return "";
-        }
-        String redacted = text;
-        for (String secret : secrets) {
-            redacted = redacted.replace(secret, "****");
-        }
-        return redacted;
+        return Redactor.redact(text);
     }
 
     private static void kill(Process process) {
@@ -188,7 +188,7 @@ public final class ProcessRunner {
 
     private String tailText(Deque<String> tail) {
         List<String> lines = snapshot(tail);
-        return lines.isEmpty() ? "" : ":\n" + indent(redact(String.join("\n", lines)));
+        return lines.isEmpty() ? "" : ":\n" + indent(String.join("\n", lines));
     }
 
     private static List<String> snapshot(Deque<String> tail) {
@@ -201,10 +201,14 @@ public final class ProcessRunner {
         return "    " + text.replace("\n", "\n    ");
     }
 
-    private static void keepTail(InputStream in, Deque<String> tail) throws IOException {
+    private static void keepTail(InputStream in, Deque<String> tail, Predicate<String> stderrReader) throws IOException {
         try (var reader = new java.io.BufferedReader(new java.io.InputStreamReader(in, StandardCharsets.UTF_8))) {
             String line;
             while ((line = reader.readLine()) != null) {
+                line = Redactor.redact(line);
+                if (stderrReader.test(line)) {
+                    continue;
+                }
                 synchronized (tail) {
                     tail.addLast(line);
                     if (tail.size() > STDERR_TAIL_LINES) {

@@ -55,13 +55,20 @@ public final class Drill {
         log.info("restore drill of {} into {} started", backup.file().getFileName(), scratch);
         try {
             PgRestore.checkIntegrity(backup.file(), backup.manifest());
-            PgRestore.create(db, scratch);
-            new PgRestore(tools, timeout).restore(target, db, backup.file(), scratch, 1);
+            DatabaseProperties properties = DatabaseProperties.read(tools, backup.file(), timeout);
+            PgRestore.create(db, scratch, properties);
+            List<RestoreFailures.Failure> failed = new PgRestore(tools, timeout).restore(target, db, backup.file(),
+                    scratch, 1, true);
+            List<String> notes = PgRestore.applyProperties(db, scratch, properties);
             Map<String, Long> restored = PgRestore.count(db, scratch, backup.manifest().rowCounts());
-            List<String> diffs = PgRestore.differences(backup.manifest().rowCounts(), restored);
-            passed = diffs.isEmpty();
+            List<String> problems = new ArrayList<>();
+            failed.forEach(f -> problems.add("pg_restore failed on " + f.describe()));
+            problems.addAll(PgRestore.differences(backup.manifest().rowCounts(), restored));
+            notes.forEach(n -> problems.add("database property " + n));
+            passed = problems.isEmpty();
             details = passed ? restored.size() + " tables, " + restored.values().stream().mapToLong(Long::longValue).sum()
-                    + " rows, all as in the manifest" : String.join("; ", diffs);
+                    + " rows, all as in the manifest; database properties applied"
+                    : problems.size() + " problems: " + String.join("; ", problems);
         } catch (BackstopException e) {
             passed = false;
             details = e.getMessage();

@@ -5,6 +5,8 @@ import io.backstop.ExitCode;
 import io.backstop.backup.Manifest;
 import io.backstop.backup.Verifier;
 import io.backstop.config.Settings.Target;
+import io.backstop.counts.CountedTable;
+import io.backstop.counts.RowCounter;
 import io.backstop.pg.Database;
 import io.backstop.pg.PgTools;
 import io.backstop.pg.ProcessRunner;
@@ -69,73 +71,109 @@ final class PgRestore {
         }
     }
 
-    static void create(Database db, String name) {
-        maintenance(db, "CREATE DATABASE ", name, "");
+    /** Creates {@code name} as the archive's DATABASE entry describes it (template0, encoding, locale). */
+    static void create(Database db, String name, DatabaseProperties properties) {
+        try (Connection c = db.connect("postgres"); Statement st = c.createStatement()) {
+            st.execute(properties.createStatement(quote(c, name)));
+        } catch (SQLException e) {
+            throw new BackstopException(ExitCode.DATABASE_UNREACHABLE, "create database " + name + " failed: "
+                    + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Applies the archive's owner, settings, comment and grants to {@code name}; notes for what
+     * the server refused. Connected to that database, as pg_restore --create is: the comment lives
+     * in a shared catalog in the encoding of the database it was set from.
+     */
+    static List<String> applyProperties(Database db, String name, DatabaseProperties properties) {
+        try (Connection c = db.connect(name)) {
+            return properties.apply(c, quote(c, name));
+        } catch (SQLException e) {
+            throw new BackstopException(ExitCode.DATABASE_UNREACHABLE, "cannot set the properties of database " + name
+                    + ": " + e.getMessage(), e);
+        }
     }
 
     /** Drops with FORCE: other sessions are ended (PostgreSQL 13+). */
     static void drop(Database db, String name) {
-        maintenance(db, "DROP DATABASE IF EXISTS ", name, " WITH (FORCE)");
-    }
-
-    private static void maintenance(Database db, String prefix, String name, String suffix) {
-        try (Connection c = db.connect("postgres"); PreparedStatement q = c.prepareStatement(QUOTE)) {
-            q.setString(1, name);
-            String quoted;
-            try (ResultSet rs = q.executeQuery()) {
-                rs.next();
-                quoted = rs.getString(1); // quoted by the server, never concatenated raw
-            }
-            try (Statement st = c.createStatement()) {
-                st.execute(prefix + quoted + suffix);
-            }
+        try (Connection c = db.connect("postgres"); Statement st = c.createStatement()) {
+            st.execute("DROP DATABASE IF EXISTS " + quote(c, name) + " WITH (FORCE)");
         } catch (SQLException e) {
-            throw new BackstopException(ExitCode.DATABASE_UNREACHABLE, prefix.strip().toLowerCase() + " " + name
-                    + " failed: " + e.getMessage(), e);
+            throw new BackstopException(ExitCode.DATABASE_UNREACHABLE, "drop database " + name + " failed: "
+                    + e.getMessage(), e);
         }
     }
 
-    /** pg_restore into {@code into}, stopping at the first error. */
-    ProcessRunner.Result restore(Target target, Database db, Path file, String into, int jobs) {
-        ProcessRunner runner = new ProcessRunner(List.of(target.password().reveal()));
+    /** The server's quoting of an identifier: never concatenated raw. */
+    static String quote(Connection c, String name) throws SQLException {
+        try (PreparedStatement q = c.prepareStatement(QUOTE)) {
+            q.setString(1, name);
+            try (ResultSet rs = q.executeQuery()) {
+                rs.next();
+                return rs.getString(1);
+            }
+        }
+    }
+
+    /**
+     * pg_restore into {@code into}. By default it stops at the first error and the failure names
+     * the archive entry, the server's message and a hint; with {@code continueOnError} it
+     * restores everything it can and returns every object that failed.
+     */
+    List<RestoreFailures.Failure> restore(Target target, Database db, Path file, String into, int jobs,
+            boolean continueOnError) {
+        ProcessRunner runner = new ProcessRunner();
+        RestoreFailures failures = new RestoreFailures(ArchiveToc.read(tools, file, timeout));
         try (Database.PasswordFile passfile = db.passwordFile()) {
-            List<String> command = new ArrayList<>(List.of(tools.pgRestore().toString(), "--exit-on-error",
+            List<String> command = new ArrayList<>(List.of(tools.pgRestore().toString(), "--verbose",
                     "--no-password", "--jobs=" + jobs, "--dbname=" + into, file.toString()));
-            ProcessRunner.Spec spec = ProcessRunner.Spec.of(command, db.libpqEnvironment(passfile, into), timeout);
+            if (!continueOnError) {
+                command.add(1, "--exit-on-error");
+            }
+            ProcessRunner.Spec spec = ProcessRunner.Spec.of(command, db.libpqEnvironment(passfile, into), timeout)
+                    .withStderrReader(failures);
             ProcessRunner.Result result = runner.run(spec, p -> { });
-            if (result.exitCode() != 0) {
-                throw new BackstopException(ExitCode.DUMP_FAILED, "pg_restore into " + into + " failed half-way (exit code "
+            List<RestoreFailures.Failure> failed = failures.failures();
+            if (result.exitCode() != 0 && failed.isEmpty()) {
+                throw new BackstopException(ExitCode.DUMP_FAILED, "pg_restore into " + into + " failed (exit code "
                         + result.exitCode() + "): database " + into + " is incomplete"
                         + (result.stderrTail().isBlank() ? "" : ":\n    " + result.stderrTail().replace("\n", "\n    ")));
             }
-            return result;
+            if (!failed.isEmpty() && !continueOnError) {
+                throw new BackstopException(ExitCode.DUMP_FAILED, "pg_restore into " + into + " stopped at the first"
+                        + " error; database " + into + " is incomplete (objects after it were not restored):\n    "
+                        + failed.get(0).describe() + (failed.get(0).command().isBlank() ? ""
+                        : "\n      command: " + failed.get(0).command())
+                        + "\n    --continue-on-error restores everything else and lists every object that fails");
+            }
+            return failed;
         }
     }
 
-    /** count(*) of every table in {@code expected}, in {@code into}; a missing table is absent from the result. */
+    /**
+     * The rows of every table in {@code expected}, in {@code into}, counted as the backup counted
+     * them (ONLY, extension filters); a missing table is absent from the result.
+     */
     static Map<String, Long> count(Database db, String into, Map<String, Long> expected) {
-        Map<String, Long> counts = new LinkedHashMap<>();
-        try (Connection c = db.connect(into); Statement st = c.createStatement();
-                PreparedStatement exists = c.prepareStatement("SELECT to_regclass(?) IS NOT NULL")) {
+        RowCounter counter = new RowCounter();
+        List<CountedTable> tables = new ArrayList<>();
+        try (Connection c = db.connect(into)) {
             for (String table : expected.keySet()) {
-                exists.setString(1, table);
-                try (ResultSet rs = exists.executeQuery()) {
-                    rs.next();
-                    if (!rs.getBoolean(1)) {
-                        continue;
-                    }
-                }
-                // table names come from the manifest, where the server quoted them (format %I.%I)
-                try (ResultSet rs = st.executeQuery("SELECT count(*) FROM " + table)) {
-                    rs.next();
-                    counts.put(table, rs.getLong(1));
+                counter.lookup(c, table).ifPresent(tables::add);
+            }
+            Map<String, Long> counts = counter.count(c, tables, Duration.ofHours(6));
+            Map<String, Long> byName = new LinkedHashMap<>();
+            for (String table : expected.keySet()) {
+                if (counts.containsKey(table)) {
+                    byName.put(table, counts.get(table));
                 }
             }
+            return byName;
         } catch (SQLException e) {
             throw new BackstopException(ExitCode.DUMP_FAILED, "counting the restored rows in " + into + " failed: "
                     + e.getMessage(), e);
         }
-        return counts;
     }
 
     static List<String> differences(Map<String, Long> expected, Map<String, Long> actual) {

@@ -19,9 +19,12 @@ import org.slf4j.LoggerFactory;
 /**
  * Restores a backup with the safety people need on their worst day: the file must match its
  * manifest's sha256 before anything is touched; a non-empty database is refused unless
- * {@code clean}; an existing database gets a safety backup (manual tier, {@code pre-restore})
- * first; the operator confirms by typing the database's name; pg_restore stops at the first
- * error; and the restored row counts are compared with the manifest.
+ * {@code clean}; an existing database gets a safety backup (safety tier, {@code pre-restore})
+ * first; the operator confirms by typing the database's name; the database is created as the
+ * archive describes it (template0, encoding, locale, owner, settings, comment, grants) or, when
+ * {@code clean} replaces one, as the database it replaces was; pg_restore stops at the first
+ * error unless {@code continueOnError}, naming the object; and the restored row counts are
+ * compared with the manifest.
  */
 public final class Restore {
     private static final Logger log = LoggerFactory.getLogger(Restore.class);
@@ -44,11 +47,14 @@ public final class Restore {
         boolean confirm(String database, String whatHappens);
     }
 
-    public record Request(Resolver.Resolved backup, String into, boolean clean, int jobs, Confirmation confirmation) {
+    public record Request(Resolver.Resolved backup, String into, boolean clean, int jobs, boolean continueOnError,
+            Confirmation confirmation) {
     }
 
+    /** {@code failed}: objects pg_restore could not create (only with continue-on-error); {@code notes}: properties not applied. */
     public record Result(String database, Path file, Optional<Path> safetyBackup, Map<String, Long> expected,
-            Map<String, Long> restored, List<String> differences, Duration duration) {
+            Map<String, Long> restored, List<String> differences, List<String> failed, List<String> notes,
+            Duration duration) {
     }
 
     public Result run(Target target, Request request) {
@@ -56,6 +62,7 @@ public final class Restore {
         Path file = request.backup().file();
         String into = request.into();
         PgRestore.checkIntegrity(file, request.backup().manifest());
+        DatabaseProperties properties = DatabaseProperties.read(tools, file, timeout);
         Database db = new Database(target);
         boolean exists = PgRestore.exists(db, into);
         long relations = exists ? PgRestore.userRelations(db, into) : 0;
@@ -73,22 +80,28 @@ public final class Restore {
         if (relations > 0) {
             Target current = new Target(target.name(), target.host(), target.port(), into, target.user(),
                     target.password(), target.sslmode(), target.connectTimeout());
-            BackupResult saved = backup.run(current, new Backup.Request(Optional.of("pre-restore"), Duration.ofMinutes(10)),
+            BackupResult saved = backup.run(current, Backup.Request.safety("pre-restore", Duration.ofMinutes(10)),
                     Progress.NONE);
             safety = Optional.of(saved.file());
             log.info("restore: safety backup of {} taken: {}", into, saved.file());
+            // --clean keeps the replaced database's own properties: the safety backup describes them.
+            properties = DatabaseProperties.read(tools, saved.file(), timeout);
             PgRestore.drop(db, into);
         }
         if (!exists || relations > 0) {
-            PgRestore.create(db, into);
+            PgRestore.create(db, into, properties);
         }
         log.info("restore {} into {} started", file.getFileName(), into);
+        List<RestoreFailures.Failure> failures;
         try {
-            new PgRestore(tools, timeout).restore(target, db, file, into, request.jobs());
+            failures = new PgRestore(tools, timeout).restore(target, db, file, into, request.jobs(),
+                    request.continueOnError());
         } catch (BackstopException e) {
             throw new BackstopException(e.code(), e.getMessage() + safety.map(s -> "\n    the database's previous"
                     + " contents are in the safety backup " + s).orElse(""), e);
         }
+        List<String> notes = PgRestore.applyProperties(db, into, properties);
+        notes.forEach(n -> log.warn("restore into {}: {}", into, n));
         Map<String, Long> expected = request.backup().manifest().rowCounts();
         Map<String, Long> restored = PgRestore.count(db, into, expected);
         List<String> diffs = PgRestore.differences(expected, restored);
@@ -96,8 +109,9 @@ public final class Restore {
             check.adoptIdentity(target); // the restored database is the target's now
         }
         Duration took = Duration.ofNanos(System.nanoTime() - started);
-        log.info("restore into {} finished: {} tables, {} differences from the manifest, {}", into, restored.size(),
-                diffs.size(), io.backstop.backup.Sizes.seconds(took));
-        return new Result(into, file, safety, expected, restored, diffs, took);
+        log.info("restore into {} finished: {} tables, {} differences from the manifest, {} failed objects, {}", into,
+                restored.size(), diffs.size(), failures.size(), io.backstop.backup.Sizes.seconds(took));
+        return new Result(into, file, safety, expected, restored, diffs,
+                failures.stream().map(RestoreFailures.Failure::describe).toList(), notes, took);
     }
 }

@@ -63,6 +63,7 @@ public final class RetentionPlan {
             case WEEKLY -> r.weekly();
             case MONTHLY -> r.monthly();
             case MANUAL -> r.manual();
+            case SAFETY -> r.safety();
         };
     }
 }

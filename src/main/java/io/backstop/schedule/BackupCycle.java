@@ -3,6 +3,9 @@ package io.backstop.schedule;
 import io.backstop.backup.Backup;
 import io.backstop.backup.BackupLayout;
 import io.backstop.backup.BackupResult;
+import io.backstop.backup.Latest;
+import io.backstop.backup.Manifest;
+import io.backstop.backup.Manifests;
 import io.backstop.backup.Progress;
 import io.backstop.backup.TargetLock;
 import io.backstop.config.Settings.Target;
@@ -20,24 +23,37 @@ public final class BackupCycle {
     private final Check check;
     private final Rotation rotation;
     private final BackupLayout layout;
+    private final Manifests manifests;
+    private final Latest latest;
 
-    public BackupCycle(Backup backup, Check check, Rotation rotation, BackupLayout layout) {
+    public BackupCycle(Backup backup, Check check, Rotation rotation, BackupLayout layout, Manifests manifests) {
         this.backup = backup;
         this.check = check;
         this.rotation = rotation;
         this.layout = layout;
+        this.manifests = manifests;
+        this.latest = new Latest(layout, manifests);
     }
 
+    /** {@code check} is null for a safety backup, which is compared with nothing. */
     public record Result(BackupResult backup, Check.Result check, Rotation.Result rotation) {
     }
 
     public Result run(Target target, Backup.Request request, Progress progress) {
         BackupResult result = backup.run(target, request, progress);
-        Check.Result checked = check.afterBackup(target.name(), result.manifest());
+        // A safety backup copies a state about to be changed on purpose: it neither moves the baseline nor raises.
+        Check.Result checked = request.safety() ? null : check.afterBackup(target.name(), result.manifest());
+        Manifest manifest = result.manifest();
         Rotation.Result rotated;
         try (TargetLock lock = TargetLock.acquire(layout.lockFile(target.name()), target.name(),
                 request.lockWait().plus(Duration.ofMinutes(1)))) {
-            rotated = rotation.afterBackup(target.name(), result.file(), result.manifest());
+            if (checked != null && checked.alarmRaised()) {
+                // Taken while rows are missing: perhaps a copy of the damage. Never latest (DESIGN invariant 9).
+                manifest = manifest.withAlarmRaised();
+                manifests.write(result.file(), manifest);
+            }
+            rotated = rotation.afterBackup(target.name(), result.file(), manifest);
+            latest.refresh(target.name());
         }
         return new Result(result, checked, rotated);
     }

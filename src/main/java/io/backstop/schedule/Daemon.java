@@ -130,7 +130,7 @@ public final class Daemon {
                                             .withMisfireHandlingInstructionNextWithRemainingCount())
                                     .build());
                 }
-                jobs.put(t.name(), new BackupJob(t, new BackupCycle(backup, check, rotation, layout), reporter, clock,
+                jobs.put(t.name(), new BackupJob(t, new BackupCycle(backup, check, rotation, layout, catalog.manifests()), reporter, clock,
                         interval));
                 JobDetail detail = JobBuilder.newJob(BackupJob.class).withIdentity(t.name(), GROUP).storeDurably().build();
                 Trigger trigger = TriggerBuilder.newTrigger().withIdentity(t.name(), GROUP)

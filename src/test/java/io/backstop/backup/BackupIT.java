@@ -381,8 +381,8 @@ class BackupIT {
         assertThat(Cli.run(Cli.env(pg, db, backups), "backup").status()).isZero();
         Path good = hourly(backups).get(0);
         io.backstop.pg.PgTools tools = io.backstop.pg.PgTools.locate(java.util.Optional.of(pg.bin()));
-        Verifier verifier = new Verifier(tools, new io.backstop.pg.ProcessRunner(List.of()));
-        var tables = List.of(new io.backstop.counts.CountedTable(0, "public.t", List.of()));
+        Verifier verifier = new Verifier(tools, new io.backstop.pg.ProcessRunner());
+        var tables = List.of(new io.backstop.counts.CountedTable(0, "public.t", List.of(), "ONLY public.t"));
         assertThat(verifier.verify(good, tables, Duration.ofMinutes(1), ExitCode.BAD_BACKUP).sha256())
                 .isEqualTo(Verifier.sha256(good));
 

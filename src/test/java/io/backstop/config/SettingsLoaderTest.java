@@ -56,7 +56,7 @@ class SettingsLoaderTest {
             assertThat(s.schedule()).isEqualTo("0 0 * * * ?");
             assertThat(s.timezone()).isEqualTo(ZoneId.of("UTC"));
             assertThat(s.staleAfter()).isEqualTo(Duration.ofHours(2));
-            assertThat(s.retention()).isEqualTo(new Settings.Retention(24, 7, 0, 0, 20));
+            assertThat(s.retention()).isEqualTo(new Settings.Retention(24, 7, 0, 0, 20, 10));
             assertThat(s.pgDump().lockWaitTimeout()).isEqualTo(Duration.ofMinutes(5));
             assertThat(s.pgDump().timeout()).isEqualTo(Duration.ofHours(6));
             assertThat(s.rowCounts().dropThreshold()).isEqualTo(0.05);

@@ -32,12 +32,12 @@ class GuardBackupFirstIT {
 
             Cli.Result ask = Cli.run(env, "guard", "--backup-first", "--url", url, "--", "docker", "compose", "down", "-v");
             assertThat(ask.status()).as(ask.all()).isEqualTo(ExitCode.GUARD_ASK.status());
-            assertThat(ask.out()).contains("ask:", "A backup was taken first: app/manual/app-", "-pre-guard.dump");
-            assertThat(Fixtures.finalDumps(dir.resolve("backups/app/manual"))).hasSize(1);
+            assertThat(ask.out()).contains("ask:", "A backup was taken first: app/safety/app-", "-pre-guard.dump");
+            assertThat(Fixtures.finalDumps(dir.resolve("backups/app/safety"))).hasSize(1);
 
             Cli.Result allow = Cli.run(env, "guard", "--backup-first", "--url", url, "--", "ls", "-la");
             assertThat(allow.status()).isZero();
-            assertThat(Fixtures.finalDumps(dir.resolve("backups/app/manual"))).as("no backup for a harmless command")
+            assertThat(Fixtures.finalDumps(dir.resolve("backups/app/safety"))).as("no backup for a harmless command")
                     .hasSize(1);
 
             env.put("BACKSTOP_HTTP_TOKEN", "wrong");

@@ -72,8 +72,8 @@ class RestoreIT {
         pg.execute(into, "CREATE TABLE precious(id int)", "INSERT INTO precious VALUES (1), (2), (3)");
         Cli.Result r = Cli.run(env, "restore", "latest", "--into", into, "--clean", "--yes");
         assertThat(r.status()).as(r.all()).isZero();
-        assertThat(r.out()).contains("safety backup of " + into + ": app/manual/app-", "-pre-restore.dump");
-        Path safety = Fixtures.finalDumps(backups.resolve("app/manual")).get(0);
+        assertThat(r.out()).contains("safety backup of " + into + ": app/safety/app-", "-pre-restore.dump");
+        Path safety = Fixtures.finalDumps(backups.resolve("app/safety")).get(0);
         assertThat(manifests.read(safety).rowCounts()).containsEntry("public.precious", 3L);
         assertThat(pg.count(into, "users")).isEqualTo(700);
         String back = pg.createDatabase("back");
@@ -96,7 +96,7 @@ class RestoreIT {
         Cli.Result t = Cli.run(env, "restore", "latest", "--into", into, "--clean", "--yes");
         assertThat(t.status()).isEqualTo(ExitCode.BAD_BACKUP.status());
         assertThat(pg.count(into, "precious")).as("nothing dropped").isEqualTo(1);
-        assertThat(Fixtures.finalDumps(backups.resolve("app/manual"))).as("no safety backup either").isEmpty();
+        assertThat(Fixtures.finalDumps(backups.resolve("app/safety"))).as("no safety backup either").isEmpty();
     }
 
     @Test
@@ -140,13 +140,16 @@ class RestoreIT {
                     "CREATE INDEX orders_user ON orders(user_id)");
             Map<String, String> otherEnv = Cli.env(other, source, dir.resolve("other"));
             assertThat(Cli.run(otherEnv, "backup").status()).isZero();
-            other.execute("template1", """
+            // template0 is where restores start from now: the refusal has to live there.
+            other.execute("postgres", "UPDATE pg_database SET datallowconn = true WHERE datname = 'template0'");
+            other.execute("template0", """
                     CREATE FUNCTION refuse() RETURNS event_trigger LANGUAGE plpgsql AS
                       $$ BEGIN RAISE EXCEPTION 'CREATE INDEX is refused in this cluster'; END $$""",
                     "CREATE EVENT TRIGGER refuse_alter ON ddl_command_end WHEN TAG IN ('CREATE INDEX') EXECUTE FUNCTION refuse()");
             Cli.Result r = Cli.run(otherEnv, "restore", "latest", "--into", "half", "--yes");
             assertThat(r.status()).as(r.all()).isEqualTo(ExitCode.DUMP_FAILED.status());
-            assertThat(r.err()).contains("failed half-way", "database half is incomplete", "CREATE INDEX is refused");
+            assertThat(r.err()).contains("stopped at the first error", "database half is incomplete",
+                    "CREATE INDEX is refused", "INDEX public.orders_user");
             assertThat(other.count("half", "users")).as("the data had been loaded").isEqualTo(500);
         }
     }

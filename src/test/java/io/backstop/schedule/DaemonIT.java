@@ -68,6 +68,8 @@ class DaemonIT {
                         .isLessThan(Duration.ofSeconds(30));
                 assertThat(dumps(backups.resolve("a/hourly"))).hasSizeBetween(3, 4); // trimmed after each success
                 assertThat(dumps(backups.resolve("a/daily"))).hasSize(1);
+                // What follows compares files the daemon keeps writing: read them once it stopped.
+                daemon.stop(Duration.ofSeconds(8));
                 Path latest = backups.resolve("a/latest.dump");
                 assertThat(Files.readSymbolicLink(latest).toString()).startsWith("hourly/");
                 assertThat(main.catalog().newestVerified("a").orElseThrow().file())
