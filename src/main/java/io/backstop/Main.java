@@ -31,6 +31,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Arrays;
+import java.util.concurrent.CountDownLatch;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -56,8 +57,38 @@ public final class Main {
 
     public static void main(String[] args) {
         configureLogLevel(args, System.getenv());
+        CountDownLatch returned = new CountDownLatch(1);
+        if (!isLongRunning(args)) {
+            exitNineOnSignal(Thread.currentThread(), returned);
+        }
         int status = run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true), System.getenv());
+        returned.countDown();
         System.exit(status);
+    }
+
+    private static boolean isLongRunning(String[] args) {
+        List<String> list = Arrays.asList(args);
+        return list.contains("daemon") || list.contains("demo");
+    }
+
+    /**
+     * SIGTERM or SIGINT during a one-shot command: interrupt it so it cleans up (pg_dump killed,
+     * temporary file removed), then exit with the documented 9 instead of the JVM's 143/130. A
+     * normal exit passes through: the command has returned by then.
+     */
+    private static void exitNineOnSignal(Thread command, CountDownLatch returned) {
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            if (returned.getCount() == 0) {
+                return;
+            }
+            command.interrupt();
+            try {
+                returned.await(30, java.util.concurrent.TimeUnit.SECONDS);
+            } catch (InterruptedException ignored) {
+                // exit anyway
+            }
+            Runtime.getRuntime().halt(ExitCode.INTERRUPTED.status());
+        }, "backstop-signal"));
     }
 
     /** Runs one command line and returns its exit status; never calls System.exit. */
@@ -221,6 +252,7 @@ public final class Main {
             Map<String, Long> rows = st.lastCheck() != null ? st.lastCheck().rowCounts() : baseline;
             state.seed(t.name(), newest, rows, baseline, st.alarmRaised(),
                     st.alarm() == null ? List.of() : st.alarm().drops(), rotation().retained(t.name()));
+            state.damaged(t.name(), catalog().damaged(t.name()));
             catalog().newestVerified(t.name()).flatMap(Catalog.Entry::manifest).map(Manifest::lastDrill)
                     .ifPresent(d -> state.drilled(t.name(), new Drill.Result(d.passed(), d.details(),
                             Duration.ofMillis((long) (d.durationSeconds() * 1000)), d)));

@@ -29,10 +29,14 @@ public final class Catalog {
         return manifests;
     }
 
-    /** One file with a Backstop name; {@code manifest} empty (and {@code problem} set) when it cannot be trusted. */
-    public record Entry(Path file, Tier tier, Optional<Manifest> manifest, String problem) {
+    /**
+     * One file with a Backstop name; {@code manifest} empty (and {@code problem} set) when it
+     * cannot be trusted; {@code damaged} (and {@code problem} set) when the file no longer is
+     * what its manifest describes. Only an undamaged, verified entry counts as verified.
+     */
+    public record Entry(Path file, Tier tier, Optional<Manifest> manifest, String problem, boolean damaged) {
         public boolean verified() {
-            return manifest.map(Manifest::verified).orElse(false);
+            return !damaged && manifest.map(Manifest::verified).orElse(false);
         }
 
         public boolean pinned() {
@@ -67,9 +71,13 @@ public final class Catalog {
                         continue;
                     }
                     try {
-                        entries.add(new Entry(f, tier, Optional.of(manifests.read(f)), null));
+                        Manifest m = manifests.read(f);
+                        Optional<String> damage = m.damaged() ? Optional.of(String.valueOf(m.verification().problem()))
+                                : manifests.integrity().damage(f, m);
+                        entries.add(new Entry(f, tier, Optional.of(m), damage.map(d -> "DAMAGED: " + d).orElse(null),
+                                damage.isPresent()));
                     } catch (BackstopException e) {
-                        entries.add(new Entry(f, tier, Optional.empty(), e.getMessage()));
+                        entries.add(new Entry(f, tier, Optional.empty(), e.getMessage(), false));
                     }
                 }
             } catch (IOException e) {
@@ -78,6 +86,25 @@ public final class Catalog {
         }
         entries.sort(Comparator.comparing(Entry::started).thenComparing(e -> e.file().toString()));
         return entries;
+    }
+
+    /**
+     * The scheduled check: re-reads every verified backup's sha256 (bit rot changes neither size
+     * nor time), records each damaged one in its manifest, and returns how many are damaged.
+     */
+    public long scan(String target) {
+        for (Entry e : list(target)) {
+            if (e.verified()) {
+                manifests.integrity().thorough(e.file(), e.manifest().orElseThrow(), true)
+                        .ifPresent(why -> manifests.markDamaged(e.file(), e.manifest().orElseThrow(), why));
+            }
+        }
+        return damaged(target);
+    }
+
+    /** Entries whose file no longer matches its verified manifest. */
+    public long damaged(String target) {
+        return list(target).stream().filter(Entry::damaged).count();
     }
 
     /** The newest verified backup of the target's own data (any tier but safety). */

@@ -39,11 +39,13 @@ public record Manifest(
         String pinReason,
         Drill lastDrill,
         boolean takenDuringAlarm,
-        String countMethod) {
+        String countMethod,
+        Instant fileModifiedAt) {
 
     /**
-     * 2: safety tier, {@code taken_during_alarm}, and counts that are exactly the rows of each
-     * table's data entry ({@code count_method}). Version 1 manifests still load.
+     * 2: safety tier, {@code taken_during_alarm}, counts that are exactly the rows of each table's
+     * data entry ({@code count_method}), and the dump's modification time ({@code file_modified_at},
+     * checked with its size before a file is trusted). Version 1 manifests still load.
      */
     public static final int FORMAT_VERSION = 2;
     /** How version 2 counts rows: what pg_dump writes for each table, in the dump's snapshot. */
@@ -56,8 +58,13 @@ public record Manifest(
 
     /** How the dump was checked before it got its final name. */
     @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
-    public record Verification(String method, String result, Instant verifiedAt, int tableDataEntries) {
+    public record Verification(String method, String result, Instant verifiedAt, int tableDataEntries, String problem) {
+        public Verification(String method, String result, Instant verifiedAt, int tableDataEntries) {
+            this(method, result, verifiedAt, tableDataEntries, null);
+        }
     }
+
+    public static final String DAMAGED = "damaged";
 
     /** The last restore drill of this backup: restored into a scratch database and counted. */
     @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
@@ -78,24 +85,38 @@ public record Manifest(
     public Manifest withFile(String newFile, Tier newTier) {
         return new Manifest(formatVersion, sequence, target, database, host, port, serverVersion, pgDumpVersion,
                 systemIdentifier, databaseOid, newFile, newTier, label, startedAt, finishedAt, durationSeconds,
-                sizeBytes, sha256, compress, rowCounts, verification, pinned, pinReason, lastDrill, takenDuringAlarm, countMethod);
+                sizeBytes, sha256, compress, rowCounts, verification, pinned, pinReason, lastDrill, takenDuringAlarm, countMethod, fileModifiedAt);
     }
 
     public Manifest withDrill(Drill drill) {
         return new Manifest(formatVersion, sequence, target, database, host, port, serverVersion, pgDumpVersion,
                 systemIdentifier, databaseOid, file, tier, label, startedAt, finishedAt, durationSeconds,
-                sizeBytes, sha256, compress, rowCounts, verification, pinned, pinReason, drill, takenDuringAlarm, countMethod);
+                sizeBytes, sha256, compress, rowCounts, verification, pinned, pinReason, drill, takenDuringAlarm, countMethod, fileModifiedAt);
+    }
+
+    /** The same dump found damaged after it was verified: never counted, never restored, shown as such. */
+    public Manifest withDamage(String why, Instant at) {
+        Verification damaged = new Verification(verification == null ? null : verification.method(), DAMAGED, at,
+                verification == null ? 0 : verification.tableDataEntries(), why);
+        return new Manifest(formatVersion, sequence, target, database, host, port, serverVersion, pgDumpVersion,
+                systemIdentifier, databaseOid, file, tier, label, startedAt, finishedAt, durationSeconds,
+                sizeBytes, sha256, compress, rowCounts, damaged, pinned, pinReason, lastDrill, takenDuringAlarm, countMethod,
+                fileModifiedAt);
+    }
+
+    public boolean damaged() {
+        return verification != null && DAMAGED.equals(verification.result());
     }
 
     public Manifest withAlarmRaised() {
         return new Manifest(formatVersion, sequence, target, database, host, port, serverVersion, pgDumpVersion,
                 systemIdentifier, databaseOid, file, tier, label, startedAt, finishedAt, durationSeconds,
-                sizeBytes, sha256, compress, rowCounts, verification, pinned, pinReason, lastDrill, true, countMethod);
+                sizeBytes, sha256, compress, rowCounts, verification, pinned, pinReason, lastDrill, true, countMethod, fileModifiedAt);
     }
 
     public Manifest withPin(boolean pin, String reason) {
         return new Manifest(formatVersion, sequence, target, database, host, port, serverVersion, pgDumpVersion,
                 systemIdentifier, databaseOid, file, tier, label, startedAt, finishedAt, durationSeconds,
-                sizeBytes, sha256, compress, rowCounts, verification, pin, pin ? reason : null, lastDrill, takenDuringAlarm, countMethod);
+                sizeBytes, sha256, compress, rowCounts, verification, pin, pin ? reason : null, lastDrill, takenDuringAlarm, countMethod, fileModifiedAt);
     }
 }

@@ -14,6 +14,7 @@ import java.nio.file.Path;
 /** Reads and atomically writes manifests. */
 public final class Manifests {
     private final ObjectMapper json;
+    private final Integrity integrity = new Integrity();
 
     public Manifests() {
         this.json = new ObjectMapper()
@@ -25,6 +26,11 @@ public final class Manifests {
 
     public ObjectMapper json() {
         return json;
+    }
+
+    /** What this process knows about whether dumps still match their manifests. */
+    public Integrity integrity() {
+        return integrity;
     }
 
     /** The manifest beside {@code dump}; a clear error when it is missing, foreign or from a newer Backstop. */
@@ -51,6 +57,13 @@ public final class Manifests {
                     + "\", not " + dump.getFileName());
         }
         return manifest;
+    }
+
+    /** Records in {@code dump}'s manifest that the file no longer matches it, so no later process trusts it again. */
+    public Manifest markDamaged(Path dump, Manifest m, String why) {
+        Manifest damaged = m.withDamage(why, java.time.Instant.now());
+        write(dump, damaged);
+        return damaged;
     }
 
     /** Writes {@code <dump>.json} through a temporary file, fsync and rename. */

@@ -5,21 +5,33 @@ import io.backstop.ExitCode;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
-import java.nio.channels.OverlappingFileLockException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Duration;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
 
 /**
  * The per-target lock that keeps two backups of one target apart, whether they run in the
- * daemon, the CLI or both: an OS file lock on {@code <target>/.lock}, released by the kernel
- * when the holder dies, so a SIGKILLed process never leaves a stale lock behind.
+ * daemon, the CLI or both. Two halves, because POSIX record locks belong to the process, not
+ * to a channel or thread: closing <em>any</em> channel on the file releases the lock another
+ * thread of the same process holds (that is how a 409 once dropped the daemon's lock). So
+ * within this process one semaphore per lock file decides who goes, and only its holder ever
+ * opens the file; across processes an OS file lock on {@code <target>/.lock} does, released by
+ * the kernel when the holder dies, so a SIGKILLed process never leaves a stale lock behind.
+ * The semaphores are process-wide by nature (so is the OS lock they guard), hence static.
  */
 public final class TargetLock implements AutoCloseable {
+    private static final ConcurrentHashMap<Path, Semaphore> IN_PROCESS = new ConcurrentHashMap<>();
+
+    private final Semaphore local;
     private final FileChannel channel;
     private final FileLock lock;
+    private boolean closed;
 
-    private TargetLock(FileChannel channel, FileLock lock) {
+    private TargetLock(Semaphore local, FileChannel channel, FileLock lock) {
+        this.local = local;
         this.channel = channel;
         this.lock = lock;
     }
@@ -27,56 +39,72 @@ public final class TargetLock implements AutoCloseable {
     /** Takes the lock, waiting up to {@code wait}; fails with {@link ExitCode#BUSY} when it stays held. */
     public static TargetLock acquire(Path lockFile, String target, Duration wait) {
         Durable.createDirectories(lockFile.getParent());
-        FileChannel channel;
-        try {
-            channel = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-        } catch (IOException e) {
-            throw Durable.storageError("cannot open lock file " + lockFile, e);
-        }
+        Path key = lockFile.toAbsolutePath().normalize();
+        Semaphore local = IN_PROCESS.computeIfAbsent(key, k -> new Semaphore(1));
         long deadline = System.nanoTime() + wait.toNanos();
         try {
-            while (true) {
-                FileLock lock;
-                try {
-                    lock = channel.tryLock();
-                } catch (OverlappingFileLockException e) {
-                    lock = null; // held by another thread of this JVM
-                }
-                if (lock != null) {
-                    return new TargetLock(channel, lock);
-                }
-                if (System.nanoTime() >= deadline) {
-                    channel.close();
-                    throw new BackstopException(ExitCode.BUSY, "another backup of target " + target
-                            + " is running (lock " + lockFile + " is held); wait for it to finish and try again");
-                }
-                Thread.sleep(200);
+            if (!local.tryAcquire(Math.max(0, wait.toNanos()), TimeUnit.NANOSECONDS)) {
+                throw busy(lockFile, target);
             }
-        } catch (IOException e) {
-            closeQuietly(channel);
-            throw Durable.storageError("cannot lock " + lockFile, e);
         } catch (InterruptedException e) {
-            closeQuietly(channel);
             Thread.currentThread().interrupt();
             throw new BackstopException(ExitCode.INTERRUPTED, "interrupted while waiting for the lock of target " + target, e);
         }
+        FileChannel channel = null;
+        try {
+            channel = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+            while (true) {
+                FileLock lock = channel.tryLock();
+                if (lock != null) {
+                    return new TargetLock(local, channel, lock);
+                }
+                if (System.nanoTime() >= deadline) {
+                    throw busy(lockFile, target);
+                }
+                Thread.sleep(100);
+            }
+        } catch (IOException e) {
+            release(channel, local);
+            throw Durable.storageError("cannot lock " + lockFile, e);
+        } catch (InterruptedException e) {
+            release(channel, local);
+            Thread.currentThread().interrupt();
+            throw new BackstopException(ExitCode.INTERRUPTED, "interrupted while waiting for the lock of target " + target, e);
+        } catch (RuntimeException e) {
+            release(channel, local);
+            throw e;
+        }
     }
 
-    private static void closeQuietly(FileChannel channel) {
+    private static BackstopException busy(Path lockFile, String target) {
+        return new BackstopException(ExitCode.BUSY, "another backup of target " + target + " is running (lock "
+                + lockFile + " is held); wait for it to finish and try again, or pass --wait SECONDS to wait for it");
+    }
+
+    /** Only the semaphore's holder ever gets here, so closing this channel releases no one else's lock. */
+    private static void release(FileChannel channel, Semaphore local) {
         try {
-            channel.close();
+            if (channel != null) {
+                channel.close();
+            }
         } catch (IOException ignored) {
-            // nothing held
+            // closing releases the lock; nothing more to do
+        } finally {
+            local.release();
         }
     }
 
     @Override
-    public void close() {
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
         try {
             lock.release();
         } catch (IOException ignored) {
             // closing the channel releases it too
         }
-        closeQuietly(channel);
+        release(channel, local);
     }
 }

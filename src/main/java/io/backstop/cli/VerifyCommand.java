@@ -41,6 +41,7 @@ public final class VerifyCommand implements Callable<Integer> {
             Resolver.Resolved resolved = resolver.resolve(backup, t.name());
             out.println(resolver.describe(resolved, main.states().read(t.name()), main.settings().rowCounts()));
             out.flush();
+            main.drill().requireIntact(resolved); // a corrupt file exits 8, as restore does
             Drill.Result r = main.drill().run(t, resolved);
             out.printf("verify %s: %s %s: %s (%s)%n", t.name(), main.layout().root().relativize(resolved.file()),
                     r.passed() ? "passed" : "FAILED", r.details(), Sizes.seconds(r.duration()));

@@ -101,8 +101,17 @@ public final class SettingsLoader {
                 problems.add(p.path() + ": " + p.problem() + originOf(p.origin()));
             }
         }
-        Settings settings = problems.isEmpty() ? build(merged.getConfig(ROOT), problems) : null;
+        // Build even when unknown keys were found: every problem in the file is reported at once.
+        Settings settings = null;
+        try {
+            settings = build(merged.getConfig(ROOT), problems);
+        } catch (ConfigException e) {
+            problems.add(e.getMessage());
+        }
         if (!problems.isEmpty()) {
+            // One line per key: the schema check and the typed reads may both see the same bad value.
+            Set<String> keys = new HashSet<>();
+            problems.removeIf(p -> !keys.add(p.contains(":") ? p.substring(0, p.indexOf(':')) : p));
             throw new BackstopException(ExitCode.USAGE, "invalid configuration ("
                     + problems.size() + (problems.size() == 1 ? " problem" : " problems") + "):\n  - "
                     + String.join("\n  - ", problems));
@@ -185,7 +194,7 @@ public final class SettingsLoader {
         Values v = new Values(c, problems);
         Path backupDir = Path.of(v.string("backup-dir", s -> !s.isBlank(), "a directory path"));
         String schedule = v.string("schedule", SettingsLoader::isCron,
-                "a Quartz cron expression with 6 or 7 fields, e.g. \"0 0 * * * ?\" (hourly at :00)");
+                "a Quartz cron expression with 6 or 7 fields that fires in the future, e.g. \"0 0 * * * ?\" (hourly at :00)");
         ZoneId zone = v.parsed("timezone", ZoneId::of, "a time-zone ID such as UTC or Europe/Berlin");
         Duration staleAfter = v.duration("stale-after", Duration.ofSeconds(1));
         Duration startupGrace = v.duration("startup-grace", Duration.ZERO);
@@ -199,7 +208,8 @@ public final class SettingsLoader {
                 v.intRange("retention.safety", 1, 10_000));
 
         String binDir = v.string("pg-dump.bin-dir", s -> true, "");
-        List<String> extraArgs = c.getStringList("pg-dump.extra-args");
+        List<String> extraArgs = v.stringList("pg-dump.extra-args", "a list of pg_dump options as strings,"
+                + " e.g. [\"--exclude-table-data=audit_log\"]");
         for (int i = 0; i < extraArgs.size(); i++) {
             if (RESERVED_DUMP_ARG.matcher(extraArgs.get(i)).matches()) {
                 problems.add(ROOT + ".pg-dump.extra-args[" + i + "]: \"" + extraArgs.get(i)
@@ -229,8 +239,8 @@ public final class SettingsLoader {
             }
         }
         Settings.RowCounts rowCounts = new Settings.RowCounts(
-                c.getStringList("row-counts.tables"),
-                c.getStringList("row-counts.exclude"),
+                v.stringList("row-counts.tables", "a list of table names as strings, e.g. [\"public.users\"]"),
+                v.stringList("row-counts.exclude", "a list of patterns as strings, e.g. [\"public.sessions\", \"audit.*\"]"),
                 v.fraction("row-counts.drop-threshold"),
                 thresholds,
                 v.duration("row-counts.check-interval", Duration.ofSeconds(1)),
@@ -238,8 +248,8 @@ public final class SettingsLoader {
 
         Settings.RestoreDrill drill = new Settings.RestoreDrill(v.duration("restore-drill.every", Duration.ZERO));
 
-        Secret token = Secret.of(c.getString("http.token"));
-        String tokenFile = c.getString("http.token-file");
+        Secret token = v.secret("http.token");
+        String tokenFile = v.string("http.token-file", x -> true, "a file path (a string)");
         if (!tokenFile.isBlank()) {
             token = v.secretFile("http.token-file", tokenFile);
         }
@@ -281,8 +291,8 @@ public final class SettingsLoader {
             if (!names.add(name)) {
                 problems.add(ROOT + "." + prefix + ".name: \"" + name + "\" is used by another target; names must be unique");
             }
-            Secret password = Secret.of(tc.getString("password"));
-            String passwordFile = tc.getString("password-file");
+            Secret password = v.secret("password");
+            String passwordFile = v.string("password-file", x -> true, "a file path (a string)");
             if (!passwordFile.isBlank()) {
                 password = v.secretFile("password-file", passwordFile);
             }
@@ -298,10 +308,11 @@ public final class SettingsLoader {
         return targets;
     }
 
+    /** A valid Quartz expression that fires at least once from now on (0 0 0 30 2 ? never does). */
     private static boolean isCron(String s) {
         try {
             CronExpression.validateExpression(s);
-            return true;
+            return new CronExpression(s).getNextValidTimeAfter(new java.util.Date()) != null;
         } catch (java.text.ParseException | RuntimeException e) {
             return false;
         }
@@ -419,6 +430,26 @@ public final class SettingsLoader {
             } catch (ConfigException.WrongType | ConfigException.BadValue e) {
                 bad(path, allowed);
                 return min;
+            }
+        }
+
+        /** A secret given inline; a wrong type is reported without the value. */
+        Secret secret(String path) {
+            try {
+                return Secret.of(c.getString(path));
+            } catch (ConfigException.WrongType e) {
+                problems.add(prefix + path + ": must be a string (the secret itself), was a "
+                        + c.getValue(path).valueType().name().toLowerCase(java.util.Locale.ROOT) + originOf(c.getValue(path).origin()));
+                return Secret.none();
+            }
+        }
+
+        List<String> stringList(String path, String allowed) {
+            try {
+                return c.getStringList(path);
+            } catch (ConfigException.WrongType e) {
+                bad(path, allowed);
+                return List.of();
             }
         }
 

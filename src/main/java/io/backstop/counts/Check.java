@@ -92,6 +92,11 @@ public final class Check {
                 null, how);
     }
 
+    /** Fails (naming the file and the way out) when the target's state.json cannot be read. */
+    public void requireReadableState(String target) {
+        states.read(target);
+    }
+
     /** After a verified backup: its counts become the baseline, unless they show a drop (then the alarm). */
     public Result afterBackup(String target, Manifest manifest) {
         TargetState state = states.read(target);

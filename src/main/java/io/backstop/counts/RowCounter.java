@@ -176,10 +176,13 @@ public final class RowCounter {
         return excluded.stream().anyMatch(p -> p.matcher(schemaDotTable).matches());
     }
 
-    /** "public.tmp_*" → regex; `*` and `?` are the only wildcards. */
+    /**
+     * "public.tmp_*" → regex; `*` and `?` are the only wildcards. Quotes are read as in SQL and in
+     * {@code tables}: {@code public."Sessions"} matches the table Sessions.
+     */
     static Pattern glob(String pattern) {
         StringBuilder regex = new StringBuilder();
-        for (char ch : pattern.toCharArray()) {
+        for (char ch : unquoted(pattern).toCharArray()) {
             switch (ch) {
                 case '*' -> regex.append(".*");
                 case '?' -> regex.append('.');

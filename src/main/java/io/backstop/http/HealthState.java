@@ -34,6 +34,7 @@ public final class HealthState implements Reporter {
     private final Map<String, TargetFacts> facts = new ConcurrentHashMap<>();
     private final Map<String, Map<String, AtomicLong>> runs = new ConcurrentHashMap<>();
     private final Map<String, Map<Tier, AtomicLong>> deleted = new ConcurrentHashMap<>();
+    private final Map<String, AtomicLong> damaged = new ConcurrentHashMap<>();
 
     public TargetFacts get(String target) {
         return facts.getOrDefault(target, TargetFacts.initial());
@@ -49,6 +50,15 @@ public final class HealthState implements Reporter {
 
     public long deleted(String target, Tier tier) {
         return deleted.getOrDefault(target, Map.of()).getOrDefault(tier, new AtomicLong()).get();
+    }
+
+    public long damaged(String target) {
+        return damaged.getOrDefault(target, new AtomicLong()).get();
+    }
+
+    @Override
+    public void damaged(String target, long count) {
+        damaged.computeIfAbsent(target, k -> new AtomicLong()).set(count);
     }
 
     /** Seeds a target from disk at start-up, before the first event. */
@@ -75,6 +85,7 @@ public final class HealthState implements Reporter {
     @Override
     public void success(String target, BackupResult result, Rotation.Result rotation) {
         counter(runs, target, "success");
+        damaged(target, rotation.damaged());
         for (var d : rotation.deleted()) {
             deleted.computeIfAbsent(target, k -> new ConcurrentHashMap<>()).computeIfAbsent(d.tier(), k -> new AtomicLong())
                     .incrementAndGet();

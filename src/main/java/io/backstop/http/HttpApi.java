@@ -22,7 +22,9 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -35,6 +37,11 @@ import org.slf4j.LoggerFactory;
  */
 public final class HttpApi implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(HttpApi.class);
+    /** A request (line and headers) not read within this is dropped with its connection. */
+    static final long REQUEST_READ_SECONDS = 5;
+    static final long RESPONSE_WRITE_SECONDS = 30;
+    /** Workers: each stalled client holds one until REQUEST_READ_SECONDS; the rest keep answering. */
+    static final int MAX_WORKERS = 256;
 
     private final Settings settings;
     private final Health health;
@@ -60,20 +67,31 @@ public final class HttpApi implements AutoCloseable {
     /** Starts listening; returns the bound port (useful with port 0). */
     public int start() {
         // Without TCP_NODELAY the JDK server's separate header and body writes meet delayed ACKs:
-        // every response took 40 ms. Read once, when the server's configuration class loads.
+        // every response took 40 ms. Clients that send half a request and wait hold a worker while
+        // the request is read, so requests must be read within a bound (then the connection is
+        // closed), and there are enough workers that a few dozen such clients cannot starve
+        // /health: Docker restarts a sidecar whose health check times out. All are read once,
+        // when the server's configuration class loads.
         System.setProperty("sun.net.httpserver.nodelay", "true");
+        System.setProperty("sun.net.httpserver.maxReqTime", Long.toString(REQUEST_READ_SECONDS));
+        System.setProperty("sun.net.httpserver.maxRspTime", Long.toString(RESPONSE_WRITE_SECONDS));
+        System.setProperty("sun.net.httpserver.timerMillis", "250");
         try {
-            server = HttpServer.create(new InetSocketAddress(settings.http().bind(), settings.http().port()), 64);
+            server = HttpServer.create(new InetSocketAddress(settings.http().bind(), settings.http().port()), 256);
         } catch (IOException e) {
             throw new BackstopException(ExitCode.USAGE, "backstop.http: cannot listen on " + settings.http().bind() + ":"
                     + settings.http().port() + " (" + e.getMessage() + "); choose a free port with BACKSTOP_HTTP_PORT", e);
         }
         AtomicInteger n = new AtomicInteger();
-        executor = Executors.newFixedThreadPool(4, r -> {
-            Thread t = new Thread(r, "backstop-http-" + n.incrementAndGet());
-            t.setDaemon(true);
-            return t;
-        });
+        // Threads start on demand and end after 30 s idle: an idle daemon holds none.
+        ThreadPoolExecutor pool = new ThreadPoolExecutor(MAX_WORKERS, MAX_WORKERS, 30, TimeUnit.SECONDS,
+                new LinkedBlockingQueue<>(), r -> {
+                    Thread t = new Thread(r, "backstop-http-" + n.incrementAndGet());
+                    t.setDaemon(true);
+                    return t;
+                });
+        pool.allowCoreThreadTimeOut(true);
+        executor = pool;
         server.setExecutor(executor);
         server.createContext("/", this::handle);
         server.start();

@@ -72,6 +72,9 @@ public final class Metrics {
                     "When live row counts were last compared with the baseline");
             timestampGauge("backstop.restore.drill.last.success.timestamp", name, f -> epoch(f.lastDrillSuccess()),
                     "When the last restore drill passed (0: none yet)");
+            Gauge.builder("backstop.backups.damaged", state, s -> s.damaged(name))
+                    .tag("target", name).description("Backups whose file no longer matches its manifest (size, time or"
+                            + " sha256): not counted by retention, not restorable").register(registry);
             gauge("backstop.restore.drill.last.result", name, null,
                     f -> f.lastDrillResult() == null ? -1 : f.lastDrillResult(),
                     "Last restore drill: 1 passed, 0 failed, -1 none yet");

@@ -96,13 +96,27 @@ public final class PgTools {
 
     /** Refuses when the local pg_dump cannot dump this server (pg_dump refuses newer servers). */
     public void requireDumpCanRead(PgVersion server) {
-        PgVersion dump = dumpVersion();
+        dumpCannotRead(dumpVersion(), server).ifPresent(why -> {
+            throw new BackstopException(ExitCode.TOOLS, "pg_dump " + dumpVersion() + " (" + pgDump() + ") " + why);
+        });
+    }
+
+    /** Oldest server a current pg_dump dumps (pg_dump 15 and later: 9.2). */
+    static final PgVersion OLDEST_DUMPABLE = PgVersion.fromVersionNum(90200);
+
+    /** Why pg_dump {@code dump} cannot dump server {@code server}; empty when it can. */
+    static Optional<String> dumpCannotRead(PgVersion dump, PgVersion server) {
         if (dump.major() < server.major()) {
-            throw new BackstopException(ExitCode.TOOLS, "pg_dump " + dump + " (" + pgDump() + ") is older than the server "
-                    + server + ": pg_dump only dumps servers up to its own major version. Install the PostgreSQL "
-                    + server.majorText() + " client (or newer) and point backstop.pg-dump.bin-dir at it, or use the "
-                    + "Backstop image built with PG_MAJOR=" + server.majorText() + " or newer");
+            return Optional.of("is older than the server " + server + ": pg_dump only dumps servers up to its own major"
+                    + " version. Install the PostgreSQL " + server.majorText() + " client (or newer) and point"
+                    + " backstop.pg-dump.bin-dir at it, or use the Backstop image built with PG_MAJOR="
+                    + server.majorText() + " or newer");
         }
+        if (server.major() < OLDEST_DUMPABLE.major() && dump.major() >= 1500) {
+            return Optional.of("does not dump servers older than " + OLDEST_DUMPABLE.majorText() + " (this one is "
+                    + server + "); use a pg_dump of that era (backstop.pg-dump.bin-dir)");
+        }
+        return Optional.empty();
     }
 
     private static PgVersion versionOf(Path tool) {

@@ -21,15 +21,24 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The restore drill: restore a backup into a scratch database {@code backstop_drill_<random>},
- * compare every table's count with the manifest exactly, record the result in the manifest,
- * and drop the scratch database whatever happened. Scratch databases left by a killed
- * process are swept at start.
+ * The restore drill: restore a backup into a scratch database
+ * {@code backstop_drill_<epoch seconds>_<random>}, compare every table's count with the manifest
+ * exactly, record the result in the manifest, and drop the scratch database whatever happened.
+ * While it runs the drill holds a connection to its scratch database; the start-up sweep drops
+ * only scratch databases nobody is connected to (a plain DROP, which the server refuses while a
+ * session is there) and that are older than a minute, so a daemon start never destroys a
+ * {@code verify} that another process is running.
  */
 public final class Drill {
     private static final Logger log = LoggerFactory.getLogger(Drill.class);
     static final String PREFIX = "backstop_drill_";
-    private static final String LEFTOVERS = "SELECT datname FROM pg_database WHERE datname LIKE 'backstop\\_drill\\_%'";
+    private static final String LEFTOVERS = """
+            SELECT d.datname FROM pg_database d
+             WHERE d.datname LIKE 'backstop\\_drill\\_%'
+               AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.datname = d.datname)
+            """;
+    /** A scratch database this young may be between its CREATE and the drill's first connection. */
+    private static final Duration SWEEP_MIN_AGE = Duration.ofMinutes(1);
 
     private final PgTools tools;
     private final Manifests manifests;
@@ -46,9 +55,16 @@ public final class Drill {
     public record Result(boolean passed, String details, Duration duration, Manifest.Drill recorded) {
     }
 
+    /** Refuses, with {@link io.backstop.ExitCode#BAD_BACKUP}, a file that no longer matches its manifest. */
+    public void requireIntact(Resolver.Resolved backup) {
+        PgRestore.checkIntegrity(backup.file(), backup.manifest());
+    }
+
     public Result run(Target target, Resolver.Resolved backup) {
         long started = System.nanoTime();
-        String scratch = PREFIX + UUID.randomUUID().toString().replace("-", "").substring(0, 12);
+        String scratch = PREFIX + clock.instant().getEpochSecond() + "_"
+                + UUID.randomUUID().toString().replace("-", "").substring(0, 8);
+        Connection holder = null;
         Database db = new Database(target);
         boolean passed;
         String details;
@@ -57,6 +73,7 @@ public final class Drill {
             PgRestore.checkIntegrity(backup.file(), backup.manifest());
             DatabaseProperties properties = DatabaseProperties.read(tools, backup.file(), timeout);
             PgRestore.create(db, scratch, properties);
+            holder = db.connect(scratch); // says "in use" to any sweep until the drill is done
             List<RestoreFailures.Failure> failed = new PgRestore(tools, timeout).restore(target, db, backup.file(),
                     scratch, 1, true);
             List<String> notes = PgRestore.applyProperties(db, scratch, properties);
@@ -73,6 +90,7 @@ public final class Drill {
             passed = false;
             details = e.getMessage();
         } finally {
+            closeQuietly(holder);
             try {
                 PgRestore.drop(db, scratch);
             } catch (BackstopException e) {
@@ -97,7 +115,32 @@ public final class Drill {
         return new Result(passed, details, took, record);
     }
 
-    /** Drops scratch databases a killed drill left behind. */
+    private static void closeQuietly(Connection c) {
+        if (c != null) {
+            try {
+                c.close();
+            } catch (SQLException ignored) {
+                // the drop ends it anyway
+            }
+        }
+    }
+
+    /** Whether {@code name}'s embedded creation time (absent in old names) is old enough to sweep. */
+    private boolean oldEnough(String name) {
+        String rest = name.substring(PREFIX.length());
+        int us = rest.indexOf('_');
+        if (us <= 0) {
+            return true;
+        }
+        try {
+            long created = Long.parseLong(rest.substring(0, us));
+            return clock.instant().getEpochSecond() - created >= SWEEP_MIN_AGE.toSeconds();
+        } catch (NumberFormatException e) {
+            return true;
+        }
+    }
+
+    /** Drops scratch databases a killed drill left behind: never one in use or just created. */
     public List<String> sweep(Target target) {
         Database db = new Database(target);
         List<String> names = new ArrayList<>();
@@ -110,14 +153,19 @@ public final class Drill {
             log.warn("cannot look for leftover drill databases of target {}: {}", target.name(), e.getMessage());
             return List.of();
         }
+        List<String> dropped = new ArrayList<>();
         for (String name : names) {
-            log.info("dropping {}, left by a restore drill that was interrupted", name);
+            if (!oldEnough(name)) {
+                continue;
+            }
             try {
-                PgRestore.drop(db, name);
+                PgRestore.dropUnused(db, name);
+                log.info("dropped {}, left by a restore drill that was interrupted", name);
+                dropped.add(name);
             } catch (BackstopException e) {
-                log.warn("cannot drop leftover drill database {}: {}", name, e.getMessage());
+                log.info("not dropping {}: {} (a drill is using it)", name, e.getMessage());
             }
         }
-        return names;
+        return dropped;
     }
 }

@@ -41,7 +41,8 @@ public final class Rotation {
     }
 
     /** Files promoted and deleted by one rotation. */
-    public record Result(List<Path> promoted, List<RetentionPlan.Deletion> deleted, Map<Tier, Integer> retained) {
+    public record Result(List<Path> promoted, List<RetentionPlan.Deletion> deleted, Map<Tier, Integer> retained,
+            long damaged) {
         public Result {
             promoted = List.copyOf(promoted);
             deleted = List.copyOf(deleted);
@@ -59,7 +60,7 @@ public final class Rotation {
             promote(target, newest, manifest, Tier.MONTHLY, day, settings.retention().monthly()).ifPresent(promoted::add);
         }
         List<RetentionPlan.Deletion> deleted = prune(target, false);
-        return new Result(promoted, deleted, retained(target));
+        return new Result(promoted, deleted, retained(target), new Catalog(layout, manifests).damaged(target));
     }
 
     /** Verified backups per tier, as they are now. */
@@ -76,10 +77,22 @@ public final class Rotation {
         return counts;
     }
 
-    /** Applies (or with {@code dryRun} only plans) retention; logs each deletion with its reason. */
+    /**
+     * Applies (or with {@code dryRun} only plans) retention; logs each deletion with its reason.
+     * A deletion is justified by the newer backups that stay, so before anything goes each of
+     * those is checked against its manifest's sha256; a damaged one stops counting and the plan
+     * is made again.
+     */
     public List<RetentionPlan.Deletion> prune(String target, boolean dryRun) {
         Catalog catalog = new Catalog(layout, manifests);
-        List<RetentionPlan.Deletion> plan = RetentionPlan.plan(catalog.list(target), settings.retention());
+        List<RetentionPlan.Deletion> plan;
+        while (true) {
+            List<Catalog.Entry> entries = catalog.list(target);
+            plan = RetentionPlan.plan(entries, settings.retention());
+            if (!survivorsDamaged(entries, plan)) {
+                break;
+            }
+        }
         if (dryRun) {
             return plan;
         }
@@ -94,6 +107,30 @@ public final class Rotation {
             }
         }
         return plan;
+    }
+
+    /** Hashes the backups that stay in tiers that lose one; true when one of them turned out damaged. */
+    private boolean survivorsDamaged(List<Catalog.Entry> entries, List<RetentionPlan.Deletion> plan) {
+        java.util.Set<Tier> tiers = new java.util.HashSet<>();
+        java.util.Set<Path> going = new java.util.HashSet<>();
+        plan.forEach(d -> {
+            tiers.add(d.tier());
+            going.add(d.file());
+        });
+        boolean damaged = false;
+        for (Catalog.Entry e : entries) {
+            if (e.verified() && tiers.contains(e.tier()) && !going.contains(e.file())) {
+                Optional<String> problem = manifests.integrity().thorough(e.file(), e.manifest().orElseThrow(), false);
+                if (problem.isPresent()) {
+                    manifests.markDamaged(e.file(), e.manifest().orElseThrow(), problem.get());
+                    log.warn("{} is {}; it no longer counts as a verified backup and retention keeps what it would"
+                            + " have replaced. Move it away and run backstop verify.", layout.root().relativize(e.file()),
+                            problem.get());
+                    damaged = true;
+                }
+            }
+        }
+        return damaged;
     }
 
     /**

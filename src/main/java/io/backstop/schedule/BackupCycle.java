@@ -40,6 +40,8 @@ public final class BackupCycle {
     }
 
     public Result run(Target target, Backup.Request request, Progress progress) {
+        // The comparison after the dump needs state.json: a damaged one must stop us before an hour of dumping.
+        check.requireReadableState(target.name());
         BackupResult result = backup.run(target, request, progress);
         // A safety backup copies a state about to be changed on purpose: it neither moves the baseline nor raises.
         Check.Result checked = request.safety() ? null : check.afterBackup(target.name(), result.manifest());

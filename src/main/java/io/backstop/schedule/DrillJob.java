@@ -33,6 +33,14 @@ final class DrillJob implements InterruptableJob {
     public void execute(JobExecutionContext context) {
         runner = Thread.currentThread();
         try {
+            // The scheduled sha256 re-read of every backup: bit rot changes neither size nor time.
+            long damaged = catalog.scan(target.name());
+            reporter.damaged(target.name(), damaged);
+            if (damaged > 0) {
+                log.warn("{} backups of target {} no longer match their manifests (backstop list shows them as"
+                        + " DAMAGED); they are not counted by retention. Move them away and check the disk.", damaged,
+                        target.name());
+            }
             var newest = catalog.newestVerified(target.name());
             if (newest.isEmpty()) {
                 log.info("restore drill of target {}: no verified backup yet", target.name());

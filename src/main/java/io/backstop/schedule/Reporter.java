@@ -27,4 +27,8 @@ public interface Reporter {
 
     default void drilled(String target, io.backstop.restore.Drill.Result result) {
     }
+
+    /** How many of the target's backups no longer match their manifests (seen by a listing or a sha256 scan). */
+    default void damaged(String target, long count) {
+    }
 }

@@ -185,6 +185,28 @@ class SettingsLoaderTest {
         }
 
         @Test
+        void wrongTypedSecretsAndListsNameTheirKeysAlongsideAnUnknownKey() {
+            BackstopException e = failure("""
+                    backstop {
+                      nonsense = 1
+                      http.token = ["t0ken-value"]
+                      row-counts.exclude = [{a = 1}]
+                      pg-dump.extra-args = [["x"]]
+                      targets = [ { name = a, password = ["pa55-value"] } ]
+                    }
+                    """);
+            assertThat(e.getMessage()).contains("backstop.nonsense: unknown key", "backstop.http.token",
+                    "backstop.row-counts.exclude", "backstop.pg-dump.extra-args", "backstop.targets[0].password")
+                    .doesNotContain("t0ken-value", "pa55-value", "internal error");
+        }
+
+        @Test
+        void aScheduleThatNeverFiresIsRejectedUpFront() {
+            BackstopException e = failure("backstop.schedule = \"0 0 0 30 2 ?\"");
+            assertThat(e.getMessage()).contains("backstop.schedule", "fires in the future");
+        }
+
+        @Test
         void aMissingConfigFileIsAUsageError() {
             Map<String, String> env = new HashMap<>();
             env.put("BACKSTOP_CONFIG", dir.resolve("nope.conf").toString());

@@ -70,15 +70,17 @@ final class Simulation {
             file = layout.timestamped(TARGET, Tier.HOURLY, stamp, Optional.empty());
         }
         sequence++;
+        Instant modified;
         try {
             Files.writeString(file, "dump " + sequence);
+            modified = Files.getLastModifiedTime(file).toInstant();
         } catch (IOException e) {
             throw new IllegalStateException(e);
         }
         Manifest m = new Manifest(Manifest.FORMAT_VERSION, sequence, TARGET, "app", "db", 5432, "15.0", "15.0", "1", 1,
                 file.getFileName().toString(), Tier.HOURLY, null, now, now.plusSeconds(5), 5, ("dump " + sequence).length(), "x", "6",
                 Map.of("public.users", sequence), new Manifest.Verification("test", "passed", now, 1), false, null, null, false,
-                Manifest.COUNT_METHOD);
+                Manifest.COUNT_METHOD, modified);
         manifests.write(file, m);
         Map<Path, Long> before = verified();
         new Rotation(settings, layout, manifests).afterBackup(TARGET, file, m);
