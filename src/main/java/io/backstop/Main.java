@@ -99,6 +99,7 @@ public final class Main {
         cmd.setErr(err);
         cmd.getCommandSpec().exitCodeOnInvalidInput(ExitCode.USAGE.status());
         cmd.getCommandSpec().usageMessage().footer(exitCodeTable());
+        cmd.getSubcommands().values().forEach(sub -> sub.getCommandSpec().usageMessage().footer(exitCodeTable()));
         boolean debug = Arrays.asList(args).contains("--debug");
         cmd.setExecutionExceptionHandler((e, commandLine, parseResult) -> report(e, commandLine.getErr(), debug));
         return cmd.execute(args);

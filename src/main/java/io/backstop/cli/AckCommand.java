@@ -13,7 +13,8 @@ import picocli.CommandLine.ParentCommand;
 import picocli.CommandLine.Spec;
 
 /** {@code backstop ack}: the drop was intended; current counts become the baseline and pins are released. */
-@Command(name = "ack", description = {"Acknowledge a data-loss alarm: the current live counts become the baseline",
+@Command(name = "ack", header = "Acknowledge a data-loss alarm.",
+        description = {"Acknowledge a data-loss alarm: the current live counts become the baseline",
         "and the backups pinned by the alarm are released to normal rotation."})
 public final class AckCommand implements Callable<Integer> {
     @ParentCommand

@@ -4,25 +4,27 @@ import io.backstop.Main;
 import java.nio.file.Path;
 import java.util.Optional;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.HelpCommand;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ScopeType;
 
 /** {@code backstop}: the top-level command; its options apply to every subcommand. */
-@Command(name = "backstop", mixinStandardHelpOptions = true,
+@Command(name = "backstop", mixinStandardHelpOptions = true, scope = ScopeType.INHERIT,
         versionProvider = VersionProvider.class,
         description = "PostgreSQL backup sidecar: verified pg_dump backups, row-count alarms, health and metrics.",
         subcommands = {DaemonCommand.class, DemoCommand.class, BackupCommand.class, ListCommand.class, CheckCommand.class, AckCommand.class,
                 PruneCommand.class,
-                RestoreCommand.class, VerifyCommand.class, GuardCommand.class},
-        footer = {"", "Exit codes:", "%s"})
+                RestoreCommand.class, VerifyCommand.class, GuardCommand.class, HelpCommand.class})
 public final class BackstopCommand {
-    @Option(names = {"-c", "--config"}, paramLabel = "FILE",
+    // Inherited: accepted before or after the subcommand (backstop list --config F).
+    @Option(names = {"-c", "--config"}, paramLabel = "FILE", scope = ScopeType.INHERIT,
             description = "Configuration file (default: $BACKSTOP_CONFIG, else config/backstop.conf if present).")
     Path config;
 
-    @Option(names = "--debug", description = "Print stack traces of errors.")
+    @Option(names = "--debug", scope = ScopeType.INHERIT, description = "Print stack traces of errors.")
     boolean debug;
 
-    @Option(names = {"-v", "--verbose"}, description = "Log at INFO on the command line (the daemon always does).")
+    @Option(names = {"-v", "--verbose"}, scope = ScopeType.INHERIT, description = "Log at INFO on the command line (the daemon always does).")
     boolean verbose;
 
     private final Main main;

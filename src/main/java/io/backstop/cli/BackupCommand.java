@@ -19,7 +19,8 @@ import picocli.CommandLine.ParentCommand;
 import picocli.CommandLine.Spec;
 
 /** {@code backstop backup}: one verified backup now, through the same path the scheduler uses. */
-@Command(name = "backup", description = {
+@Command(name = "backup", header = "Take one verified backup now.",
+        description = {
         "Take one verified backup now (the same path the scheduler uses).",
         "With --label it goes to the manual tier, e.g. --label pre-migration before a migration:",
         "exit code 0 means a verified backup exists and it is safe to proceed."})

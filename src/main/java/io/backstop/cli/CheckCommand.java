@@ -21,7 +21,8 @@ import picocli.CommandLine.ParentCommand;
 import picocli.CommandLine.Spec;
 
 /** {@code backstop check}: live counts against the baseline; exit 1 when data dropped. */
-@Command(name = "check", description = {"Compare live row counts with the baseline (the last verified backup's).",
+@Command(name = "check", header = "Compare live row counts with the baseline.",
+        description = {"Compare live row counts with the baseline (the last verified backup's).",
         "Exit 0 when nothing dropped, 1 when a table lost rows: a gate before and after a migration."})
 public final class CheckCommand implements Callable<Integer> {
     @ParentCommand

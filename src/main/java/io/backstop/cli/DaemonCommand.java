@@ -16,7 +16,8 @@ import sun.misc.Signal;
  * {@code docker stop} sends) and SIGINT stop scheduling, end a running dump within a bound
  * and exit 0.
  */
-@Command(name = "daemon", description = {"Run the scheduler (backups on `schedule`, rotation after each, row-count checks)",
+@Command(name = "daemon", header = "Run the scheduler and the HTTP server (the container's default).",
+        description = {"Run the scheduler (backups on `schedule`, rotation after each, row-count checks)",
         "and the HTTP server (/health, /metrics, POST /backup). The container's default command."})
 public final class DaemonCommand implements Callable<Integer> {
     /** Inside docker stop's default 10 s grace, so Docker never has to SIGKILL us. */

@@ -3,6 +3,7 @@ package io.backstop.cli;
 import io.backstop.BackstopException;
 import io.backstop.ExitCode;
 import io.backstop.Main;
+import io.backstop.backup.BackupLayout;
 import io.backstop.http.HealthState;
 import io.backstop.http.HttpApi;
 import io.backstop.pg.LocalCluster;
@@ -31,7 +32,8 @@ import sun.misc.Signal;
  * one-minute schedule with a short check interval, so a newcomer can watch backups appear,
  * simulate an incident and see the alarm. Ctrl-C stops it and removes the cluster.
  */
-@Command(name = "demo", description = {"Run the daemon against a throwaway local PostgreSQL with sample data, backing",
+@Command(name = "demo", header = "Try Backstop against a throwaway local PostgreSQL.",
+        description = {"Run the daemon against a throwaway local PostgreSQL with sample data, backing",
         "up every minute and checking row counts every 10 s. Needs the PostgreSQL server binaries (no Docker).",
         "Ctrl-C stops it and removes the cluster; the backups stay in --backups."})
 public final class DemoCommand implements Callable<Integer> {
@@ -55,7 +57,7 @@ public final class DemoCommand implements Callable<Integer> {
     int port;
 
     @Option(names = "--backups", defaultValue = "backups/demo", paramLabel = "DIR",
-            description = "Where the demo's backups go (default: ${DEFAULT-VALUE}).")
+            description = "Where the demo's backups go, one directory per run (default: ${DEFAULT-VALUE}).")
     Path backups;
 
     @Override
@@ -67,6 +69,10 @@ public final class DemoCommand implements Callable<Integer> {
         LocalCluster cluster = LocalCluster.start(LocalCluster.serverBinaries(), password);
         Runtime.getRuntime().addShutdownHook(new Thread(cluster::close, "demo-cluster-cleanup"));
         seed(cluster);
+        // Each run has a new cluster: its backups get a directory of their own, so the last run's
+        // baseline (another cluster's identity) never raises a false alarm here.
+        Path runDir = backups.toAbsolutePath().resolve("run-" + BackupLayout.stamp(parent.main().clock().instant()));
+        Path passwordFile = writePasswordFile(runDir, password);
 
         Map<String, String> env = new HashMap<>(parent.main().env());
         env.put("PGHOST", cluster.host());
@@ -75,7 +81,7 @@ public final class DemoCommand implements Callable<Integer> {
         env.put("PGPASSWORD", password);
         env.put("PGDATABASE", "demo");
         env.put("BACKSTOP_TARGET", "demo");
-        env.put("BACKSTOP_BACKUP_DIR", backups.toAbsolutePath().toString());
+        env.put("BACKSTOP_BACKUP_DIR", runDir.toString());
         env.put("BACKSTOP_SCHEDULE", "0 * * * * ?");
         env.put("BACKSTOP_CHECK_INTERVAL", "10s");
         env.put("BACKSTOP_STALE_AFTER", "3m");
@@ -109,20 +115,40 @@ public final class DemoCommand implements Callable<Integer> {
 
                 Backstop demo is running (Ctrl-C stops it and removes the throwaway database).
                   database   %s  (users 1,000 rows, orders 5,000, audit.events 2,000)
-                  backups    %s  (one now, then every minute)
+                  target     demo
+                  backups    %s  (a new directory for this run; the first backup is being taken now,
+                             then one every minute)
                   health     http://127.0.0.1:%d/health
                   metrics    http://127.0.0.1:%d/metrics
                   backup now curl -X POST -H 'Authorization: Bearer %s' http://127.0.0.1:%d/backup
 
+                Point every other command at the demo (in another terminal, from this directory):
+                  export BACKSTOP_BACKUP_DIR=%s BACKSTOP_TARGET=demo BACKSTOP_CONFIG=/dev/null
+                  export PGHOST=127.0.0.1 PGPORT=%d PGUSER=%s PGDATABASE=demo PGPASSWORD_FILE=%s
+                  ./backstop list; ./backstop check; ./backstop verify
+
                 Simulate an incident and watch /health turn 503 with DATA_DROP within 10 seconds:
                   %s -c "DELETE FROM users"
-                Then undo it by hand, or see docs/recovery.md for the restore.
+                Then see docs/recovery.md to put the rows back (./backstop restore pinned ...).
 
-                """, "127.0.0.1:" + cluster.port() + "/demo", backups.toAbsolutePath(), bound, bound, token, bound,
-                psql);
+                """, "127.0.0.1:" + cluster.port() + "/demo", runDir, bound, bound, token, bound,
+                runDir, cluster.port(), LocalCluster.SUPERUSER, passwordFile, psql);
         out.flush();
         stopped.await();
         return ExitCode.OK.status();
+    }
+
+    /** The throwaway cluster's password, for the printed exports: a 0600 file, never an argument. */
+    private static Path writePasswordFile(Path runDir, String password) {
+        try {
+            java.nio.file.Files.createDirectories(runDir);
+            Path file = runDir.resolve(".demo-password");
+            java.nio.file.Files.writeString(file, password + "\n", java.nio.charset.StandardCharsets.UTF_8);
+            java.nio.file.Files.setPosixFilePermissions(file, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
+            return file;
+        } catch (java.io.IOException e) {
+            throw new BackstopException(ExitCode.STORAGE, "cannot write to " + runDir + ": " + e.getMessage(), e);
+        }
     }
 
     private static void seed(LocalCluster cluster) {

@@ -28,7 +28,8 @@ import picocli.CommandLine.ParentCommand;
 import picocli.CommandLine.Spec;
 
 /** {@code backstop guard}: judge a shell command before it runs. */
-@Command(name = "guard", description = {"Classify a shell command as allow, ask (destructive: needs a person's",
+@Command(name = "guard", header = "Judge a shell command or SQL before it runs.",
+        description = {"Classify a shell command as allow, ask (destructive: needs a person's",
         "approval) or block. The command comes after --, or on stdin. Exit 0 allow, 10 ask, 11 block.",
         "--hook reads a coding assistant's pre-tool-use JSON on stdin and answers in JSON (always exit 0)."})
 public final class GuardCommand implements Callable<Integer> {

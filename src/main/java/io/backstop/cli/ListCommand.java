@@ -24,7 +24,8 @@ import picocli.CommandLine.ParentCommand;
 import picocli.CommandLine.Spec;
 
 /** {@code backstop list}: the backups on disk, oldest first. */
-@Command(name = "list", description = "List backups with time, tier, size, duration, rows, verified and pinned.")
+@Command(name = "list", header = "List backups.",
+        description = "List backups with time, tier, size, duration, rows, verified and pinned.")
 public final class ListCommand implements Callable<Integer> {
     private static final DateTimeFormatter TIME = DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss'Z'")
             .withZone(ZoneOffset.UTC);

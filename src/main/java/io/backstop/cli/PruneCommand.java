@@ -16,7 +16,8 @@ import picocli.CommandLine.ParentCommand;
 import picocli.CommandLine.Spec;
 
 /** {@code backstop prune}: apply retention now, or show what it would delete. */
-@Command(name = "prune", description = {"Apply retention now and print what goes and why.",
+@Command(name = "prune", header = "Apply retention now.",
+        description = {"Apply retention now and print what goes and why.",
         "Pinned backups, the newest verified backup and files without a Backstop manifest are never deleted."})
 public final class PruneCommand implements Callable<Integer> {
     @ParentCommand

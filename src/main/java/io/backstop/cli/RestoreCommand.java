@@ -20,7 +20,8 @@ import picocli.CommandLine.ParentCommand;
 import picocli.CommandLine.Spec;
 
 /** {@code backstop restore BACKUP --into DB}: restore with safety. */
-@Command(name = "restore", description = {"Restore a backup into a database. BACKUP is a path, latest, pinned,",
+@Command(name = "restore", header = "Restore a backup into a database, with safety.",
+        description = {"Restore a backup into a database. BACKUP is a path, latest, pinned,",
         "a label, or a timestamp prefix; the file it resolves to is printed first. Checks the file's sha256;",
         "refuses a non-empty database without --clean; takes a safety backup (safety tier, pre-restore) of an",
         "existing one first; asks you to type the database name unless --yes; creates the database as the",

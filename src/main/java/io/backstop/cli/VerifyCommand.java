@@ -16,7 +16,8 @@ import picocli.CommandLine.ParentCommand;
 import picocli.CommandLine.Spec;
 
 /** {@code backstop verify [BACKUP]}: the restore drill, now. */
-@Command(name = "verify", description = {"Restore drill: restore a backup (default: the newest verified) into a scratch",
+@Command(name = "verify", header = "Restore drill: prove a backup restores.",
+        description = {"Restore drill: restore a backup (default: the newest verified) into a scratch",
         "database, compare every table's count with its manifest, drop the scratch database. Exit 0 passed, 4 failed."})
 public final class VerifyCommand implements Callable<Integer> {
     @ParentCommand

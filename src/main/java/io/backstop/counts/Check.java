@@ -77,7 +77,7 @@ public final class Check {
         }
         List<Drop> drops;
         if (observed == null) {
-            drops = List.of(new Drop("database \"" + target.database() + "\" does not exist", Drop.Kind.RECREATED,
+            drops = List.of(Drop.recreated("database \"" + target.database() + "\" does not exist",
                     baseline == null ? 0 : baseline.rowCounts().values().stream().mapToLong(Long::longValue).sum(), null));
             if (baseline == null) {
                 throw new BackstopException(ExitCode.DATABASE_UNREACHABLE, "target " + target.name() + ": database \""

@@ -4,9 +4,28 @@ import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import com.fasterxml.jackson.databind.annotation.JsonNaming;
 import java.util.Locale;
 
-/** One reason for a data-loss alarm: what dropped, from how many rows to how many. */
+/**
+ * One reason for a data-loss alarm: what dropped, from how many rows to how many. {@code table}
+ * is always a table name (null for the database as a whole); {@code reason} says why the
+ * database as a whole counts as lost (RECREATED), and is null otherwise.
+ */
 @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
-public record Drop(String table, Kind kind, long before, Long after) {
+public record Drop(String table, Kind kind, long before, Long after, String reason) {
+    public Drop {
+        if (kind == Kind.RECREATED && reason == null && table != null) {
+            reason = table; // state.json written before reason had its own field
+            table = null;
+        }
+    }
+
+    public Drop(String table, Kind kind, long before, Long after) {
+        this(table, kind, before, after, null);
+    }
+
+    /** The database as a whole: recreated, replaced, or every counted table gone. */
+    public static Drop recreated(String reason, long before, Long after) {
+        return new Drop(null, Kind.RECREATED, before, after, reason);
+    }
 
     public enum Kind {
         /** Lost more than its threshold of rows. */
@@ -25,7 +44,7 @@ public record Drop(String table, Kind kind, long before, Long after) {
                     100.0 * (before - after) / before);
             case EMPTIED -> String.format(Locale.ROOT, "%s is empty (had %,d rows)", table, before);
             case GONE -> String.format(Locale.ROOT, "%s is gone (had %,d rows)", table, before);
-            case RECREATED -> "the database was recreated: " + table;
+            case RECREATED -> "the database was recreated: " + reason;
         };
     }
 }

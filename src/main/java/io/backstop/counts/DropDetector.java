@@ -29,12 +29,12 @@ public final class DropDetector {
         boolean otherDatabase = baseline.databaseOid() != 0 && live.databaseOid() != 0
                 && baseline.databaseOid() != live.databaseOid();
         if (otherCluster) {
-            drops.add(new Drop("cluster system identifier changed from " + baseline.systemIdentifier() + " to "
-                    + live.systemIdentifier() + " (volume recreated?)", Drop.Kind.RECREATED, baseline.rowCounts().values()
+            drops.add(Drop.recreated("cluster system identifier changed from " + baseline.systemIdentifier() + " to "
+                    + live.systemIdentifier() + " (volume recreated?)", baseline.rowCounts().values()
                     .stream().mapToLong(Long::longValue).sum(), null));
         } else if (otherDatabase) {
-            drops.add(new Drop("database OID changed from " + baseline.databaseOid() + " to " + live.databaseOid()
-                    + " (dropped and created again?)", Drop.Kind.RECREATED, baseline.rowCounts().values().stream()
+            drops.add(Drop.recreated("database OID changed from " + baseline.databaseOid() + " to " + live.databaseOid()
+                    + " (dropped and created again?)", baseline.rowCounts().values().stream()
                     .mapToLong(Long::longValue).sum(), null));
         }
         long hadRows = baseline.rowCounts().values().stream().filter(n -> n > 0).count();
@@ -60,7 +60,7 @@ public final class DropDetector {
             }
         }
         if (!otherCluster && !otherDatabase && hadRows > 0 && lostAll == hadRows && hadRows > 1) {
-            drops.add(0, new Drop("every counted table is gone or empty", Drop.Kind.RECREATED,
+            drops.add(0, Drop.recreated("every counted table is gone or empty",
                     baseline.rowCounts().values().stream().mapToLong(Long::longValue).sum(), 0L));
         }
         return drops;

@@ -24,21 +24,19 @@ import org.slf4j.LoggerFactory;
  * The restore drill: restore a backup into a scratch database
  * {@code backstop_drill_<epoch seconds>_<random>}, compare every table's count with the manifest
  * exactly, record the result in the manifest, and drop the scratch database whatever happened.
- * While it runs the drill holds a connection to its scratch database; the start-up sweep drops
- * only scratch databases nobody is connected to (a plain DROP, which the server refuses while a
- * session is there) and that are older than a minute, so a daemon start never destroys a
- * {@code verify} that another process is running.
+ * From before its scratch database exists until after it is dropped, the drill holds an advisory
+ * lock named after it; the start-up sweep drops only scratch databases whose lock it can take,
+ * so a daemon start never destroys a {@code verify} another process is running, and a killed
+ * drill (whose session, and so lock, died with it) is cleaned up.
  */
 public final class Drill {
     private static final Logger log = LoggerFactory.getLogger(Drill.class);
     static final String PREFIX = "backstop_drill_";
-    private static final String LEFTOVERS = """
-            SELECT d.datname FROM pg_database d
-             WHERE d.datname LIKE 'backstop\\_drill\\_%'
-               AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.datname = d.datname)
-            """;
-    /** A scratch database this young may be between its CREATE and the drill's first connection. */
-    private static final Duration SWEEP_MIN_AGE = Duration.ofMinutes(1);
+    private static final String LEFTOVERS = "SELECT datname FROM pg_database WHERE datname LIKE 'backstop\\_drill\\_%'";
+    /** The lock a drill holds on its scratch database's name, in the maintenance database. */
+    public static final String HOLD = "SELECT pg_advisory_lock(1112822864, hashtext(?))";
+    private static final String TRY_HOLD = "SELECT pg_try_advisory_lock(1112822864, hashtext(?))";
+    private static final String RELEASE = "SELECT pg_advisory_unlock(1112822864, hashtext(?))";
 
     private final PgTools tools;
     private final Manifests manifests;
@@ -62,8 +60,7 @@ public final class Drill {
 
     public Result run(Target target, Resolver.Resolved backup) {
         long started = System.nanoTime();
-        String scratch = PREFIX + clock.instant().getEpochSecond() + "_"
-                + UUID.randomUUID().toString().replace("-", "").substring(0, 8);
+        String scratch = PREFIX + UUID.randomUUID().toString().replace("-", "").substring(0, 12);
         Connection holder = null;
         Database db = new Database(target);
         boolean passed;
@@ -72,8 +69,9 @@ public final class Drill {
         try {
             PgRestore.checkIntegrity(backup.file(), backup.manifest());
             DatabaseProperties properties = DatabaseProperties.read(tools, backup.file(), timeout);
+            holder = db.connect("postgres");
+            hold(holder, HOLD, scratch); // says "in use" to any sweep until the drill is done
             PgRestore.create(db, scratch, properties);
-            holder = db.connect(scratch); // says "in use" to any sweep until the drill is done
             List<RestoreFailures.Failure> failed = new PgRestore(tools, timeout).restore(target, db, backup.file(),
                     scratch, 1, true);
             List<String> notes = PgRestore.applyProperties(db, scratch, properties);
@@ -89,13 +87,16 @@ public final class Drill {
         } catch (BackstopException e) {
             passed = false;
             details = e.getMessage();
+        } catch (SQLException e) {
+            passed = false;
+            details = "cannot take the drill's lock: " + e.getMessage();
         } finally {
-            closeQuietly(holder);
             try {
                 PgRestore.drop(db, scratch);
             } catch (BackstopException e) {
                 log.warn("could not drop scratch database {}: {}; it is swept at the next start", scratch, e.getMessage());
             }
+            closeQuietly(holder);
         }
         Duration took = Duration.ofNanos(System.nanoTime() - started);
         Manifest.Drill record = new Manifest.Drill(Instant.now(clock), passed ? "passed" : "failed",
@@ -125,46 +126,45 @@ public final class Drill {
         }
     }
 
-    /** Whether {@code name}'s embedded creation time (absent in old names) is old enough to sweep. */
-    private boolean oldEnough(String name) {
-        String rest = name.substring(PREFIX.length());
-        int us = rest.indexOf('_');
-        if (us <= 0) {
-            return true;
-        }
-        try {
-            long created = Long.parseLong(rest.substring(0, us));
-            return clock.instant().getEpochSecond() - created >= SWEEP_MIN_AGE.toSeconds();
-        } catch (NumberFormatException e) {
-            return true;
+    private static boolean hold(Connection c, String sql, String name) throws SQLException {
+        try (java.sql.PreparedStatement ps = c.prepareStatement(sql)) {
+            ps.setString(1, name);
+            try (ResultSet rs = ps.executeQuery()) {
+                rs.next();
+                return !"f".equals(rs.getString(1)) && !"false".equals(rs.getString(1));
+            }
         }
     }
 
-    /** Drops scratch databases a killed drill left behind: never one in use or just created. */
+    /** Drops scratch databases a killed drill left behind: never one whose drill still holds its lock. */
     public List<String> sweep(Target target) {
         Database db = new Database(target);
-        List<String> names = new ArrayList<>();
-        try (Connection c = db.connect("postgres"); Statement st = c.createStatement(); ResultSet rs = st.executeQuery(LEFTOVERS)) {
-            while (rs.next()) {
-                names.add(rs.getString(1));
+        List<String> dropped = new ArrayList<>();
+        try (Connection c = db.connect("postgres")) {
+            List<String> names = new ArrayList<>();
+            try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery(LEFTOVERS)) {
+                while (rs.next()) {
+                    names.add(rs.getString(1));
+                }
+            }
+            for (String name : names) {
+                if (!hold(c, TRY_HOLD, name)) {
+                    log.info("not dropping {}: a restore drill is using it", name);
+                    continue;
+                }
+                try {
+                    PgRestore.drop(db, name);
+                    log.info("dropped {}, left by a restore drill that was interrupted", name);
+                    dropped.add(name);
+                } catch (BackstopException e) {
+                    log.warn("cannot drop leftover drill database {}: {}", name, e.getMessage());
+                } finally {
+                    hold(c, RELEASE, name);
+                }
             }
         } catch (SQLException | BackstopException e) {
             // The database may be down at start: the daemon must start anyway; the next start sweeps.
             log.warn("cannot look for leftover drill databases of target {}: {}", target.name(), e.getMessage());
-            return List.of();
-        }
-        List<String> dropped = new ArrayList<>();
-        for (String name : names) {
-            if (!oldEnough(name)) {
-                continue;
-            }
-            try {
-                PgRestore.dropUnused(db, name);
-                log.info("dropped {}, left by a restore drill that was interrupted", name);
-                dropped.add(name);
-            } catch (BackstopException e) {
-                log.info("not dropping {}: {} (a drill is using it)", name, e.getMessage());
-            }
         }
         return dropped;
     }

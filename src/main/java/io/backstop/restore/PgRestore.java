@@ -105,16 +105,6 @@ final class PgRestore {
         }
     }
 
-    /** Drops {@code name} only when nobody is connected to it: the server refuses otherwise (55006). */
-    static void dropUnused(Database db, String name) {
-        try (Connection c = db.connect("postgres"); Statement st = c.createStatement()) {
-            st.execute("DROP DATABASE IF EXISTS " + quote(c, name));
-        } catch (SQLException e) {
-            throw new BackstopException(ExitCode.DATABASE_UNREACHABLE, "drop database " + name + " failed: "
-                    + e.getMessage(), e);
-        }
-    }
-
     /** The server's quoting of an identifier: never concatenated raw. */
     static String quote(Connection c, String name) throws SQLException {
         try (PreparedStatement q = c.prepareStatement(QUOTE)) {

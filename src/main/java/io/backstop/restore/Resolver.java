@@ -48,9 +48,13 @@ public final class Resolver {
         Catalog catalog = new Catalog(layout, manifests);
         String ref = reference == null ? "latest" : reference;
         if (ref.equals("latest")) {
-            Catalog.Entry newest = new Latest(layout, manifests).find(target).orElseThrow(() -> new BackstopException(
-                    ExitCode.BAD_BACKUP, "target " + target + " has no verified backup taken while no data-loss alarm"
-                    + " was raised under " + layout.targetDir(target) + "; name one explicitly (backstop list)"));
+            Catalog.Entry newest = new Latest(layout, manifests).find(target).orElseThrow(() -> {
+                long damaged = catalog.damaged(target);
+                return new BackstopException(ExitCode.BAD_BACKUP, "target " + target + " has no intact verified backup"
+                        + " taken while no data-loss alarm was raised under " + layout.targetDir(target)
+                        + (damaged > 0 ? "; " + damaged + " no longer match their manifests (DAMAGED in backstop list)" : "")
+                        + "; name one explicitly (backstop list)");
+            });
             return resolved(newest, ref);
         }
         if (ref.equals("pinned")) {

@@ -52,8 +52,14 @@ class DemoIT {
                 HttpResponse<String> h = health(port);
                 return h != null && h.statusCode() == 200 && !h.body().contains("\"newest_verified_backup\":null");
             });
+            Path runDir = runDir(log);
             Fixtures.await("the first scheduled backup (every minute)", Duration.ofSeconds(75),
-                    () -> Fixtures.finalDumps(backups.resolve("demo/hourly")).size() >= 2);
+                    () -> Fixtures.finalDumps(runDir.resolve("demo/hourly")).size() >= 2);
+            // The printed exports point every other command at the demo.
+            Process list = new ProcessBuilder("bash", "-c", exports(log) + "; ./backstop list").redirectErrorStream(true).start();
+            String listed = new String(list.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertThat(list.waitFor()).as(listed).isZero();
+            assertThat(listed).contains("demo", "hourly", "yes");
             assertThat(health(port).statusCode()).isEqualTo(200);
 
             Process incident = new ProcessBuilder("bash", "-c", psql.group(1)).redirectErrorStream(true).start();
@@ -77,6 +83,56 @@ class DemoIT {
         } catch (java.io.IOException expected) {
             // cleaned up
         }
+    }
+
+    @Test
+    void aSecondRunStartsCleanTakesItsFirstBackupAndRaisesNoFalseAlarm() throws Exception {
+        Path backups = dir.resolve("backups");
+        for (int run = 1; run <= 2; run++) {
+            int port;
+            try (var s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+                port = s.getLocalPort();
+            }
+            Path log = dir.resolve("run" + run + ".log");
+            Process demo = new ProcessBuilder("./backstop", "demo", "--port", Integer.toString(port), "--backups",
+                    backups.toString()).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+            try {
+                Fixtures.await("the banner", Duration.ofSeconds(60), () -> read(log).contains("Simulate an incident"));
+                assertThat(read(log)).contains("target     demo", "the first backup is being taken now");
+                Path runDir = runDir(log);
+                Fixtures.await("the promised first backup", Duration.ofSeconds(30),
+                        () -> !Fixtures.finalDumps(runDir.resolve("demo/hourly")).isEmpty());
+                Fixtures.await("a row-count check after it", Duration.ofSeconds(30), () -> metricsShowACheck(port));
+                HttpResponse<String> h = health(port);
+                assertThat(h.statusCode()).as(h.body()).isEqualTo(200);
+                assertThat(h.body()).doesNotContain("DATA_DROP");
+            } finally {
+                demo.destroy();
+                assertThat(demo.waitFor(20, TimeUnit.SECONDS)).isTrue();
+            }
+        }
+    }
+
+    private boolean metricsShowACheck(int port) {
+        try {
+            String body = client.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/metrics")).build(),
+                    HttpResponse.BodyHandlers.ofString()).body();
+            return Pattern.compile("backstop_rowcount_last_check_timestamp_seconds\\{target=\"demo\"\\} [1-9]")
+                    .matcher(body).find();
+        } catch (Exception e) {
+            return false;
+        }
+    }
+
+    private static Path runDir(Path log) {
+        Matcher m = Pattern.compile("export BACKSTOP_BACKUP_DIR=(\\S+)").matcher(read(log));
+        assertThat(m.find()).as(read(log)).isTrue();
+        return Path.of(m.group(1));
+    }
+
+    private static String exports(Path log) {
+        return read(log).lines().map(String::strip).filter(l -> l.startsWith("export ")).reduce((a, b) -> a + "; " + b)
+                .orElseThrow();
     }
 
     private static String read(Path file) {

@@ -35,7 +35,8 @@ class DrillHealthIT {
                     () -> d.get("/metrics").body().contains("backstop_restore_drill_last_result{target=\"app\"} 1.0"));
             assertThat(d.get("/health").statusCode()).isEqualTo(200);
         }
-        // Tamper with the newest backup after its verification: another valid archive, sha256 "fixed".
+        // Tamper with the newest backup after its verification: another valid archive, its sha256, size and time
+        // "fixed" in the manifest, so that only a restore drill can tell.
         Path dump = Fixtures.finalDumps(dir.resolve("backups/app/hourly")).get(0);
         pg.execute(db, "DELETE FROM users WHERE id > 50");
         Path other = dir.resolve("other");
@@ -45,6 +46,8 @@ class DrillHealthIT {
         Manifests manifests = new Manifests();
         ObjectNode m = (ObjectNode) manifests.json().readTree(BackupLayout.manifestOf(dump).toFile());
         m.put("sha256", Verifier.sha256(dump));
+        m.put("size_bytes", Files.size(dump));
+        m.put("file_modified_at", Files.getLastModifiedTime(dump).toInstant().toString());
         Files.writeString(BackupLayout.manifestOf(dump), m.toString());
         try (LiveDaemon d = new LiveDaemon(env)) {
             Fixtures.await("DRILL_FAILED", Duration.ofSeconds(30), () -> d.get("/health").body().contains("DRILL_FAILED"));

@@ -112,21 +112,23 @@ class HardeningIT {
     }
 
     @Test
-    void theStartUpSweepNeverDropsAScratchDatabaseInUseOrJustCreated() throws Exception {
+    void theStartUpSweepNeverDropsAScratchDatabaseWhoseDrillIsRunning() throws Exception {
         String db = pg.createDatabase("sweep");
         Map<String, String> env = Cli.env(pg, db, dir.resolve("backups"));
         io.backstop.Main main = new io.backstop.Main(env, java.time.Clock.systemUTC());
-        long old = System.currentTimeMillis() / 1000 - 3600;
-        String inUse = "backstop_drill_" + old + "_inuse";
-        String abandoned = "backstop_drill_" + old + "_gone";
-        String fresh = "backstop_drill_" + (System.currentTimeMillis() / 1000) + "_fresh";
-        pg.execute("postgres", "CREATE DATABASE " + inUse, "CREATE DATABASE " + abandoned, "CREATE DATABASE " + fresh);
-        try (Connection drill = pg.connect(inUse)) {
+        String running = "backstop_drill_running" + System.nanoTime();
+        String abandoned = "backstop_drill_gone" + System.nanoTime();
+        pg.execute("postgres", "CREATE DATABASE " + running, "CREATE DATABASE " + abandoned);
+        // A drill in another process: it holds its lock and is connected to its scratch database.
+        try (Connection lock = pg.connect("postgres"); Connection drill = pg.connect(running);
+                var hold = lock.prepareStatement(io.backstop.restore.Drill.HOLD)) {
+            hold.setString(1, running);
+            hold.executeQuery().close();
             List<String> dropped = main.drill().sweep(main.settings().targets().get(0));
-            assertThat(dropped).containsExactly(abandoned);
+            assertThat(dropped).contains(abandoned).doesNotContain(running);
             assertThat(drill.isValid(2)).as("the running drill's connection survived").isTrue();
         } finally {
-            pg.execute("postgres", "DROP DATABASE IF EXISTS " + inUse, "DROP DATABASE IF EXISTS " + fresh);
+            pg.execute("postgres", "DROP DATABASE IF EXISTS " + running + " WITH (FORCE)");
         }
     }
 

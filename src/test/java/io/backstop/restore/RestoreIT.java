@@ -89,9 +89,12 @@ class RestoreIT {
         byte[] flipped = bytes.clone();
         flipped[bytes.length / 2] ^= 0x01;
         Files.write(dump, flipped);
-        Cli.Result r = Cli.run(env, "restore", "latest", "--into", into, "--clean", "--yes");
+        Cli.Result r = Cli.run(env, "restore", dump.toString(), "--into", into, "--clean", "--yes");
         assertThat(r.status()).isEqualTo(ExitCode.BAD_BACKUP.status());
         assertThat(r.err()).contains("does not match the sha256 in its manifest", "refusing to restore it");
+        Cli.Result latest = Cli.run(env, "restore", "latest", "--into", into, "--clean", "--yes");
+        assertThat(latest.status()).isEqualTo(ExitCode.BAD_BACKUP.status());
+        assertThat(latest.err()).contains("no intact verified backup", "no longer match their manifests", "DAMAGED");
         Files.write(dump, java.util.Arrays.copyOf(bytes, bytes.length / 2));
         Cli.Result t = Cli.run(env, "restore", "latest", "--into", into, "--clean", "--yes");
         assertThat(t.status()).isEqualTo(ExitCode.BAD_BACKUP.status());

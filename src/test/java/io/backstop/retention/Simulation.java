@@ -78,7 +78,7 @@ final class Simulation {
             throw new IllegalStateException(e);
         }
         Manifest m = new Manifest(Manifest.FORMAT_VERSION, sequence, TARGET, "app", "db", 5432, "15.0", "15.0", "1", 1,
-                file.getFileName().toString(), Tier.HOURLY, null, now, now.plusSeconds(5), 5, ("dump " + sequence).length(), "x", "6",
+                file.getFileName().toString(), Tier.HOURLY, null, now, now.plusSeconds(5), 5, ("dump " + sequence).length(), io.backstop.backup.Verifier.sha256(file), "6",
                 Map.of("public.users", sequence), new Manifest.Verification("test", "passed", now, 1), false, null, null, false,
                 Manifest.COUNT_METHOD, modified);
         manifests.write(file, m);
