@@ -46,4 +46,4 @@ restore: ## restore BACKUP (default: pinned) into INTO (default: app), replacing
 	$(BACKSTOP) restore $(BACKUP) --into $(INTO) --clean
 
 test: ## every test (what CI runs)
-	mvn verify
+	./test

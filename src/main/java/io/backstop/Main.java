@@ -67,8 +67,8 @@ public final class Main {
     }
 
     private static boolean isLongRunning(String[] args) {
-        List<String> list = Arrays.asList(args);
-        return list.contains("daemon") || list.contains("demo");
+        String command = commandOf(args);
+        return command.equals("daemon") || command.equals("demo");
     }
 
     /**
@@ -156,8 +156,24 @@ public final class Main {
             return;
         }
         List<String> list = Arrays.asList(args);
-        boolean chatty = list.contains("daemon") || list.contains("demo") || list.contains("-v") || list.contains("--verbose");
-        System.setProperty("backstop.log.level", chatty ? "INFO" : "WARN");
+        String command = commandOf(args);
+        boolean chatty = command.equals("daemon") || command.equals("demo") || list.contains("-v")
+                || list.contains("--verbose");
+        // check prints its own table of what dropped: the alarm's WARN line would only repeat it above.
+        System.setProperty("backstop.log.level", chatty ? "INFO" : command.equals("check") ? "ERROR" : "WARN");
+    }
+
+    /** The subcommand's name: the first argument that is neither an option nor an option's value. */
+    static String commandOf(String[] args) {
+        for (int i = 0; i < args.length; i++) {
+            String a = args[i];
+            if (a.equals("-c") || a.equals("--config")) {
+                i++;
+            } else if (!a.startsWith("-")) {
+                return a;
+            }
+        }
+        return "";
     }
 
     public void configFile(Optional<Path> file) {

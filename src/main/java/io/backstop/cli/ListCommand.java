@@ -64,6 +64,8 @@ public final class ListCommand implements Callable<Integer> {
                 row.put("verified", e.verified());
                 row.put("pinned", e.pinned());
                 row.put("pin_reason", m.map(Manifest::pinReason).orElse(null));
+                row.put("damaged", e.damaged());
+                row.put("taken_during_alarm", m.map(Manifest::takenDuringAlarm).orElse(false));
                 row.put("problem", e.problem());
                 rows.add(row);
             }
@@ -73,11 +75,15 @@ public final class ListCommand implements Callable<Integer> {
             return 0;
         }
         if (rows.isEmpty()) {
-            out.println("no backups yet under " + main.layout().root());
+            List<String> names = main.targets(targets.name()).stream().map(Settings.Target::name).toList();
+            List<String> others = otherTargets(main.layout().root(), names);
+            out.println("no backups of target " + String.join(", ", names) + " under " + main.layout().root()
+                    + (others.isEmpty() ? "" : "; this directory holds backups of: " + String.join(", ", others)
+                    + " (name one with --target, or set BACKSTOP_TARGET)"));
             return 0;
         }
-        String format = "%-12s %-8s %-20s %10s %9s %12s %-8s %-6s %s%n";
-        out.printf(format, "TARGET", "TIER", "STARTED", "SIZE", "DURATION", "ROWS", "VERIFIED", "PINNED", "FILE");
+        String format = "%-12s %-8s %-20s %10s %9s %12s %-8s %-6s %-16s %s%n";
+        out.printf(format, "TARGET", "TIER", "STARTED", "SIZE", "DURATION", "ROWS", "VERIFIED", "PINNED", "LABEL", "FILE");
         for (Map<String, Object> r : rows) {
             Object size = r.get("size_bytes");
             Object duration = r.get("duration_seconds");
@@ -88,8 +94,25 @@ public final class ListCommand implements Callable<Integer> {
                     r.get("rows") == null ? "-" : String.format("%,d", (Long) r.get("rows")),
                     (Boolean) r.get("verified") ? "yes" : "NO",
                     (Boolean) r.get("pinned") ? "yes" : "",
+                    r.get("label") == null ? "" : r.get("label"),
                     r.get("file") + (r.get("problem") == null ? "" : "  (" + r.get("problem") + ")"));
         }
         return 0;
+    }
+
+    /** Directories under the backup root that hold another target's backups (a dump under a tier directory). */
+    private static List<String> otherTargets(java.nio.file.Path root, List<String> configured) {
+        if (!java.nio.file.Files.isDirectory(root)) {
+            return List.of();
+        }
+        try (var dirs = java.nio.file.Files.list(root)) {
+            return dirs.filter(java.nio.file.Files::isDirectory)
+                    .filter(d -> !configured.contains(d.getFileName().toString()))
+                    .filter(d -> java.util.Arrays.stream(io.backstop.backup.Tier.values())
+                            .anyMatch(t -> java.nio.file.Files.isDirectory(d.resolve(t.dir()))))
+                    .map(d -> d.getFileName().toString()).sorted().toList();
+        } catch (java.io.IOException e) {
+            return List.of();
+        }
     }
 }

@@ -72,14 +72,23 @@ public final class Database {
                     + " (password, password-file or PGPASSWORD / PGPASSWORD_FILE) and pg_hba.conf";
             case "3D000" -> "database \"" + databaseName + "\" does not exist on the server: check the target's"
                     + " `database` (PGDATABASE)";
-            case "08001", "08004", "08006" -> "cannot connect: check host and port (PGHOST/PGPORT), that the server"
-                    + " is running and accepts TCP connections from here";
+            case "08001", "08004", "08006" -> asksForPassword(e)
+                    ? "the server asks for a password and none is configured: set the target's password,"
+                            + " password-file, PGPASSWORD or PGPASSWORD_FILE"
+                    : "cannot connect: check host and port (PGHOST/PGPORT), that the server is running and accepts"
+                            + " TCP connections from here";
             default -> "cannot connect";
         };
         String detail = Redactor.redact(e instanceof PSQLException ? e.getMessage() : String.valueOf(e.getMessage()));
         String message = "target " + target.name() + " (" + where + "): " + hint + " [" + detail + "]";
         return "3D000".equals(state) ? new MissingDatabase(message)
                 : new BackstopException(ExitCode.DATABASE_UNREACHABLE, message);
+    }
+
+    /** PgJDBC's "The server requested ... authentication, but no password was provided." */
+    private boolean asksForPassword(SQLException e) {
+        String m = String.valueOf(e.getMessage()).toLowerCase(java.util.Locale.ROOT);
+        return !target.password().isPresent() && m.contains("password") && m.contains("no password was provided");
     }
 
     /** The server answered, but the database does not exist: after a wiped volume, this is data loss. */

@@ -1,5 +1,6 @@
 package io.backstop.demo;
 
+import io.backstop.testing.Tools;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -30,7 +31,7 @@ class ContainerFilesTest {
 
     @Test
     void composeFileIsValid() throws Exception {
-        run("docker-compose", "-f", "docker-compose.yml", "config", "-q");
+        run(Tools.require("docker-compose", "docker-compose"), "-f", "docker-compose.yml", "config", "-q");
     }
 
     @Test
@@ -63,7 +64,7 @@ class ContainerFilesTest {
 
     @Test
     void alertmanagerConfigIsValid() throws Exception {
-        assertThat(run("amtool", "check-config", "config/alertmanager/alertmanager.yml")).contains("SUCCESS");
+        assertThat(run(Tools.require("amtool", "prometheus-alertmanager"), "check-config", "config/alertmanager/alertmanager.yml")).contains("SUCCESS");
     }
 
     @Test

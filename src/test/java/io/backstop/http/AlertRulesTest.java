@@ -1,5 +1,6 @@
 package io.backstop.http;
 
+import io.backstop.testing.Tools;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.IOException;
@@ -13,7 +14,7 @@ class AlertRulesTest {
     private static final Path RULES = Path.of("config/prometheus");
 
     private static String promtool(String... args) throws IOException, InterruptedException {
-        List<String> command = new java.util.ArrayList<>(List.of("promtool"));
+        List<String> command = new java.util.ArrayList<>(List.of(Tools.require("promtool", "prometheus")));
         command.addAll(List.of(args));
         Process p;
         try {

@@ -1,5 +1,6 @@
 package io.backstop.http;
 
+import io.backstop.testing.Tools;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.nio.charset.StandardCharsets;
@@ -26,7 +27,7 @@ class LintTest {
 
     @Test
     void shellScriptsPassShellcheck() throws Exception {
-        List<String> command = new ArrayList<>(List.of("shellcheck", "-x", "backstop", ".ci/run"));
+        List<String> command = new ArrayList<>(List.of(Tools.require("shellcheck", "shellcheck"), "-x", "backstop", "test", ".ci/run"));
         try (Stream<Path> bench = Files.list(Path.of("bench"))) {
             bench.filter(p -> p.toString().endsWith(".sh")).sorted().forEach(p -> command.add(p.toString()));
         }
@@ -36,6 +37,6 @@ class LintTest {
 
     @Test
     void yamlFilesPassYamllint() throws Exception {
-        run(List.of("yamllint", "--strict", "config"));
+        run(List.of(Tools.require("yamllint", "yamllint"), "--strict", "config"));
     }
 }

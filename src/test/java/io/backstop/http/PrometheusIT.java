@@ -1,5 +1,6 @@
 package io.backstop.http;
 
+import io.backstop.testing.Tools;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -50,7 +51,7 @@ class PrometheusIT {
                       - job_name: backstop
                         static_configs: [{targets: ["127.0.0.1:%d"]}]
                     """.formatted(Path.of("config/prometheus/alerts.yml").toAbsolutePath(), d.port));
-            Process prometheus = new ProcessBuilder("prometheus", "--config.file=" + config,
+            Process prometheus = new ProcessBuilder(Tools.require("prometheus", "prometheus"), "--config.file=" + config,
                     "--storage.tsdb.path=" + dir.resolve("tsdb"), "--web.listen-address=127.0.0.1:" + promPort)
                     .redirectErrorStream(true).redirectOutput(dir.resolve("prometheus.log").toFile()).start();
             try {

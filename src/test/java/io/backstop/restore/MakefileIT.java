@@ -1,5 +1,6 @@
 package io.backstop.restore;
 
+import io.backstop.testing.Tools;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.backstop.testing.Cli;
@@ -20,7 +21,7 @@ class MakefileIT {
     Path dir;
 
     private String make(Map<String, String> env, String... args) throws Exception {
-        List<String> command = new java.util.ArrayList<>(List.of("make", "-s", "BACKSTOP=./backstop"));
+        List<String> command = new java.util.ArrayList<>(List.of(Tools.require("make", "make"), "-s", "BACKSTOP=./backstop"));
         command.addAll(List.of(args));
         ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true)
                 .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));

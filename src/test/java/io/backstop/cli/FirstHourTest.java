@@ -1,0 +1,74 @@
+package io.backstop.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.backstop.testing.Cli;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/** What a new user meets in the first hour, without a database. */
+class FirstHourTest {
+    @TempDir
+    Path dir;
+
+    private Map<String, String> env() {
+        Map<String, String> env = new HashMap<>();
+        env.put("BACKSTOP_BACKUP_DIR", dir.resolve("backups").toString());
+        env.put("BACKSTOP_CONFIG", "/dev/null");
+        return env;
+    }
+
+    @ParameterizedTest(name = "{0} --help")
+    @ValueSource(strings = {"daemon", "demo", "backup", "list", "check", "ack", "prune", "restore", "verify", "guard"})
+    void everyCommandPrintsItsHelpAndExitsZero(String command) {
+        for (String[] args : new String[][] {{command, "--help"}, {command, "-h"}, {"help", command}}) {
+            Cli.Result r = Cli.run(env(), args);
+            assertThat(r.status()).as(String.join(" ", args) + ": " + r.all()).isZero();
+            assertThat(r.out()).contains("Usage: backstop " + command, "Exit codes:", " 10  guard", " 11  guard")
+                    .doesNotContain("Unknown option", "Missing required");
+        }
+    }
+
+    @Test
+    void theTopLevelHelpNeverCutsACommandsSummary() {
+        Cli.Result r = Cli.run(env(), "--help");
+        assertThat(r.status()).isZero();
+        String commands = r.out().substring(r.out().indexOf("Commands:"), r.out().indexOf("Exit codes:"));
+        commands.lines().skip(1).filter(l -> !l.isBlank()).forEach(line ->
+                assertThat(line.strip()).as("one whole sentence per command").endsWith(".").doesNotStartWith("-"));
+    }
+
+    @Test
+    void globalOptionsWorkAfterTheCommandToo() throws Exception {
+        Path conf = dir.resolve("other.conf");
+        Files.writeString(conf, "backstop.targets = [ { name = other } ]\n");
+        Cli.Result after = Cli.run(env(), "list", "--config", conf.toString(), "--verbose");
+        assertThat(after.status()).as(after.all()).isZero();
+        assertThat(after.out()).contains("no backups of target other");
+        Cli.Result before = Cli.run(env(), "--config", conf.toString(), "list");
+        assertThat(before.out()).isEqualTo(after.out());
+        assertThat(Cli.run(env(), "prune", "--dry-run", "--debug", "-c", conf.toString()).status()).isZero();
+    }
+
+    @Test
+    void listSaysWhichTargetsTheDirectoryHoldsWhenTheConfiguredOneHasNone() throws Exception {
+        Files.createDirectories(dir.resolve("backups/demo/hourly"));
+        Cli.Result r = Cli.run(env(), "list");
+        assertThat(r.status()).isZero();
+        assertThat(r.out()).contains("no backups of target app", "this directory holds backups of: demo", "--target");
+    }
+
+    @Test
+    void theLauncherBuildsWithoutColourCodesAndThePomRebuildsTheJarBeforeShading() throws Exception {
+        // A first run's build output lands in people's logs; a second package must not re-shade a shaded jar.
+        assertThat(Files.readString(Path.of("backstop"))).contains("-Dstyle.color=never");
+        assertThat(Files.readString(Path.of("test"))).contains("-Dstyle.color=never");
+        assertThat(Files.readString(Path.of("pom.xml"))).contains("<forceCreation>true</forceCreation>");
+    }
+}
