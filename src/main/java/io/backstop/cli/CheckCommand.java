@@ -87,7 +87,7 @@ public final class CheckCommand implements Callable<Integer> {
             Long before = base.get(table);
             Long now = r.counts().get(table);
             String change = before == null || now == null || before == 0 ? "" : String.format("%+.1f%%", 100.0 * (now - before) / before);
-            String status = r.drops().stream().filter(d -> d.table().equals(table)).findFirst()
+            String status = r.drops().stream().filter(d -> table.equals(d.table())).findFirst()
                     .map(d -> d.kind().name()).orElse(before == null ? "new" : "ok");
             out.printf(format, table, before == null ? "-" : String.format("%,d", before),
                     now == null ? "gone" : String.format("%,d", now), change, status);

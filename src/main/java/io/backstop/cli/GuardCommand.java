@@ -52,24 +52,25 @@ public final class GuardCommand implements Callable<Integer> {
     @Option(names = "--url", paramLabel = "URL", description = "The daemon (default: $BACKSTOP_URL or http://127.0.0.1:8080).")
     String url;
 
-    @Parameters(paramLabel = "COMMAND", description = "The command line to judge (its words are joined with spaces).")
+    @Parameters(paramLabel = "COMMAND", description = "The command to judge, after --: its arguments as the shell"
+            + " passed them (never joined and split again); one argument is read as a whole command line.")
     List<String> command;
 
     @Override
     public Integer call() throws IOException {
         PrintWriter out = spec.commandLine().getOut();
         Map<String, String> env = parent.main().env();
-        String stdin = command == null || command.isEmpty() || hook
-                ? new String(System.in.readAllBytes(), StandardCharsets.UTF_8) : null;
+        byte[] stdin = command == null || command.isEmpty() || hook ? System.in.readAllBytes() : null;
         Verdict verdict;
         if (hook) {
             Hook.Call call = Hook.read(stdin);
-            verdict = call.refusal() != null ? call.refusal() : judge(call.command(), env);
+            verdict = call.refusal() != null ? call.refusal() : judge(g -> g.classify(call.command()), env);
             out.println(Hook.answer(withBackup(verdict, env)));
             return ExitCode.OK.status();
         }
-        String line = command == null || command.isEmpty() ? stdin : String.join(" ", command);
-        verdict = withBackup(judge(line, env), env);
+        verdict = withBackup(command == null || command.isEmpty()
+                ? judge(g -> g.classify(new String(stdin, StandardCharsets.UTF_8)), env)
+                : judge(g -> g.classifyArgv(command), env), env);
         if (json) {
             out.println(Hook.json(verdict));
         } else {
@@ -83,9 +84,9 @@ public final class GuardCommand implements Callable<Integer> {
         };
     }
 
-    private Verdict judge(String line, Map<String, String> env) {
+    private Verdict judge(java.util.function.Function<Guard, Verdict> how, Map<String, String> env) {
         try {
-            return guard(env).classify(line);
+            return how.apply(guard(env));
         } catch (BackstopException e) {
             // fail closed: a broken rule file must not let everything through
             return new Verdict(Decision.BLOCK, e.getMessage(), "guard-config", null);

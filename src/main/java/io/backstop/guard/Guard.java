@@ -145,13 +145,39 @@ public final class Guard {
             words.set(0, "compose");
             words.add(0, "docker");
         }
-        Verdict verdict = program.equals("psql") ? psql(words, c, previous) : Verdict.ALLOW;
+        Verdict verdict = ENGINES.contains(program) ? engine(program, words, c, previous) : Verdict.ALLOW;
+        if (onlyPrints(words) || NEVER_RUNS.contains(program)) {
+            return verdict; // --help, --dry-run, --pretend, or a program that only reads or prints its arguments
+        }
         for (Rule rule : rules) {
             if (rule.matches(words)) {
                 verdict = verdict.worst(new Verdict(rule.decision(), rule.reason(), rule.name(), String.join(" ", words)));
             }
         }
         return verdict;
+    }
+
+    private static final Set<String> ENGINES = Set.of("psql", "mysql", "mariadb", "sqlite3", "sqlite", "mongosh", "mongo");
+    private static final Set<String> ONLY_PRINTS = Set.of("--help", "--dry-run", "--dryrun", "--pretend");
+    /** Programs that take other commands' names as words to look up, print or search, never to run. */
+    private static final Set<String> NEVER_RUNS = Set.of("which", "whereis", "type", "command", "man", "info", "help",
+            "apropos", "whatis", "tldr", "echo", "printf", "grep", "egrep", "fgrep", "rg", "ag", "ack", "cat", "less",
+            "more", "head", "tail", "wc", "ls", "stat", "file", "du", "locate", "git", "history");
+
+    private static boolean onlyPrints(List<String> words) {
+        return words.stream().anyMatch(ONLY_PRINTS::contains);
+    }
+
+    /**
+     * Judges a command given as an argument vector ({@code backstop guard -- psql -c "DELETE FROM
+     * users"}): the shell has already split and unquoted it, so its words are judged as they are,
+     * never joined and split again. A single argument is a whole command line, read as a shell would.
+     */
+    public Verdict classifyArgv(List<String> argv) {
+        if (argv.size() == 1) {
+            return classify(argv.get(0));
+        }
+        return judge(new ShellParser.Command(List.copyOf(argv), List.of(), List.of(), false), null, 0);
     }
 
     /** The command a wrapper runs, or null when {@code words} is not a wrapper. */
@@ -164,7 +190,11 @@ public final class Guard {
                 List<String> rest = afterOptions(words, 1, Set.of("-u", "--unset", "-C", "--chdir", "-S"));
                 return rest;
             }
-            case "nohup", "time", "exec", "command", "builtin", "stdbuf", "caffeinate", "chronic" -> {
+            case "command" -> {
+                boolean lookup = words.size() > 1 && (words.get(1).equals("-v") || words.get(1).equals("-V"));
+                return lookup ? null : afterOptions(words, 1, Set.of()); // command -v X only looks X up
+            }
+            case "nohup", "time", "exec", "builtin", "stdbuf", "caffeinate", "chronic" -> {
                 return afterOptions(words, 1, Set.of());
             }
             case "nice", "ionice" -> {
@@ -234,10 +264,82 @@ public final class Guard {
         return k >= words.size() ? List.of() : words.subList(k, words.size());
     }
 
-    /** psql: judge every SQL text it would run. */
-    private static Verdict psql(List<String> words, ShellParser.Command c, ShellParser.Command previous) {
+    /** Options of mysql/mariadb that take a separate value (so the value is not the database name). */
+    private static final Set<String> MYSQL_ARGS = Set.of("-u", "--user", "-h", "--host", "-P", "--port", "-D",
+            "--database", "-S", "--socket", "--protocol", "--default-character-set", "--defaults-file", "-A");
+    /** Options of sqlite3 that take a value; -cmd's value is SQL. */
+    private static final Set<String> SQLITE_ARGS = Set.of("-init", "-separator", "-newline", "-nullvalue", "-cmd",
+            "-maxsize", "-pagecache", "-lookaside", "-mmap", "-vfs");
+
+    /** Database shells: the SQL (or MongoDB script) each would run, judged by reading its statements. */
+    private static Verdict engine(String program, List<String> words, ShellParser.Command c,
+            ShellParser.Command previous) {
         List<String> scripts = new ArrayList<>();
         List<String> unreadable = new ArrayList<>();
+        boolean mongo = false;
+        switch (program) {
+            case "psql" -> psqlScripts(words, scripts, unreadable);
+            case "mysql", "mariadb" -> {
+                for (int k = 1; k < words.size(); k++) {
+                    String w = words.get(k);
+                    if ((w.equals("-e") || w.equals("--execute")) && k + 1 < words.size()) {
+                        scripts.add(words.get(++k));
+                    } else if (w.startsWith("--execute=")) {
+                        scripts.add(w.substring("--execute=".length()));
+                    } else if (w.startsWith("-e") && w.length() > 2) {
+                        scripts.add(w.substring(2));
+                    } else if (MYSQL_ARGS.contains(w)) {
+                        k++;
+                    }
+                }
+            }
+            case "sqlite3", "sqlite" -> {
+                boolean file = false;
+                for (int k = 1; k < words.size(); k++) {
+                    String w = words.get(k);
+                    if (w.equals("-cmd") && k + 1 < words.size()) {
+                        scripts.add(words.get(++k));
+                    } else if (SQLITE_ARGS.contains(w)) {
+                        k++;
+                    } else if (w.startsWith("-")) {
+                        continue;
+                    } else if (!file) {
+                        file = true; // the database file; what follows is SQL
+                    } else {
+                        scripts.add(w);
+                    }
+                }
+            }
+            default -> { // mongosh, mongo
+                mongo = true;
+                for (int k = 1; k < words.size(); k++) {
+                    String w = words.get(k);
+                    if (w.equals("--eval") && k + 1 < words.size()) {
+                        scripts.add(words.get(++k));
+                    } else if (w.startsWith("--eval=")) {
+                        scripts.add(w.substring("--eval=".length()));
+                    } else if (w.endsWith(".js") && !w.startsWith("-")) {
+                        read(w, scripts, unreadable);
+                    }
+                }
+            }
+        }
+        stdinScripts(c, previous, scripts, unreadable);
+        for (String script : scripts) {
+            var found = mongo ? Mongo.destructive(script) : Sql.destructive(script);
+            if (found.isPresent()) {
+                return new Verdict(Decision.ASK, program + " would run destructive " + (mongo ? "commands" : "SQL") + ": "
+                        + found.get()[1], found.get()[0], found.get()[1]);
+            }
+        }
+        if (!unreadable.isEmpty()) {
+            return new Verdict(Decision.ASK, program + " runs " + (mongo ? "a script" : "SQL") + " the guard cannot read"
+                    + " to check (" + String.join(", ", unreadable) + ")", "sql-unreadable", String.join(" ", words));
+        }
+        return Verdict.ALLOW;
+    }
+
+    private static void psqlScripts(List<String> words, List<String> scripts, List<String> unreadable) {
         for (int k = 1; k < words.size(); k++) {
             String w = words.get(k);
             if ((w.equals("-c") || w.equals("--command")) && k + 1 < words.size()) {
@@ -254,6 +356,11 @@ public final class Guard {
                 read(w.substring(2), scripts, unreadable);
             }
         }
+    }
+
+    /** What reaches the program's stdin: redirected files, here-strings and documents, echo/printf/cat piped in. */
+    private static void stdinScripts(ShellParser.Command c, ShellParser.Command previous, List<String> scripts,
+            List<String> unreadable) {
         for (String f : c.stdinFiles()) {
             read(f, scripts, unreadable);
         }
@@ -269,18 +376,6 @@ public final class Guard {
                 unreadable.add("the output of " + feeder);
             }
         }
-        for (String script : scripts) {
-            var found = Sql.destructive(script);
-            if (found.isPresent()) {
-                return new Verdict(Decision.ASK, "psql would run destructive SQL: " + found.get()[1], found.get()[0],
-                        found.get()[1]);
-            }
-        }
-        if (!unreadable.isEmpty()) {
-            return new Verdict(Decision.ASK, "psql runs SQL the guard cannot read to check (" + String.join(", ", unreadable)
-                    + ")", "sql-unreadable", String.join(" ", words));
-        }
-        return Verdict.ALLOW;
     }
 
     private static void read(String file, List<String> scripts, List<String> unreadable) {

@@ -15,13 +15,26 @@ import java.io.StringWriter;
  * parser only: the hook runs before every command, so its start-up time matters.
  */
 public final class Hook {
-    private static final JsonFactory JSON = new JsonFactory();
+    private static final JsonFactory JSON = JsonFactory.builder()
+            .enable(com.fasterxml.jackson.core.StreamReadFeature.STRICT_DUPLICATE_DETECTION).build();
 
     private Hook() {
     }
 
     /** The command a Bash tool call would run; a {@link Verdict} of BLOCK when the input is not one. */
     public record Call(String command, Verdict refusal) {
+    }
+
+    /** Reads the hook's raw stdin: anything that is not valid UTF-8 is refused, never guessed at. */
+    public static Call read(byte[] input) {
+        try {
+            return read(java.nio.charset.StandardCharsets.UTF_8.newDecoder()
+                    .onMalformedInput(java.nio.charset.CodingErrorAction.REPORT)
+                    .onUnmappableCharacter(java.nio.charset.CodingErrorAction.REPORT)
+                    .decode(java.nio.ByteBuffer.wrap(input)).toString());
+        } catch (java.nio.charset.CharacterCodingException e) {
+            return refuse("input is not valid UTF-8: a command the guard cannot read is not run");
+        }
     }
 
     public static Call read(String input) {
@@ -57,7 +70,10 @@ public final class Hook {
                 return refuse("malformed JSON: trailing content after the object");
             }
         } catch (IOException e) {
-            return refuse("malformed JSON: " + e.getMessage().lines().findFirst().orElse(""));
+            String first = e.getMessage().lines().findFirst().orElse("");
+            return refuse(first.startsWith("Duplicate field")
+                    ? "malformed JSON: " + first + " (a key given twice could hide the command that runs)"
+                    : "malformed JSON: " + first);
         }
         if (tool == null) {
             return refuse("no tool_name in the input");

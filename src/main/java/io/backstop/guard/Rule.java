@@ -39,10 +39,12 @@ record Rule(String name, Decision decision, List<String> command, List<String> a
     }
 
     private static boolean wordMatches(String wanted, String word) {
-        String base = word.contains("/") ? word.substring(word.lastIndexOf('/') + 1) : word;
+        String bare = word.endsWith(",") ? word.substring(0, word.length() - 1) : word; // mix do a, b
+        String base = bare.contains("/") ? bare.substring(bare.lastIndexOf('/') + 1) : bare;
         for (String alternative : wanted.split("\\|")) {
-            if (alternative.endsWith("*") ? base.startsWith(alternative.substring(0, alternative.length() - 1))
-                    : base.equals(alternative)) {
+            String a = alternative.toLowerCase(java.util.Locale.ROOT);
+            String b = base.toLowerCase(java.util.Locale.ROOT);
+            if (a.endsWith("*") ? b.startsWith(a.substring(0, a.length() - 1)) : b.equals(a)) {
                 return true;
             }
         }

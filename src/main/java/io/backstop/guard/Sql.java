@@ -9,12 +9,15 @@ import java.util.regex.Pattern;
 
 /**
  * Finds destructive SQL: splits a script into statements (respecting quotes, dollar quotes and
- * comments) and judges each. Destructive: DROP DATABASE|SCHEMA|TABLE, TRUNCATE, DELETE or
- * UPDATE without WHERE, ALTER TABLE ... DROP COLUMN. Everything else (SELECT, INSERT, DDL that
- * adds) passes.
+ * comments) and judges each, for PostgreSQL and the other engines' SQL alike. Destructive: DROP
+ * of a database, schema, table, view, sequence, type, extension, trigger or function (DROP
+ * INDEX loses no data), TRUNCATE, DELETE or UPDATE without a WHERE or with an always-true one,
+ * ALTER TABLE ... DROP COLUMN. Everything else (SELECT, INSERT, DDL that adds) passes.
  */
 final class Sql {
-    private static final Pattern DROP = Pattern.compile("^DROP\\s+(DATABASE|SCHEMA|TABLE)\\b");
+    /** Objects that hold data, or whose loss takes data or its protection with it (CASCADE, triggers). */
+    private static final Pattern DROP = Pattern.compile("^DROP\\s+(DATABASE|SCHEMA|TABLE|MATERIALIZED VIEW|VIEW|SEQUENCE"
+            + "|TYPE|DOMAIN|EXTENSION|OWNED|TRIGGER|FUNCTION|PROCEDURE|COLLECTION|KEYSPACE)\\b");
     private static final Pattern TRUNCATE = Pattern.compile("^TRUNCATE\\b");
     private static final Pattern DELETE = Pattern.compile("^(WITH\\b.*?\\)\\s*)?DELETE\\s+FROM\\b");
     private static final Pattern UPDATE = Pattern.compile("^(WITH\\b.*?\\)\\s*)?UPDATE\\b.*\\bSET\\b");
@@ -31,13 +34,13 @@ final class Sql {
             String rule = null;
             Matcher drop = DROP.matcher(norm);
             if (drop.find()) {
-                rule = "sql-drop-" + drop.group(1).toLowerCase(Locale.ROOT);
+                rule = "sql-drop-" + drop.group(1).toLowerCase(Locale.ROOT).replace(' ', '-');
             } else if (TRUNCATE.matcher(norm).find()) {
                 rule = "sql-truncate";
-            } else if (DELETE.matcher(norm).find() && !WHERE.matcher(norm).find()) {
-                rule = "sql-delete-without-where";
-            } else if (UPDATE.matcher(norm).find() && !WHERE.matcher(norm).find()) {
-                rule = "sql-update-without-where";
+            } else if (DELETE.matcher(norm).find() && !filters(norm)) {
+                rule = WHERE.matcher(norm).find() ? "sql-delete-where-always-true" : "sql-delete-without-where";
+            } else if (UPDATE.matcher(norm).find() && !filters(norm)) {
+                rule = WHERE.matcher(norm).find() ? "sql-update-where-always-true" : "sql-update-without-where";
             } else if (DROP_COLUMN.matcher(norm).find()) {
                 rule = "sql-alter-table-drop-column";
             }
@@ -47,6 +50,52 @@ final class Sql {
             }
         }
         return Optional.empty();
+    }
+
+    private static final Pattern WHERE_CLAUSE = Pattern.compile("\\bWHERE\\b(.*?)(\\bRETURNING\\b|\\bORDER\\s+BY\\b|\\bLIMIT\\b|$)");
+    private static final Pattern SAME_BOTH_SIDES = Pattern.compile("^(\\S+)\\s*(=|==|IS NOT DISTINCT FROM)\\s*(\\S+)$");
+    private static final Pattern NUMBERS_COMPARED = Pattern.compile("^(-?\\d+)\\s*(<>|!=|<|>|<=|>=)\\s*(-?\\d+)$");
+
+    /** Whether a DELETE/UPDATE (normalised: upper case, one space) has a WHERE that can be false for some row. */
+    static boolean filters(String norm) {
+        Matcher where = WHERE_CLAUSE.matcher(norm);
+        if (!where.find()) {
+            return false;
+        }
+        for (String disjunct : where.group(1).split("\\bOR\\b")) {
+            if (alwaysTrue(disjunct.strip())) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** Literal tautologies: TRUE, 1, NOT FALSE, x = x, 1 <> 0, 2 > 1 (after string contents were blanked). */
+    static boolean alwaysTrue(String expr) {
+        String e = expr;
+        while (e.startsWith("(") && e.endsWith(")")) {
+            e = e.substring(1, e.length() - 1).strip();
+        }
+        if (e.equals("TRUE") || e.equals("1") || e.equals("NOT FALSE") || e.equals("'T'") || e.equals("'1'")) {
+            return true;
+        }
+        Matcher same = SAME_BOTH_SIDES.matcher(e);
+        if (same.matches() && same.group(1).equals(same.group(3))) {
+            return true;
+        }
+        Matcher numbers = NUMBERS_COMPARED.matcher(e);
+        if (numbers.matches()) {
+            long a = Long.parseLong(numbers.group(1));
+            long b = Long.parseLong(numbers.group(3));
+            return switch (numbers.group(2)) {
+                case "<>", "!=" -> a != b;
+                case "<" -> a < b;
+                case ">" -> a > b;
+                case "<=" -> a <= b;
+                default -> a >= b;
+            };
+        }
+        return false;
     }
 
     /** Statements with comments removed and string literals blanked (so 'DROP TABLE' in a string is data). */

@@ -103,6 +103,8 @@ class DaemonIT {
         String sha = Verifier.sha256(earlier);
         env.put("BACKSTOP_PG_DUMP_COMPRESS", "9");
         env.put("BACKSTOP_SCHEDULE", "0/10 * * * * ?");
+        env.put("BACKSTOP_HTTP_PORT", "0"); // a shared machine may have anything on 8080
+        env.put("BACKSTOP_HTTP_BIND", "127.0.0.1");
         // As if the daemon had been down for two days: its start-up backup is due at once.
         Path manifest = io.backstop.backup.BackupLayout.manifestOf(earlier);
         var json = (com.fasterxml.jackson.databind.node.ObjectNode) new com.fasterxml.jackson.databind.ObjectMapper()
