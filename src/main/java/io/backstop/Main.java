@@ -237,7 +237,7 @@ public final class Main {
     }
 
     public Drill drill() {
-        return new Drill(tools(), manifests(), settings().pgDump().timeout(), clock);
+        return new Drill(settings(), tools(), manifests(), clock);
     }
 
     public Daemon daemon() {
@@ -271,8 +271,8 @@ public final class Main {
                     st.alarm() == null ? List.of() : st.alarm().drops(), rotation().retained(t.name()));
             state.damaged(t.name(), catalog().damaged(t.name()));
             catalog().newestVerified(t.name()).flatMap(Catalog.Entry::manifest).map(Manifest::lastDrill)
-                    .ifPresent(d -> state.drilled(t.name(), new Drill.Result(d.passed(), d.details(),
-                            Duration.ofMillis((long) (d.durationSeconds() * 1000)), d)));
+                    .ifPresent(d -> state.drilled(t.name(), new Drill.Result(d.passed(), true, d.details(),
+                            Duration.ofMillis((long) (d.durationSeconds() * 1000)), 0, null, d)));
         }
     }
 

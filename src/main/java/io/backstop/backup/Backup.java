@@ -154,7 +154,8 @@ public final class Backup {
                     started, finished, duration.toMillis() / 1000.0, size, verified.sha256(),
                     settings.pgDump().compress(), rowCounts,
                     new Manifest.Verification(Verifier.METHOD, "passed", finished, verified.tableDataEntries()),
-                    false, null, null, false, Manifest.COUNT_METHOD, Files.getLastModifiedTime(tmp).toInstant());
+                    false, null, null, false, Manifest.COUNT_METHOD, Files.getLastModifiedTime(tmp).toInstant(),
+                    server.databaseSizeBytes());
             // Manifest first: a crash between the two renames leaves an orphan manifest (swept at start),
             // never a final dump without one.
             manifests.write(finalFile, manifest);

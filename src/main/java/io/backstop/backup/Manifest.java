@@ -40,12 +40,14 @@ public record Manifest(
         Drill lastDrill,
         boolean takenDuringAlarm,
         String countMethod,
-        Instant fileModifiedAt) {
+        Instant fileModifiedAt,
+        long databaseSizeBytes) {
 
     /**
      * 2: safety tier, {@code taken_during_alarm}, counts that are exactly the rows of each table's
      * data entry ({@code count_method}), and the dump's modification time ({@code file_modified_at},
-     * checked with its size before a file is trusted). Version 1 manifests still load.
+     * checked with its size before a file is trusted), and the database's size at the time
+     * ({@code database_size_bytes}: the room a restore drill needs). Version 1 manifests still load.
      */
     public static final int FORMAT_VERSION = 2;
     /** How version 2 counts rows: what pg_dump writes for each table, in the dump's snapshot. */
@@ -85,13 +87,13 @@ public record Manifest(
     public Manifest withFile(String newFile, Tier newTier) {
         return new Manifest(formatVersion, sequence, target, database, host, port, serverVersion, pgDumpVersion,
                 systemIdentifier, databaseOid, newFile, newTier, label, startedAt, finishedAt, durationSeconds,
-                sizeBytes, sha256, compress, rowCounts, verification, pinned, pinReason, lastDrill, takenDuringAlarm, countMethod, fileModifiedAt);
+                sizeBytes, sha256, compress, rowCounts, verification, pinned, pinReason, lastDrill, takenDuringAlarm, countMethod, fileModifiedAt, databaseSizeBytes);
     }
 
     public Manifest withDrill(Drill drill) {
         return new Manifest(formatVersion, sequence, target, database, host, port, serverVersion, pgDumpVersion,
                 systemIdentifier, databaseOid, file, tier, label, startedAt, finishedAt, durationSeconds,
-                sizeBytes, sha256, compress, rowCounts, verification, pinned, pinReason, drill, takenDuringAlarm, countMethod, fileModifiedAt);
+                sizeBytes, sha256, compress, rowCounts, verification, pinned, pinReason, drill, takenDuringAlarm, countMethod, fileModifiedAt, databaseSizeBytes);
     }
 
     /** The same dump found damaged after it was verified: never counted, never restored, shown as such. */
@@ -101,7 +103,7 @@ public record Manifest(
         return new Manifest(formatVersion, sequence, target, database, host, port, serverVersion, pgDumpVersion,
                 systemIdentifier, databaseOid, file, tier, label, startedAt, finishedAt, durationSeconds,
                 sizeBytes, sha256, compress, rowCounts, damaged, pinned, pinReason, lastDrill, takenDuringAlarm, countMethod,
-                fileModifiedAt);
+                fileModifiedAt, databaseSizeBytes);
     }
 
     public boolean damaged() {
@@ -111,12 +113,12 @@ public record Manifest(
     public Manifest withAlarmRaised() {
         return new Manifest(formatVersion, sequence, target, database, host, port, serverVersion, pgDumpVersion,
                 systemIdentifier, databaseOid, file, tier, label, startedAt, finishedAt, durationSeconds,
-                sizeBytes, sha256, compress, rowCounts, verification, pinned, pinReason, lastDrill, true, countMethod, fileModifiedAt);
+                sizeBytes, sha256, compress, rowCounts, verification, pinned, pinReason, lastDrill, true, countMethod, fileModifiedAt, databaseSizeBytes);
     }
 
     public Manifest withPin(boolean pin, String reason) {
         return new Manifest(formatVersion, sequence, target, database, host, port, serverVersion, pgDumpVersion,
                 systemIdentifier, databaseOid, file, tier, label, startedAt, finishedAt, durationSeconds,
-                sizeBytes, sha256, compress, rowCounts, verification, pin, pin ? reason : null, lastDrill, takenDuringAlarm, countMethod, fileModifiedAt);
+                sizeBytes, sha256, compress, rowCounts, verification, pin, pin ? reason : null, lastDrill, takenDuringAlarm, countMethod, fileModifiedAt, databaseSizeBytes);
     }
 }

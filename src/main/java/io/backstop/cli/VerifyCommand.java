@@ -45,8 +45,10 @@ public final class VerifyCommand implements Callable<Integer> {
             main.drill().requireIntact(resolved); // a corrupt file exits 8, as restore does
             Drill.Result r = main.drill().run(t, resolved);
             out.printf("verify %s: %s %s: %s (%s)%n", t.name(), main.layout().root().relativize(resolved.file()),
-                    r.passed() ? "passed" : "FAILED", r.details(), Sizes.seconds(r.duration()));
-            if (!r.passed()) {
+                    !r.ran() ? "NOT RUN" : r.passed() ? "passed" : "FAILED", r.details(), Sizes.seconds(r.duration()));
+            if (!r.ran()) {
+                status = ExitCode.TOOLS.status();
+            } else if (!r.passed()) {
                 status = ExitCode.DUMP_FAILED.status();
             }
         }

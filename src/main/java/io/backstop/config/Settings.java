@@ -53,7 +53,12 @@ public record Settings(
         }
     }
 
-    public record RestoreDrill(Duration every) {
+    /**
+     * Where and how often drills run. {@code server} is a separate drill server (empty when its
+     * host is blank); {@code scratchDir} empty means the default place for a local cluster.
+     */
+    public record RestoreDrill(Duration every, Optional<Path> scratchDir, Optional<Target> server, boolean onTarget,
+            Duration rtoTarget) {
     }
 
     public record Http(String bind, int port, Secret token) {

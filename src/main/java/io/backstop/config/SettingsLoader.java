@@ -246,7 +246,25 @@ public final class SettingsLoader {
                 v.duration("row-counts.check-interval", Duration.ofSeconds(1)),
                 v.longRange("row-counts.estimate-above", 0, Long.MAX_VALUE));
 
-        Settings.RestoreDrill drill = new Settings.RestoreDrill(v.duration("restore-drill.every", Duration.ZERO));
+        String scratch = v.string("restore-drill.scratch-dir", x -> true, "a directory path");
+        String drillHost = v.string("restore-drill.server.host", x -> true, "a host name, or empty");
+        Optional<Settings.Target> drillServer = Optional.empty();
+        if (!drillHost.isBlank()) {
+            Secret drillPassword = v.secret("restore-drill.server.password");
+            String drillPasswordFile = v.string("restore-drill.server.password-file", x -> true, "a file path");
+            if (!drillPasswordFile.isBlank()) {
+                drillPassword = v.secretFile("restore-drill.server.password-file", drillPasswordFile);
+            }
+            drillServer = Optional.of(new Settings.Target("drill-server", drillHost,
+                    v.intRange("restore-drill.server.port", 1, 65535), "postgres",
+                    v.string("restore-drill.server.user", s -> !s.isBlank(), "a role name"), drillPassword,
+                    v.string("restore-drill.server.sslmode", SSLMODES::contains,
+                            "one of " + String.join(", ", new java.util.TreeSet<>(SSLMODES))),
+                    Duration.ofSeconds(10)));
+        }
+        Settings.RestoreDrill drill = new Settings.RestoreDrill(v.duration("restore-drill.every", Duration.ZERO),
+                scratch.isBlank() ? Optional.empty() : Optional.of(Path.of(scratch)), drillServer,
+                v.bool("restore-drill.on-target"), v.duration("restore-drill.rto-target", Duration.ofSeconds(1)));
 
         Secret token = v.secret("http.token");
         String tokenFile = v.string("http.token-file", x -> true, "a file path (a string)");
@@ -430,6 +448,15 @@ public final class SettingsLoader {
             } catch (ConfigException.WrongType | ConfigException.BadValue e) {
                 bad(path, allowed);
                 return min;
+            }
+        }
+
+        boolean bool(String path) {
+            try {
+                return c.getBoolean(path);
+            } catch (ConfigException.WrongType e) {
+                bad(path, "true or false");
+                return false;
             }
         }
 

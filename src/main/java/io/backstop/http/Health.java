@@ -17,7 +17,7 @@ import java.util.List;
  * backup yet is ok during the start-up grace.
  */
 public final class Health {
-    public enum Reason { DATA_DROP, FAILING, STALE, NO_BACKUP, DRILL_FAILED, BACKUP_DAMAGED }
+    public enum Reason { DATA_DROP, FAILING, STALE, NO_BACKUP, DRILL_FAILED, DRILL_NOT_RUN, BACKUP_DAMAGED }
 
     private final Settings settings;
     private final HealthState state;
@@ -65,6 +65,9 @@ public final class Health {
             }
             if (f.lastDrillResult() != null && f.lastDrillResult() == 0) {
                 reasons.add(Reason.DRILL_FAILED);
+            }
+            if (f.lastDrillResult() != null && f.lastDrillResult() == HealthState.DRILL_NOT_RUN) {
+                reasons.add(Reason.DRILL_NOT_RUN);
             }
             if (state.damaged(t.name()) > 0) {
                 reasons.add(Reason.BACKUP_DAMAGED);

@@ -35,6 +35,18 @@ public final class HealthState implements Reporter {
     private final Map<String, Map<String, AtomicLong>> runs = new ConcurrentHashMap<>();
     private final Map<String, Map<Tier, AtomicLong>> deleted = new ConcurrentHashMap<>();
     private final Map<String, AtomicLong> damaged = new ConcurrentHashMap<>();
+    private final Map<String, Double> drillSeconds = new ConcurrentHashMap<>();
+    private final Map<String, Double> drillBytes = new ConcurrentHashMap<>();
+    /** lastDrillResult when no drill could run (no server binaries, no drill server, no room). */
+    public static final int DRILL_NOT_RUN = -2;
+
+    public double drillSeconds(String target) {
+        return drillSeconds.getOrDefault(target, 0.0);
+    }
+
+    public double drillRestoredBytes(String target) {
+        return drillBytes.getOrDefault(target, 0.0);
+    }
 
     public TargetFacts get(String target) {
         return facts.getOrDefault(target, TargetFacts.initial());
@@ -123,12 +135,19 @@ public final class HealthState implements Reporter {
 
     @Override
     public void drilled(String target, io.backstop.restore.Drill.Result result) {
+        if (result.ran()) {
+            drillSeconds.put(target, result.duration().toNanos() / 1e9);
+            if (result.restoredBytes() > 0) {
+                drillBytes.put(target, (double) result.restoredBytes());
+            }
+        }
         facts.compute(target, (k, f) -> {
             TargetFacts b = f == null ? TargetFacts.initial() : f;
             return new TargetFacts(b.lastSuccess(), b.lastAttempt(), b.lastAttemptFailed(), b.consecutiveFailures(),
                     b.lastError(), b.inProgress(), b.lastDurationSeconds(), b.lastSizeBytes(), b.tableRows(), b.baseline(),
                     b.alarm(), b.drops(), b.lastCheck(), b.retained(),
-                    result.passed() ? result.recorded().at() : b.lastDrillSuccess(), result.passed() ? 1 : 0);
+                    result.passed() ? result.recorded().at() : b.lastDrillSuccess(),
+                    !result.ran() ? DRILL_NOT_RUN : result.passed() ? 1 : 0);
         });
     }
 

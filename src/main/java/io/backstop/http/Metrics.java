@@ -57,6 +57,9 @@ public final class Metrics {
                 .description("Free bytes in the backup directory's file system").register(registry);
         Gauge.builder("backstop.backup.stale.after", () -> settings.staleAfter().toSeconds()).baseUnit("seconds")
                 .description("Configured stale-after: the age at which /health reports STALE").register(registry);
+        Gauge.builder("backstop.restore.drill.rto.target", () -> settings.restoreDrill().rtoTarget().toSeconds())
+                .baseUnit("seconds").description("Configured restore-drill.rto-target: the drill time that alerts")
+                .register(registry);
         for (Settings.Target t : settings.targets()) {
             String name = t.name();
             timestampGauge("backstop.backup.last.success.timestamp", name, f -> epoch(f.lastSuccess()),
@@ -77,7 +80,12 @@ public final class Metrics {
                             + " sha256): not counted by retention, not restorable").register(registry);
             gauge("backstop.restore.drill.last.result", name, null,
                     f -> f.lastDrillResult() == null ? -1 : f.lastDrillResult(),
-                    "Last restore drill: 1 passed, 0 failed, -1 none yet");
+                    "Last restore drill: 1 passed, 0 failed, -1 none yet, -2 could not run");
+            Gauge.builder("backstop.restore.drill.last.duration", state, s -> s.drillSeconds(name)).baseUnit("seconds")
+                    .tag("target", name).description("How long the last restore drill took: the restore time to expect")
+                    .register(registry);
+            Gauge.builder("backstop.restore.drill.restored.size", state, s -> s.drillRestoredBytes(name)).baseUnit("bytes")
+                    .tag("target", name).description("Size of the database the last drill restored").register(registry);
             for (String result : List.of("success", "failure")) {
                 FunctionCounter.builder("backstop.backup.runs", state, s -> s.runs(name, result))
                         .tags("target", name, "result", result).description("Backup attempts by result").register(registry);

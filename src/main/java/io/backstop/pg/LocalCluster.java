@@ -12,14 +12,17 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
 /**
- * A throwaway PostgreSQL cluster from the local server binaries, for {@code backstop demo} and
- * the tests: initdb and pg_ctl in a fresh directory under /tmp, a free port on 127.0.0.1,
- * password (scram) authentication over TCP. As root, the server runs as the postgres user
- * through runuser, with the directory owned by it (initdb refuses root).
+ * A throwaway PostgreSQL cluster from the local server binaries, for restore drills, undo,
+ * {@code backstop demo} and the tests: initdb and pg_ctl in a fresh directory (under /tmp or a
+ * given parent), a free port on 127.0.0.1, password (scram) authentication over TCP, fsync off.
+ * As root, the server runs as the postgres user through runuser, with the directory owned by it
+ * (initdb refuses root). Each directory records the process that owns it, so a cluster left by a
+ * killed process is stopped and removed by {@link #sweep}.
  */
 public final class LocalCluster implements AutoCloseable {
     public static final String SUPERUSER = "postgres";
@@ -39,10 +42,21 @@ public final class LocalCluster implements AutoCloseable {
         this.password = password;
     }
 
-    /** initdb and start; the newest /usr/lib/postgresql/N/bin unless {@code binDir} says otherwise. */
+    /** The prefix of every cluster directory: what {@link #sweep} looks for. */
+    public static final String DIR_PREFIX = "backstop-pg-";
+    private static final String OWNER = "owner";
+
+    /** initdb and start under /tmp; the newest /usr/lib/postgresql/N/bin unless {@code binDir} says otherwise. */
     public static LocalCluster start(Path binDir, String password) {
+        return start(binDir, password, Path.of("/tmp"));
+    }
+
+    /** initdb and start in a new directory under {@code parent}. */
+    public static LocalCluster start(Path binDir, String password, Path parent) {
         try {
-            Path dir = Files.createTempDirectory(Path.of("/tmp"), "backstop-pg-");
+            Files.createDirectories(parent);
+            Path dir = Files.createTempDirectory(parent, DIR_PREFIX);
+            Files.writeString(dir.resolve(OWNER), ownerMark(ProcessHandle.current()), StandardCharsets.UTF_8);
             LocalCluster cluster = new LocalCluster(binDir, dir, freePort(), password);
             cluster.init();
             cluster.startServer();
@@ -50,6 +64,63 @@ public final class LocalCluster implements AutoCloseable {
         } catch (IOException e) {
             throw new BackstopException(ExitCode.TOOLS, "cannot create a PostgreSQL cluster under /tmp: " + e.getMessage(), e);
         }
+    }
+
+    /** "pid start-instant": a pid alone may be reused by another process after a restart. */
+    private static String ownerMark(ProcessHandle p) {
+        return p.pid() + " " + p.info().startInstant().map(Object::toString).orElse("?");
+    }
+
+    /**
+     * Stops and removes every cluster under {@code parent} whose owning process is gone (a killed
+     * drill's): its postmaster is stopped immediately and its directory deleted. Returns them.
+     */
+    public static List<Path> sweep(Path parent) {
+        List<Path> swept = new ArrayList<>();
+        if (!Files.isDirectory(parent)) {
+            return swept;
+        }
+        try (Stream<Path> dirs = Files.list(parent)) {
+            for (Path dir : (Iterable<Path>) dirs::iterator) {
+                if (!dir.getFileName().toString().startsWith(DIR_PREFIX) || !Files.isRegularFile(dir.resolve(OWNER))) {
+                    continue;
+                }
+                String[] mark = Files.readString(dir.resolve(OWNER)).strip().split(" ", 2);
+                boolean alive = ProcessHandle.of(Long.parseLong(mark[0]))
+                        .map(p -> ownerMark(p).equals(String.join(" ", mark))).orElse(false);
+                if (alive) {
+                    continue;
+                }
+                Path pidFile = dir.resolve("data/postmaster.pid");
+                if (Files.isRegularFile(pidFile)) {
+                    String pid = Files.readAllLines(pidFile).get(0).strip();
+                    ProcessHandle.of(Long.parseLong(pid)).ifPresent(ProcessHandle::destroyForcibly);
+                }
+                deleteTree(dir);
+                swept.add(dir);
+            }
+        } catch (IOException | RuntimeException e) {
+            // best effort: the next sweep tries again
+        }
+        return swept;
+    }
+
+    private static void deleteTree(Path dir) {
+        try (Stream<Path> walk = Files.walk(dir)) {
+            walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        } catch (IOException ignored) {
+            // gone already, or not ours to delete
+        }
+    }
+
+    /** The server binaries of PostgreSQL {@code major} (initdb and postgres beside pg_dump, or /usr/lib/postgresql/N/bin). */
+    public static Optional<Path> serverBinaries(Path besidePgDump, String major) {
+        for (Path candidate : List.of(besidePgDump, Path.of("/usr/lib/postgresql", major, "bin"))) {
+            if (Files.isExecutable(candidate.resolve("initdb")) && Files.isExecutable(candidate.resolve("postgres"))) {
+                return Optional.of(candidate);
+            }
+        }
+        return Optional.empty();
     }
 
     /** The newest local server binaries (initdb and postgres), for a throwaway cluster. */
@@ -94,7 +165,8 @@ public final class LocalCluster implements AutoCloseable {
     }
 
     public synchronized void startServer() {
-        String options = "-p " + port + " -k " + dir + " -c listen_addresses=127.0.0.1 -c fsync=off"
+        String options = "-p " + port + " -k " + dir + " -c listen_addresses=127.0.0.1 -c fsync=off -c wal_level=minimal"
+                + " -c max_wal_senders=0 -c max_wal_size=1GB"
                 + " -c full_page_writes=off -c synchronous_commit=off -c max_connections=100";
         asPostgres(List.of(bin.resolve("pg_ctl").toString(), "-D", data.toString(), "-l", dir.resolve("log").toString(),
                 "-w", "-t", "60", "-o", options, "start"));
@@ -162,10 +234,6 @@ public final class LocalCluster implements AutoCloseable {
         } catch (RuntimeException e) {
             // best effort: the directory goes anyway
         }
-        try (Stream<Path> walk = Files.walk(dir)) {
-            walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-        } catch (IOException ignored) {
-            // a temp dir
-        }
+        deleteTree(dir);
     }
 }

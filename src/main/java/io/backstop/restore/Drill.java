@@ -3,6 +3,8 @@ package io.backstop.restore;
 import io.backstop.BackstopException;
 import io.backstop.backup.Manifest;
 import io.backstop.backup.Manifests;
+import io.backstop.backup.Sizes;
+import io.backstop.config.Settings;
 import io.backstop.config.Settings.Target;
 import io.backstop.pg.Database;
 import io.backstop.pg.PgTools;
@@ -21,13 +23,15 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The restore drill: restore a backup into a scratch database
- * {@code backstop_drill_<epoch seconds>_<random>}, compare every table's count with the manifest
- * exactly, record the result in the manifest, and drop the scratch database whatever happened.
- * From before its scratch database exists until after it is dropped, the drill holds an advisory
- * lock named after it; the start-up sweep drops only scratch databases whose lock it can take,
- * so a daemon start never destroys a {@code verify} another process is running, and a killed
- * drill (whose session, and so lock, died with it) is cleaned up.
+ * The restore drill: restore a backup into a scratch database {@code backstop_drill_<random>} on
+ * a {@link DrillSite} (by default a throwaway local cluster, never the production server),
+ * created as the archive describes it; compare every table's count with the manifest exactly
+ * and apply the database's properties; record the result in the manifest; and remove the
+ * scratch database (and cluster) whatever happened. On a server, the drill holds an advisory
+ * lock named after its scratch database from before it is created until after it is dropped;
+ * the start-up sweep drops only what it can lock, so it never destroys a drill another process
+ * is running. Local clusters of killed drills are swept the same way, by their owner's pid.
+ * When no site is possible the drill is reported as not run: never as passed.
  */
 public final class Drill {
     private static final Logger log = LoggerFactory.getLogger(Drill.class);
@@ -37,20 +41,33 @@ public final class Drill {
     public static final String HOLD = "SELECT pg_advisory_lock(1112822864, hashtext(?))";
     private static final String TRY_HOLD = "SELECT pg_try_advisory_lock(1112822864, hashtext(?))";
     private static final String RELEASE = "SELECT pg_advisory_unlock(1112822864, hashtext(?))";
+    private static final String SIZE = "SELECT pg_database_size(current_database())";
+    /** A restored database is about this many times its custom-format dump when the manifest does not say. */
+    private static final long DUMP_TO_DATABASE = 5;
 
+    private final Settings settings;
     private final PgTools tools;
     private final Manifests manifests;
     private final Duration timeout;
     private final Clock clock;
 
-    public Drill(PgTools tools, Manifests manifests, Duration timeout, Clock clock) {
+    public Drill(Settings settings, PgTools tools, Manifests manifests, Clock clock) {
+        this.settings = settings;
         this.tools = tools;
         this.manifests = manifests;
-        this.timeout = timeout;
+        this.timeout = settings.pgDump().timeout();
         this.clock = clock;
     }
 
-    public record Result(boolean passed, String details, Duration duration, Manifest.Drill recorded) {
+    /**
+     * {@code ran} false: no site was possible (or it had no room) and {@code details} says why.
+     * {@code restoredBytes}: the scratch database's size, the restore time objective's other half.
+     */
+    public record Result(boolean passed, boolean ran, String details, Duration duration, long restoredBytes,
+            String site, Manifest.Drill recorded) {
+        public static Result notRun(String why, Duration took) {
+            return new Result(false, false, why, took, 0, null, null);
+        }
     }
 
     /** Refuses, with {@link io.backstop.ExitCode#BAD_BACKUP}, a file that no longer matches its manifest. */
@@ -60,29 +77,41 @@ public final class Drill {
 
     public Result run(Target target, Resolver.Resolved backup) {
         long started = System.nanoTime();
+        Manifest m = backup.manifest();
+        long need = m.databaseSizeBytes() > 0 ? m.databaseSizeBytes() : m.sizeBytes() * DUMP_TO_DATABASE;
+        DrillSite site;
+        try {
+            site = DrillSite.open(settings, tools, target, need);
+        } catch (DrillSite.NotPossible e) {
+            log.warn("restore drill of {} NOT RUN: {}", backup.file().getFileName(), e.getMessage());
+            return Result.notRun(e.getMessage(), Duration.ofNanos(System.nanoTime() - started));
+        }
         String scratch = PREFIX + UUID.randomUUID().toString().replace("-", "").substring(0, 12);
+        Database db = new Database(site.server());
         Connection holder = null;
-        Database db = new Database(target);
         boolean passed;
         String details;
-        log.info("restore drill of {} into {} started", backup.file().getFileName(), scratch);
+        long restoredBytes = 0;
+        log.info("restore drill of {} into {} on {} started", backup.file().getFileName(), scratch, site.describe());
         try {
-            PgRestore.checkIntegrity(backup.file(), backup.manifest());
+            PgRestore.checkIntegrity(backup.file(), m);
             DatabaseProperties properties = DatabaseProperties.read(tools, backup.file(), timeout);
             holder = db.connect("postgres");
             hold(holder, HOLD, scratch); // says "in use" to any sweep until the drill is done
             PgRestore.create(db, scratch, properties);
-            List<RestoreFailures.Failure> failed = new PgRestore(tools, timeout).restore(target, db, backup.file(),
-                    scratch, 1, true);
+            List<RestoreFailures.Failure> failed = new PgRestore(tools, timeout).restore(site.server(), db,
+                    backup.file(), scratch, 1, true);
             List<String> notes = PgRestore.applyProperties(db, scratch, properties);
-            Map<String, Long> restored = PgRestore.count(db, scratch, backup.manifest().rowCounts());
+            Map<String, Long> restored = PgRestore.count(db, scratch, m.rowCounts());
+            restoredBytes = size(db, scratch);
             List<String> problems = new ArrayList<>();
             failed.forEach(f -> problems.add("pg_restore failed on " + f.describe()));
-            problems.addAll(PgRestore.differences(backup.manifest().rowCounts(), restored));
+            problems.addAll(PgRestore.differences(m.rowCounts(), restored));
             notes.forEach(n -> problems.add("database property " + n));
             passed = problems.isEmpty();
             details = passed ? restored.size() + " tables, " + restored.values().stream().mapToLong(Long::longValue).sum()
-                    + " rows, all as in the manifest; database properties applied"
+                    + " rows, all as in the manifest; database properties applied; " + Sizes.bytes(restoredBytes)
+                    + " restored on " + site.describe()
                     : problems.size() + " problems: " + String.join("; ", problems);
         } catch (BackstopException e) {
             passed = false;
@@ -92,11 +121,14 @@ public final class Drill {
             details = "cannot take the drill's lock: " + e.getMessage();
         } finally {
             try {
-                PgRestore.drop(db, scratch);
+                if (site.kind() != DrillSite.Kind.LOCAL_CLUSTER) {
+                    PgRestore.drop(db, scratch);
+                }
             } catch (BackstopException e) {
                 log.warn("could not drop scratch database {}: {}; it is swept at the next start", scratch, e.getMessage());
             }
             closeQuietly(holder);
+            site.close();
         }
         Duration took = Duration.ofNanos(System.nanoTime() - started);
         Manifest.Drill record = new Manifest.Drill(Instant.now(clock), passed ? "passed" : "failed",
@@ -107,13 +139,21 @@ public final class Drill {
             log.warn("could not record the drill in the manifest of {}: {}", backup.file(), e.getMessage());
         }
         if (passed) {
-            log.info("restore drill of {} passed: {} ({})", backup.file().getFileName(), details,
-                    io.backstop.backup.Sizes.seconds(took));
+            log.info("restore drill of {} passed: {} ({})", backup.file().getFileName(), details, Sizes.seconds(took));
         } else {
             log.warn("restore drill of {} FAILED: {}. Do not rely on this backup: take a new one (backstop backup) and"
                     + " run backstop verify.", backup.file().getFileName(), details);
         }
-        return new Result(passed, details, took, record);
+        return new Result(passed, true, details, took, restoredBytes, site.describe(), record);
+    }
+
+    private static long size(Database db, String scratch) {
+        try (Connection c = db.connect(scratch); Statement st = c.createStatement(); ResultSet rs = st.executeQuery(SIZE)) {
+            rs.next();
+            return rs.getLong(1);
+        } catch (SQLException e) {
+            return 0;
+        }
     }
 
     private static void closeQuietly(Connection c) {
@@ -136,9 +176,19 @@ public final class Drill {
         }
     }
 
-    /** Drops scratch databases a killed drill left behind: never one whose drill still holds its lock. */
+    /**
+     * Cleans up after drills a killed process left: local clusters (by their owner's pid) and
+     * scratch databases on a drill server or the target (those nobody holds the lock of).
+     */
     public List<String> sweep(Target target) {
-        Database db = new Database(target);
+        List<String> swept = new ArrayList<>();
+        DrillSite.sweep(settings).forEach(p -> swept.add(p.toString()));
+        swept.addAll(sweepDatabases(settings.restoreDrill().server().orElse(target)));
+        return swept;
+    }
+
+    private List<String> sweepDatabases(Target server) {
+        Database db = new Database(server);
         List<String> dropped = new ArrayList<>();
         try (Connection c = db.connect("postgres")) {
             List<String> names = new ArrayList<>();
@@ -164,7 +214,7 @@ public final class Drill {
             }
         } catch (SQLException | BackstopException e) {
             // The database may be down at start: the daemon must start anyway; the next start sweeps.
-            log.warn("cannot look for leftover drill databases of target {}: {}", target.name(), e.getMessage());
+            log.warn("cannot look for leftover drill databases on {}: {}", server.describe(), e.getMessage());
         }
         return dropped;
     }

@@ -89,7 +89,7 @@ class BackupIT {
 
         Path dump = hourly(backups).get(0);
         Manifest m = manifests.read(dump);
-        assertThat(m.formatVersion()).isEqualTo(1);
+        assertThat(m.formatVersion()).isEqualTo(2);
         assertThat(m.target()).isEqualTo("app");
         assertThat(m.database()).isEqualTo(db);
         assertThat(m.tier()).isEqualTo(Tier.HOURLY);

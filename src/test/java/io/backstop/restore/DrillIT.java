@@ -15,6 +15,7 @@ import java.nio.file.Path;
 import java.sql.ResultSet;
 import java.sql.Statement;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -68,18 +69,37 @@ class DrillIT {
         assertThat(scratchDatabases()).isZero();
     }
 
+    /** Local drill clusters whose owner file names {@code pid}. */
+    private static List<Path> clustersOf(long pid) {
+        try (var dirs = Files.list(Path.of(System.getProperty("java.io.tmpdir")))) {
+            return dirs.filter(d -> d.getFileName().toString().startsWith(io.backstop.pg.LocalCluster.DIR_PREFIX))
+                    .filter(d -> {
+                        try {
+                            return Files.readString(d.resolve("owner")).startsWith(pid + " ");
+                        } catch (java.io.IOException e) {
+                            return false;
+                        }
+                    }).toList();
+        } catch (java.io.IOException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
     @Test
-    void aDrillKilledHalfWayLeavesAScratchDatabaseTheNextStartSweeps() throws Exception {
+    void aDrillKilledHalfWayLeavesNoPostmasterAfterTheNextStartAndNoScratchDirectory() throws Exception {
         String db = Fixtures.bigDatabase(pg);
         Map<String, String> env = Cli.env(pg, db, dir.resolve("backups"));
         env.put("BACKSTOP_PG_DUMP_COMPRESS", "0");
         assertThat(Cli.run(env, "backup").status()).isZero();
         Process child = Cli.spawn(env, dir.resolve("verify.log"), "verify");
-        Fixtures.await("the scratch database", Duration.ofSeconds(30), () -> scratchDatabases() > 0);
+        Fixtures.await("the drill's cluster restoring", Duration.ofSeconds(60), () -> clustersOf(child.pid()).stream()
+                .anyMatch(d -> Files.exists(d.resolve("data/postmaster.pid")))
+                && !Fixtures.processesWith("--dbname=backstop_drill_").isEmpty());
+        Path cluster = clustersOf(child.pid()).get(0);
+        long postmaster = Long.parseLong(Files.readAllLines(cluster.resolve("data/postmaster.pid")).get(0).strip());
         child.destroyForcibly().waitFor();
-        Fixtures.await("pg_restore to die with its parent", Duration.ofSeconds(10),
-                () -> Fixtures.processesWith("--dbname=backstop_drill_").isEmpty());
-        assertThat(scratchDatabases()).isEqualTo(1);
+        assertThat(ProcessHandle.of(postmaster)).as("pg_ctl detached the postmaster: it outlives the kill").isPresent();
+        assertThat(scratchDatabases()).as("the production server never saw the drill").isZero();
 
         env.put("BACKSTOP_SCHEDULE", "0 0 0 1 1 ?");
         env.put("BACKSTOP_HTTP_PORT", "0");
@@ -87,7 +107,8 @@ class DrillIT {
         var daemon = new io.backstop.Main(env, java.time.Clock.systemUTC()).daemon();
         daemon.start();
         try {
-            assertThat(scratchDatabases()).as("swept at start").isZero();
+            Fixtures.await("the postmaster stopped", Duration.ofSeconds(20), () -> ProcessHandle.of(postmaster).isEmpty());
+            assertThat(cluster).as("its directory removed").doesNotExist();
         } finally {
             daemon.stop(Duration.ofSeconds(8));
         }

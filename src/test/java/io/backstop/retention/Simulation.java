@@ -80,7 +80,7 @@ final class Simulation {
         Manifest m = new Manifest(Manifest.FORMAT_VERSION, sequence, TARGET, "app", "db", 5432, "15.0", "15.0", "1", 1,
                 file.getFileName().toString(), Tier.HOURLY, null, now, now.plusSeconds(5), 5, ("dump " + sequence).length(), io.backstop.backup.Verifier.sha256(file), "6",
                 Map.of("public.users", sequence), new Manifest.Verification("test", "passed", now, 1), false, null, null, false,
-                Manifest.COUNT_METHOD, modified);
+                Manifest.COUNT_METHOD, modified, 0);
         manifests.write(file, m);
         Map<Path, Long> before = verified();
         new Rotation(settings, layout, manifests).afterBackup(TARGET, file, m);
