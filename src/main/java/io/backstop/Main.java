@@ -236,6 +236,10 @@ public final class Main {
         return new Restore(backup(), check(), tools(), settings().pgDump().timeout());
     }
 
+    public io.backstop.recover.Recover recover() {
+        return new io.backstop.recover.Recover(settings(), backup(), tools());
+    }
+
     public Drill drill() {
         return new Drill(settings(), tools(), manifests(), clock);
     }

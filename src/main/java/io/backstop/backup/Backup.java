@@ -63,9 +63,22 @@ public final class Backup {
     }
 
     /** What to take: a label makes it a manual backup; {@code lockWait} is how long to wait for a running one. */
-    public record Request(Optional<String> label, Duration lockWait, boolean safety) {
+    public record Request(Optional<String> label, Duration lockWait, boolean safety, List<String> tables) {
+        public Request {
+            tables = List.copyOf(tables);
+        }
+
         public Request(Optional<String> label, Duration lockWait) {
-            this(label, lockWait, false);
+            this(label, lockWait, false, List.of());
+        }
+
+        public Request(Optional<String> label, Duration lockWait, boolean safety) {
+            this(label, lockWait, safety, List.of());
+        }
+
+        /** A safety backup of only {@code tables} (server-quoted names), before an undo changes them. */
+        public static Request safetyOf(String label, List<String> tables, Duration lockWait) {
+            return new Request(Optional.of(label), lockWait, true, tables);
         }
 
         public static Request scheduled() {
@@ -118,7 +131,10 @@ public final class Backup {
             ServerInfo server = ServerInfo.read(snapshotConnection);
             tools.requireDumpCanRead(server.version());
             String snapshot = exportSnapshot(snapshotConnection);
-            List<CountedTable> tables = counter.resolve(snapshotConnection, settings.rowCounts());
+            Settings.RowCounts which = request.tables().isEmpty() ? settings.rowCounts()
+                    : new Settings.RowCounts(request.tables(), List.of(), settings.rowCounts().dropThreshold(),
+                            Map.of(), settings.rowCounts().checkInterval(), settings.rowCounts().estimateAbove());
+            List<CountedTable> tables = counter.resolve(snapshotConnection, which);
 
             createTemporary(tmp);
             CompletableFuture<Map<String, Long>> counts = countInBackground(target, snapshotConnection, tables);
@@ -128,7 +144,7 @@ public final class Backup {
             Duration dumpTime;
             try (Progress.Watch watch = Progress.watch(tmp, "dump", "backup-progress-" + target.name(),
                     Duration.ofSeconds(1), progress)) {
-                dumpTime = dump(target, db, passfile, runner, pgDump, snapshot, tmp);
+                dumpTime = dump(target, db, passfile, runner, pgDump, snapshot, tmp, request.tables());
             } catch (RuntimeException e) {
                 fullRead.cancel();
                 counts.cancel(true);
@@ -220,7 +236,7 @@ public final class Backup {
     }
 
     private Duration dump(Target target, Database db, Database.PasswordFile passfile, ProcessRunner runner, Path pgDump,
-            String snapshot, Path tmp) {
+            String snapshot, Path tmp, List<String> only) {
         List<String> command = new ArrayList<>(List.of(pgDump.toString(),
                 "--format=custom",
                 "--compress=" + settings.pgDump().compress(),
@@ -229,6 +245,7 @@ public final class Backup {
                 "--no-password",
                 "--file=" + tmp));
         command.addAll(settings.pgDump().extraArgs());
+        only.forEach(t -> command.add("--table=" + t));
         ProcessRunner.Spec spec = ProcessRunner.Spec.of(command, db.libpqEnvironment(passfile, target.database()),
                 settings.pgDump().timeout());
         ProcessRunner.Result result = runner.run(spec, p -> { });

@@ -106,6 +106,8 @@ public final class CheckCommand implements Callable<Integer> {
                     r.drops().size() == 1 ? "problem" : "problems",
                     r.alarm() == null || r.alarm().pinned().isEmpty() ? "none" : String.join(", ", r.alarm().pinned()),
                     target);
+            Drop.recoverCommand(target, r.drops()).ifPresent(cmd -> out.printf("Put back only the lost rows (rows written"
+                    + " since are kept; a dry run first):%n  %s%n  %s --apply%n", cmd, cmd));
         }
     }
 }

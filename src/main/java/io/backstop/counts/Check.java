@@ -182,9 +182,11 @@ public final class Check {
         if (raise) {
             List<String> pinned = after.alarm().pinned();
             log.warn("DATA LOSS on target {} ({}): {}. The data is in {} (pinned until `backstop ack --target {}` or the"
-                    + " counts recover). Restore from it, or acknowledge if the change was intended.", target, method,
+                    + " counts recover). {}, or acknowledge if the change was intended.", target, method,
                     drops.stream().map(Drop::describe).collect(Collectors.joining("; ")),
-                    pinned.isEmpty() ? "no backup (none was taken before the drop)" : String.join(", ", pinned), target);
+                    pinned.isEmpty() ? "no backup (none was taken before the drop)" : String.join(", ", pinned), target,
+                    Drop.recoverCommand(target, drops).map(cmd -> "Put back the lost rows with `" + cmd + " --apply`")
+                            .orElse("Restore from it"));
         } else if (clear) {
             release(before.get().alarm().pinned());
             log.info("data-loss alarm of target {} cleared: counts are back at the baseline; pins released", target);

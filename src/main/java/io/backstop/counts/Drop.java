@@ -38,6 +38,18 @@ public record Drop(String table, Kind kind, long before, Long after, String reas
         RECREATED
     }
 
+    /**
+     * The undo for these drops: {@code backstop recover TABLES --from pinned --target T}, when
+     * tables dropped (a recreated database as a whole is a restore, not a recover).
+     */
+    public static java.util.Optional<String> recoverCommand(String target, java.util.List<Drop> drops) {
+        java.util.List<String> tables = drops.stream().map(Drop::table).filter(java.util.Objects::nonNull).sorted()
+                .distinct().toList();
+        return tables.isEmpty() ? java.util.Optional.empty() : java.util.Optional.of("backstop recover "
+                + String.join(" ", tables.stream().map(t -> t.contains("\"") ? "'" + t + "'" : t).toList())
+                + " --from pinned --target " + target);
+    }
+
     public String describe() {
         return switch (kind) {
             case DROPPED -> String.format(Locale.ROOT, "%s dropped from %,d to %,d rows (-%.1f%%)", table, before, after,

@@ -33,7 +33,7 @@ public final class Health {
 
     @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
     public record TargetHealth(String target, String status, List<Reason> reasons, Instant newestVerifiedBackup,
-            Long ageSeconds, boolean backupInProgress, String lastError, List<Drop> drops) {
+            Long ageSeconds, boolean backupInProgress, String lastError, List<Drop> drops, String recover) {
     }
 
     @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
@@ -74,7 +74,8 @@ public final class Health {
             }
             healthy &= reasons.isEmpty();
             targets.add(new TargetHealth(t.name(), reasons.isEmpty() ? "ok" : "failing", reasons, f.lastSuccess(), age,
-                    f.inProgress(), f.lastAttemptFailed() ? f.lastError() : null, f.drops()));
+                    f.inProgress(), f.lastAttemptFailed() ? f.lastError() : null, f.drops(),
+                    f.alarm() ? Drop.recoverCommand(t.name(), f.drops()).orElse(null) : null));
         }
         return new Report(healthy ? "ok" : "failing", targets);
     }

@@ -30,7 +30,8 @@ import java.util.regex.Pattern;
  * and applied under any database name, so {@code restore --into other} and drills recreate the
  * database as it was, not as {@code template1} and the server's defaults would have it.
  */
-final class DatabaseProperties {
+public final class DatabaseProperties {
+    private static final Pattern DOLLAR_TAG = Pattern.compile("\\$[A-Za-z_][A-Za-z0-9_]*\\$|\\$\\$");
     private static final Pattern CLIENT_ENCODING = Pattern.compile("SET client_encoding = '([^']+)';");
     private static final Pattern CREATE = Pattern.compile("(?is)^CREATE\\s+DATABASE\\b.*");
     private static final Pattern OWNER = Pattern.compile("(?is)^ALTER\\s+DATABASE\\s+.*\\s+OWNER\\s+TO\\s+(.+)$");
@@ -150,10 +151,10 @@ final class DatabaseProperties {
     }
 
     /**
-     * Splits a pg_restore script into statements: semicolons outside quotes, identifiers and
-     * comments end one; psql meta-commands (backslash lines) are dropped.
+     * Splits a pg_restore or pg_dump script into statements: semicolons outside quotes, dollar
+     * quotes, identifiers and comments end one; psql meta-commands (backslash lines) are dropped.
      */
-    static List<String> statements(String script) {
+    public static List<String> statements(String script) {
         List<String> out = new ArrayList<>();
         StringBuilder current = new StringBuilder();
         int i = 0;
@@ -171,6 +172,16 @@ final class DatabaseProperties {
                 i = eol < 0 ? n : eol + 1;
                 current.append('\n');
                 continue;
+            }
+            if (ch == '$') {
+                java.util.regex.Matcher tag = DOLLAR_TAG.matcher(script).region(i, n);
+                if (tag.lookingAt()) {
+                    int end = script.indexOf(tag.group(), tag.end());
+                    end = end < 0 ? n : end + tag.group().length();
+                    current.append(script, i, end);
+                    i = end;
+                    continue;
+                }
             }
             if (ch == '\'' || ch == '"') {
                 int end = i + 1;
@@ -204,7 +215,7 @@ final class DatabaseProperties {
     }
 
     /** PostgreSQL encoding names → Java charsets, for the encodings a server-side database can have. */
-    static Charset charsetOf(String pgEncoding) {
+    public static Charset charsetOf(String pgEncoding) {
         String e = pgEncoding.toUpperCase(Locale.ROOT).replace("-", "_");
         String java = switch (e) {
             case "UTF8", "UNICODE" -> "UTF-8";

@@ -57,6 +57,11 @@ public final class Restore {
             Duration duration) {
     }
 
+    /** Refuses, before anything is touched, a file that no longer matches its manifest's sha256. */
+    public static void checkIntegrity(Path file, io.backstop.backup.Manifest manifest) {
+        PgRestore.checkIntegrity(file, manifest);
+    }
+
     public Result run(Target target, Request request) {
         long started = System.nanoTime();
         Path file = request.backup().file();

@@ -1,0 +1,127 @@
+package io.backstop.recover;
+
+import io.backstop.BackstopException;
+import io.backstop.ExitCode;
+import io.backstop.pg.PgTools;
+import io.backstop.pg.ProcessRunner;
+import io.backstop.restore.DatabaseProperties;
+import java.io.BufferedInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.Charset;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.postgresql.PGConnection;
+import org.postgresql.copy.CopyIn;
+
+/**
+ * Streams one table's rows out of a custom-format archive straight into a {@code COPY ... FROM
+ * STDIN} on a live connection: {@code pg_restore --data-only -n SCHEMA -t TABLE --file=-} writes
+ * the table's COPY block, which is re-encoded from the archive's encoding to the connection's
+ * UTF-8 line by line. Nothing is restored anywhere else; the rows never sit in memory whole.
+ */
+final class ArchiveRows {
+    private static final Pattern COPY = Pattern.compile("^COPY (.+?) \\((.*)\\) FROM stdin;$");
+    private static final Pattern CLIENT_ENCODING = Pattern.compile("^SET client_encoding = '([^']+)';$");
+
+    /** What was loaded: the archive's column list (as pg_dump quoted it) and how many rows. */
+    record Loaded(String columns, long rows) {
+    }
+
+    private ArchiveRows() {
+    }
+
+    /**
+     * Loads {@code schema.table}'s rows from {@code archive} into {@code into} (a table with those
+     * columns, named as SQL). Empty when the archive holds no data for the table.
+     */
+    static Optional<Loaded> copy(PgTools tools, Path archive, String schema, String table, Connection c, String into,
+            Duration timeout) {
+        Loaded[] loaded = new Loaded[1];
+        SQLException[] failed = new SQLException[1];
+        ProcessRunner.Spec spec = ProcessRunner.Spec.of(List.of(tools.pgRestore().toString(), "--data-only",
+                "--schema=" + schema, "--table=" + table, "--file=-", archive.toString()), Map.of(), timeout)
+                .withStdout(in -> {
+                    try {
+                        loaded[0] = stream(new BufferedInputStream(in, 1 << 16), c, into);
+                    } catch (SQLException e) {
+                        failed[0] = e;
+                        in.transferTo(java.io.OutputStream.nullOutputStream());
+                    }
+                });
+        ProcessRunner.Result r = new ProcessRunner().run(spec, p -> { });
+        if (failed[0] != null) {
+            throw new BackstopException(ExitCode.DUMP_FAILED, "loading the backup's rows of " + schema + "." + table
+                    + " failed: " + failed[0].getMessage(), failed[0]);
+        }
+        if (r.exitCode() != 0) {
+            throw new BackstopException(ExitCode.BAD_BACKUP, "pg_restore cannot read the rows of " + schema + "." + table
+                    + " from " + archive + " (exit code " + r.exitCode() + "):\n    " + r.stderrTail());
+        }
+        return Optional.ofNullable(loaded[0]);
+    }
+
+    private static Loaded stream(InputStream in, Connection c, String into) throws IOException, SQLException {
+        Charset charset = StandardCharsets.UTF_8;
+        byte[] line;
+        while ((line = readLine(in)) != null) {
+            String text = new String(line, StandardCharsets.ISO_8859_1);
+            Matcher enc = CLIENT_ENCODING.matcher(text);
+            if (enc.matches()) {
+                charset = DatabaseProperties.charsetOf(enc.group(1));
+                continue;
+            }
+            Matcher copy = COPY.matcher(new String(line, charset));
+            if (!copy.matches()) {
+                continue;
+            }
+            String columns = copy.group(2);
+            CopyIn in2 = c.unwrap(PGConnection.class).getCopyAPI().copyIn("COPY " + into + " (" + columns + ") FROM STDIN");
+            long rows = 0;
+            try {
+                while ((line = readLine(in)) != null) {
+                    if (line.length == 2 && line[0] == '\\' && line[1] == '.') {
+                        break;
+                    }
+                    byte[] utf8 = charset == StandardCharsets.UTF_8 ? line
+                            : new String(line, charset).getBytes(StandardCharsets.UTF_8);
+                    in2.writeToCopy(utf8, 0, utf8.length);
+                    in2.writeToCopy(NEWLINE, 0, 1);
+                    rows++;
+                }
+                in2.endCopy();
+            } catch (SQLException | IOException | RuntimeException e) {
+                if (in2.isActive()) {
+                    in2.cancelCopy();
+                }
+                throw e;
+            }
+            return new Loaded(columns, rows);
+        }
+        return null;
+    }
+
+    private static final byte[] NEWLINE = {'\n'};
+
+    /** One line without its newline; null at the end. COPY text escapes newlines inside values. */
+    private static byte[] readLine(InputStream in) throws IOException {
+        ByteArrayOutputStream out = new ByteArrayOutputStream(256);
+        int b;
+        while ((b = in.read()) >= 0) {
+            if (b == '\n') {
+                return out.toByteArray();
+            }
+            out.write(b);
+        }
+        return out.size() == 0 ? null : out.toByteArray();
+    }
+}

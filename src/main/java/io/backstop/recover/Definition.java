@@ -1,0 +1,141 @@
+package io.backstop.recover;
+
+import io.backstop.BackstopException;
+import io.backstop.ExitCode;
+import io.backstop.config.Settings;
+import io.backstop.config.Settings.Target;
+import io.backstop.pg.Database;
+import io.backstop.pg.PgTools;
+import io.backstop.pg.ProcessRunner;
+import io.backstop.restore.DatabaseProperties;
+import io.backstop.restore.DrillSite;
+import io.backstop.restore.Resolver;
+import java.io.ByteArrayOutputStream;
+import java.nio.charset.StandardCharsets;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+
+/**
+ * How a dropped table (or schema) looked in a backup, as SQL to run again: the archive's schema
+ * is restored (schema only, no rows) into a scratch database on the drill site (by default a
+ * throwaway local cluster), and pg_dump writes that table's definition from there with
+ * everything pg_dump keeps with a table: columns, defaults, constraints, indexes, triggers,
+ * rules, policies, comments, grants and owned sequences. Foreign keys from other tables that
+ * pointed at it are read from the same catalog.
+ */
+record Definition(List<String> ddl, List<QualifiedName> tables, List<String> referencing) {
+    /** Restoring a schema's objects needs little room: no rows. */
+    private static final long SCHEMA_ONLY_BYTES = 256L * 1024 * 1024;
+
+    static Definition read(Settings settings, PgTools tools, Target target, Resolver.Resolved backup, QualifiedName name,
+            boolean wholeSchema) {
+        try (DrillSite site = DrillSite.open(settings, tools, target, SCHEMA_ONLY_BYTES)) {
+            Database db = new Database(site.server());
+            String scratch = "backstop_recover_" + UUID.randomUUID().toString().replace("-", "").substring(0, 12);
+            try (Connection admin = db.connect("postgres"); Statement st = admin.createStatement()) {
+                st.execute("CREATE DATABASE " + scratch + " TEMPLATE template0");
+            }
+            try {
+                run(tools, db, scratch, settings, List.of(tools.pgRestore().toString(), "--schema-only", "--no-password",
+                        "--dbname=" + scratch, backup.file().toString()), false);
+                String pattern = wholeSchema ? "--schema=" + sqlPattern(name.schema())
+                        : "--table=" + sqlPattern(name.schema()) + "." + sqlPattern(name.table());
+                String sql = run(tools, db, scratch, settings, List.of(tools.pgDump().resolveSibling("pg_dump").toString(),
+                        "--schema-only", "--no-password", pattern), true);
+                List<String> ddl = new ArrayList<>();
+                for (String statement : DatabaseProperties.statements(sql)) {
+                    if (!statement.regionMatches(true, 0, "SET client_encoding", 0, 19)) {
+                        ddl.add(statement);
+                    }
+                }
+                try (Connection c = db.connect(scratch)) {
+                    List<QualifiedName> tables = tables(c, name, wholeSchema);
+                    return new Definition(ddl, tables, referencing(c, tables));
+                }
+            } finally {
+                try (Connection admin = db.connect("postgres"); Statement st = admin.createStatement()) {
+                    st.execute("DROP DATABASE IF EXISTS " + scratch + " WITH (FORCE)");
+                }
+            }
+        } catch (SQLException e) {
+            throw new BackstopException(ExitCode.DUMP_FAILED, "cannot read the definition of " + name + " from "
+                    + backup.file().getFileName() + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** A pg_dump pattern matching exactly this name: double quotes make it literal. */
+    private static String sqlPattern(String identifier) {
+        return "\"" + identifier.replace("\"", "\"\"") + "\"";
+    }
+
+    private static String run(PgTools tools, Database db, String database, Settings settings, List<String> command,
+            boolean output) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        try (Database.PasswordFile passfile = db.passwordFile()) {
+            ProcessRunner.Spec spec = ProcessRunner.Spec.of(command, db.libpqEnvironment(passfile, database),
+                    settings.pgDump().timeout()).withStdout(in -> in.transferTo(out));
+            ProcessRunner.Result r = new ProcessRunner().run(spec, p -> { });
+            // pg_restore --schema-only may meet objects this server cannot create (a missing extension):
+            // the definition asked for is still there; pg_dump must succeed.
+            if (output && r.exitCode() != 0) {
+                throw new BackstopException(ExitCode.DUMP_FAILED, command.get(0) + " failed (exit code " + r.exitCode()
+                        + "):\n    " + r.stderrTail());
+            }
+        }
+        return out.toString(StandardCharsets.UTF_8);
+    }
+
+    private static List<QualifiedName> tables(Connection c, QualifiedName name, boolean wholeSchema) throws SQLException {
+        List<QualifiedName> out = new ArrayList<>();
+        try (PreparedStatement ps = c.prepareStatement("SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n"
+                + " ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND n.nspname = ? AND (? OR c.relname = ?) ORDER BY 2")) {
+            ps.setString(1, name.schema());
+            ps.setBoolean(2, wholeSchema);
+            ps.setString(3, name.table());
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    out.add(new QualifiedName(rs.getString(1), rs.getString(2)));
+                }
+            }
+        }
+        if (out.isEmpty()) {
+            throw new BackstopException(ExitCode.USAGE, name + " is not a table in the backup");
+        }
+        return out;
+    }
+
+    /** ALTER TABLE ... ADD CONSTRAINT for foreign keys of other tables that referenced the recreated ones. */
+    private static List<String> referencing(Connection c, List<QualifiedName> tables) throws SQLException {
+        List<String> out = new ArrayList<>();
+        try (Statement st = c.createStatement()) {
+            st.execute("SET search_path = ''"); // pg_get_constraintdef then qualifies every name it writes
+        }
+        try (PreparedStatement ps = c.prepareStatement("""
+                SELECT format('ALTER TABLE %I.%I ADD CONSTRAINT %I %s', cn.nspname, cr.relname, k.conname,
+                              pg_get_constraintdef(k.oid))
+                  FROM pg_constraint k
+                  JOIN pg_class cr ON cr.oid = k.conrelid JOIN pg_namespace cn ON cn.oid = cr.relnamespace
+                  JOIN pg_class pr ON pr.oid = k.confrelid JOIN pg_namespace pn ON pn.oid = pr.relnamespace
+                 WHERE k.contype = 'f' AND pn.nspname = ? AND pr.relname = ?
+                   AND NOT (cn.nspname = pn.nspname AND (? OR cr.relname = pr.relname))
+                """)) {
+            for (QualifiedName t : tables) {
+                ps.setString(1, t.schema());
+                ps.setString(2, t.table());
+                ps.setBoolean(3, tables.size() > 1);
+                try (ResultSet rs = ps.executeQuery()) {
+                    while (rs.next()) {
+                        out.add(rs.getString(1));
+                    }
+                }
+            }
+        }
+        return out;
+    }
+}
