@@ -67,7 +67,7 @@ class PlaybookIT {
             String title = titles.get(i);
             tests.add(DynamicTest.dynamicTest(title, () -> runSection(title, body)));
         }
-        assertThat(tests).as("sections in the playbook").hasSize(6);
+        assertThat(tests).as("sections in the playbook").hasSize(8);
         return tests.stream();
     }
 
