@@ -45,12 +45,22 @@ class ImageSmokeIT {
             command.add(copies.containsKey(word) ? Path.of(copies.get(word)).toAbsolutePath().toString() : word);
         }
         command.addAll(cmd);
-        assertThat(command.get(0)).endsWith("/backstop");
+        assertThat(command.get(0)).endsWith("/docker-entrypoint.sh");
 
         PgCluster pg = PgCluster.shared();
         String db = pg.createDatabase("image");
         pg.execute(db, "CREATE TABLE t(id int)", "INSERT INTO t VALUES (1)");
-        Map<String, String> env = Cli.env(pg, db, dir.resolve("backups"));
+        // As root the entrypoint gives the backup directory to its user and drops to it: here, postgres
+        // (the image's own backstop user exists only in the image), in a directory it can reach.
+        Path reachable = Files.createTempDirectory(Path.of("/tmp"), "image-smoke-");
+        reachable.toFile().setExecutable(true, false);
+        reachable.toFile().setReadable(true, false);
+        Path backups = reachable.resolve("backups");
+        Map<String, String> env = Cli.env(pg, db, backups);
+        if (Fixtures.isRoot()) {
+            env.put("BACKSTOP_RUN_AS", "postgres");
+            env.put("BACKSTOP_CONFIG", "/dev/null"); // the tests' empty config file is root's own (0600)
+        }
         int port;
         try (var s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
             port = s.getLocalPort();
@@ -63,7 +73,11 @@ class ImageSmokeIT {
         Process p = daemon.start();
         try {
             Fixtures.await("the daemon's first backup", Duration.ofSeconds(60),
-                    () -> !Fixtures.finalDumps(dir.resolve("backups/app/hourly")).isEmpty());
+                    () -> !Fixtures.finalDumps(backups.resolve("app/hourly")).isEmpty() || !p.isAlive());
+            assertThat(p.isAlive()).as(Files.readString(dir.resolve("daemon.log"))).isTrue();
+            if (Fixtures.isRoot()) {
+                assertThat(Files.getOwner(backups).getName()).as("the work runs as the unprivileged user").isEqualTo("postgres");
+            }
             ProcessBuilder check = new ProcessBuilder("sh", "-c", health.group(1).strip()).redirectErrorStream(true);
             check.environment().putAll(env);
             Fixtures.await("the HEALTHCHECK command to pass", Duration.ofSeconds(20), () -> {
@@ -78,6 +92,7 @@ class ImageSmokeIT {
             assertThat(p.waitFor(15, TimeUnit.SECONDS)).isTrue();
         }
         assertThat(p.exitValue()).as(Files.readString(dir.resolve("daemon.log"))).isZero();
+        Fixtures.sh("rm", "-rf", reachable.toString());
     }
 
     private static List<String> jsonArray(String dockerfile, String instruction) throws Exception {
