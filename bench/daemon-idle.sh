@@ -19,11 +19,11 @@ t0=$(now)
 java "${java_opts[@]}" -jar "$jar" daemon > "$work/daemon.log" 2>&1 &
 pid=$!
 until grep -q "daemon started" "$work/daemon.log"; do sleep 0.05; kill -0 "$pid" || { cat "$work/daemon.log"; exit 1; }; done
-started=$(echo "$(now) - $t0" | bc)
+started=$(python3 -c "print(round($(now) - $t0, 2))")
 until grep -q "backup app finished" "$work/daemon.log"; do sleep 0.1; done
-first=$(echo "$(now) - $t0" | bc)
+first=$(python3 -c "print(round($(now) - $t0, 2))")
 echo "start to first scheduling decision: ${started} s; start-up backup finished at ${first} s"
-sleep "${IDLE_SECONDS:-30}"
+sleep "${IDLE_SECONDS:-60}"
 rss=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")
 heap=$(jstat -gc "$pid" | awk 'NR==2 {printf "%d", ($3+$4+$6+$8)/1024}')
-echo "idle daemon after ${IDLE_SECONDS:-30} s: RSS $((rss / 1024)) MB, heap used ${heap} MB (flags: ${java_opts[*]})"
+echo "idle daemon after ${IDLE_SECONDS:-60} s: RSS $((rss / 1024)) MB, heap used ${heap} MB (flags: ${java_opts[*]})"

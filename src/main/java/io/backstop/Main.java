@@ -61,8 +61,12 @@ public final class Main {
         if (!isLongRunning(args)) {
             exitNineOnSignal(Thread.currentThread(), returned);
         }
-        int status = run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true), System.getenv());
-        returned.countDown();
+        int status;
+        try {
+            status = run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true), System.getenv());
+        } finally {
+            returned.countDown(); // an Error escaping run is not a signal: the JVM reports it, not exit 9
+        }
         System.exit(status);
     }
 

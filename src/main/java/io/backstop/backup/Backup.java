@@ -120,7 +120,8 @@ public final class Backup {
         Path dir = layout.tierDir(target.name(), tier);
         Durable.createDirectories(dir);
         Instant started = clock.instant();
-        Path finalFile = freeName(target.name(), tier, started, request.label());
+        Compression compression = Compression.of(settings.pgDump().compress(), tools.dumpVersion());
+        Path finalFile = freeName(target.name(), tier, started, request.label(), compression.suffix());
         Path tmp = Durable.temporarySibling(finalFile);
         long startNanos = System.nanoTime();
         log.info("backup {} started: {} tier, {}", target.name(), tier.dir(), target.describe());
@@ -140,11 +141,14 @@ public final class Backup {
             CompletableFuture<Map<String, Long>> counts = countInBackground(target, snapshotConnection, tables);
             Verifier verifier = new Verifier(tools, runner);
             AtomicBoolean dumpDone = new AtomicBoolean();
-            Verifier.FullRead fullRead = verifier.startFullRead(tmp, dumpDone::get, settings.pgDump().timeout());
+            Tee tee = compression.stream() ? new Tee() : null;
+            Verifier.FullRead fullRead = tee != null
+                    ? verifier.startFullRead(tee::drainTo, finalFile.getFileName().toString(), settings.pgDump().timeout())
+                    : verifier.startFullRead(tmp, dumpDone::get, settings.pgDump().timeout());
             Duration dumpTime;
             try (Progress.Watch watch = Progress.watch(tmp, "dump", "backup-progress-" + target.name(),
                     Duration.ofSeconds(1), progress)) {
-                dumpTime = dump(target, db, passfile, runner, pgDump, snapshot, tmp, request.tables());
+                dumpTime = dump(target, db, passfile, runner, pgDump, snapshot, tmp, request.tables(), compression, tee);
             } catch (RuntimeException e) {
                 fullRead.cancel();
                 counts.cancel(true);
@@ -168,7 +172,7 @@ public final class Backup {
                     target.port(), server.version().text(), tools.dumpVersion().text(), server.systemIdentifier(),
                     server.databaseOid(), finalFile.getFileName().toString(), tier, request.label().orElse(null),
                     started, finished, duration.toMillis() / 1000.0, size, verified.sha256(),
-                    settings.pgDump().compress(), rowCounts,
+                    compression.describe(), rowCounts,
                     new Manifest.Verification(Verifier.METHOD, "passed", finished, verified.tableDataEntries()),
                     false, null, null, false, Manifest.COUNT_METHOD, Files.getLastModifiedTime(tmp).toInstant(),
                     server.databaseSizeBytes());
@@ -236,23 +240,73 @@ public final class Backup {
     }
 
     private Duration dump(Target target, Database db, Database.PasswordFile passfile, ProcessRunner runner, Path pgDump,
-            String snapshot, Path tmp, List<String> only) {
+            String snapshot, Path tmp, List<String> only, Compression compression, Tee tee) {
         List<String> command = new ArrayList<>(List.of(pgDump.toString(),
                 "--format=custom",
-                "--compress=" + settings.pgDump().compress(),
+                "--compress=" + compression.pgDumpArgument(),
                 "--snapshot=" + snapshot,
                 "--lock-wait-timeout=" + settings.pgDump().lockWaitTimeout().toMillis(),
-                "--no-password",
-                "--file=" + tmp));
+                "--no-password"));
+        if (tee == null) {
+            command.add("--file=" + tmp); // else stdout (pg_dump has no "-" for it: that would be a file named -)
+        }
         command.addAll(settings.pgDump().extraArgs());
         only.forEach(t -> command.add("--table=" + t));
         ProcessRunner.Spec spec = ProcessRunner.Spec.of(command, db.libpqEnvironment(passfile, target.database()),
                 settings.pgDump().timeout());
+        IOException[] writeFailed = new IOException[1];
+        if (tee != null) {
+            spec = spec.withStdout(in -> {
+                try {
+                    compress(in, tmp, compression.zstdLevel(), tee);
+                } catch (IOException e) {
+                    writeFailed[0] = e;
+                    in.transferTo(java.io.OutputStream.nullOutputStream());
+                }
+            });
+        }
         ProcessRunner.Result result = runner.run(spec, p -> { });
+        if (writeFailed[0] != null) {
+            String why = String.valueOf(writeFailed[0].getMessage());
+            if (why.contains("No space left on device") || why.contains("Disk quota exceeded")) {
+                throw fullDisk(target, tmp, why);
+            }
+            throw Durable.storageError("backup of target " + target.name() + ": writing " + tmp.getFileName() + " failed",
+                    writeFailed[0]);
+        }
         if (result.exitCode() != 0) {
             throw classify(target, spec, result, runner, tmp);
         }
         return result.elapsed();
+    }
+
+    /**
+     * pg_dump's uncompressed archive, from its stdout: compressed with zstd into {@code tmp} and, the
+     * same bytes, handed to the verifier. Two workers: pg_dump and the server use the rest.
+     */
+    private static void compress(java.io.InputStream in, Path tmp, int level, Tee tee) throws IOException {
+        byte[] chunk = new byte[1 << 20];
+        try (java.io.OutputStream file = Files.newOutputStream(tmp);
+                com.github.luben.zstd.ZstdOutputStream zstd = new com.github.luben.zstd.ZstdOutputStream(
+                        new java.io.BufferedOutputStream(file, 1 << 20), level)) {
+            zstd.setWorkers(Math.max(1, Runtime.getRuntime().availableProcessors() - 1));
+            int n;
+            while ((n = in.readNBytes(chunk, 0, chunk.length)) > 0) {
+                zstd.write(chunk, 0, n);
+                tee.write(chunk, n);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted", e);
+        } finally {
+            tee.end();
+        }
+    }
+
+    private static BackstopException fullDisk(Target target, Path tmp, String detail) {
+        return new BackstopException(ExitCode.STORAGE, "backup of target " + target.name() + ": the backup directory "
+                + tmp.getParent() + " is full (No space left on device); free space or lower retention. Earlier backups"
+                + " are untouched.\n    " + detail.replace("\n", "\n    "));
     }
 
     /** Turns pg_dump's stderr into the error the operator needs: full disk, permissions, locks or the rest. */
@@ -261,9 +315,7 @@ public final class Backup {
         String err = result.stderrTail();
         String prefix = "backup of target " + target.name() + ": ";
         if (err.contains("No space left on device") || err.contains("Disk quota exceeded")) {
-            return new BackstopException(ExitCode.STORAGE, prefix + "the backup directory " + tmp.getParent()
-                    + " is full (pg_dump: No space left on device); free space or lower retention. Earlier backups"
-                    + " are untouched.\n    " + err.replace("\n", "\n    "));
+            return fullDisk(target, tmp, err);
         }
         if (err.contains("Permission denied") || err.contains("Read-only file system")) {
             return new BackstopException(ExitCode.STORAGE, prefix + "cannot write to " + tmp.getParent() + "\n    "
@@ -282,14 +334,25 @@ public final class Backup {
     }
 
     /** A final name nobody has used: two backups within one second get consecutive stamps. */
-    private Path freeName(String target, Tier tier, Instant started, Optional<String> label) {
+    private Path freeName(String target, Tier tier, Instant started, Optional<String> label, String suffix) {
         Instant stamp = started.truncatedTo(ChronoUnit.SECONDS);
-        Path candidate = layout.timestamped(target, tier, stamp, label);
-        while (Files.exists(candidate) || Files.exists(BackupLayout.manifestOf(candidate))) {
+        Path candidate = layout.timestamped(target, tier, stamp, label, suffix);
+        while (taken(target, tier, stamp, label)) {
             stamp = stamp.plusSeconds(1);
-            candidate = layout.timestamped(target, tier, stamp, label);
+            candidate = layout.timestamped(target, tier, stamp, label, suffix);
         }
         return candidate;
+    }
+
+    /** A stamp is taken when a dump of either kind, or its manifest, carries it. */
+    private boolean taken(String target, Tier tier, Instant stamp, Optional<String> label) {
+        for (String suffix : List.of(BackupLayout.DUMP_SUFFIX, BackupLayout.ZSTD_SUFFIX)) {
+            Path p = layout.timestamped(target, tier, stamp, label, suffix);
+            if (Files.exists(p) || Files.exists(BackupLayout.manifestOf(p))) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static void createTemporary(Path tmp) {
@@ -323,7 +386,7 @@ public final class Backup {
                     if (BackupLayout.isTemporary(f)) {
                         log.info("removing leftover temporary file {} (an earlier run was interrupted)", f);
                         Files.deleteIfExists(f);
-                    } else if (name.endsWith(BackupLayout.MANIFEST_SUFFIX)
+                    } else if (name.endsWith(BackupLayout.MANIFEST_SUFFIX) && BackupLayout.isDumpName(name.substring(0, name.length() - 5))
                             && BackupLayout.parse(target, name.substring(0, name.length() - ".json".length())).isPresent()
                             && !Files.exists(f.resolveSibling(name.substring(0, name.length() - ".json".length())))) {
                         log.info("removing manifest {} whose dump never got its final name", f);

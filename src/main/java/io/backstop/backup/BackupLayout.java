@@ -20,7 +20,9 @@ import java.util.regex.Pattern;
  */
 public final class BackupLayout {
     public static final String DUMP_SUFFIX = ".dump";
-    public static final String MANIFEST_SUFFIX = ".dump.json";
+    /** A custom-format archive written uncompressed by pg_dump and compressed as a zstd stream by Backstop. */
+    public static final String ZSTD_SUFFIX = ".dump.zst";
+    public static final String MANIFEST_SUFFIX = ".json";
     /** Temporary files start with this; only Backstop writes such names, and only under the target's lock. */
     public static final String TEMP_PREFIX = ".backstop-tmp-";
     public static final Pattern LABEL = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_.-]{0,62}");
@@ -29,8 +31,8 @@ public final class BackupLayout {
             DateTimeFormatter.ofPattern("yyyyMMdd'T'HHmmss'Z'").withZone(ZoneOffset.UTC);
     private static final DateTimeFormatter DAY = DateTimeFormatter.BASIC_ISO_DATE;
     private static final Pattern STAMPED = Pattern.compile(
-            "(?<target>.+)-(?<stamp>\\d{8}T\\d{6}Z)(?:-(?<label>" + LABEL.pattern() + "))?\\.dump");
-    private static final Pattern DATED = Pattern.compile("(?<target>.+)-(?<day>\\d{8})\\.dump");
+            "(?<target>.+)-(?<stamp>\\d{8}T\\d{6}Z)(?:-(?<label>" + LABEL.pattern() + "))?\\.dump(?:\\.zst)?");
+    private static final Pattern DATED = Pattern.compile("(?<target>.+)-(?<day>\\d{8})\\.dump(?:\\.zst)?");
 
     private final Path root;
 
@@ -54,8 +56,27 @@ public final class BackupLayout {
         return targetDir(target).resolve(".lock");
     }
 
+    /** latest.dump, or latest.dump.zst when the newest is a zstd stream: the name says how to read it. */
     public Path latestLink(String target) {
         return targetDir(target).resolve("latest.dump");
+    }
+
+    public Path latestLink(String target, Path pointingAt) {
+        return targetDir(target).resolve("latest" + suffix(pointingAt));
+    }
+
+    /** .dump or .dump.zst. */
+    public static String suffix(Path dump) {
+        return isZstd(dump) ? ZSTD_SUFFIX : DUMP_SUFFIX;
+    }
+
+    public static boolean isZstd(Path dump) {
+        return dump.getFileName().toString().contains(ZSTD_SUFFIX); // temporaries carry a suffix after it
+    }
+
+    /** A name a dump can have: .dump or .dump.zst. */
+    public static boolean isDumpName(String name) {
+        return name.endsWith(DUMP_SUFFIX) || name.endsWith(ZSTD_SUFFIX);
     }
 
     public Path stateFile(String target) {
@@ -72,12 +93,20 @@ public final class BackupLayout {
 
     /** hourly/weekly/monthly and manual names carry the UTC start time; daily ones the local date. */
     public Path timestamped(String target, Tier tier, Instant started, Optional<String> label) {
-        String name = target + "-" + stamp(started) + label.map(l -> "-" + l).orElse("") + DUMP_SUFFIX;
+        return timestamped(target, tier, started, label, DUMP_SUFFIX);
+    }
+
+    public Path timestamped(String target, Tier tier, Instant started, Optional<String> label, String suffix) {
+        String name = target + "-" + stamp(started) + label.map(l -> "-" + l).orElse("") + suffix;
         return tierDir(target, tier).resolve(name);
     }
 
     public Path dated(String target, Tier tier, LocalDate day) {
-        return tierDir(target, tier).resolve(target + "-" + DAY.format(day) + DUMP_SUFFIX);
+        return dated(target, tier, day, DUMP_SUFFIX);
+    }
+
+    public Path dated(String target, Tier tier, LocalDate day, String suffix) {
+        return tierDir(target, tier).resolve(target + "-" + DAY.format(day) + suffix);
     }
 
     public static Path manifestOf(Path dump) {

@@ -66,7 +66,7 @@ public final class Catalog {
             try (Stream<Path> files = Files.list(dir)) {
                 for (Path f : (Iterable<Path>) files::iterator) {
                     String name = f.getFileName().toString();
-                    if (!name.endsWith(BackupLayout.DUMP_SUFFIX) || BackupLayout.parse(target, name).isEmpty()
+                    if (!BackupLayout.isDumpName(name) || BackupLayout.parse(target, name).isEmpty()
                             || !Files.isRegularFile(f, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
                         continue;
                     }

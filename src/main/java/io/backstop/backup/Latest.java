@@ -35,13 +35,17 @@ public final class Latest {
     /** Points {@code latest.dump} at {@link #find}, atomically (a new link renamed over the old); removes it when none. */
     public Optional<Path> refresh(String target) {
         Optional<Catalog.Entry> newest = find(target);
-        Path link = layout.latestLink(target);
+        Path plain = layout.latestLink(target);
+        Path zst = plain.resolveSibling("latest" + BackupLayout.ZSTD_SUFFIX);
         try {
             if (newest.isEmpty()) {
-                Files.deleteIfExists(link);
+                Files.deleteIfExists(plain);
+                Files.deleteIfExists(zst);
                 return Optional.empty();
             }
             Path file = newest.get().file();
+            Path link = layout.latestLink(target, file);
+            Files.deleteIfExists(link.equals(plain) ? zst : plain); // one latest, named as its file reads
             Path relative = link.getParent().relativize(file);
             if (Files.isSymbolicLink(link) && Files.readSymbolicLink(link).equals(relative)) {
                 return Optional.of(file);
@@ -55,7 +59,7 @@ public final class Latest {
             }
             return Optional.of(file);
         } catch (IOException e) {
-            throw Durable.storageError("cannot update " + link, e);
+            throw Durable.storageError("cannot update " + plain, e);
         }
     }
 }

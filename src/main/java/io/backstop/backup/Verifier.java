@@ -56,8 +56,20 @@ public final class Verifier {
      * that fails is {@link ExitCode#DUMP_FAILED}, a stored one {@link ExitCode#BAD_BACKUP}).
      */
     public Verified verify(Path dump, Collection<CountedTable> tables, Duration timeout, ExitCode failure) {
-        FullRead read = startFullRead(dump, () -> true, timeout);
+        FullRead read = BackupLayout.isZstd(dump) ? startFullRead(out -> {
+            try (java.io.InputStream in = Archive.decompressed(dump)) {
+                in.transferTo(out);
+            }
+        }, dump.getFileName().toString(), timeout) : startFullRead(dump, () -> true, timeout);
         return finish(dump, tables, timeout, failure, read);
+    }
+
+    /** The full read of an archive that arrives through {@code feeder} (a zstd stream as it is written, or read). */
+    public FullRead startFullRead(ProcessRunner.OutputStreamSource feeder, String name, Duration timeout) {
+        ProcessRunner.Spec spec = ProcessRunner.Spec.of(
+                List.of(tools.pgRestore().toString(), "--file=/dev/null"), Map.of(), timeout)
+                .withStdin(feeder).inBackground();
+        return start(spec, name);
     }
 
     /**
@@ -72,6 +84,10 @@ public final class Verifier {
         ProcessRunner.Spec spec = ProcessRunner.Spec.of(
                 List.of(tools.pgRestore().toString(), "--file=/dev/null"), Map.of(), timeout)
                 .withStdin(out -> follow(file, writerDone, out)).inBackground();
+        return start(spec, file.getFileName().toString());
+    }
+
+    private FullRead start(ProcessRunner.Spec spec, String name) {
         FullRead read = new FullRead();
         Thread t = new Thread(() -> {
             try {
@@ -79,7 +95,7 @@ public final class Verifier {
             } catch (RuntimeException e) {
                 read.result.completeExceptionally(e);
             }
-        }, "verify-" + file.getFileName());
+        }, "verify-" + name);
         t.setDaemon(true);
         read.thread = t;
         t.start();
@@ -174,9 +190,8 @@ public final class Verifier {
 
     private Set<Long> tableDataOids(Path dump, Duration timeout, ExitCode failure) {
         ByteArrayOutputStream toc = new ByteArrayOutputStream();
-        ProcessRunner.Spec list = ProcessRunner.Spec.of(
-                List.of(tools.pgRestore().toString(), "--list", dump.toString()), Map.of(), timeout)
-                .withStdout(in -> in.transferTo(toc));
+        ProcessRunner.Spec list = Archive.pgRestore(List.of(tools.pgRestore().toString(), "--list"), dump, Map.of(),
+                timeout).withStdout(in -> in.transferTo(toc));
         ProcessRunner.Result result = runner.run(list, p -> { });
         if (result.exitCode() != 0) {
             throw new BackstopException(failure, "verification of " + dump.getFileName()

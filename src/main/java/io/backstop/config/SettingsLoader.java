@@ -36,7 +36,7 @@ import org.quartz.CronExpression;
 public final class SettingsLoader {
     private static final String ROOT = "backstop";
     private static final Pattern TARGET_NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_-]{0,62}");
-    private static final Pattern COMPRESS = Pattern.compile("\\d|none|(gzip|lz4|zstd)(:\\d{1,2})?");
+    private static final Pattern COMPRESS = Pattern.compile("auto|\\d|none|(gzip|lz4|zstd)(:\\d{1,2})?");
     private static final Set<String> SSLMODES =
             Set.of("disable", "allow", "prefer", "require", "verify-ca", "verify-full");
     /** pg_dump arguments Backstop sets itself; an operator's extra-args may not change them. */
@@ -220,7 +220,8 @@ public final class SettingsLoader {
         Settings.PgDump pgDump = new Settings.PgDump(
                 binDir.isBlank() ? Optional.empty() : Optional.of(Path.of(binDir)),
                 v.string("pg-dump.compress", s -> COMPRESS.matcher(s).matches(),
-                        "0-9 (gzip level), none, or gzip|lz4|zstd[:level] on pg_dump 16 and newer"),
+                        "auto, zstd[:level] (by pg_dump 16+, else as a stream by Backstop), 0-9 (gzip level), gzip[:level],"
+                                + " none, or lz4[:level] on pg_dump 16 and newer"),
                 v.intRange("pg-dump.jobs", 1, 1,
                         "pg_dump writes the custom format (-Fc) with a single job"),
                 v.duration("pg-dump.lock-wait-timeout", Duration.ofMillis(1)),

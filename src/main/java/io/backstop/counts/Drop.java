@@ -43,6 +43,9 @@ public record Drop(String table, Kind kind, long before, Long after, String reas
      * tables dropped (a recreated database as a whole is a restore, not a recover).
      */
     public static java.util.Optional<String> recoverCommand(String target, java.util.List<Drop> drops) {
+        if (drops.stream().anyMatch(d -> d.kind() == Kind.RECREATED)) {
+            return java.util.Optional.empty(); // the database as a whole: restore pinned, not table by table
+        }
         java.util.List<String> tables = drops.stream().map(Drop::table).filter(java.util.Objects::nonNull).sorted()
                 .distinct().toList();
         return tables.isEmpty() ? java.util.Optional.empty() : java.util.Optional.of("backstop recover "

@@ -48,8 +48,8 @@ final class ArchiveRows {
             Duration timeout) {
         Loaded[] loaded = new Loaded[1];
         SQLException[] failed = new SQLException[1];
-        ProcessRunner.Spec spec = ProcessRunner.Spec.of(List.of(tools.pgRestore().toString(), "--data-only",
-                "--schema=" + schema, "--table=" + table, "--file=-", archive.toString()), Map.of(), timeout)
+        ProcessRunner.Spec spec = io.backstop.backup.Archive.pgRestore(List.of(tools.pgRestore().toString(),
+                "--data-only", "--schema=" + schema, "--table=" + table, "--file=-"), archive, Map.of(), timeout)
                 .withStdout(in -> {
                     try {
                         loaded[0] = stream(new BufferedInputStream(in, 1 << 16), c, into);

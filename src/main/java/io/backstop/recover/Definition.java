@@ -43,11 +43,11 @@ record Definition(List<String> ddl, List<QualifiedName> tables, List<String> ref
             }
             try {
                 run(tools, db, scratch, settings, List.of(tools.pgRestore().toString(), "--schema-only", "--no-password",
-                        "--dbname=" + scratch, backup.file().toString()), false);
+                        "--dbname=" + scratch), backup.file(), false);
                 String pattern = wholeSchema ? "--schema=" + sqlPattern(name.schema())
                         : "--table=" + sqlPattern(name.schema()) + "." + sqlPattern(name.table());
                 String sql = run(tools, db, scratch, settings, List.of(tools.pgDump().resolveSibling("pg_dump").toString(),
-                        "--schema-only", "--no-password", pattern), true);
+                        "--schema-only", "--no-password", pattern), null, true);
                 List<String> ddl = new ArrayList<>();
                 for (String statement : DatabaseProperties.statements(sql)) {
                     if (!statement.regionMatches(true, 0, "SET client_encoding", 0, 19)) {
@@ -75,11 +75,13 @@ record Definition(List<String> ddl, List<QualifiedName> tables, List<String> ref
     }
 
     private static String run(PgTools tools, Database db, String database, Settings settings, List<String> command,
-            boolean output) {
+            java.nio.file.Path archive, boolean output) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         try (Database.PasswordFile passfile = db.passwordFile()) {
-            ProcessRunner.Spec spec = ProcessRunner.Spec.of(command, db.libpqEnvironment(passfile, database),
-                    settings.pgDump().timeout()).withStdout(in -> in.transferTo(out));
+            java.util.Map<String, String> env = db.libpqEnvironment(passfile, database);
+            ProcessRunner.Spec spec = (archive == null ? ProcessRunner.Spec.of(command, env, settings.pgDump().timeout())
+                    : io.backstop.backup.Archive.pgRestore(command, archive, env, settings.pgDump().timeout()))
+                    .withStdout(in -> in.transferTo(out));
             ProcessRunner.Result r = new ProcessRunner().run(spec, p -> { });
             // pg_restore --schema-only may meet objects this server cannot create (a missing extension):
             // the definition asked for is still there; pg_dump must succeed.

@@ -51,8 +51,8 @@ final class ArchiveToc {
     static ArchiveToc read(PgTools tools, Path archive, Duration timeout) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         ProcessRunner runner = new ProcessRunner();
-        ProcessRunner.Spec spec = ProcessRunner.Spec.of(List.of(tools.pgRestore().toString(), "--create", "--list",
-                archive.toString()), Map.of(), timeout).withStdout(in -> in.transferTo(out));
+        ProcessRunner.Spec spec = io.backstop.backup.Archive.pgRestore(List.of(tools.pgRestore().toString(), "--create",
+                "--list"), archive, Map.of(), timeout).withStdout(in -> in.transferTo(out));
         ProcessRunner.Result result = runner.run(spec, p -> { });
         if (result.exitCode() != 0) {
             throw new BackstopException(ExitCode.BAD_BACKUP, archive + " is not a readable pg_dump custom-format archive"

@@ -63,8 +63,8 @@ public final class DatabaseProperties {
             toc.databaseEntries().forEach(e -> lines.append(e.line()).append('\n'));
             Files.writeString(list, lines, StandardCharsets.UTF_8);
             ByteArrayOutputStream script = new ByteArrayOutputStream();
-            ProcessRunner.Spec spec = ProcessRunner.Spec.of(List.of(tools.pgRestore().toString(), "--create",
-                    "--use-list=" + list, "--file=-", archive.toString()), Map.of(), timeout)
+            ProcessRunner.Spec spec = io.backstop.backup.Archive.pgRestore(List.of(tools.pgRestore().toString(), "--create",
+                    "--use-list=" + list, "--file=-"), archive, Map.of(), timeout)
                     .withStdout(in -> in.transferTo(script));
             ProcessRunner.Result result = new ProcessRunner().run(spec, p -> { });
             if (result.exitCode() != 0) {

@@ -2,6 +2,7 @@ package io.backstop.restore;
 
 import io.backstop.BackstopException;
 import io.backstop.ExitCode;
+import io.backstop.backup.BackupLayout;
 import io.backstop.backup.Manifest;
 import io.backstop.backup.Verifier;
 import io.backstop.config.Settings.Target;
@@ -126,13 +127,15 @@ final class PgRestore {
         ProcessRunner runner = new ProcessRunner();
         RestoreFailures failures = new RestoreFailures(ArchiveToc.read(tools, file, timeout));
         try (Database.PasswordFile passfile = db.passwordFile()) {
+            // A zstd stream reaches pg_restore on stdin, which one job reads.
+            int workers = BackupLayout.isZstd(file) ? 1 : jobs;
             List<String> command = new ArrayList<>(List.of(tools.pgRestore().toString(), "--verbose",
-                    "--no-password", "--jobs=" + jobs, "--dbname=" + into, file.toString()));
+                    "--no-password", "--jobs=" + workers, "--dbname=" + into));
             if (!continueOnError) {
                 command.add(1, "--exit-on-error");
             }
-            ProcessRunner.Spec spec = ProcessRunner.Spec.of(command, db.libpqEnvironment(passfile, into), timeout)
-                    .withStderrReader(failures);
+            ProcessRunner.Spec spec = io.backstop.backup.Archive.pgRestore(command, file,
+                    db.libpqEnvironment(passfile, into), timeout).withStderrReader(failures);
             ProcessRunner.Result result = runner.run(spec, p -> { });
             List<RestoreFailures.Failure> failed = failures.failures();
             if (result.exitCode() != 0 && failed.isEmpty()) {

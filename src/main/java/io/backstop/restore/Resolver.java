@@ -69,7 +69,7 @@ public final class Resolver {
             return resolved(labelled.get(), ref);
         }
         Path path = Path.of(ref);
-        if (Files.exists(path) || ref.contains("/") || ref.endsWith(".dump")) {
+        if (Files.exists(path) || ref.contains("/") || BackupLayout.isDumpName(ref)) {
             if (!Files.isRegularFile(path)) {
                 throw new BackstopException(ExitCode.BAD_BACKUP, ref + " does not exist or is not a file");
             }

@@ -146,7 +146,7 @@ public final class Rotation {
         if (periodTaken(target, tier, day)) {
             return Optional.empty();
         }
-        Path to = layout.dated(target, tier, day);
+        Path to = layout.dated(target, tier, day, BackupLayout.suffix(dump));
         if (Files.exists(to, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
             log.warn("not promoting {} to {}: {} exists without a readable manifest; move it away to resume {} backups",
                     dump.getFileName(), tier.dir(), to, tier.dir());

@@ -128,7 +128,7 @@ class HttpIT {
 
             HttpResponse<String> ok = d.send(post(d, "/backup?target=app&label=pre-migration", "s3cret-token"));
             assertThat(ok.statusCode()).as(ok.body()).isEqualTo(200);
-            assertThat(ok.body()).contains("\"file\":\"app/manual/app-", "-pre-migration.dump\"", "\"sha256\"");
+            assertThat(ok.body()).contains("\"file\":\"app/manual/app-", "-pre-migration.dump", "\"sha256\"");
             assertThat(d.get("/metrics").body()).doesNotContain("s3cret-token");
         }
     }

@@ -70,7 +70,7 @@ class DaemonIT {
                 assertThat(dumps(backups.resolve("a/daily"))).hasSize(1);
                 // What follows compares files the daemon keeps writing: read them once it stopped.
                 daemon.stop(Duration.ofSeconds(8));
-                Path latest = backups.resolve("a/latest.dump");
+                Path latest = Fixtures.latest(backups.resolve("a"));
                 assertThat(Files.readSymbolicLink(latest).toString()).startsWith("hourly/");
                 assertThat(main.catalog().newestVerified("a").orElseThrow().file())
                         .isEqualTo(latest.getParent().resolve(Files.readSymbolicLink(latest)));

@@ -62,8 +62,14 @@ public final class Fixtures {
     }
 
     public static List<Path> finalDumps(Path dir) {
-        return files(dir).stream().filter(p -> p.getFileName().toString().endsWith(".dump")
-                && !p.getFileName().toString().startsWith(".")).toList();
+        return files(dir).stream().filter(p -> (p.getFileName().toString().endsWith(".dump")
+                || p.getFileName().toString().endsWith(".dump.zst")) && !p.getFileName().toString().startsWith(".")).toList();
+    }
+
+    /** A target directory's latest link, whichever name it has (latest.dump, or latest.dump.zst for a zstd stream). */
+    public static Path latest(Path targetDir) {
+        Path zst = targetDir.resolve("latest.dump.zst");
+        return Files.exists(zst, java.nio.file.LinkOption.NOFOLLOW_LINKS) ? zst : targetDir.resolve("latest.dump");
     }
 
     /** Live processes whose command line contains {@code needle}, as (pid, cmdline). */

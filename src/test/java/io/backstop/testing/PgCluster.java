@@ -3,12 +3,14 @@ package io.backstop.testing;
 import io.backstop.pg.LocalCluster;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.Properties;
+import java.util.List;
 import java.util.UUID;
 
 /** A throwaway cluster ({@link LocalCluster}) with the helpers tests use to seed and inspect it. */
@@ -102,11 +104,24 @@ public final class PgCluster implements AutoCloseable {
     /** Restores {@code dump} into {@code database} with the real pg_restore, stopping at the first error. */
     public void restore(Path dump, String database) {
         try {
-            ProcessBuilder pb = new ProcessBuilder(bin().resolve("pg_restore").toString(), "--exit-on-error",
-                    "--no-password", "-h", host(), "-p", Integer.toString(port()), "-U", SUPERUSER, "-d", database,
-                    dump.toString()).redirectErrorStream(true);
+            boolean zstd = dump.getFileName().toString().endsWith(".zst");
+            List<String> command = new java.util.ArrayList<>(List.of(bin().resolve("pg_restore").toString(),
+                    "--exit-on-error", "--no-password", "-h", host(), "-p", Integer.toString(port()), "-U", SUPERUSER,
+                    "-d", database));
+            if (!zstd) {
+                command.add(dump.toString());
+            }
+            ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true);
             pb.environment().put("PGPASSWORD", password());
             Process p = pb.start();
+            if (zstd) { // what `zstd -dc < FILE | pg_restore` does
+                try (var in = new com.github.luben.zstd.ZstdInputStream(Files.newInputStream(dump));
+                        var out = p.getOutputStream()) {
+                    in.transferTo(out);
+                }
+            } else {
+                p.getOutputStream().close();
+            }
             String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
             if (p.waitFor() != 0) {
                 throw new IllegalStateException("pg_restore of " + dump + " failed: " + out);
