@@ -7,10 +7,7 @@ import io.backstop.config.Settings;
 import io.backstop.counts.Check;
 import io.backstop.recover.Recover;
 import io.backstop.restore.Resolver;
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
 import java.io.PrintWriter;
-import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -68,16 +65,7 @@ public final class RecoverCommand implements Callable<Integer> {
         Resolver resolver = new Resolver(main.layout(), main.manifests());
         Resolver.Resolved backup = from != null ? resolver.resolve(from, target.name()) : pinnedElseLatest(resolver, target);
         out.println(resolver.describe(backup, main.states().read(target.name()), main.settings().rowCounts()));
-        Recover.Confirmation confirmation = yes ? (db, what) -> true : (db, what) -> {
-            err.printf("This will %s in database %s.%nType the database name (%s) to continue: ", what, db, db);
-            err.flush();
-            try {
-                String typed = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8)).readLine();
-                return db.equals(typed == null ? null : typed.strip());
-            } catch (java.io.IOException e) {
-                return false;
-            }
-        };
+        io.backstop.restore.Restore.Confirmation confirmation = TypedConfirmation.of(yes, err);
         Recover.Result r = main.recover().run(target, new Recover.Request(backup, tables, apply, missing, changed,
                 confirmation));
         for (Recover.TableReport t : r.tables()) {

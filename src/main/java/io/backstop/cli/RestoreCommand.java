@@ -6,10 +6,7 @@ import io.backstop.backup.Sizes;
 import io.backstop.config.Settings;
 import io.backstop.restore.Resolver;
 import io.backstop.restore.Restore;
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
 import java.io.PrintWriter;
-import java.nio.charset.StandardCharsets;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -73,16 +70,7 @@ public final class RestoreCommand implements Callable<Integer> {
         out.println(resolver.describe(resolved, state, main.settings().rowCounts()));
         out.flush();
         resolver.refuseIfBelowRaisedAlarm(resolved, state, main.settings().rowCounts(), force);
-        Restore.Confirmation confirmation = yes ? (db, what) -> true : (db, what) -> {
-            err.printf("This will %s.%nType the database name (%s) to continue: ", what, db);
-            err.flush();
-            try {
-                String typed = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8)).readLine();
-                return db.equals(typed == null ? null : typed.strip());
-            } catch (java.io.IOException e) {
-                return false;
-            }
-        };
+        Restore.Confirmation confirmation = TypedConfirmation.of(yes, err);
         Restore.Result r = main.restore().run(target, new Restore.Request(resolved, into, clean, jobs, continueOnError,
                 confirmation));
         r.safetyBackup().ifPresent(s -> out.println("safety backup of " + into + ": " + main.layout().root().relativize(s)));

@@ -51,14 +51,8 @@ public final class Recover {
         this.tools = tools;
     }
 
-    /** Asks the operator to type the database's name before anything changes. */
-    @FunctionalInterface
-    public interface Confirmation {
-        boolean confirm(String database, String whatHappens);
-    }
-
     public record Request(Resolver.Resolved backup, List<String> tables, boolean apply, boolean missing,
-            boolean changed, Confirmation confirmation) {
+            boolean changed, io.backstop.restore.Restore.Confirmation confirmation) {
         public Request {
             tables = List.copyOf(tables);
         }
