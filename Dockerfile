@@ -31,10 +31,11 @@ FROM ${BASE}
 ARG PG_MAJOR
 ARG PG_SOURCE
 # A JRE; PostgreSQL's client and server of PG_MAJOR (server binaries only: no cluster is created);
-# util-linux for setpriv (pg_dump dies with its parent; the entrypoint drops root) and curl for
+# util-linux for setpriv (pg_dump dies with its parent; the entrypoint drops root), zstd (a .dump.zst
+# restores by hand with zstd -dc < FILE | pg_restore) and curl for
 # the healthcheck. No certificate authority beyond Debian's own is added.
 RUN set -eu; export DEBIAN_FRONTEND=noninteractive; apt-get update; \
-    apt-get install -y --no-install-recommends ca-certificates curl util-linux openjdk-17-jre-headless; \
+    apt-get install -y --no-install-recommends ca-certificates curl util-linux zstd openjdk-17-jre-headless; \
     if [ "$PG_SOURCE" = pgdg ]; then \
       apt-get install -y --no-install-recommends gnupg; \
       curl -fsSL https://www.postgresql.org/media/keys/ACCC4CF8.asc | gpg --dearmor -o /usr/share/keyrings/pgdg.gpg; \

@@ -61,9 +61,8 @@ done
 
 # The daemon path: the scheduler's code in the daemon's JVM (C1 only, small heap), triggered by POST /backup.
 hport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-read -r -a java_opts <<< "$(sed -n 's/^  daemon|demo) default_opts="\(.*\)" ;;$/\1/p' "$BENCH_ROOT/backstop")"
 BACKSTOP_BACKUP_DIR="$work/daemon" BACKSTOP_SCHEDULE="0 0 0 1 1 ?" BACKSTOP_HTTP_PORT="$hport" BACKSTOP_HTTP_BIND=127.0.0.1 \
-  BACKSTOP_HTTP_TOKEN=bench java "${java_opts[@]}" -jar "$jar" daemon > "$work/daemon.log" 2>&1 &
+  BACKSTOP_HTTP_TOKEN=bench BACKSTOP_JAR="$jar" "$BENCH_ROOT/backstop" daemon > "$work/daemon.log" 2>&1 &
 daemon=$!
 until grep -q "backup app finished" "$work/daemon.log"; do sleep 0.2; kill -0 "$daemon"; done
 for _ in 1 2; do

@@ -13,10 +13,9 @@ start_cluster "$work/pg" "$port"
 "$PG_BIN/psql" -X -q -h 127.0.0.1 -p "$port" -U postgres -c "CREATE TABLE users AS SELECT g AS id FROM generate_series(1, 10000) g"
 export PGHOST=127.0.0.1 PGPORT="$port" PGUSER=postgres PGDATABASE=postgres
 export BACKSTOP_BACKUP_DIR="$work/backups" BACKSTOP_PG_BIN_DIR="$PG_BIN" BACKSTOP_CONFIG=/dev/null
-# The daemon's flags from the ./backstop launcher (the container will use the same).
-read -r -a java_opts <<< "${BACKSTOP_JAVA_OPTS:-$(sed -n 's/^  daemon|demo) default_opts="\(.*\)" ;;$/\1/p' "$BENCH_ROOT/backstop")}"
+# Through the ./backstop launcher, as the container runs it: its flags and its environment.
 t0=$(now)
-java "${java_opts[@]}" -jar "$jar" daemon > "$work/daemon.log" 2>&1 &
+BACKSTOP_JAR="$jar" "$BENCH_ROOT/backstop" daemon > "$work/daemon.log" 2>&1 &
 pid=$!
 until grep -q "daemon started" "$work/daemon.log"; do sleep 0.05; kill -0 "$pid" || { cat "$work/daemon.log"; exit 1; }; done
 started=$(python3 -c "print(round($(now) - $t0, 2))")
@@ -26,4 +25,4 @@ echo "start to first scheduling decision: ${started} s; start-up backup finished
 sleep "${IDLE_SECONDS:-60}"
 rss=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status")
 heap=$(jstat -gc "$pid" | awk 'NR==2 {printf "%d", ($3+$4+$6+$8)/1024}')
-echo "idle daemon after ${IDLE_SECONDS:-60} s: RSS $((rss / 1024)) MB, heap used ${heap} MB (flags: ${java_opts[*]})"
+echo "idle daemon after ${IDLE_SECONDS:-60} s: RSS $((rss / 1024)) MB, heap used ${heap} MB (flags: $(tr '\0' ' ' < "/proc/$pid/cmdline"))"

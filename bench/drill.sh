@@ -23,7 +23,9 @@ export BACKSTOP_CONFIG="$work/empty.conf" BACKSTOP_PG_BIN_DIR="$PG_BIN"
 "$PG_BIN/pgbench" -i -q -s "$scale" bench >/dev/null 2>&1
 bs() { java -XX:+UseSerialGC -jar "$jar" "$@"; }
 bs backup >/dev/null 2>&1
-dump=$(find "$work/backups/app/hourly" -name '*.dump' | head -1)
+dump=$(find "$work/backups/app/hourly" -name 'app-*.dump*' ! -name '*.json' | head -1)
+# pg_restore reads a .dump as is, a .dump.zst (pg_dump older than 16) through zstd: the documented command.
+bare_restore() { if [[ "$dump" == *.zst ]]; then zstd -dc < "$dump" | "$PG_BIN/pg_restore" "$@"; else "$PG_BIN/pg_restore" "$@" "$dump"; fi; }
 echo "database: pgbench scale $scale ($("$PG_BIN/psql" -Atc "SELECT pg_size_pretty(pg_database_size('bench'))")), dump $(du -h "$dump" | cut -f1)"
 
 tps() { "$PG_BIN/pgbench" -c 4 -j 2 -T "$secs" bench 2>/dev/null | awk '/^tps/ {printf "%.0f", $3}'; }
@@ -60,7 +62,7 @@ drill=$(python3 -c "print(round($t1 - $t0, 2))")
 t0=$(now)
 start_cluster "$work/bare" $((port + 1))
 "$PG_BIN/createdb" -h 127.0.0.1 -p $((port + 1)) bench
-"$PG_BIN/pg_restore" -h 127.0.0.1 -p $((port + 1)) -d bench "$dump"
+bare_restore -h 127.0.0.1 -p $((port + 1)) -d bench
 stop_cluster "$work/bare"
 t1=$(now)
 bare=$(python3 -c "print(round($t1 - $t0, 2))")

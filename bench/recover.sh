@@ -24,7 +24,9 @@ psql=("$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1)
   -c "INSERT INTO events SELECT g, g % 1000, md5(g::text) FROM generate_series(1, $rows) g" -c "VACUUM ANALYZE events"
 bs() { java -XX:+UseSerialGC -jar "$jar" "$@"; }
 bs backup >/dev/null 2>&1
-dump=$(find "$work/backups/app/hourly" -name '*.dump' | head -1)
+dump=$(find "$work/backups/app/hourly" -name 'app-*.dump*' ! -name '*.json' | head -1)
+# pg_restore reads a .dump as is, a .dump.zst (pg_dump older than 16) through zstd: the documented command.
+bare_restore() { if [[ "$dump" == *.zst ]]; then zstd -dc < "$dump" | "$PG_BIN/pg_restore" "$@"; else "$PG_BIN/pg_restore" "$@" "$dump"; fi; }
 echo "table: $rows rows ($("${psql[@]}" -Atc "SELECT pg_size_pretty(pg_total_relation_size('events'))")), dump $(du -h "$dump" | cut -f1)"
 "${psql[@]}" -c "DELETE FROM events WHERE id % $(( rows / deleted )) = 0"
 echo "deleted: $("${psql[@]}" -Atc "SELECT $rows - count(*) FROM events") rows"
@@ -36,7 +38,7 @@ apply=$(python3 -c "print(round($t1 - $t0, 2))")
 back=$("${psql[@]}" -Atc "SELECT count(*) FROM events")
 
 "$PG_BIN/createdb" bare
-t0=$(now); "$PG_BIN/pg_restore" -d bare -t events "$dump"; t1=$(now)
+t0=$(now); bare_restore -d bare -t events; t1=$(now)
 bare=$(python3 -c "print(round($t1 - $t0, 2))")
 
 printf '%-58s %8s\n' "what" "wall s"

@@ -88,15 +88,18 @@ final class ArchiveRows {
             CopyIn in2 = c.unwrap(PGConnection.class).getCopyAPI().copyIn("COPY " + into + " (" + columns + ") FROM STDIN");
             long rows = 0;
             try {
-                while ((line = readLine(in)) != null) {
-                    if (line.length == 2 && line[0] == '\\' && line[1] == '.') {
-                        break;
+                if (charset == StandardCharsets.UTF_8) {
+                    rows = passThrough(in, in2);
+                } else {
+                    while ((line = readLine(in)) != null) {
+                        if (line.length == 2 && line[0] == '\\' && line[1] == '.') {
+                            break;
+                        }
+                        byte[] utf8 = new String(line, charset).getBytes(StandardCharsets.UTF_8);
+                        in2.writeToCopy(utf8, 0, utf8.length);
+                        in2.writeToCopy(NEWLINE, 0, 1);
+                        rows++;
                     }
-                    byte[] utf8 = charset == StandardCharsets.UTF_8 ? line
-                            : new String(line, charset).getBytes(StandardCharsets.UTF_8);
-                    in2.writeToCopy(utf8, 0, utf8.length);
-                    in2.writeToCopy(NEWLINE, 0, 1);
-                    rows++;
                 }
                 in2.endCopy();
             } catch (SQLException | IOException | RuntimeException e) {
@@ -111,6 +114,48 @@ final class ArchiveRows {
     }
 
     private static final byte[] NEWLINE = {'\n'};
+
+    /**
+     * UTF-8 rows go to the COPY as they come, in large blocks, up to the terminator line "\." (a
+     * value starting with a backslash is escaped as "\\", so only the terminator starts with "\.").
+     * Returns the number of rows.
+     */
+    private static long passThrough(InputStream in, CopyIn copy) throws IOException, SQLException {
+        byte[] buf = new byte[1 << 20];
+        int have = 0;
+        long rows = 0;
+        while (true) {
+            int n = in.read(buf, have, buf.length - have);
+            boolean eof = n < 0;
+            if (!eof) {
+                have += n;
+            }
+            int lineStart = 0;
+            int flushed = 0;
+            for (int i = 0; i < have; i++) {
+                if (i == lineStart && buf[i] == '\\' && i + 1 < have && buf[i + 1] == '.'
+                        && (i + 2 == have ? eof : buf[i + 2] == '\n')) {
+                    copy.writeToCopy(buf, flushed, lineStart - flushed);
+                    return rows;
+                }
+                if (buf[i] == '\n') {
+                    rows++;
+                    lineStart = i + 1;
+                }
+            }
+            if (eof) {
+                copy.writeToCopy(buf, flushed, lineStart - flushed);
+                return rows;
+            }
+            // Write the complete lines; keep the partial last line (it may be the terminator's start).
+            copy.writeToCopy(buf, flushed, lineStart - flushed);
+            System.arraycopy(buf, lineStart, buf, 0, have - lineStart);
+            have -= lineStart;
+            if (have == buf.length) {
+                buf = java.util.Arrays.copyOf(buf, buf.length * 2); // one line longer than the buffer
+            }
+        }
+    }
 
     /** One line without its newline; null at the end. COPY text escapes newlines inside values. */
     private static byte[] readLine(InputStream in) throws IOException {

@@ -176,6 +176,7 @@ public final class Recover {
         long onlyLive;
         List<String> missingSamples = List.of();
         List<String> changedSamples = List.of();
+        List<String> textOnly;
 
         TableReport report(long inserted, long updated, boolean recreated) {
             return new TableReport(quoted, live, !pk.isEmpty(), backupRows, liveRows, missing, changed, onlyLive,
@@ -241,17 +242,24 @@ public final class Recover {
         if (!p.pk.isEmpty()) {
             String join = p.pk.stream().map(k -> l + "." + k + " = " + b + "." + k).collect(Collectors.joining(" AND "));
             String keys = p.pk.stream().map(k -> b + "." + k + "::text").collect(Collectors.joining(" || ',' || "));
-            String notLive = " FROM " + p.temp + " b WHERE NOT EXISTS (SELECT 1 FROM ONLY " + p.quoted + " l WHERE " + join + ")";
-            p.missing = count(c, "SELECT count(*)" + notLive);
-            p.missingSamples = strings(c, "SELECT " + keys + notLive + " LIMIT " + SAMPLES);
-            p.onlyLive = count(c, "SELECT count(*) FROM ONLY " + p.quoted + " l WHERE NOT EXISTS (SELECT 1 FROM "
-                    + p.temp + " b WHERE " + join + ")");
             List<String> others = nonKey(p);
-            if (!others.isEmpty()) {
-                String differs = " FROM " + p.temp + " b JOIN ONLY " + p.quoted + " l ON " + join + " WHERE "
-                        + row(l, others) + " IS DISTINCT FROM " + row(b, others);
-                p.changed = count(c, "SELECT count(*)" + differs);
-                p.changedSamples = strings(c, "SELECT " + keys + differs + " LIMIT " + SAMPLES);
+            String differs = others.isEmpty() ? "false" : row(c, p, l, others) + " IS DISTINCT FROM " + row(c, p, b, others);
+            String firstKey = l + "." + p.pk.get(0);
+            // One pass: every backup row, with its live row where there is one.
+            try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery("SELECT count(*) FILTER (WHERE "
+                    + firstKey + " IS NULL), count(*) FILTER (WHERE " + firstKey + " IS NOT NULL AND " + differs
+                    + ") FROM " + p.temp + " b LEFT JOIN ONLY " + p.quoted + " l ON " + join)) {
+                rs.next();
+                p.missing = rs.getLong(1);
+                p.changed = rs.getLong(2);
+            }
+            // Keys are unique on both sides: the live rows that matched none are the rest.
+            p.onlyLive = p.liveRows - (p.backupRows - p.missing);
+            p.missingSamples = strings(c, "SELECT " + keys + " FROM " + p.temp + " b WHERE NOT EXISTS (SELECT 1 FROM ONLY "
+                    + p.quoted + " l WHERE " + join + ") LIMIT " + SAMPLES);
+            if (p.changed > 0) {
+                p.changedSamples = strings(c, "SELECT " + keys + " FROM " + p.temp + " b JOIN ONLY " + p.quoted + " l ON "
+                        + join + " WHERE " + differs + " LIMIT " + SAMPLES);
             }
         } else {
             // No primary key: rows are compared whole, as multisets.
@@ -267,8 +275,21 @@ public final class Recover {
         return p.columns.stream().filter(col -> !p.pk.contains(col)).toList();
     }
 
-    private static String row(String alias, List<String> cols) {
-        return "ROW(" + cols.stream().map(x -> alias + "." + x + "::text").collect(Collectors.joining(", ")) + ")";
+    /**
+     * The columns as values to compare: typed where the type has an equality (cheap), as text where
+     * it has none (json, xml, geometric types), which IS DISTINCT FROM could not compare.
+     */
+    private static String row(Connection c, Plan p, String alias, List<String> cols) throws SQLException {
+        if (p.textOnly == null) {
+            p.textOnly = strings(c, """
+                    SELECT quote_ident(a.attname) FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+                      LEFT JOIN pg_type e ON e.oid = t.typelem AND t.typcategory = 'A'
+                     WHERE a.attrelid = ?::regclass AND a.attnum > 0 AND NOT a.attisdropped
+                       AND coalesce(e.typname, t.typname) IN ('json', 'xml', 'point', 'line', 'lseg', 'box', 'path',
+                                                              'polygon', 'circle')""", p.quoted);
+        }
+        return "ROW(" + cols.stream().map(x -> alias + "." + x + (p.textOnly.contains(x) ? "::text" : ""))
+                .collect(Collectors.joining(", ")) + ")";
     }
 
     private static long insertMissing(Connection c, Plan p) throws SQLException {
@@ -298,7 +319,7 @@ public final class Recover {
         String join = p.pk.stream().map(k -> "l." + k + " = b." + k).collect(Collectors.joining(" AND "));
         return update(c, "UPDATE ONLY " + p.quoted + " l SET (" + String.join(", ", others) + ") = ROW("
                 + others.stream().map(x -> "b." + x).collect(Collectors.joining(", ")) + ") FROM " + p.temp + " b WHERE "
-                + join + " AND " + row("l", others) + " IS DISTINCT FROM " + row("b", others));
+                + join + " AND " + row(c, p, "l", others) + " IS DISTINCT FROM " + row(c, p, "b", others));
     }
 
     /** Every sequence a column of {@code table} draws from moves past the largest value now in it. */
