@@ -226,8 +226,9 @@ class HardeningIT {
                 Process p = Cli.spawn(env, log, "backup");
                 Fixtures.await("pg_dump to run", Duration.ofSeconds(30),
                         () -> !Fixtures.processesWith("--snapshot=").isEmpty() && !Fixtures.temporaries(backups).isEmpty());
-                new ProcessBuilder("kill", "-" + signal, Long.toString(p.pid())).start().waitFor();
-                assertThat(p.waitFor()).as(signal + ": " + Files.readString(log)).isEqualTo(ExitCode.INTERRUPTED.status());
+                new ProcessBuilder("kill", "-" + signal, Long.toString(p.pid())).start().waitFor(); // env exec'd java
+                assertThat(p.waitFor(60, java.util.concurrent.TimeUnit.SECONDS)).as(signal + " ended it").isTrue();
+                assertThat(p.exitValue()).as(signal + ": " + Files.readString(log)).isEqualTo(ExitCode.INTERRUPTED.status());
                 assertThat(Fixtures.temporaries(backups)).isEmpty();
             }
         } finally {

@@ -31,7 +31,13 @@ public final class Cli {
 
     /** Starts {@code backstop args...} in a child JVM with exactly {@code env} added to a clean environment. */
     public static Process spawn(Map<String, String> env, Path stdoutAndErr, String... args) throws IOException {
-        List<String> command = new ArrayList<>(List.of(
+        List<String> command = new ArrayList<>();
+        if (java.nio.file.Files.isExecutable(Path.of("/usr/bin/env"))) {
+            // A build started in the background (nohup, a CI runner) ignores SIGINT and SIGTERM, and a child
+            // inherits that: give the command line under test the default handling a terminal would.
+            command.addAll(List.of("/usr/bin/env", "--default-signal=INT,TERM,HUP"));
+        }
+        command.addAll(List.of(
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-Xshare:auto", "-XX:TieredStopAtLevel=1",
                 "-cp", System.getProperty("java.class.path"), "io.backstop.Main"));
