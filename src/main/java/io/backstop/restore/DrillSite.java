@@ -137,7 +137,7 @@ public final class DrillSite implements AutoCloseable {
                         java.nio.file.attribute.PosixFilePermission.OTHERS_EXECUTE)) {
                     return false;
                 }
-            } catch (java.io.IOException | UnsupportedOperationException e) {
+            } catch (java.io.IOException | RuntimeException e) { // no POSIX permissions here: assume not
                 return false;
             }
         }
