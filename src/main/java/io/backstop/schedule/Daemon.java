@@ -5,6 +5,7 @@ import io.backstop.ExitCode;
 import io.backstop.backup.Backup;
 import io.backstop.backup.BackupLayout;
 import io.backstop.backup.Catalog;
+import io.backstop.backup.Latest;
 import io.backstop.backup.TargetLock;
 import io.backstop.config.Settings;
 import io.backstop.config.Settings.Target;
@@ -94,6 +95,8 @@ public final class Daemon {
         for (Target t : settings.targets()) {
             try (TargetLock lock = TargetLock.acquire(layout.lockFile(t.name()), t.name(), Duration.ofMinutes(1))) {
                 backup.sweep(t.name());
+                // A cycle stopped between its backup and its end left latest.dump one behind: point it right.
+                new Latest(layout, catalog.manifests()).refresh(t.name());
             }
             if (!settings.restoreDrill().every().isZero()) {
                 drill.sweep(t); // scratch databases of a drill that was interrupted
@@ -195,6 +198,13 @@ public final class Daemon {
             Thread.currentThread().interrupt();
         }
         scheduler = null;
+        for (Target t : settings.targets()) {
+            try {
+                new Latest(layout, catalog.manifests()).refresh(t.name()); // nothing runs now: a stopped cycle's link
+            } catch (RuntimeException e) {
+                log.warn("could not update latest of target {}: {}", t.name(), e.getMessage());
+            }
+        }
         log.info("stopped");
     }
 
