@@ -5,6 +5,7 @@ import io.backstop.backup.Catalog;
 import io.backstop.backup.Durable;
 import io.backstop.backup.Manifest;
 import io.backstop.backup.Manifests;
+import io.backstop.backup.Sizes;
 import io.backstop.backup.Tier;
 import io.backstop.config.Settings;
 import java.io.IOException;
@@ -157,6 +158,11 @@ public final class Rotation {
             try {
                 Files.createLink(tmp, dump);
             } catch (IOException | UnsupportedOperationException e) {
+                // Another file system under the backups directory, or one without hard links: the
+                // promotion still happens, but it costs the file's size again, so say so.
+                log.warn("cannot hard-link {} as the {} backup ({}); copying it instead, which uses {} more disk",
+                        dump.getFileName(), tier.dir(), e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage(),
+                        Sizes.bytes(Files.size(dump)));
                 Files.copy(dump, tmp, StandardCopyOption.COPY_ATTRIBUTES);
                 Durable.fsync(tmp);
             }
