@@ -7,6 +7,7 @@ import io.backstop.config.Settings;
 import io.backstop.counts.Check;
 import io.backstop.recover.Recover;
 import io.backstop.restore.Resolver;
+import io.backstop.restore.Restore;
 import java.io.PrintWriter;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -63,9 +64,10 @@ public final class RecoverCommand implements Callable<Integer> {
         PrintWriter err = spec.commandLine().getErr();
         Settings.Target target = main.targets(targets.name()).get(0);
         Resolver resolver = new Resolver(main.layout(), main.manifests());
-        Resolver.Resolved backup = from != null ? resolver.resolve(from, target.name()) : pinnedElseLatest(resolver, target);
+        Resolver.Resolved backup = from != null ? resolver.resolve(from, target.name())
+                : resolver.pinned(target.name()).orElseGet(() -> resolver.resolve("latest", target.name()));
         out.println(resolver.describe(backup, main.states().read(target.name()), main.settings().rowCounts()));
-        io.backstop.restore.Restore.Confirmation confirmation = TypedConfirmation.of(yes, err);
+        Restore.Confirmation confirmation = TypedConfirmation.of(yes, err);
         Recover.Result r = main.recover().run(target, new Recover.Request(backup, tables, apply, missing, changed,
                 confirmation));
         for (Recover.TableReport t : r.tables()) {
@@ -109,13 +111,5 @@ public final class RecoverCommand implements Callable<Integer> {
 
     private static String samples(List<String> keys) {
         return keys.isEmpty() ? "" : " (e.g. " + String.join("; ", keys) + ")";
-    }
-
-    private static Resolver.Resolved pinnedElseLatest(Resolver resolver, Settings.Target target) {
-        try {
-            return resolver.resolve("pinned", target.name());
-        } catch (io.backstop.BackstopException e) {
-            return resolver.resolve("latest", target.name());
-        }
     }
 }

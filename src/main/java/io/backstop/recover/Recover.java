@@ -10,6 +10,7 @@ import io.backstop.config.Settings.Target;
 import io.backstop.pg.Database;
 import io.backstop.pg.PgTools;
 import io.backstop.restore.Resolver;
+import io.backstop.restore.Restore;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -52,7 +53,7 @@ public final class Recover {
     }
 
     public record Request(Resolver.Resolved backup, List<String> tables, boolean apply, boolean missing,
-            boolean changed, io.backstop.restore.Restore.Confirmation confirmation) {
+            boolean changed, Restore.Confirmation confirmation) {
         public Request {
             tables = List.copyOf(tables);
         }
@@ -74,7 +75,7 @@ public final class Recover {
     public Result run(Target target, Request request) {
         long started = System.nanoTime();
         Path archive = request.backup().file();
-        io.backstop.restore.Restore.checkIntegrity(archive, request.backup().manifest());
+        Restore.checkIntegrity(archive, request.backup().manifest());
         Database db = new Database(target);
         try (Connection c = db.connect()) {
             c.setAutoCommit(false);

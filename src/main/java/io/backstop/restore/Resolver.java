@@ -58,11 +58,9 @@ public final class Resolver {
             return resolved(newest, ref);
         }
         if (ref.equals("pinned")) {
-            // The evidence a data-loss alarm kept: the newest pinned backup.
-            return newest(catalog, target, e -> e.tier().regular() && e.pinned()).map(e -> resolved(e, ref))
-                    .orElseThrow(() -> new BackstopException(ExitCode.BAD_BACKUP, "target " + target
-                            + " has no pinned backup (pins exist only while a data-loss alarm is raised); use latest,"
-                            + " a label or a timestamp prefix (see backstop list)"));
+            return pinned(target).orElseThrow(() -> new BackstopException(ExitCode.BAD_BACKUP, "target " + target
+                    + " has no pinned backup (pins exist only while a data-loss alarm is raised); use latest,"
+                    + " a label or a timestamp prefix (see backstop list)"));
         }
         Optional<Catalog.Entry> labelled = newest(catalog, target, e -> ref.equals(e.manifest().orElseThrow().label()));
         if (labelled.isPresent()) {
@@ -85,6 +83,12 @@ public final class Resolver {
                 .orElseThrow(() -> new BackstopException(ExitCode.BAD_BACKUP, "no verified backup of target " + target
                         + " matches \"" + ref + "\"; allowed: a path, latest, pinned, a label, or a timestamp prefix"
                         + " such as 20261121T13 (see backstop list)"));
+    }
+
+    /** The evidence a data-loss alarm kept: the newest pinned backup, if an alarm pinned one. */
+    public Optional<Resolved> pinned(String target) {
+        return newest(new Catalog(layout, manifests), target, e -> e.tier().regular() && e.pinned())
+                .map(e -> resolved(e, "pinned"));
     }
 
     private static Optional<Catalog.Entry> newest(Catalog catalog, String target, Predicate<Catalog.Entry> which) {
