@@ -253,7 +253,8 @@ public final class Main {
     }
 
     public Daemon daemon(Reporter reporter) {
-        return new Daemon(settings(), backup(), check(), rotation(), drill(), layout(), catalog(), reporter, clock);
+        return new Daemon(settings(), backup(), check(), rotation(), drill(), layout(), catalog(), offsite(), reporter,
+                clock);
     }
 
     public StateStore states() {
@@ -278,10 +279,24 @@ public final class Main {
             state.seed(t.name(), newest, rows, baseline, st.alarmRaised(),
                     st.alarm() == null ? List.of() : st.alarm().drops(), rotation().retained(t.name()));
             state.damaged(t.name(), catalog().damaged(t.name()));
+            offsite().ifPresent(o -> state.seedOffsite(t.name(), o.state(t.name()).copies().values().stream()
+                    .map(io.backstop.offsite.Offsite.Copy::uploadedAt).max(java.util.Comparator.naturalOrder())
+                    .orElse(null), o.waitingSince(t.name()).orElse(null)));
             catalog().newestVerified(t.name()).flatMap(Catalog.Entry::manifest).map(Manifest::lastDrill)
                     .ifPresent(d -> state.drilled(t.name(), new Drill.Result(d.passed(), true, d.details(),
                             Duration.ofMillis((long) (d.durationSeconds() * 1000)), 0, null, d)));
         }
+    }
+
+    private Optional<io.backstop.offsite.Offsite> offsite;
+
+    /** Offsite copies, when {@code offsite.url} is set; one store client per process. */
+    public synchronized Optional<io.backstop.offsite.Offsite> offsite() {
+        if (offsite == null) {
+            offsite = settings().offsite().map(o -> new io.backstop.offsite.Offsite(o, settings().encryption(), layout(),
+                    catalog(), clock));
+        }
+        return offsite;
     }
 
     public Backup backup() {

@@ -13,7 +13,7 @@ import picocli.CommandLine.ScopeType;
         versionProvider = VersionProvider.class,
         description = "PostgreSQL backup sidecar: verified pg_dump backups, row-count alarms, health and metrics.",
         subcommands = {DaemonCommand.class, DemoCommand.class, BackupCommand.class, ListCommand.class, CheckCommand.class, AckCommand.class,
-                PruneCommand.class,
+                PruneCommand.class, OffsiteCommand.class,
                 RestoreCommand.class, RecoverCommand.class, VerifyCommand.class, GuardCommand.class, HelpCommand.class})
 public final class BackstopCommand {
     // Inherited: accepted before or after the subcommand (backstop list --config F).

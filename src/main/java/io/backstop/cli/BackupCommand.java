@@ -60,7 +60,8 @@ public final class BackupCommand implements Callable<Integer> {
                         r.rowCounts().size(), r.manifest().totalRows(), Sizes.seconds(r.duration()),
                         Sizes.seconds(r.dumpTime()), Sizes.seconds(r.verifyTime()),
                         r.manifest().sha256().substring(0, 12));
-                if (done.check().newlyRaised() || done.check().alarmRaised()) {
+                main.offsite().ifPresent(offsite -> copyOffsite(offsite, t, out, err));
+                if (done.check() != null && (done.check().newlyRaised() || done.check().alarmRaised())) {
                     err.printf("backstop: WARNING: data-loss alarm on target %s: %s; pinned: %s%n", t.name(),
                             done.check().drops().stream().map(io.backstop.counts.Drop::describe)
                                     .collect(java.util.stream.Collectors.joining("; ")),
@@ -76,5 +77,21 @@ public final class BackupCommand implements Callable<Integer> {
             }
         }
         return status;
+    }
+
+    /**
+     * The offsite copy of what is new. Its failure never fails the backup, which is verified and
+     * final: it is reported, and the daemon (or backstop offsite) catches up.
+     */
+    private static void copyOffsite(io.backstop.offsite.Offsite offsite, Settings.Target t, PrintWriter out,
+            PrintWriter err) {
+        try {
+            io.backstop.offsite.Offsite.Status s = offsite.syncLocked(t.name(), Duration.ofSeconds(2));
+            out.printf("offsite %s: %d uploaded (%s), %d copied in the store, to %s; verified by read back%n", t.name(),
+                    s.uploaded(), Sizes.bytes(s.bytes()), s.copied(), offsite.settings().describe());
+        } catch (BackstopException e) {
+            err.println("backstop: WARNING: offsite copy of target " + t.name() + " not made: " + e.getMessage()
+                    + "; the local backup is verified and kept; the daemon retries (or run: backstop offsite)");
+        }
     }
 }

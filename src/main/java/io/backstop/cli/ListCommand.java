@@ -42,13 +42,22 @@ public final class ListCommand implements Callable<Integer> {
     @Option(names = "--json", description = "One JSON array, for scripts.")
     boolean json;
 
+    @Option(names = "--offsite", description = "List the copies in the offsite store instead (works from a new host"
+            + " with only the bucket's credentials).")
+    boolean offsite;
+
     @Override
     public Integer call() throws JsonProcessingException {
         Main main = parent.main();
         PrintWriter out = spec.commandLine().getOut();
+        if (offsite) {
+            return listOffsite(main, out);
+        }
         Catalog catalog = main.catalog();
         List<Map<String, Object>> rows = new ArrayList<>();
         for (Settings.Target t : main.targets(targets.name())) {
+            Map<String, io.backstop.offsite.Offsite.Copy> copies = main.offsite()
+                    .map(o -> o.state(t.name()).copies()).orElse(null);
             for (Catalog.Entry e : catalog.list(t.name())) {
                 Map<String, Object> row = new LinkedHashMap<>();
                 Optional<Manifest> m = e.manifest();
@@ -67,6 +76,8 @@ public final class ListCommand implements Callable<Integer> {
                 row.put("damaged", e.damaged());
                 row.put("taken_during_alarm", m.map(Manifest::takenDuringAlarm).orElse(false));
                 row.put("problem", e.problem());
+                row.put("offsite", copies == null ? null : offsiteOf(copies.get(e.tier().dir() + "/"
+                        + e.file().getFileName()), e.verified()));
                 rows.add(row);
             }
         }
@@ -82,8 +93,10 @@ public final class ListCommand implements Callable<Integer> {
                     + " (name one with --target, or set BACKSTOP_TARGET)"));
             return 0;
         }
-        String format = "%-12s %-8s %-20s %10s %9s %12s %-8s %-6s %-16s %s%n";
-        out.printf(format, "TARGET", "TIER", "STARTED", "SIZE", "DURATION", "ROWS", "VERIFIED", "PINNED", "LABEL", "FILE");
+        boolean withOffsite = main.offsite().isPresent();
+        String format = "%-12s %-8s %-20s %10s %9s %12s %-8s %-6s " + (withOffsite ? "%-8s " : "%s") + "%-16s %s%n";
+        out.printf(format, "TARGET", "TIER", "STARTED", "SIZE", "DURATION", "ROWS", "VERIFIED", "PINNED",
+                withOffsite ? "OFFSITE" : "", "LABEL", "FILE");
         for (Map<String, Object> r : rows) {
             Object size = r.get("size_bytes");
             Object duration = r.get("duration_seconds");
@@ -94,9 +107,68 @@ public final class ListCommand implements Callable<Integer> {
                     r.get("rows") == null ? "-" : String.format("%,d", (Long) r.get("rows")),
                     (Boolean) r.get("verified") ? "yes" : "NO",
                     (Boolean) r.get("pinned") ? "yes" : "",
+                    withOffsite ? ((Map<?, ?>) r.get("offsite")).get("state") : "",
                     r.get("label") == null ? "" : r.get("label"),
                     r.get("file") + (r.get("problem") == null ? "" : "  (" + r.get("problem") + ")"));
         }
+        return 0;
+    }
+
+    /** A backup's offsite state for list: copied (with where and how it was checked), pending, or none. */
+    private static Map<String, Object> offsiteOf(io.backstop.offsite.Offsite.Copy copy, boolean verified) {
+        Map<String, Object> o = new LinkedHashMap<>();
+        if (copy == null) {
+            o.put("state", verified ? "pending" : "-");
+            return o;
+        }
+        o.put("state", "copied");
+        o.put("key", copy.key());
+        o.put("size_bytes", copy.size());
+        o.put("sha256", copy.sha256());
+        o.put("encrypted", copy.encrypted());
+        o.put("uploaded_at", copy.uploadedAt().toString());
+        o.put("readback", copy.readback());
+        o.put("retain_until", copy.retainUntil() == null ? null : copy.retainUntil().toString());
+        return o;
+    }
+
+    private int listOffsite(Main main, PrintWriter out) throws JsonProcessingException {
+        io.backstop.offsite.Offsite store = main.offsite().orElseThrow(() -> new io.backstop.BackstopException(
+                io.backstop.ExitCode.USAGE, "--offsite: no offsite store is configured; set offsite.url"
+                        + " (BACKSTOP_OFFSITE_URL), its endpoint and keys"));
+        List<Map<String, Object>> rows = new ArrayList<>();
+        for (Settings.Target t : main.targets(targets.name())) {
+            for (io.backstop.offsite.Offsite.Remote r : store.remote(t.name())) {
+                Map<String, Object> row = new LinkedHashMap<>();
+                row.put("target", t.name());
+                row.put("tier", r.tier().dir());
+                row.put("key", r.key());
+                row.put("started_at", r.manifest().startedAt().toString());
+                row.put("size_bytes", r.size());
+                row.put("rows", r.manifest().totalRows());
+                row.put("label", r.manifest().label());
+                row.put("encrypted", r.encrypted());
+                row.put("taken_during_alarm", r.manifest().takenDuringAlarm());
+                rows.add(row);
+            }
+        }
+        if (json) {
+            out.println(main.manifests().json().writeValueAsString(rows));
+            return 0;
+        }
+        if (rows.isEmpty()) {
+            out.println("no offsite copies under " + store.where());
+            return 0;
+        }
+        String format = "%-12s %-8s %-20s %10s %12s %-9s %-16s %s%n";
+        out.printf(format, "TARGET", "TIER", "STARTED", "SIZE", "ROWS", "ENCRYPTED", "LABEL", "KEY");
+        for (Map<String, Object> r : rows) {
+            out.printf(format, r.get("target"), r.get("tier"), TIME.format(java.time.Instant.parse((String) r.get("started_at"))),
+                    Sizes.bytes((Long) r.get("size_bytes")), String.format("%,d", (Long) r.get("rows")),
+                    (Boolean) r.get("encrypted") ? "age" : "no", r.get("label") == null ? "" : r.get("label"),
+                    r.get("key"));
+        }
+        out.println("restore one: backstop restore offsite:FILE|latest --into DB [--identity KEYFILE]");
         return 0;
     }
 

@@ -35,8 +35,13 @@ public final class RestoreCommand implements Callable<Integer> {
     @Mixin
     TargetOption targets;
 
-    @Parameters(index = "0", paramLabel = "BACKUP", description = "A path, latest, pinned, a label (pre-migration) or a timestamp prefix (20261121T13).")
+    @Parameters(index = "0", paramLabel = "BACKUP", description = "A path, latest, pinned, a label (pre-migration), a timestamp prefix (20261121T13), or"
+            + " offsite:REF (a copy in the offsite store: offsite:latest, offsite:FILE, ...).")
     String backup;
+
+    @Option(names = "--identity", paramLabel = "FILE", description = "age identity file (from age-keygen) that"
+            + " decrypts an encrypted copy; default: $BACKSTOP_AGE_IDENTITY_FILE.")
+    java.nio.file.Path identity;
 
     @Option(names = "--into", required = true, paramLabel = "DB", description = "The database to restore into.")
     String into;
@@ -65,7 +70,8 @@ public final class RestoreCommand implements Callable<Integer> {
         PrintWriter err = spec.commandLine().getErr();
         Settings.Target target = main.targets(targets.name()).get(0);
         Resolver resolver = new Resolver(main.layout(), main.manifests());
-        Resolver.Resolved resolved = resolver.resolve(backup, target.name());
+        Resolver.Resolved resolved = resolver.resolve(
+                OffsiteReference.localize(main, target.name(), backup, identity, out), target.name());
         io.backstop.counts.TargetState state = main.states().read(target.name());
         out.println(resolver.describe(resolved, state, main.settings().rowCounts()));
         out.flush();

@@ -11,6 +11,7 @@ import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.ParentCommand;
 import picocli.CommandLine.Spec;
@@ -29,8 +30,13 @@ public final class VerifyCommand implements Callable<Integer> {
     @Mixin
     TargetOption targets;
 
-    @Parameters(index = "0", arity = "0..1", paramLabel = "BACKUP", description = "A path, latest, pinned, a label or a timestamp prefix.")
+    @Parameters(index = "0", arity = "0..1", paramLabel = "BACKUP", description = "A path, latest, pinned, a label, a timestamp prefix, or offsite:REF (a copy in the"
+            + " offsite store: offsite:latest, offsite:FILE, ...).")
     String backup;
+
+    @Option(names = "--identity", paramLabel = "FILE", description = "age identity file (from age-keygen) that"
+            + " decrypts an encrypted copy; default: $BACKSTOP_AGE_IDENTITY_FILE.")
+    java.nio.file.Path identity;
 
     @Override
     public Integer call() {
@@ -39,7 +45,8 @@ public final class VerifyCommand implements Callable<Integer> {
         int status = ExitCode.OK.status();
         for (Settings.Target t : main.targets(targets.name())) {
             Resolver resolver = new Resolver(main.layout(), main.manifests());
-            Resolver.Resolved resolved = resolver.resolve(backup, t.name());
+            Resolver.Resolved resolved = resolver.resolve(
+                    OffsiteReference.localize(main, t.name(), backup, identity, out), t.name());
             out.println(resolver.describe(resolved, main.states().read(t.name()), main.settings().rowCounts()));
             out.flush();
             main.drill().requireIntact(resolved); // a corrupt file exits 8, as restore does

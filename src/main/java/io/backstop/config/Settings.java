@@ -19,6 +19,8 @@ public record Settings(
         RowCounts rowCounts,
         RestoreDrill restoreDrill,
         Http http,
+        Optional<Offsite> offsite,
+        Encryption encryption,
         List<Target> targets) {
 
     public Settings {
@@ -62,6 +64,42 @@ public record Settings(
     }
 
     public record Http(String bind, int port, Secret token) {
+    }
+
+    /**
+     * Copies in an S3-compatible store ({@code offsite.url} set). {@code endpoint} empty: AWS's own
+     * for {@code region}. Keys never print. {@code lock} empty: no object lock.
+     */
+    public record Offsite(String bucket, String prefix, Optional<java.net.URI> endpoint, String region,
+            boolean pathStyle, Secret accessKey, Secret secretKey, Retention retention, Optional<ObjectLock> lock,
+            Duration maxLag, Duration interval, long multipartThreshold, long partSize, String checksum) {
+
+        /** s3://bucket/prefix as the operator wrote it (no credentials in it). */
+        public String describe() {
+            return "s3://" + bucket + (prefix.isEmpty() ? "" : "/" + prefix);
+        }
+    }
+
+    /** Object lock: each copy is retained until its upload time plus {@code period}, in {@code mode}. */
+    public record ObjectLock(String mode, Duration period) {
+    }
+
+    /**
+     * age recipients (public keys only). {@code local}/{@code offsite}: which copies are encrypted;
+     * both false (or no recipients) means none.
+     */
+    public record Encryption(List<String> recipients, boolean local, boolean offsite) {
+        public Encryption {
+            recipients = List.copyOf(recipients);
+        }
+
+        public boolean offsiteEncrypted() {
+            return offsite && !recipients.isEmpty();
+        }
+
+        public boolean localEncrypted() {
+            return local && !recipients.isEmpty();
+        }
     }
 
     /** One database to back up. {@code password} never prints. */

@@ -94,6 +94,7 @@ public final class SettingsLoader {
             // The message names the unresolved key; it never carries environment values.
             throw new BackstopException(ExitCode.USAGE, "cannot resolve configuration: " + e.getMessage());
         }
+        merged = listFromEnvironment(merged, ROOT + ".encryption.recipients");
         try {
             merged.checkValid(reference.resolve(resolveOptions()), ROOT);
         } catch (ConfigException.ValidationFailed e) {
@@ -133,6 +134,16 @@ public final class SettingsLoader {
                 return this;
             }
         });
+    }
+
+    /** A list key set from the environment arrives as one string: "a, b" or "a b" becomes [a, b]. */
+    private static Config listFromEnvironment(Config merged, String path) {
+        if (merged.hasPath(path) && merged.getValue(path).valueType() == ConfigValueType.STRING) {
+            List<String> items = java.util.Arrays.stream(merged.getString(path).split("[,\\s]+"))
+                    .filter(x -> !x.isBlank()).toList();
+            return merged.withValue(path, ConfigValueFactory.fromIterable(items, merged.getValue(path).origin().description()));
+        }
+        return merged;
     }
 
     private static void rejectUnknownKeys(Config operator, Config reference, List<String> problems) {
@@ -276,9 +287,77 @@ public final class SettingsLoader {
                 v.string("http.bind", s -> !s.isBlank(), "an address to listen on, e.g. 0.0.0.0 or 127.0.0.1"),
                 v.intRange("http.port", 0, 65535), token);
 
+        Settings.Encryption encryption = new Settings.Encryption(
+                v.stringList("encryption.recipients", "a list of age public keys, e.g. [\"age1...\"]"),
+                v.bool("encryption.local"), v.bool("encryption.offsite"));
+        List<String> recipients = encryption.recipients();
+        for (int i = 0; i < recipients.size(); i++) {
+            String problem = io.backstop.offsite.Age.checkRecipient(recipients.get(i));
+            if (problem != null) {
+                problems.add(ROOT + ".encryption.recipients[" + i + "]: " + problem + originOf(c.getValue(
+                        "encryption.recipients").origin()));
+            }
+        }
+        Optional<Settings.Offsite> offsite = buildOffsite(v, c, problems);
+
         List<Settings.Target> targets = buildTargets(c, problems);
         return new Settings(backupDir, schedule, zone, staleAfter, startupGrace, retention, pgDump,
-                rowCounts, drill, http, targets);
+                rowCounts, drill, http, offsite, encryption, targets);
+    }
+
+    private static final Pattern S3_URL = Pattern.compile("s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(/(.*))?");
+    private static final Set<String> LOCK_MODES = Set.of("none", "governance", "compliance");
+
+    private static Optional<Settings.Offsite> buildOffsite(Values v, Config c, List<String> problems) {
+        String url = v.string("offsite.url", s -> s.isEmpty() || S3_URL.matcher(s).matches(),
+                "empty (no offsite copies) or s3://BUCKET[/PREFIX], a bucket name of 3-63 lower-case letters, digits,"
+                        + " '.' or '-'");
+        String endpoint = v.string("offsite.endpoint", s -> s.isEmpty() || s.matches("https?://[^\\s/]+(/.*)?"),
+                "empty (AWS) or an http(s) URL such as https://minio.internal:9000");
+        Secret accessKey = v.secret("offsite.access-key");
+        String accessKeyFile = v.string("offsite.access-key-file", x -> true, "a file path (a string)");
+        if (!accessKeyFile.isBlank()) {
+            accessKey = v.secretFile("offsite.access-key-file", accessKeyFile);
+        }
+        Secret secretKey = v.secret("offsite.secret-key");
+        String secretKeyFile = v.string("offsite.secret-key-file", x -> true, "a file path (a string)");
+        if (!secretKeyFile.isBlank()) {
+            secretKey = v.secretFile("offsite.secret-key-file", secretKeyFile);
+        }
+        Settings.Retention retention = new Settings.Retention(
+                v.intRange("offsite.retention.hourly", 0, 100_000),
+                v.intRange("offsite.retention.daily", 0, 100_000),
+                v.intRange("offsite.retention.weekly", 0, 100_000),
+                v.intRange("offsite.retention.monthly", 0, 100_000),
+                v.intRange("offsite.retention.manual", 0, 100_000),
+                v.intRange("offsite.retention.safety", 1, 100_000));
+        String mode = v.string("offsite.object-lock.mode", LOCK_MODES::contains, "none, governance or compliance");
+        Duration period = v.duration("offsite.object-lock.period", Duration.ofDays(1));
+        Duration maxLag = v.duration("offsite.max-lag", Duration.ofMinutes(1));
+        Duration interval = v.duration("offsite.interval", Duration.ofSeconds(1));
+        long partSize = v.bytes("offsite.part-size", 5L << 20, 5L << 30, "from 5MiB to 5GiB (the store's part limits)");
+        long threshold = v.bytes("offsite.multipart-threshold", 5L << 20, 5L << 30,
+                "from 5MiB to 5GiB (the largest single upload a store takes)");
+        String checksum = v.string("offsite.checksum", s -> s.equals("sha256") || s.equals("md5"), "sha256 or md5");
+        String region = v.string("offsite.region", s -> !s.isBlank(), "a region name such as us-east-1");
+        boolean pathStyle = v.bool("offsite.path-style");
+        if (url.isEmpty() || !S3_URL.matcher(url).matches()) {
+            return Optional.empty();
+        }
+        if (!accessKey.isPresent() || !secretKey.isPresent()) {
+            problems.add(ROOT + ".offsite: url is set but " + (accessKey.isPresent() ? "secret-key" : "access-key")
+                    + " is empty; allowed: access-key/secret-key, access-key-file/secret-key-file, or the environment"
+                    + " (BACKSTOP_OFFSITE_ACCESS_KEY[_FILE], BACKSTOP_OFFSITE_SECRET_KEY[_FILE], AWS_ACCESS_KEY_ID,"
+                    + " AWS_SECRET_ACCESS_KEY)");
+        }
+        java.util.regex.Matcher m = S3_URL.matcher(url);
+        m.matches();
+        String prefix = m.group(3) == null ? "" : m.group(3).replaceAll("^/+|/+$", "");
+        return Optional.of(new Settings.Offsite(m.group(1), prefix,
+                endpoint.isEmpty() ? Optional.empty() : Optional.of(java.net.URI.create(endpoint)), region, pathStyle,
+                accessKey, secretKey, retention,
+                mode.equals("none") ? Optional.empty() : Optional.of(new Settings.ObjectLock(mode, period)),
+                maxLag, interval, threshold, partSize, checksum));
     }
 
     private List<Settings.Target> buildTargets(Config c, List<String> problems) {
@@ -448,6 +527,19 @@ public final class SettingsLoader {
                 return d;
             } catch (ConfigException.WrongType | ConfigException.BadValue e) {
                 bad(path, allowed);
+                return min;
+            }
+        }
+
+        long bytes(String path, long min, long max, String allowed) {
+            try {
+                long value = c.getBytes(path);
+                if (value < min || value > max) {
+                    bad(path, "a size " + allowed + ", e.g. 64MiB");
+                }
+                return value;
+            } catch (ConfigException.WrongType | ConfigException.BadValue e) {
+                bad(path, "a size " + allowed + ", e.g. 64MiB");
                 return min;
             }
         }

@@ -17,7 +17,7 @@ import java.util.List;
  * backup yet is ok during the start-up grace.
  */
 public final class Health {
-    public enum Reason { DATA_DROP, FAILING, STALE, NO_BACKUP, DRILL_FAILED, DRILL_NOT_RUN, BACKUP_DAMAGED }
+    public enum Reason { DATA_DROP, FAILING, STALE, NO_BACKUP, DRILL_FAILED, DRILL_NOT_RUN, BACKUP_DAMAGED, OFFSITE_STALE }
 
     private final Settings settings;
     private final HealthState state;
@@ -71,6 +71,10 @@ public final class Health {
             }
             if (state.damaged(t.name()) > 0) {
                 reasons.add(Reason.BACKUP_DAMAGED);
+            }
+            if (settings.offsite().isPresent() && state.offsiteLagSeconds(t.name(), now)
+                    > settings.offsite().get().maxLag().toSeconds()) {
+                reasons.add(Reason.OFFSITE_STALE);
             }
             healthy &= reasons.isEmpty();
             targets.add(new TargetHealth(t.name(), reasons.isEmpty() ? "ok" : "failing", reasons, f.lastSuccess(), age,

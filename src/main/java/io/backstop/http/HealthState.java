@@ -37,6 +37,57 @@ public final class HealthState implements Reporter {
     private final Map<String, AtomicLong> damaged = new ConcurrentHashMap<>();
     private final Map<String, Double> drillSeconds = new ConcurrentHashMap<>();
     private final Map<String, Double> drillBytes = new ConcurrentHashMap<>();
+    private final Map<String, OffsiteFacts> offsite = new ConcurrentHashMap<>();
+
+    /**
+     * A target's offsite copies: when a sync last succeeded, since when the newest local backup
+     * without a copy has waited (null: none waits), and the running totals.
+     */
+    public record OffsiteFacts(Instant lastSuccess, Instant waitingSince, long uploadedBytes, long failures,
+            String lastError) {
+        static final OffsiteFacts NONE = new OffsiteFacts(null, null, 0, 0, null);
+    }
+
+    public OffsiteFacts offsite(String target) {
+        return offsite.getOrDefault(target, OffsiteFacts.NONE);
+    }
+
+    /** Seconds the newest local backup without an offsite copy has waited at {@code now}; 0 when none waits. */
+    public double offsiteLagSeconds(String target, Instant now) {
+        Instant since = offsite(target).waitingSince();
+        return since == null ? 0 : Math.max(0, java.time.Duration.between(since, now).toMillis() / 1000.0);
+    }
+
+    /** Seeds the offsite facts from offsite.json at start-up. */
+    public void seedOffsite(String target, Instant lastSuccess, Instant waitingSince) {
+        offsite.put(target, new OffsiteFacts(lastSuccess, waitingSince, 0, 0, null));
+    }
+
+    @Override
+    public void offsiteSynced(String target, io.backstop.offsite.Offsite.Status status) {
+        offsite.compute(target, (k, f) -> {
+            OffsiteFacts b = f == null ? OffsiteFacts.NONE : f;
+            return new OffsiteFacts(status.at(), null, b.uploadedBytes() + status.bytes(), b.failures(), null);
+        });
+    }
+
+    @Override
+    public void offsiteFailed(String target, BackstopException error, Instant waitingSince) {
+        offsite.compute(target, (k, f) -> {
+            OffsiteFacts b = f == null ? OffsiteFacts.NONE : f;
+            return new OffsiteFacts(b.lastSuccess(), waitingSince, b.uploadedBytes(), b.failures() + 1,
+                    error.getMessage());
+        });
+    }
+
+    @Override
+    public void offsiteWaiting(String target, Instant waitingSince) {
+        offsite.compute(target, (k, f) -> {
+            OffsiteFacts b = f == null ? OffsiteFacts.NONE : f;
+            return new OffsiteFacts(b.lastSuccess(), waitingSince, b.uploadedBytes(), b.failures(), b.lastError());
+        });
+    }
+
     /** lastDrillResult when no drill could run (no server binaries, no drill server, no room). */
     public static final int DRILL_NOT_RUN = -2;
 

@@ -66,6 +66,22 @@ public final class Metrics {
                     "When the newest verified backup finished (0: none yet)");
             timestampGauge("backstop.backup.last.attempt.timestamp", name, f -> epoch(f.lastAttempt()),
                     "When the last backup attempt started (0: none yet)");
+            if (settings.offsite().isPresent()) {
+                Gauge.builder("backstop.offsite.last.success.timestamp", state, s -> epoch(s.offsite(name).lastSuccess()))
+                        .baseUnit("seconds").tag("target", name)
+                        .description("When an offsite sync last succeeded: every verified backup copied and read back"
+                                + " (0: none yet)").register(registry);
+                Gauge.builder("backstop.offsite.lag", state, s -> s.offsiteLagSeconds(name, Instant.now()))
+                        .baseUnit("seconds").tag("target", name)
+                        .description("How long the newest verified local backup without an offsite copy has waited"
+                                + " (0: none waits)").register(registry);
+                FunctionCounter.builder("backstop.offsite.uploaded", state, s -> s.offsite(name).uploadedBytes())
+                        .baseUnit("bytes").tag("target", name)
+                        .description("Bytes uploaded offsite by this process and verified").register(registry);
+                FunctionCounter.builder("backstop.offsite.failures", state, s -> s.offsite(name).failures())
+                        .tag("target", name).description("Offsite syncs that failed (each is retried)")
+                        .register(registry);
+            }
             gauge("backstop.backup.last.duration", name, "seconds", HealthState.TargetFacts::lastDurationSeconds,
                     "Duration of the last verified backup");
             gauge("backstop.backup.last.size", name, "bytes", f -> f.lastSizeBytes(), "Size of the last verified backup");

@@ -34,8 +34,14 @@ final class BackupJob implements InterruptableJob {
     private volatile Thread runner;
     private volatile boolean interrupted;
     private int consecutiveFailures;
+    private final Runnable afterBackup;
 
     BackupJob(Target target, BackupCycle cycle, Reporter reporter, Clock clock, Duration interval) {
+        this(target, cycle, reporter, clock, interval, () -> { });
+    }
+
+    BackupJob(Target target, BackupCycle cycle, Reporter reporter, Clock clock, Duration interval, Runnable afterBackup) {
+        this.afterBackup = afterBackup;
         this.target = target;
         this.cycle = cycle;
         this.reporter = reporter;
@@ -70,6 +76,7 @@ final class BackupJob implements InterruptableJob {
                 }
                 consecutiveFailures = 0;
                 reporter.success(target.name(), done.backup(), done.rotation());
+                afterBackup.run(); // the offsite copy, on its own thread: never delays or fails this backup
                 return;
             } catch (BackstopException e) {
                 if (interrupted || e.code() == ExitCode.INTERRUPTED) {

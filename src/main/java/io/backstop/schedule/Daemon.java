@@ -44,6 +44,7 @@ public final class Daemon {
     private static final String GROUP = "backups";
     private static final String CHECKS = "checks";
     private static final String DRILLS = "drills";
+    private static final String OFFSITE = "offsite";
 
     private final Settings settings;
     private final Backup backup;
@@ -57,11 +58,15 @@ public final class Daemon {
     private final Map<String, BackupJob> jobs = new HashMap<>();
     private final Map<String, CheckJob> checks = new HashMap<>();
     private final Map<String, DrillJob> drills = new HashMap<>();
+    private final Map<String, OffsiteJob> offsiteJobs = new HashMap<>();
+    private final Optional<io.backstop.offsite.Offsite> offsite;
     private Scheduler scheduler;
 
     public Daemon(Settings settings, Backup backup, io.backstop.counts.Check check, Rotation rotation,
-            io.backstop.restore.Drill drill, BackupLayout layout, Catalog catalog, Reporter reporter, Clock clock) {
+            io.backstop.restore.Drill drill, BackupLayout layout, Catalog catalog,
+            Optional<io.backstop.offsite.Offsite> offsite, Reporter reporter, Clock clock) {
         this.drill = drill;
+        this.offsite = offsite;
         this.settings = settings;
         this.backup = backup;
         this.check = check;
@@ -109,6 +114,7 @@ public final class Daemon {
                 return switch (key.getGroup()) {
                     case GROUP -> jobs.get(key.getName());
                     case CHECKS -> checks.get(key.getName());
+                    case OFFSITE -> offsiteJobs.get(key.getName());
                     default -> drills.get(key.getName());
                 };
             });
@@ -133,8 +139,28 @@ public final class Daemon {
                                             .withMisfireHandlingInstructionNextWithRemainingCount())
                                     .build());
                 }
+                Runnable afterBackup = () -> { };
+                if (offsite.isPresent()) {
+                    OffsiteJob job = new OffsiteJob(t, offsite.get(), reporter, clock);
+                    offsiteJobs.put(t.name(), job);
+                    scheduler.scheduleJob(JobBuilder.newJob(OffsiteJob.class).withIdentity(t.name(), OFFSITE).build(),
+                            TriggerBuilder.newTrigger().withIdentity(t.name(), OFFSITE).startNow()
+                                    .withSchedule(org.quartz.SimpleScheduleBuilder.simpleSchedule()
+                                            .withIntervalInMilliseconds(OffsiteJob.TICK.toMillis()).repeatForever()
+                                            .withMisfireHandlingInstructionNextWithRemainingCount())
+                                    .build());
+                    afterBackup = () -> {
+                        job.nudge();
+                        try {
+                            scheduler.triggerJob(JobKey.jobKey(t.name(), OFFSITE));
+                        } catch (SchedulerException e) {
+                            log.warn("offsite {}: could not start the copy now ({}); the next tick does", t.name(),
+                                    e.getMessage());
+                        }
+                    };
+                }
                 jobs.put(t.name(), new BackupJob(t, new BackupCycle(backup, check, rotation, layout, catalog.manifests()), reporter, clock,
-                        interval));
+                        interval, afterBackup));
                 JobDetail detail = JobBuilder.newJob(BackupJob.class).withIdentity(t.name(), GROUP).storeDurably().build();
                 Trigger trigger = TriggerBuilder.newTrigger().withIdentity(t.name(), GROUP)
                         .withSchedule(CronScheduleBuilder.cronSchedule(settings.schedule())
@@ -213,8 +239,8 @@ public final class Daemon {
         p.setProperty("org.quartz.scheduler.instanceName", "backstop");
         p.setProperty("org.quartz.scheduler.skipUpdateCheck", "true");
         p.setProperty("org.quartz.threadPool.class", "org.quartz.simpl.SimpleThreadPool");
-        // A backup, a check and a drill thread per target, so targets (and checks) never wait for each other.
-        p.setProperty("org.quartz.threadPool.threadCount", Integer.toString(3 * targets + 1));
+        // A backup, a check, a drill and an offsite thread per target, so targets (and checks) never wait for each other.
+        p.setProperty("org.quartz.threadPool.threadCount", Integer.toString(4 * targets + 1));
         p.setProperty("org.quartz.threadPool.threadNamePrefix", "backstop-worker");
         p.setProperty("org.quartz.jobStore.class", "org.quartz.simpl.RAMJobStore");
         p.setProperty("org.quartz.jobStore.misfireThreshold", "5000");

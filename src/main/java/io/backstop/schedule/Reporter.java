@@ -28,6 +28,18 @@ public interface Reporter {
     default void drilled(String target, io.backstop.restore.Drill.Result result) {
     }
 
+    /** An offsite sync finished: copies made, retention applied; nothing waits any more. */
+    default void offsiteSynced(String target, io.backstop.offsite.Offsite.Status status) {
+    }
+
+    /** An offsite sync failed; {@code waitingSince}: when the newest backup still without a copy finished. */
+    default void offsiteFailed(String target, BackstopException error, Instant waitingSince) {
+    }
+
+    /** Between syncs: when the newest backup still without a copy finished (null: none waits). */
+    default void offsiteWaiting(String target, Instant waitingSince) {
+    }
+
     /** How many of the target's backups no longer match their manifests (seen by a listing or a sha256 scan). */
     default void damaged(String target, long count) {
     }

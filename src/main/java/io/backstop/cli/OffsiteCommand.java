@@ -1,0 +1,49 @@
+package io.backstop.cli;
+
+import io.backstop.BackstopException;
+import io.backstop.ExitCode;
+import io.backstop.Main;
+import io.backstop.backup.Sizes;
+import io.backstop.config.Settings;
+import io.backstop.offsite.Offsite;
+import java.io.PrintWriter;
+import java.time.Duration;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.ParentCommand;
+import picocli.CommandLine.Spec;
+
+/** {@code backstop offsite}: upload the verified backups that have no offsite copy yet, then apply offsite retention. */
+@Command(name = "offsite", header = "Copy verified backups offsite now.",
+        description = {"Upload every verified backup that has no offsite copy yet (newest first), read each copy's",
+        "size and checksum back, then apply offsite retention. The daemon does this after every backup",
+        "and retries failures; this command is for catching up by hand. Needs offsite.url."})
+public final class OffsiteCommand implements Callable<Integer> {
+    @ParentCommand
+    BackstopCommand parent;
+
+    @Spec
+    CommandSpec spec;
+
+    @Mixin
+    TargetOption targets;
+
+    @Override
+    public Integer call() {
+        Main main = parent.main();
+        PrintWriter out = spec.commandLine().getOut();
+        Offsite offsite = main.offsite().orElseThrow(() -> new BackstopException(ExitCode.USAGE,
+                "backstop.offsite.url is empty: no offsite store is configured; allowed: s3://BUCKET[/PREFIX] in the"
+                        + " configuration or BACKSTOP_OFFSITE_URL"));
+        for (Settings.Target t : main.targets(targets.name())) {
+            Offsite.Status s = offsite.syncLocked(t.name(), Duration.ofMinutes(1));
+            out.printf("offsite %s: %d uploaded (%s), %d copied in the store, %d deleted by offsite retention, %d kept"
+                    + " by object lock; %d copies in %s%n", t.name(), s.uploaded(), Sizes.bytes(s.bytes()), s.copied(),
+                    s.deleted(), s.locked(),
+                    offsite.state(t.name()).copies().size(), offsite.settings().describe());
+        }
+        return 0;
+    }
+}

@@ -1,0 +1,431 @@
+package io.backstop.offsite;
+
+import io.backstop.BackstopException;
+import io.backstop.ExitCode;
+import io.backstop.config.Settings.ObjectLock;
+import io.backstop.config.Settings.Offsite;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.ConnectException;
+import java.net.SocketTimeoutException;
+import java.net.UnknownHostException;
+import java.nio.channels.Channels;
+import java.nio.channels.FileChannel;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.security.MessageDigest;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
+import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
+import software.amazon.awssdk.core.ResponseInputStream;
+import software.amazon.awssdk.core.checksums.RequestChecksumCalculation;
+import software.amazon.awssdk.core.checksums.ResponseChecksumValidation;
+import software.amazon.awssdk.core.exception.SdkClientException;
+import software.amazon.awssdk.core.exception.SdkException;
+import software.amazon.awssdk.core.sync.RequestBody;
+import software.amazon.awssdk.http.auth.aws.signer.AwsV4FamilyHttpSigner;
+import software.amazon.awssdk.http.urlconnection.UrlConnectionHttpClient;
+import software.amazon.awssdk.regions.Region;
+import software.amazon.awssdk.services.s3.S3Client;
+import software.amazon.awssdk.services.s3.auth.scheme.S3AuthSchemeProvider;
+import software.amazon.awssdk.services.s3.model.ChecksumAlgorithm;
+import software.amazon.awssdk.services.s3.model.ChecksumMode;
+import software.amazon.awssdk.services.s3.model.CompletedPart;
+import software.amazon.awssdk.services.s3.model.CreateMultipartUploadRequest;
+import software.amazon.awssdk.services.s3.model.GetObjectResponse;
+import software.amazon.awssdk.services.s3.model.HeadObjectResponse;
+import software.amazon.awssdk.services.s3.model.NoSuchKeyException;
+import software.amazon.awssdk.services.s3.model.ObjectLockMode;
+import software.amazon.awssdk.services.s3.model.PutObjectRequest;
+import software.amazon.awssdk.services.s3.model.S3Exception;
+import software.amazon.awssdk.services.s3.model.S3Object;
+import software.amazon.awssdk.services.s3.model.UploadPartRequest;
+
+/**
+ * One S3-compatible bucket, through the AWS SDK's S3 client. Uploads send a checksum the store
+ * verifies on receipt: x-amz-checksum-sha256 (or Content-MD5 with {@code checksum = md5}), given
+ * up front instead of the SDK's default CRC32 trailer, which many S3-compatible stores reject.
+ * The payload itself is not signed (the checksum covers it), so a file is read once. Large files
+ * go up in parts; a failed multipart upload is aborted, so no partial object ever appears under a
+ * final name. Every SDK failure becomes a {@link BackstopException} that says what went wrong in
+ * an operator's words and never carries a key.
+ */
+public final class ObjectStore implements AutoCloseable {
+    private final Offsite settings;
+    private final S3Client s3;
+
+    public ObjectStore(Offsite settings) {
+        this.settings = settings;
+        var builder = S3Client.builder()
+                .region(Region.of(settings.region()))
+                .forcePathStyle(settings.pathStyle())
+                .credentialsProvider(StaticCredentialsProvider.create(AwsBasicCredentials.create(
+                        settings.accessKey().reveal(), settings.secretKey().reveal())))
+                .httpClient(UrlConnectionHttpClient.builder()
+                        .connectionTimeout(Duration.ofSeconds(10))
+                        .socketTimeout(Duration.ofMinutes(2))
+                        .build())
+                .requestChecksumCalculation(RequestChecksumCalculation.WHEN_REQUIRED)
+                .responseChecksumValidation(ResponseChecksumValidation.WHEN_REQUIRED)
+                .authSchemeProvider(params -> S3AuthSchemeProvider.defaultProvider().resolveAuthScheme(params).stream()
+                        .map(o -> o.toBuilder().putSignerProperty(AwsV4FamilyHttpSigner.PAYLOAD_SIGNING_ENABLED, false)
+                                .build())
+                        .toList());
+        settings.endpoint().ifPresent(builder::endpointOverride);
+        this.s3 = builder.build();
+    }
+
+    /** What the store says it holds under a key. {@code checksum} is null when the store keeps none. */
+    public record Head(long size, String eTag, String checksum, Map<String, String> metadata, Instant retainUntil) {
+    }
+
+    /** One object of a listing. */
+    public record Listed(String key, long size, Instant lastModified) {
+    }
+
+    /** What a delete came to: gone, or refused because the object is locked (or the store forbids deletes). */
+    public enum Deleted { DELETED, REFUSED }
+
+    /**
+     * Checksums of what was sent: {@code value} is what the store reports back for the whole object
+     * (a composite "-N" value for a multipart upload), {@code method} how it is compared.
+     */
+    public record Sent(long size, String checksum, String eTag, String method) {
+    }
+
+    public String bucket() {
+        return settings.bucket();
+    }
+
+    /** Where the store is, for messages: the endpoint (or AWS) and the bucket. */
+    public String where() {
+        return settings.describe() + settings.endpoint().map(e -> " at " + e).orElse(" (AWS " + settings.region() + ")");
+    }
+
+    /**
+     * Uploads {@code length} bytes of {@code file} to {@code key}: one PUT up to the multipart
+     * threshold, else parts. {@code sha256}: the file's, when already known. {@code lock} adds object-lock retention until {@code retainUntil}.
+     */
+    public Sent upload(String key, Path file, long length, Optional<byte[]> sha256, Map<String, String> metadata,
+            Optional<ObjectLock> lock, Instant retainUntil) {
+        try {
+            if (length <= settings.multipartThreshold()) {
+                return single(key, file, length, sha256.filter(x -> sha256()), metadata, lock, retainUntil);
+            }
+            return multipart(key, file, length, metadata, lock, retainUntil);
+        } catch (SdkException e) {
+            throw failure("uploading " + key, e);
+        } catch (IOException e) {
+            throw new BackstopException(ExitCode.STORAGE, "uploading " + key + ": reading " + file + " failed: "
+                    + e.getMessage(), e);
+        }
+    }
+
+    private Sent single(String key, Path file, long length, Optional<byte[]> known, Map<String, String> metadata,
+            Optional<ObjectLock> lock, Instant retainUntil) throws IOException {
+        // A digest known already (the manifest's sha256, or one taken while encrypting) saves reading the file twice.
+        byte[] digest = known.isPresent() ? known.get() : digest(file, 0, length);
+        PutObjectRequest.Builder put = PutObjectRequest.builder().bucket(settings.bucket()).key(key)
+                .contentLength(length).contentType("application/octet-stream").metadata(metadata);
+        String b64 = Base64.getEncoder().encodeToString(digest);
+        if (sha256()) {
+            put.checksumSHA256(b64);
+        } else {
+            put.contentMD5(b64);
+        }
+        lock.ifPresent(l -> put.objectLockMode(ObjectLockMode.fromValue(l.mode().toUpperCase(Locale.ROOT)))
+                .objectLockRetainUntilDate(retainUntil));
+        var response = s3.putObject(put.build(), RequestBody.fromContentProvider(() -> region(file, 0, length), length,
+                "application/octet-stream"));
+        return new Sent(length, sha256() ? b64 : null, unquote(response.eTag()),
+                sha256() ? "sha256" : "md5");
+    }
+
+    private Sent multipart(String key, Path file, long length, Map<String, String> metadata, Optional<ObjectLock> lock,
+            Instant retainUntil) throws IOException {
+        CreateMultipartUploadRequest.Builder create = CreateMultipartUploadRequest.builder().bucket(settings.bucket())
+                .key(key).contentType("application/octet-stream").metadata(metadata);
+        if (sha256()) {
+            create.checksumAlgorithm(ChecksumAlgorithm.SHA256);
+        }
+        lock.ifPresent(l -> create.objectLockMode(ObjectLockMode.fromValue(l.mode().toUpperCase(Locale.ROOT)))
+                .objectLockRetainUntilDate(retainUntil));
+        String uploadId = s3.createMultipartUpload(create.build()).uploadId();
+        try {
+            List<CompletedPart> parts = new ArrayList<>();
+            MessageDigest composite = MessageDigest.getInstance(sha256() ? "SHA-256" : "MD5");
+            int number = 1;
+            for (long offset = 0; offset < length; offset += settings.partSize(), number++) {
+                long size = Math.min(settings.partSize(), length - offset);
+                byte[] digest = digest(file, offset, size);
+                composite.update(digest);
+                String b64 = Base64.getEncoder().encodeToString(digest);
+                UploadPartRequest.Builder part = UploadPartRequest.builder().bucket(settings.bucket()).key(key)
+                        .uploadId(uploadId).partNumber(number).contentLength(size);
+                if (sha256()) {
+                    part.checksumSHA256(b64);
+                } else {
+                    part.contentMD5(b64);
+                }
+                long from = offset;
+                var response = s3.uploadPart(part.build(),
+                        RequestBody.fromContentProvider(() -> region(file, from, size), size, "application/octet-stream"));
+                CompletedPart.Builder done = CompletedPart.builder().partNumber(number).eTag(response.eTag());
+                if (sha256()) {
+                    done.checksumSHA256(b64);
+                }
+                parts.add(done.build());
+            }
+            var complete = s3.completeMultipartUpload(c -> c.bucket(settings.bucket()).key(key).uploadId(uploadId)
+                    .multipartUpload(m -> m.parts(parts)));
+            String whole = Base64.getEncoder().encodeToString(composite.digest()) + "-" + parts.size();
+            return new Sent(length, sha256() ? whole : null, unquote(complete.eTag()),
+                    sha256() ? "sha256 of part sha256s" : "md5 of part md5s");
+        } catch (RuntimeException | IOException | java.security.NoSuchAlgorithmException e) {
+            try {
+                s3.abortMultipartUpload(a -> a.bucket(settings.bucket()).key(key).uploadId(uploadId));
+            } catch (SdkException abortFailed) {
+                e.addSuppressed(abortFailed); // the store drops abandoned parts itself (lifecycle); never visible
+            }
+            if (e instanceof RuntimeException r) {
+                throw r;
+            }
+            if (e instanceof IOException io) {
+                throw io;
+            }
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** A small object (a manifest) in one PUT, with its checksum. */
+    public void putSmall(String key, byte[] body, Optional<ObjectLock> lock, Instant retainUntil) {
+        try {
+            PutObjectRequest.Builder put = PutObjectRequest.builder().bucket(settings.bucket()).key(key)
+                    .contentLength((long) body.length).contentType("application/json");
+            String b64 = Base64.getEncoder().encodeToString(
+                    MessageDigest.getInstance(sha256() ? "SHA-256" : "MD5").digest(body));
+            if (sha256()) {
+                put.checksumSHA256(b64);
+            } else {
+                put.contentMD5(b64);
+            }
+            lock.ifPresent(l -> put.objectLockMode(ObjectLockMode.fromValue(l.mode().toUpperCase(Locale.ROOT)))
+                    .objectLockRetainUntilDate(retainUntil));
+            s3.putObject(put.build(), RequestBody.fromBytes(body));
+        } catch (SdkException e) {
+            throw failure("uploading " + key, e);
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** A server-side copy (a promotion: the same bytes under another tier's key). */
+    public void copy(String fromKey, String toKey, Optional<ObjectLock> lock, Instant retainUntil) {
+        try {
+            s3.copyObject(c -> {
+                c.sourceBucket(settings.bucket()).sourceKey(fromKey).destinationBucket(settings.bucket())
+                        .destinationKey(toKey);
+                lock.ifPresent(l -> c.objectLockMode(ObjectLockMode.fromValue(l.mode().toUpperCase(Locale.ROOT)))
+                        .objectLockRetainUntilDate(retainUntil));
+            });
+        } catch (SdkException e) {
+            throw failure("copying " + fromKey + " to " + toKey, e);
+        }
+    }
+
+    public Optional<Head> head(String key) {
+        try {
+            HeadObjectResponse h = s3.headObject(r -> r.bucket(settings.bucket()).key(key)
+                    .checksumMode(ChecksumMode.ENABLED));
+            return Optional.of(new Head(h.contentLength(), unquote(h.eTag()), h.checksumSHA256(), h.metadata(),
+                    h.objectLockRetainUntilDate()));
+        } catch (NoSuchKeyException e) {
+            return Optional.empty();
+        } catch (S3Exception e) {
+            if (e.statusCode() == 404) {
+                return Optional.empty();
+            }
+            throw failure("reading back " + key, e);
+        } catch (SdkException e) {
+            throw failure("reading back " + key, e);
+        }
+    }
+
+    /** Every object under {@code prefix}. */
+    public List<Listed> list(String prefix) {
+        try {
+            List<Listed> all = new ArrayList<>();
+            for (S3Object o : s3.listObjectsV2Paginator(r -> r.bucket(settings.bucket()).prefix(prefix)).contents()) {
+                all.add(new Listed(o.key(), o.size(), o.lastModified()));
+            }
+            return all;
+        } catch (SdkException e) {
+            throw failure("listing " + settings.describe(), e);
+        }
+    }
+
+    public InputStream get(String key) {
+        try {
+            ResponseInputStream<GetObjectResponse> in = s3.getObject(r -> r.bucket(settings.bucket()).key(key));
+            return in;
+        } catch (NoSuchKeyException e) {
+            throw new BackstopException(ExitCode.BAD_BACKUP, "no object " + key + " in " + where());
+        } catch (SdkException e) {
+            throw failure("downloading " + key, e);
+        }
+    }
+
+    public byte[] getSmall(String key) {
+        try (InputStream in = get(key)) {
+            return in.readAllBytes();
+        } catch (IOException e) {
+            throw new BackstopException(ExitCode.OFFSITE, "downloading " + key + " from " + where() + " failed: "
+                    + e.getMessage(), e);
+        }
+    }
+
+    /** Deletes {@code key}; a store that refuses (object lock, a policy) answers REFUSED, not an error. */
+    public Deleted delete(String key) {
+        try {
+            s3.deleteObject(r -> r.bucket(settings.bucket()).key(key));
+            return Deleted.DELETED;
+        } catch (S3Exception e) {
+            if (e.statusCode() == 403 && !isCredentialProblem(e)) {
+                return Deleted.REFUSED;
+            }
+            throw failure("deleting " + key, e);
+        } catch (SdkException e) {
+            throw failure("deleting " + key, e);
+        }
+    }
+
+    private boolean sha256() {
+        return settings.checksum().equals("sha256");
+    }
+
+    private byte[] digest(Path file, long offset, long length) throws IOException {
+        try (InputStream in = region(file, offset, length)) {
+            MessageDigest md = MessageDigest.getInstance(sha256() ? "SHA-256" : "MD5");
+            byte[] buffer = new byte[1 << 16];
+            int n;
+            while ((n = in.read(buffer)) > 0) {
+                md.update(buffer, 0, n);
+            }
+            return md.digest();
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static InputStream region(Path file, long offset, long length) {
+        try {
+            FileChannel channel = FileChannel.open(file, StandardOpenOption.READ);
+            channel.position(offset);
+            InputStream in = Channels.newInputStream(channel);
+            return new java.io.BufferedInputStream(new java.io.FilterInputStream(in) {
+                private long left = length;
+
+                @Override
+                public int read() throws IOException {
+                    if (left <= 0) {
+                        return -1;
+                    }
+                    int b = super.read();
+                    if (b >= 0) {
+                        left--;
+                    }
+                    return b;
+                }
+
+                @Override
+                public int read(byte[] b, int off, int len) throws IOException {
+                    if (left <= 0) {
+                        return -1;
+                    }
+                    int n = super.read(b, off, (int) Math.min(len, left));
+                    if (n > 0) {
+                        left -= n;
+                    }
+                    return n;
+                }
+            }, 1 << 16);
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    private static String unquote(String eTag) {
+        return eTag == null ? null : eTag.replace("\"", "");
+    }
+
+    private static boolean isCredentialProblem(S3Exception e) {
+        String code = e.awsErrorDetails() == null ? "" : String.valueOf(e.awsErrorDetails().errorCode());
+        return code.equals("InvalidAccessKeyId") || code.equals("SignatureDoesNotMatch")
+                || code.equals("InvalidSecurity") || code.equals("ExpiredToken") || code.equals("InvalidToken");
+    }
+
+    /** An SDK failure in an operator's words: which store, what it said, what to check. Never a key. */
+    BackstopException failure(String what, SdkException e) {
+        String detail;
+        if (e instanceof S3Exception s) {
+            String code = s.awsErrorDetails() == null ? "" : String.valueOf(s.awsErrorDetails().errorCode());
+            if (isCredentialProblem(s)) {
+                detail = "the store refused the credentials (" + code + "): check offsite.access-key and"
+                        + " offsite.secret-key (or their _FILE variables)";
+            } else if (code.equals("NoSuchBucket")) {
+                detail = "bucket " + settings.bucket() + " does not exist there (NoSuchBucket): create it, or fix"
+                        + " offsite.url";
+            } else if (code.equals("BadDigest") || code.equals("XAmzContentChecksumMismatch")
+                    || code.equals("InvalidDigest") || code.contains("Checksum")) {
+                detail = "the store received other bytes than were sent (" + code + "); nothing was stored under"
+                        + " that name";
+            } else if (s.statusCode() == 403) {
+                detail = "access denied (" + code + "): the key lacks the permission for this request";
+            } else {
+                detail = "the store answered " + s.statusCode() + " " + code
+                        + (s.awsErrorDetails() == null ? "" : ": " + s.awsErrorDetails().errorMessage());
+            }
+        } else {
+            Throwable root = e;
+            while (root.getCause() != null && root.getCause() != root) {
+                root = root.getCause();
+            }
+            if (root instanceof ConnectException || root instanceof UnknownHostException
+                    || root instanceof SocketTimeoutException || root instanceof java.net.NoRouteToHostException) {
+                detail = "the store is unreachable (" + root.getClass().getSimpleName() + ": " + root.getMessage()
+                        + "): check offsite.endpoint and the network";
+            } else if (e instanceof SdkClientException) {
+                detail = "the connection failed: " + rootMessage(e);
+            } else {
+                detail = rootMessage(e);
+            }
+        }
+        return new BackstopException(ExitCode.OFFSITE, what + " in " + where() + ": " + detail, e);
+    }
+
+    private static String rootMessage(Throwable e) {
+        Throwable root = e;
+        while (root.getCause() != null && root.getCause() != root) {
+            root = root.getCause();
+        }
+        return root == e ? String.valueOf(e.getMessage()) : e.getMessage() + " (" + root.getClass().getSimpleName()
+                + ": " + root.getMessage() + ")";
+    }
+
+    static String hex(byte[] b) {
+        return HexFormat.of().formatHex(b);
+    }
+
+    @Override
+    public void close() {
+        s3.close();
+    }
+}

@@ -1,0 +1,511 @@
+package io.backstop.offsite;
+
+import com.fasterxml.jackson.databind.PropertyNamingStrategies;
+import com.fasterxml.jackson.databind.annotation.JsonNaming;
+import io.backstop.BackstopException;
+import io.backstop.ExitCode;
+import io.backstop.backup.BackupLayout;
+import io.backstop.backup.Catalog;
+import io.backstop.backup.Durable;
+import io.backstop.backup.Manifest;
+import io.backstop.backup.Manifests;
+import io.backstop.backup.Tier;
+import io.backstop.config.Settings;
+import io.backstop.retention.RetentionPlan;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.security.DigestInputStream;
+import java.security.DigestOutputStream;
+import java.security.MessageDigest;
+import java.time.Clock;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Verified offsite copies. {@link #sync} uploads each verified local backup that has no copy yet
+ * (newest first), encrypted to the age recipients when configured, reads the object's size and
+ * checksum back, and only then uploads the manifest beside it and records the copy in
+ * {@code <target>/offsite.json}: a copy counts (for retention, lag and restore) only once all of
+ * that held. Offsite retention then applies its own counts to recorded copies only; pinned
+ * backups and copies still under object lock stay. Nothing here ever changes a local backup.
+ *
+ * <p>Objects: {@code <prefix>/<target>/<tier>/<backup file>[.age]} and {@code ...<backup file>.json}
+ * (the manifest: plain, no secrets, so a new host can choose a copy before it has the identity).
+ */
+public final class Offsite {
+    private static final Logger log = LoggerFactory.getLogger(Offsite.class);
+    private static final String STATE_FILE = "offsite.json";
+    private static final int STATE_FORMAT = 1;
+    /** The largest object a server-side copy takes in one request. */
+    private static final long MAX_COPY = 5L << 30;
+
+    private final Settings.Offsite settings;
+    private final Settings.Encryption encryption;
+    private final BackupLayout layout;
+    private final Catalog catalog;
+    private final Manifests manifests;
+    private final Clock clock;
+    private ObjectStore store;
+
+    public Offsite(Settings.Offsite settings, Settings.Encryption encryption, BackupLayout layout, Catalog catalog,
+            Clock clock) {
+        this.settings = settings;
+        this.encryption = encryption;
+        this.layout = layout;
+        this.catalog = catalog;
+        this.manifests = catalog.manifests();
+        this.clock = clock;
+    }
+
+    public Settings.Offsite settings() {
+        return settings;
+    }
+
+    private synchronized ObjectStore store() {
+        if (store == null) {
+            store = new ObjectStore(settings);
+        }
+        return store;
+    }
+
+    /** One copy whose upload was verified. {@code local} is the backup's path under its target, e.g. hourly/x.dump. */
+    @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
+    public record Copy(String local, String key, String manifestKey, Tier tier, long sequence, Instant startedAt,
+            long size, String sha256, String plainSha256, boolean encrypted, Instant uploadedAt, String readback,
+            Instant retainUntil, boolean pinned, boolean takenDuringAlarm) {
+    }
+
+    /** {@code <target>/offsite.json}: the copies this Backstop uploaded and verified. */
+    @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
+    public record State(int formatVersion, Map<String, Copy> copies) {
+        public State {
+            copies = copies == null ? new TreeMap<>() : new TreeMap<>(copies);
+        }
+    }
+
+    /** What one sync did; {@code waitingSince}: when the newest local backup still without a copy was finished. */
+    public record Status(int uploaded, int copied, long bytes, int deleted, int locked, Instant at) {
+    }
+
+    public State state(String target) {
+        Path file = layout.targetDir(target).resolve(STATE_FILE);
+        try {
+            State s = manifests.json().readValue(file.toFile(), State.class);
+            return new State(s.formatVersion(), s.copies());
+        } catch (NoSuchFileException | java.io.FileNotFoundException e) {
+            return new State(STATE_FORMAT, Map.of());
+        } catch (IOException e) {
+            throw new BackstopException(ExitCode.STORAGE, file + " cannot be read (" + e.getMessage() + "); move it"
+                    + " aside: the next sync uploads every backup again and records them anew");
+        }
+    }
+
+    private void save(String target, State state) {
+        Path file = layout.targetDir(target).resolve(STATE_FILE);
+        try {
+            Durable.writeAtomically(file, manifests.json().writerWithDefaultPrettyPrinter().writeValueAsBytes(state));
+        } catch (IOException e) {
+            throw Durable.storageError("cannot write " + file, e);
+        }
+    }
+
+    /** When the newest verified local backup that has no offsite copy yet was finished; empty when none waits. */
+    public Optional<Instant> waitingSince(String target) {
+        State state = state(target);
+        return catalog.list(target).stream()
+                .filter(Catalog.Entry::verified)
+                .filter(e -> !state.copies().containsKey(relative(e)))
+                .map(e -> e.manifest().orElseThrow().finishedAt())
+                .max(Comparator.naturalOrder());
+    }
+
+    /**
+     * {@link #sync} under the target's offsite lock (the daemon and a CLI command never upload the
+     * same backup twice, nor write offsite.json at once); waits at most {@code wait} for it.
+     */
+    public Status syncLocked(String target, java.time.Duration wait) {
+        Path lockFile = layout.targetDir(target).resolve(".offsite.lock");
+        Durable.createDirectories(layout.targetDir(target));
+        io.backstop.backup.TargetLock lock;
+        try {
+            lock = io.backstop.backup.TargetLock.acquire(lockFile, target, wait);
+        } catch (BackstopException e) {
+            if (e.code() != ExitCode.BUSY) {
+                throw e;
+            }
+            throw new BackstopException(ExitCode.BUSY, "another offsite upload of target " + target
+                    + " is running (lock " + lockFile + "); it copies this backup too");
+        }
+        try (lock) {
+            return sync(target);
+        }
+    }
+
+    /**
+     * Uploads what is missing and applies offsite retention. Throws on the first failure (already
+     * verified copies stay recorded); the caller retries later, and the next sync catches up.
+     */
+    public Status sync(String target) {
+        State state = state(target);
+        List<Catalog.Entry> pending = new ArrayList<>(catalog.list(target).stream()
+                .filter(Catalog.Entry::verified)
+                .filter(e -> !state.copies().containsKey(relative(e)))
+                .toList());
+        // Newest first (the copy that matters most after a host loss); within one backup, the hourly or manual
+        // original before its promotions, which are then copied inside the store.
+        pending.sort(Comparator.comparing((Catalog.Entry e) -> -e.manifest().orElseThrow().sequence())
+                .thenComparing(Catalog.Entry::tier));
+        int uploaded = 0;
+        int copied = 0;
+        long bytes = 0;
+        for (Catalog.Entry e : pending) {
+            Copy copy = ship(target, e, state);
+            state.copies().put(copy.local(), copy);
+            save(target, state);
+            if (copy.readback().startsWith("copied")) {
+                copied++;
+            } else {
+                uploaded++;
+                bytes += copy.size();
+            }
+        }
+        int[] retention = applyRetention(target, state);
+        return new Status(uploaded, copied, bytes, retention[0], retention[1], clock.instant());
+    }
+
+    private static String relative(Catalog.Entry e) {
+        return e.tier().dir() + "/" + e.file().getFileName();
+    }
+
+    String key(String target, Tier tier, String file) {
+        return (settings.prefix().isEmpty() ? "" : settings.prefix() + "/") + target + "/" + tier.dir() + "/" + file;
+    }
+
+    private Copy ship(String target, Catalog.Entry e, State state) {
+        Manifest m = e.manifest().orElseThrow();
+        String name = e.file().getFileName().toString();
+        boolean encrypt = encryption.offsiteEncrypted();
+        String key = key(target, e.tier(), name) + (encrypt ? Age.SUFFIX : "");
+        String manifestKey = key(target, e.tier(), name) + BackupLayout.MANIFEST_SUFFIX;
+        Instant now = clock.instant();
+        Instant retainUntil = settings.lock().map(l -> now.plus(l.period())).orElse(null);
+        byte[] manifestJson;
+        try {
+            manifestJson = manifests.json().writeValueAsBytes(m);
+        } catch (IOException ex) {
+            throw new IllegalStateException(ex);
+        }
+        ObjectStore s3 = store();
+
+        // A promotion (daily, weekly, monthly) is a hard link of a backup already copied: copy it in the store.
+        Optional<Copy> same = state.copies().values().stream()
+                .filter(c -> c.plainSha256().equals(m.sha256()) && c.encrypted() == encrypt && c.size() <= MAX_COPY)
+                .findFirst();
+        if (same.isPresent()) {
+            s3.copy(same.get().key(), key, settings.lock(), retainUntil);
+            ObjectStore.Head head = s3.head(key).orElseThrow(() -> new BackstopException(ExitCode.OFFSITE,
+                    "copied " + same.get().key() + " to " + key + " in " + s3.where() + " but it cannot be read back"));
+            if (head.size() != same.get().size()) {
+                throw new BackstopException(ExitCode.OFFSITE, "copy " + key + " in " + s3.where() + " reads back "
+                        + head.size() + " bytes, not " + same.get().size());
+            }
+            s3.putSmall(manifestKey, manifestJson, settings.lock(), retainUntil);
+            log.info("offsite {}: {} copied in the store from {} ({} bytes)", target, key, same.get().key(), head.size());
+            return new Copy(relative(e), key, manifestKey, e.tier(), m.sequence(), m.startedAt(), head.size(),
+                    same.get().sha256(), m.sha256(), encrypt, now, "copied; size read back", retainUntil, m.pinned(),
+                    m.takenDuringAlarm());
+        }
+
+        Path source = e.file();
+        Path temporary = null;
+        long started = System.nanoTime();
+        try {
+            byte[] sha256;
+            if (encrypt) {
+                temporary = e.file().resolveSibling(BackupLayout.TEMP_PREFIX + "offsite-" + name + Age.SUFFIX);
+                sha256 = encrypt(e.file(), temporary, m);
+                source = temporary;
+            } else {
+                sha256 = HexFormat.of().parseHex(m.sha256());
+            }
+            long length = Files.size(source);
+            Map<String, String> metadata = new LinkedHashMap<>();
+            metadata.put("backstop-sha256", HexFormat.of().formatHex(sha256));
+            metadata.put("backstop-plain-sha256", m.sha256());
+            metadata.put("backstop-encryption", encrypt ? "age" : "none");
+            ObjectStore.Sent sent = s3.upload(key, source, length, Optional.of(sha256), metadata, settings.lock(),
+                    retainUntil);
+            String readback = readBack(s3, key, sent, HexFormat.of().formatHex(sha256));
+            s3.putSmall(manifestKey, manifestJson, settings.lock(), retainUntil);
+            double seconds = (System.nanoTime() - started) / 1e9;
+            log.info("offsite {}: {} uploaded{} and verified ({}): {} bytes in {} s ({} MB/s)", target, key,
+                    encrypt ? " encrypted" : "", readback, length, String.format(java.util.Locale.ROOT, "%.1f", seconds),
+                    String.format(java.util.Locale.ROOT, "%.0f", length / 1e6 / Math.max(seconds, 1e-3)));
+            return new Copy(relative(e), key, manifestKey, e.tier(), m.sequence(), m.startedAt(), length,
+                    HexFormat.of().formatHex(sha256), m.sha256(), encrypt, now, readback, retainUntil, m.pinned(),
+                    m.takenDuringAlarm());
+        } catch (IOException ex) {
+            throw Durable.storageError("offsite copy of " + e.file(), ex);
+        } finally {
+            if (temporary != null) {
+                try {
+                    Files.deleteIfExists(temporary);
+                } catch (IOException ignored) {
+                    // swept at the next start with the other temporary files
+                }
+            }
+        }
+    }
+
+    /** The object as the store now holds it: size, and the checksum it computed on receipt, must be what was sent. */
+    private static String readBack(ObjectStore s3, String key, ObjectStore.Sent sent, String sha256Hex) {
+        ObjectStore.Head head = s3.head(key).orElseThrow(() -> new BackstopException(ExitCode.OFFSITE,
+                "uploaded " + key + " to " + s3.where() + " but it is not there on read back"));
+        if (head.size() != sent.size()) {
+            throw new BackstopException(ExitCode.OFFSITE, key + " in " + s3.where() + " reads back " + head.size()
+                    + " bytes; " + sent.size() + " were sent");
+        }
+        if (!sha256Hex.equals(head.metadata().get("backstop-sha256"))) {
+            throw new BackstopException(ExitCode.OFFSITE, key + " in " + s3.where() + " reads back another sha256"
+                    + " in its metadata than was sent");
+        }
+        if (sent.checksum() != null && head.checksum() != null) {
+            if (!sent.checksum().equals(head.checksum())) {
+                throw new BackstopException(ExitCode.OFFSITE, key + " in " + s3.where() + ": the store's checksum "
+                        + head.checksum() + " is not the " + sent.checksum() + " sent");
+            }
+            return "size + " + sent.method() + " read back";
+        }
+        if (sent.eTag() != null && head.eTag() != null && !sent.eTag().equals(head.eTag())) {
+            throw new BackstopException(ExitCode.OFFSITE, key + " in " + s3.where() + " reads back ETag " + head.eTag()
+                    + ", the upload answered " + sent.eTag());
+        }
+        return "size + ETag read back (the store keeps no " + sent.method() + ")";
+    }
+
+    /**
+     * Encrypts {@code file} into {@code out}: the plaintext's sha256 must still be the manifest's
+     * (a file damaged since its verification is never copied), and the result's sha256 is returned.
+     */
+    private byte[] encrypt(Path file, Path out, Manifest m) throws IOException {
+        try {
+            MessageDigest plain = MessageDigest.getInstance("SHA-256");
+            MessageDigest cipher = MessageDigest.getInstance("SHA-256");
+            try (InputStream in = new DigestInputStream(Files.newInputStream(file), plain);
+                    OutputStream raw = new DigestOutputStream(new java.io.BufferedOutputStream(
+                            Files.newOutputStream(Durable.createPrivate(out)), 1 << 16), cipher);
+                    OutputStream age = Age.encrypting(raw, encryption.recipients())) {
+                in.transferTo(age);
+            }
+            if (!HexFormat.of().formatHex(plain.digest()).equals(m.sha256())) {
+                throw new BackstopException(ExitCode.BAD_BACKUP, file + " no longer matches the sha256 in its manifest;"
+                        + " it is not copied offsite (backstop list shows it DAMAGED after the next scan)");
+            }
+            return cipher.digest();
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** Applies offsite retention to recorded copies; returns {deleted, kept because locked}. */
+    private int[] applyRetention(String target, State state) {
+        List<Catalog.Entry> entries = new ArrayList<>();
+        for (Copy c : state.copies().values()) {
+            entries.add(new Catalog.Entry(Path.of(c.local()), c.tier(), Optional.of(asManifest(target, c)), null, false));
+        }
+        int deleted = 0;
+        int locked = 0;
+        Instant now = clock.instant();
+        for (RetentionPlan.Deletion d : RetentionPlan.plan(entries, settings.retention())) {
+            Copy c = state.copies().get(d.file().toString());
+            if (c.retainUntil() != null && now.isBefore(c.retainUntil())) {
+                locked++;
+                continue; // retained by object lock: not an error, and not retried as one
+            }
+            ObjectStore.Deleted gone = store().delete(c.key());
+            if (gone == ObjectStore.Deleted.REFUSED) {
+                locked++;
+                log.info("offsite {}: {} is due to go ({}) but the store refuses the delete (object lock or a"
+                        + " policy); it stays", target, c.key(), d.reason());
+                continue;
+            }
+            store().delete(c.manifestKey());
+            state.copies().remove(c.local());
+            save(target, state);
+            deleted++;
+            log.info("offsite {}: deleted {} ({})", target, c.key(), d.reason());
+        }
+        return new int[] {deleted, locked};
+    }
+
+    /** What retention needs of a copy: its order, and whether its backup is pinned now (the local manifest wins). */
+    private Manifest asManifest(String target, Copy c) {
+        boolean pinned = c.pinned();
+        Path local = layout.targetDir(target).resolve(c.local());
+        if (Files.isRegularFile(local)) {
+            try {
+                pinned = manifests.read(local).pinned();
+            } catch (BackstopException e) {
+                // keep what was recorded at upload
+            }
+        }
+        return new Manifest(Manifest.FORMAT_VERSION, c.sequence(), target, null, null, 0, null, null, null, 0,
+                Path.of(c.local()).getFileName().toString(), c.tier(), null, c.startedAt(), c.startedAt(), 0, c.size(),
+                c.plainSha256(), null, Map.of(), new Manifest.Verification("offsite read back", "passed", c.uploadedAt(), 0),
+                pinned, pinned ? "pinned locally" : null, null, c.takenDuringAlarm(), null, null, 0);
+    }
+
+    // ---- reading copies back, on this host or a new one ----
+
+    /** One copy found in the store: its object, manifest and whether it is encrypted. */
+    public record Remote(String key, String manifestKey, Tier tier, long size, Manifest manifest, boolean encrypted) {
+        public String name() {
+            return manifest.file();
+        }
+    }
+
+    /** Every copy of {@code target} in the store with both its object and its manifest, oldest first. */
+    public List<Remote> remote(String target) {
+        ObjectStore s3 = store();
+        String base = (settings.prefix().isEmpty() ? "" : settings.prefix() + "/") + target + "/";
+        Map<String, ObjectStore.Listed> objects = new LinkedHashMap<>();
+        for (ObjectStore.Listed o : s3.list(base)) {
+            objects.put(o.key(), o);
+        }
+        List<Remote> copies = new ArrayList<>();
+        for (String k : objects.keySet()) {
+            if (!k.endsWith(BackupLayout.MANIFEST_SUFFIX)) {
+                continue;
+            }
+            String dump = k.substring(0, k.length() - BackupLayout.MANIFEST_SUFFIX.length());
+            String rest = k.substring(base.length());
+            int slash = rest.indexOf('/');
+            if (slash < 0) {
+                continue;
+            }
+            Tier tier;
+            try {
+                tier = Tier.parse(rest.substring(0, slash));
+            } catch (IllegalArgumentException e) {
+                continue;
+            }
+            boolean encrypted = objects.containsKey(dump + Age.SUFFIX);
+            String objectKey = encrypted ? dump + Age.SUFFIX : dump;
+            if (!objects.containsKey(objectKey)) {
+                continue; // a manifest whose object is gone (deleted half-way): not a copy
+            }
+            Manifest m;
+            try {
+                m = manifests.json().readValue(s3.getSmall(k), Manifest.class);
+            } catch (IOException e) {
+                continue; // not one of ours
+            }
+            copies.add(new Remote(objectKey, k, tier, objects.get(objectKey).size(), m, encrypted));
+        }
+        copies.sort(Comparator.comparing((Remote r) -> r.manifest().startedAt()).thenComparing(Remote::key));
+        return copies;
+    }
+
+    /**
+     * The copy a reference names: {@code latest} (the newest regular backup taken with no alarm
+     * raised), a file name, a label, or a timestamp prefix (as for local backups).
+     */
+    public Remote choose(String target, String reference) {
+        List<Remote> all = remote(target);
+        String ref = reference == null || reference.isBlank() ? "latest" : reference;
+        List<Remote> matching;
+        if (ref.equals("latest")) {
+            matching = all.stream().filter(r -> r.tier().regular() && !r.manifest().takenDuringAlarm()
+                    && r.manifest().verified()).toList();
+        } else {
+            String prefix = ref.replace("-", "").replace(":", "");
+            matching = all.stream().filter(r -> r.name().equals(ref) || r.key().endsWith("/" + ref)
+                    || ref.equals(r.manifest().label())
+                    || (r.tier().regular() && BackupLayout.stamp(r.manifest().startedAt()).startsWith(prefix))).toList();
+        }
+        if (matching.isEmpty()) {
+            throw new BackstopException(ExitCode.BAD_BACKUP, "no offsite copy of target " + target + " matches \""
+                    + ref + "\" in " + store().where() + " (" + all.size() + " copies there; backstop list --offsite"
+                    + " shows them)");
+        }
+        return matching.get(matching.size() - 1);
+    }
+
+    /**
+     * Downloads a copy into {@code <target>/offsite/} (checking the object's sha256 as it arrives),
+     * decrypts it with {@code identity} when it is encrypted, and writes its manifest beside it:
+     * the result is a local backup file that restore and verify check against the manifest's sha256.
+     */
+    public Path fetch(String target, Remote copy, Optional<Path> identity) {
+        if (copy.encrypted() && identity.isEmpty()) {
+            throw new BackstopException(ExitCode.USAGE, copy.key() + " is encrypted; give the age identity that"
+                    + " decrypts it: --identity FILE or BACKSTOP_AGE_IDENTITY_FILE");
+        }
+        ObjectStore s3 = store();
+        Path dir = layout.targetDir(target).resolve("offsite");
+        Durable.createDirectories(dir);
+        Path file = dir.resolve(copy.name());
+        Path tmp = dir.resolve(BackupLayout.TEMP_PREFIX + copy.name());
+        String expected = s3.head(copy.key()).map(h -> h.metadata().get("backstop-sha256")).orElse(null);
+        long started = System.nanoTime();
+        try {
+            MessageDigest digest = MessageDigest.getInstance("SHA-256");
+            try (InputStream raw = new DigestInputStream(s3.get(copy.key()), digest);
+                    InputStream in = copy.encrypted() ? Age.decrypting(raw, identity.get(), copy.key()) : raw;
+                    OutputStream out = Files.newOutputStream(Durable.createPrivate(tmp))) {
+                in.transferTo(out);
+                raw.transferTo(OutputStream.nullOutputStream()); // whatever the decryptor left: the digest covers all
+            }
+            String got = HexFormat.of().formatHex(digest.digest());
+            if (expected != null && !expected.equals(got)) {
+                throw new BackstopException(ExitCode.BAD_BACKUP, copy.key() + " downloaded with sha256 " + got
+                        + ", not the " + expected + " recorded at upload: the copy is damaged");
+            }
+            Durable.fsync(tmp);
+            Durable.rename(tmp, file);
+            manifests.write(file, copy.manifest());
+            log.info("offsite {}: {} downloaded{} to {} in {} s", target, copy.key(), copy.encrypted() ? " and decrypted"
+                    : "", file, String.format(java.util.Locale.ROOT, "%.1f", (System.nanoTime() - started) / 1e9));
+            return file;
+        } catch (IOException e) {
+            if (e.getCause() instanceof java.security.GeneralSecurityException || e.getClass().getName()
+                    .contains("jagged")) {
+                throw new BackstopException(ExitCode.BAD_BACKUP, copy.key() + " cannot be decrypted with the identity"
+                        + " given (" + e.getClass().getSimpleName() + "): another key, or a damaged copy");
+            }
+            throw Durable.storageError("downloading " + copy.key() + " to " + file, e);
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        } finally {
+            try {
+                Files.deleteIfExists(tmp);
+            } catch (IOException ignored) {
+                // swept at the next start
+            }
+        }
+    }
+
+    public String where() {
+        return store().where();
+    }
+
+    public synchronized void close() {
+        if (store != null) {
+            store.close();
+            store = null;
+        }
+    }
+}
