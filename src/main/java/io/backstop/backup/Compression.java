@@ -35,6 +35,9 @@ public record Compression(boolean stream, String pgDumpArgument, int zstdLevel, 
                     + pgDump + " has no lz4 (pg_dump 16 and newer do); allowed here: auto, zstd[:level], 0-9, gzip[:level],"
                     + " none");
         }
+        if (c.equals("none") && !nativeZstd) {
+            return new Compression(false, "0", 0, "none (pg_dump)"); // pg_dump 15 and older spell it 0
+        }
         return new Compression(false, c, 0, c + " (pg_dump)");
     }
 

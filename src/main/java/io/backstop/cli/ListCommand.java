@@ -58,6 +58,7 @@ public final class ListCommand implements Callable<Integer> {
         for (Settings.Target t : main.targets(targets.name())) {
             Map<String, io.backstop.offsite.Offsite.Copy> copies = main.offsite()
                     .map(o -> o.state(t.name()).copies()).orElse(null);
+            java.util.Set<String> waiting = main.offsite().map(o -> o.waiting(t.name())).orElse(java.util.Set.of());
             for (Catalog.Entry e : catalog.list(t.name())) {
                 Map<String, Object> row = new LinkedHashMap<>();
                 Optional<Manifest> m = e.manifest();
@@ -76,8 +77,9 @@ public final class ListCommand implements Callable<Integer> {
                 row.put("damaged", e.damaged());
                 row.put("taken_during_alarm", m.map(Manifest::takenDuringAlarm).orElse(false));
                 row.put("problem", e.problem());
-                row.put("offsite", copies == null ? null : offsiteOf(copies.get(e.tier().dir() + "/"
-                        + e.file().getFileName()), e.verified()));
+                String relative = e.tier().dir() + "/" + e.file().getFileName();
+                row.put("offsite", copies == null ? null : offsiteOf(copies.get(relative), waiting.contains(relative),
+                        e.verified()));
                 rows.add(row);
             }
         }
@@ -114,11 +116,15 @@ public final class ListCommand implements Callable<Integer> {
         return 0;
     }
 
-    /** A backup's offsite state for list: copied (with where and how it was checked), pending, or none. */
-    private static Map<String, Object> offsiteOf(io.backstop.offsite.Offsite.Copy copy, boolean verified) {
+    /**
+     * A backup's offsite state for list: copied (with where and how it was checked), pending (its upload
+     * is due), not-kept (offsite retention keeps fewer of its tier, or deleted its copy), or - (not verified).
+     */
+    private static Map<String, Object> offsiteOf(io.backstop.offsite.Offsite.Copy copy, boolean waiting,
+            boolean verified) {
         Map<String, Object> o = new LinkedHashMap<>();
         if (copy == null) {
-            o.put("state", verified ? "pending" : "-");
+            o.put("state", waiting ? "pending" : verified ? "not-kept" : "-");
             return o;
         }
         o.put("state", "copied");

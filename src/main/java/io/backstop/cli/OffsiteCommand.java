@@ -40,7 +40,7 @@ public final class OffsiteCommand implements Callable<Integer> {
         for (Settings.Target t : main.targets(targets.name())) {
             Offsite.Status s = offsite.syncLocked(t.name(), Duration.ofMinutes(1));
             out.printf("offsite %s: %d uploaded (%s), %d copied in the store, %d deleted by offsite retention, %d kept"
-                    + " by object lock; %d copies in %s%n", t.name(), s.uploaded(), Sizes.bytes(s.bytes()), s.copied(),
+                    + " by object lock or a refused delete; %d copies in %s%n", t.name(), s.uploaded(), Sizes.bytes(s.bytes()), s.copied(),
                     s.deleted(), s.locked(),
                     offsite.state(t.name()).copies().size(), offsite.settings().describe());
         }

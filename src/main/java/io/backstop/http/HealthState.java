@@ -58,7 +58,7 @@ public final class HealthState implements Reporter {
         return since == null ? 0 : Math.max(0, java.time.Duration.between(since, now).toMillis() / 1000.0);
     }
 
-    /** Seeds the offsite facts from offsite.json at start-up. */
+    /** Seeds the offsite facts from offsite-*.json at start-up. */
     public void seedOffsite(String target, Instant lastSuccess, Instant waitingSince) {
         offsite.put(target, new OffsiteFacts(lastSuccess, waitingSince, 0, 0, null));
     }

@@ -91,8 +91,12 @@ public final class ObjectStore implements AutoCloseable {
     public record Listed(String key, long size, Instant lastModified) {
     }
 
-    /** What a delete came to: gone, or refused because the object is locked (or the store forbids deletes). */
-    public enum Deleted { DELETED, REFUSED }
+    /**
+     * What a delete came to: gone, or refused by the store (object lock answers 403 AccessDenied; a
+     * store or policy without deletes 405 or 501), with the store's answer. A refused copy stays.
+     */
+    public record Deleted(boolean gone, String refusal) {
+    }
 
     /**
      * Checksums of what was sent: {@code value} is what the store reports back for the whole object
@@ -292,14 +296,16 @@ public final class ObjectStore implements AutoCloseable {
         }
     }
 
-    /** Deletes {@code key}; a store that refuses (object lock, a policy) answers REFUSED, not an error. */
+    /** Deletes {@code key}; a store that refuses (object lock, a policy) is an answer, not an error. */
     public Deleted delete(String key) {
         try {
             s3.deleteObject(r -> r.bucket(settings.bucket()).key(key));
-            return Deleted.DELETED;
+            return new Deleted(true, null);
         } catch (S3Exception e) {
-            if (e.statusCode() == 403 && !isCredentialProblem(e)) {
-                return Deleted.REFUSED;
+            int status = e.statusCode();
+            if ((status == 403 && !isCredentialProblem(e)) || status == 405 || status == 501) {
+                return new Deleted(false, status + " " + (e.awsErrorDetails() == null ? ""
+                        : e.awsErrorDetails().errorCode()));
             }
             throw failure("deleting " + key, e);
         } catch (SdkException e) {

@@ -38,7 +38,7 @@ import org.slf4j.LoggerFactory;
  * Verified offsite copies. {@link #sync} uploads each verified local backup that has no copy yet
  * (newest first), encrypted to the age recipients when configured, reads the object's size and
  * checksum back, and only then uploads the manifest beside it and records the copy in
- * {@code <target>/offsite.json}: a copy counts (for retention, lag and restore) only once all of
+ * {@code <target>/offsite-*.json}: a copy counts (for retention, lag and restore) only once all of
  * that held. Offsite retention then applies its own counts to recorded copies only; pinned
  * backups and copies still under object lock stay. Nothing here ever changes a local backup.
  *
@@ -47,7 +47,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class Offsite {
     private static final Logger log = LoggerFactory.getLogger(Offsite.class);
-    private static final String STATE_FILE = "offsite.json";
     private static final int STATE_FORMAT = 1;
     /** The largest object a server-side copy takes in one request. */
     private static final long MAX_COPY = 5L << 30;
@@ -88,11 +87,29 @@ public final class Offsite {
             Instant retainUntil, boolean pinned, boolean takenDuringAlarm) {
     }
 
-    /** {@code <target>/offsite.json}: the copies this Backstop uploaded and verified. */
+    /**
+     * {@code <target>/offsite-*.json}: the copies this Backstop uploaded and verified, and where to: a
+     * state of another destination (the url or endpoint changed) counts for nothing there.
+     */
     @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
-    public record State(int formatVersion, Map<String, Copy> copies) {
+    public record State(int formatVersion, String destination, Map<String, Copy> copies) {
         public State {
             copies = copies == null ? new TreeMap<>() : new TreeMap<>(copies);
+        }
+    }
+
+    /** The bucket and prefix: another url is another set of copies (an endpoint may change its name, not its objects). */
+    private String destination() {
+        return settings.describe();
+    }
+
+    /** {@code <target>/offsite-<hash of the destination>.json}: each destination keeps its own record. */
+    public Path stateFile(String target) {
+        try {
+            byte[] h = MessageDigest.getInstance("SHA-256").digest(destination().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            return layout.targetDir(target).resolve("offsite-" + HexFormat.of().formatHex(h, 0, 4) + ".json");
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
         }
     }
 
@@ -101,12 +118,15 @@ public final class Offsite {
     }
 
     public State state(String target) {
-        Path file = layout.targetDir(target).resolve(STATE_FILE);
+        Path file = stateFile(target);
         try {
             State s = manifests.json().readValue(file.toFile(), State.class);
-            return new State(s.formatVersion(), s.copies());
+            if (!destination().equals(s.destination())) {
+                return new State(STATE_FORMAT, destination(), Map.of()); // copies elsewhere: everything goes here anew
+            }
+            return s;
         } catch (NoSuchFileException | java.io.FileNotFoundException e) {
-            return new State(STATE_FORMAT, Map.of());
+            return new State(STATE_FORMAT, destination(), Map.of());
         } catch (IOException e) {
             throw new BackstopException(ExitCode.STORAGE, file + " cannot be read (" + e.getMessage() + "); move it"
                     + " aside: the next sync uploads every backup again and records them anew");
@@ -114,7 +134,7 @@ public final class Offsite {
     }
 
     private void save(String target, State state) {
-        Path file = layout.targetDir(target).resolve(STATE_FILE);
+        Path file = stateFile(target);
         try {
             Durable.writeAtomically(file, manifests.json().writerWithDefaultPrettyPrinter().writeValueAsBytes(state));
         } catch (IOException e) {
@@ -122,19 +142,45 @@ public final class Offsite {
         }
     }
 
-    /** When the newest verified local backup that has no offsite copy yet was finished; empty when none waits. */
+    /** When the newest verified local backup that still waits for its offsite copy was finished; empty when none waits. */
     public Optional<Instant> waitingSince(String target) {
-        State state = state(target);
-        return catalog.list(target).stream()
-                .filter(Catalog.Entry::verified)
-                .filter(e -> !state.copies().containsKey(relative(e)))
+        return pending(target, state(target)).stream()
                 .map(e -> e.manifest().orElseThrow().finishedAt())
                 .max(Comparator.naturalOrder());
     }
 
+    /** The backups (as tier/file) that wait for their copy; see {@link #pending}. */
+    public java.util.Set<String> waiting(String target) {
+        return pending(target, state(target)).stream().map(Offsite::relative)
+                .collect(java.util.stream.Collectors.toSet());
+    }
+
+    /**
+     * The verified local backups without a copy that offsite retention would keep: one it would
+     * delete at once (an hourly beyond the offsite count that is still kept locally) is never uploaded.
+     */
+    private List<Catalog.Entry> pending(String target, State state) {
+        List<Catalog.Entry> local = catalog.list(target).stream().filter(Catalog.Entry::verified).toList();
+        Map<String, Catalog.Entry> candidates = new LinkedHashMap<>();
+        for (Copy c : state.copies().values()) {
+            candidates.put(c.local(), new Catalog.Entry(Path.of(c.local()), c.tier(), Optional.of(asManifest(target, c)),
+                    null, false));
+        }
+        for (Catalog.Entry e : local) {
+            candidates.putIfAbsent(relative(e), new Catalog.Entry(Path.of(relative(e)), e.tier(), e.manifest(), null,
+                    false));
+        }
+        java.util.Set<String> unwanted = new java.util.HashSet<>();
+        for (RetentionPlan.Deletion d : RetentionPlan.plan(new ArrayList<>(candidates.values()), settings.retention())) {
+            unwanted.add(d.file().toString());
+        }
+        return local.stream().filter(e -> !state.copies().containsKey(relative(e)) && !unwanted.contains(relative(e)))
+                .toList();
+    }
+
     /**
      * {@link #sync} under the target's offsite lock (the daemon and a CLI command never upload the
-     * same backup twice, nor write offsite.json at once); waits at most {@code wait} for it.
+     * same backup twice, nor write offsite-*.json at once); waits at most {@code wait} for it.
      */
     public Status syncLocked(String target, java.time.Duration wait) {
         Path lockFile = layout.targetDir(target).resolve(".offsite.lock");
@@ -160,10 +206,7 @@ public final class Offsite {
      */
     public Status sync(String target) {
         State state = state(target);
-        List<Catalog.Entry> pending = new ArrayList<>(catalog.list(target).stream()
-                .filter(Catalog.Entry::verified)
-                .filter(e -> !state.copies().containsKey(relative(e)))
-                .toList());
+        List<Catalog.Entry> pending = new ArrayList<>(pending(target, state));
         // Newest first (the copy that matters most after a host loss); within one backup, the hourly or manual
         // original before its promotions, which are then copied inside the store.
         pending.sort(Comparator.comparing((Catalog.Entry e) -> -e.manifest().orElseThrow().sequence())
@@ -175,7 +218,7 @@ public final class Offsite {
             Copy copy = ship(target, e, state);
             state.copies().put(copy.local(), copy);
             save(target, state);
-            if (copy.readback().startsWith("copied")) {
+            if (copy.readback().startsWith("copied in the store")) {
                 copied++;
             } else {
                 uploaded++;
@@ -216,17 +259,15 @@ public final class Offsite {
                 .findFirst();
         if (same.isPresent()) {
             s3.copy(same.get().key(), key, settings.lock(), retainUntil);
-            ObjectStore.Head head = s3.head(key).orElseThrow(() -> new BackstopException(ExitCode.OFFSITE,
-                    "copied " + same.get().key() + " to " + key + " in " + s3.where() + " but it cannot be read back"));
-            if (head.size() != same.get().size()) {
-                throw new BackstopException(ExitCode.OFFSITE, "copy " + key + " in " + s3.where() + " reads back "
-                        + head.size() + " bytes, not " + same.get().size());
-            }
+            String readback = readBack(s3, key, new ObjectStore.Sent(same.get().size(),
+                    s3.head(same.get().key()).map(ObjectStore.Head::checksum).orElse(null), null, "sha256"),
+                    same.get().sha256());
             s3.putSmall(manifestKey, manifestJson, settings.lock(), retainUntil);
-            log.info("offsite {}: {} copied in the store from {} ({} bytes)", target, key, same.get().key(), head.size());
-            return new Copy(relative(e), key, manifestKey, e.tier(), m.sequence(), m.startedAt(), head.size(),
-                    same.get().sha256(), m.sha256(), encrypt, now, "copied; size read back", retainUntil, m.pinned(),
-                    m.takenDuringAlarm());
+            log.info("offsite {}: {} copied in the store from {} ({} bytes)", target, key, same.get().key(),
+                    same.get().size());
+            return new Copy(relative(e), key, manifestKey, e.tier(), m.sequence(), m.startedAt(), same.get().size(),
+                    same.get().sha256(), m.sha256(), encrypt, now, "copied in the store; " + readback, retainUntil,
+                    m.pinned(), m.takenDuringAlarm());
         }
 
         Path source = e.file();
@@ -289,6 +330,9 @@ public final class Offsite {
             }
             return "size + " + sent.method() + " read back";
         }
+        if (sent.eTag() == null) {
+            return "size + sha256 metadata read back";
+        }
         if (sent.eTag() != null && head.eTag() != null && !sent.eTag().equals(head.eTag())) {
             throw new BackstopException(ExitCode.OFFSITE, key + " in " + s3.where() + " reads back ETag " + head.eTag()
                     + ", the upload answered " + sent.eTag());
@@ -336,10 +380,10 @@ public final class Offsite {
                 continue; // retained by object lock: not an error, and not retried as one
             }
             ObjectStore.Deleted gone = store().delete(c.key());
-            if (gone == ObjectStore.Deleted.REFUSED) {
+            if (!gone.gone()) {
                 locked++;
-                log.info("offsite {}: {} is due to go ({}) but the store refuses the delete (object lock or a"
-                        + " policy); it stays", target, c.key(), d.reason());
+                log.info("offsite {}: {} is due to go ({}) but the store refuses the delete ({}: object lock or a"
+                        + " policy); it stays", target, c.key(), d.reason(), gone.refusal());
                 continue;
             }
             store().delete(c.manifestKey());

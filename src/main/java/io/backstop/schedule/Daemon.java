@@ -146,7 +146,8 @@ public final class Daemon {
                     scheduler.scheduleJob(JobBuilder.newJob(OffsiteJob.class).withIdentity(t.name(), OFFSITE).build(),
                             TriggerBuilder.newTrigger().withIdentity(t.name(), OFFSITE).startNow()
                                     .withSchedule(org.quartz.SimpleScheduleBuilder.simpleSchedule()
-                                            .withIntervalInMilliseconds(OffsiteJob.TICK.toMillis()).repeatForever()
+                                            .withIntervalInMilliseconds(
+                                                    OffsiteJob.tick(offsite.get().settings().interval()).toMillis()).repeatForever()
                                             .withMisfireHandlingInstructionNextWithRemainingCount())
                                     .build());
                     afterBackup = () -> {

@@ -23,8 +23,12 @@ import org.slf4j.LoggerFactory;
 @DisallowConcurrentExecution
 final class OffsiteJob implements Job {
     private static final Logger log = LoggerFactory.getLogger(OffsiteJob.class);
-    /** How often the job looks; cheap (a directory listing) when nothing is due. */
-    static final Duration TICK = Duration.ofSeconds(15);
+    /** How often the job looks at most; cheap (a directory listing) when nothing is due. */
+    private static final Duration TICK = Duration.ofSeconds(15);
+
+    static Duration tick(Duration interval) {
+        return interval.compareTo(TICK) < 0 ? interval : TICK;
+    }
 
     private final Target target;
     private final Offsite offsite;

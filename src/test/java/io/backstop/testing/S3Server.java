@@ -26,12 +26,14 @@ public final class S3Server implements AutoCloseable {
     private final Path dir;
     private final int port;
     private final boolean readOnly;
+    private final Map<String, String> extra;
     private Process process;
 
-    private S3Server(Path dir, int port, boolean readOnly) {
+    private S3Server(Path dir, int port, boolean readOnly, Map<String, String> extra) {
         this.dir = dir;
         this.port = port;
         this.readOnly = readOnly;
+        this.extra = Map.copyOf(extra);
     }
 
     public static Path jar() {
@@ -45,19 +47,27 @@ public final class S3Server implements AutoCloseable {
 
     /** Starts a server over {@code dir} (created) with one bucket, {@code bucket}. */
     public static S3Server start(Path dir, String bucket) {
+        return start(dir, bucket, Map.of());
+    }
+
+    /**
+     * With more S3Proxy properties, e.g. {@code s3proxy.latency-blobstore.upload-part.speed} (bytes per
+     * millisecond) to slow uploads down so that a test can cut one mid-way.
+     */
+    public static S3Server start(Path dir, String bucket, Map<String, String> properties) {
         try {
             Files.createDirectories(dir.resolve("data").resolve(bucket));
         } catch (IOException e) {
             throw new IllegalStateException(e);
         }
-        S3Server s = new S3Server(dir, freePort(), false);
+        S3Server s = new S3Server(dir, freePort(), false, properties);
         s.startProcess();
         return s;
     }
 
     /** A second server over the same directory that refuses every write and delete. */
     public S3Server readOnly() {
-        S3Server s = new S3Server(dir, freePort(), true);
+        S3Server s = new S3Server(dir, freePort(), true, Map.of());
         s.startProcess();
         return s;
     }
@@ -96,7 +106,9 @@ public final class S3Server implements AutoCloseable {
                     "s3proxy.ignore-unknown-headers=true",
                     "s3proxy.read-only-blobstore=" + readOnly,
                     "jclouds.provider=filesystem-nio2",
-                    "jclouds.filesystem.basedir=" + dir.resolve("data")) + "\n");
+                    "jclouds.filesystem.basedir=" + dir.resolve("data")) + "\n"
+                    + extra.entrySet().stream().map(e -> e.getKey() + "=" + e.getValue() + "\n")
+                            .collect(java.util.stream.Collectors.joining()));
             List<String> command = new ArrayList<>(List.of(
                     Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                     "-Xmx256m", "-XX:TieredStopAtLevel=1", "-jar", jar().toString(), "--properties", props.toString()));

@@ -1,0 +1,451 @@
+package io.backstop.offsite;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.backstop.ExitCode;
+import io.backstop.testing.Cli;
+import io.backstop.testing.Fixtures;
+import io.backstop.testing.PgCluster;
+import io.backstop.testing.S3Server;
+import io.backstop.testing.Tools;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Offsite copies against a real S3 API server (S3Proxy, filesystem backend, SigV4) with the real
+ * pg_dump/pg_restore and Debian's age: what is uploaded, how it is checked, how it comes back on
+ * a host that has nothing but the bucket's credentials and the identity, and what faults do.
+ */
+class OffsiteIT {
+    private static final String BUCKET = "backstop-offsite";
+    private final PgCluster pg = PgCluster.shared();
+    private final ObjectMapper json = new ObjectMapper();
+
+    @TempDir
+    Path dir;
+
+    private S3Server s3;
+    private String db;
+    private Path backups;
+    private final List<String> outputs = new ArrayList<>();
+
+    @BeforeEach
+    void storeAndDatabase() {
+        s3 = S3Server.start(dir.resolve("s3"), BUCKET);
+        db = pg.createDatabase("offsite");
+        pg.execute(db, "CREATE TABLE users(id int primary key, email text)",
+                "INSERT INTO users SELECT g, 'u' || g || '@example.com' FROM generate_series(1, 5000) g",
+                "CREATE TABLE orders(id bigint primary key, user_id int REFERENCES users, total numeric)",
+                "INSERT INTO orders SELECT g, 1 + g % 5000, g / 7.0 FROM generate_series(1, 20000) g");
+        backups = dir.resolve("backups");
+    }
+
+    @AfterEach
+    void stop() {
+        s3.close();
+    }
+
+    private Map<String, String> env(String prefix) {
+        Map<String, String> env = Cli.env(pg, db, backups);
+        env.putAll(s3.env(BUCKET + "/" + prefix));
+        return env;
+    }
+
+    private Cli.Result run(Map<String, String> env, String... args) {
+        Cli.Result r = Cli.run(env, args);
+        outputs.add(r.all());
+        return r;
+    }
+
+    private Path identity() throws IOException, InterruptedException {
+        Path key = dir.resolve("age-key.txt");
+        if (!Files.exists(key)) {
+            Process p = new ProcessBuilder(Tools.require("age-keygen", "age"), "-o", key.toString())
+                    .redirectErrorStream(true).start();
+            p.getInputStream().readAllBytes();
+            assertThat(p.waitFor()).isZero();
+        }
+        return key;
+    }
+
+    private String recipient() throws IOException, InterruptedException {
+        Process p = new ProcessBuilder("age-keygen", "-y", identity().toString()).start();
+        String r = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
+        assertThat(p.waitFor()).isZero();
+        assertThat(r).startsWith("age1");
+        return r;
+    }
+
+    private List<Path> objects(String prefix) throws IOException {
+        Path root = s3.data().resolve(BUCKET).resolve(prefix);
+        if (!Files.isDirectory(root)) {
+            return List.of();
+        }
+        try (Stream<Path> files = Files.walk(root)) {
+            return files.filter(Files::isRegularFile).filter(f -> !f.getFileName().toString().startsWith("."))
+                    .sorted().toList();
+        }
+    }
+
+    private JsonNode list(Map<String, String> env) throws IOException {
+        Cli.Result r = run(env, "list", "--json");
+        assertThat(r.status()).as(r.all()).isZero();
+        return json.readTree(r.out());
+    }
+
+    private String sh(String script) throws IOException, InterruptedException {
+        ProcessBuilder pb = new ProcessBuilder("bash", "-o", "pipefail", "-c", script).redirectErrorStream(true);
+        pb.environment().put("PGPASSWORD", pg.password());
+        Process p = pb.start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(p.waitFor()).as(out).isZero();
+        return out;
+    }
+
+    @Test
+    void anEncryptedCopyIsReadBackDecryptsWithAgeAndRestoresOnANewHost() throws Exception {
+        Map<String, String> env = env("enc");
+        env.put("BACKSTOP_AGE_RECIPIENTS", recipient());
+        Cli.Result backup = run(env, "backup");
+        assertThat(backup.status()).as(backup.all()).isZero();
+        assertThat(backup.out()).contains("offsite app: 1 uploaded", "1 copied in the store", "verified by read back");
+
+        JsonNode rows = list(env);
+        assertThat(rows).hasSize(2); // the hourly backup and its daily promotion
+        for (JsonNode row : rows) {
+            JsonNode offsite = row.get("offsite");
+            assertThat(offsite.get("state").asText()).isEqualTo("copied");
+            assertThat(offsite.get("encrypted").asBoolean()).isTrue();
+            assertThat(offsite.get("key").asText()).startsWith("enc/app/").endsWith(".dump.zst.age");
+            assertThat(offsite.get("readback").asText()).contains("sha256");
+        }
+        // In the store: the ciphertext and the manifest, nothing readable as a dump.
+        List<Path> stored = objects("enc");
+        assertThat(stored).extracting(p -> p.getFileName().toString())
+                .anyMatch(n -> n.matches("app-\\d{8}T\\d{6}Z\\.dump\\.zst\\.age"))
+                .anyMatch(n -> n.matches("app-\\d{8}T\\d{6}Z\\.dump\\.zst\\.json"))
+                .noneMatch(n -> n.endsWith(".dump.zst"));
+        Path object = stored.stream().filter(p -> p.toString().contains("/hourly/") && p.toString().endsWith(".age"))
+                .findFirst().orElseThrow();
+        assertThat(Files.readString(object, StandardCharsets.ISO_8859_1)).startsWith("age-encryption.org/v1\n")
+                .doesNotContain("CREATE TABLE", "@example.com");
+
+        // No lock-in: Debian's age and zstd, then a plain pg_restore.
+        String plainDb = pg.createDatabase("byhand");
+        sh(Tools.require("age", "age") + " -d -i " + identity() + " " + object + " | " + Tools.require("zstd", "zstd")
+                + " -dc | " + pg.bin().resolve("pg_restore") + " --no-owner -h " + pg.host() + " -p " + pg.port()
+                + " -U " + PgCluster.SUPERUSER + " -d " + plainDb);
+        assertThat(pg.count(plainDb, "users")).isEqualTo(5000);
+        assertThat(pg.count(plainDb, "orders")).isEqualTo(20000);
+
+        // A new host: an empty backup directory, the bucket's credentials and the identity; no recipients needed.
+        Map<String, String> newHost = env("enc");
+        newHost.put("BACKSTOP_BACKUP_DIR", dir.resolve("new-host").toString());
+        Cli.Result listed = run(newHost, "list", "--offsite");
+        assertThat(listed.status()).as(listed.all()).isZero();
+        assertThat(listed.out()).contains("hourly", "daily", "age", "25,000");
+        Cli.Result without = run(newHost, "restore", "offsite:latest", "--into", "never_" + System.nanoTime(), "--yes");
+        assertThat(without.status()).isEqualTo(ExitCode.USAGE.status());
+        assertThat(without.err()).contains("is encrypted", "--identity FILE", "BACKSTOP_AGE_IDENTITY_FILE");
+        String into = "from_offsite_" + System.nanoTime();
+        Cli.Result restored = run(newHost, "restore", "offsite:latest", "--into", into, "--yes",
+                "--identity", identity().toString());
+        assertThat(restored.status()).as(restored.all()).isZero();
+        assertThat(restored.out()).contains("downloading and decrypting", "row counts match the manifest");
+        assertThat(pg.count(into, "users")).isEqualTo(5000);
+        assertThat(pg.count(into, "orders")).isEqualTo(20000);
+
+        // A restore drill from the offsite copy, the identity from the environment this time.
+        newHost.put("BACKSTOP_AGE_IDENTITY_FILE", identity().toString());
+        Cli.Result drill = run(newHost, "verify", "offsite:latest");
+        assertThat(drill.status()).as(drill.all()).isZero();
+        assertThat(drill.out()).contains("passed");
+
+        // A wrong identity: a clear refusal, nothing restored.
+        Path other = dir.resolve("other-key.txt");
+        sh("age-keygen -o " + other);
+        Cli.Result wrong = run(newHost, "restore", "offsite:latest", "--into", "never_" + System.nanoTime(), "--yes",
+                "--identity", other.toString());
+        assertThat(wrong.status()).isEqualTo(ExitCode.BAD_BACKUP.status());
+        assertThat(wrong.err()).contains("cannot be decrypted", other.toString());
+        assertNoSecretAnywhere();
+    }
+
+    @Test
+    void largeFilesGoUpInPartsWithContentMd5AndAPlainCopyNeedsNoIdentity() throws Exception {
+        pg.execute(db, "CREATE TABLE blobs AS SELECT g AS id, md5(g::text) || md5((g * 3)::text) || md5((g * 7)::text)"
+                + " AS body FROM generate_series(1, 400000) g");
+        Map<String, String> env = env("parts");
+        env.put("BACKSTOP_PG_DUMP_COMPRESS", "none"); // a large file: several 5 MiB parts
+        env.put("BACKSTOP_OFFSITE_MULTIPART_THRESHOLD", "5MiB");
+        env.put("BACKSTOP_OFFSITE_PART_SIZE", "5MiB");
+        env.put("BACKSTOP_OFFSITE_CHECKSUM", "md5");
+        Cli.Result backup = run(env, "backup");
+        assertThat(backup.status()).as(backup.all()).isZero();
+        JsonNode hourly = hourly(list(env));
+        long size = hourly.get("size_bytes").asLong();
+        assertThat(size).isGreaterThan(3 * (5L << 20));
+        JsonNode offsite = hourly.get("offsite");
+        assertThat(offsite.get("state").asText()).isEqualTo("copied");
+        assertThat(offsite.get("encrypted").asBoolean()).isFalse();
+        assertThat(offsite.get("size_bytes").asLong()).isEqualTo(size);
+        assertThat(offsite.get("readback").asText()).contains("md5");
+        Path object = objects("parts").stream().filter(p -> p.toString().contains("/hourly/")
+                && p.toString().endsWith(".dump")).findFirst().orElseThrow();
+        assertThat(Files.size(object)).isEqualTo(size);
+        assertThat(sha256(object)).isEqualTo(hourly.get("offsite").get("sha256").asText());
+
+        Map<String, String> newHost = env("parts");
+        newHost.put("BACKSTOP_BACKUP_DIR", dir.resolve("new-host").toString());
+        String into = "parts_" + System.nanoTime();
+        String name = Path.of(hourly.get("file").asText()).getFileName().toString();
+        Cli.Result restored = run(newHost, "restore", "offsite:" + name, "--into", into, "--yes");
+        assertThat(restored.status()).as(restored.all()).isZero();
+        assertThat(pg.count(into, "blobs")).isEqualTo(400000);
+        assertNoSecretAnywhere();
+    }
+
+    private static JsonNode hourly(JsonNode rows) {
+        for (JsonNode r : rows) {
+            if (r.get("tier").asText().equals("hourly")) {
+                return r;
+            }
+        }
+        throw new AssertionError("no hourly backup in " + rows);
+    }
+
+    private static String sha256(Path file) throws Exception {
+        java.security.MessageDigest md = java.security.MessageDigest.getInstance("SHA-256");
+        try (var in = Files.newInputStream(file)) {
+            byte[] b = new byte[1 << 16];
+            int n;
+            while ((n = in.read(b)) > 0) {
+                md.update(b, 0, n);
+            }
+        }
+        return java.util.HexFormat.of().formatHex(md.digest());
+    }
+
+    @Test
+    void anUnreachableStoreLeavesTheLocalBackupAloneAndTheNextSyncCatchesUp() throws Exception {
+        Map<String, String> env = env("down");
+        s3.kill();
+        Cli.Result backup = run(env, "backup");
+        assertThat(backup.status()).as("a failed upload never fails the backup: " + backup.all()).isZero();
+        assertThat(backup.err()).contains("offsite copy of target app not made", "unreachable",
+                "the local backup is verified and kept");
+        JsonNode rows = list(env);
+        assertThat(rows).allSatisfy(r -> {
+            assertThat(r.get("verified").asBoolean()).isTrue();
+            assertThat(r.get("offsite").get("state").asText()).isEqualTo("pending");
+        });
+        Cli.Result sync = run(env, "offsite");
+        assertThat(sync.status()).isEqualTo(ExitCode.OFFSITE.status());
+        assertThat(sync.err()).contains("unreachable", "offsite.endpoint");
+
+        s3.startProcess();
+        Cli.Result caughtUp = run(env, "offsite");
+        assertThat(caughtUp.status()).as(caughtUp.all()).isZero();
+        assertThat(caughtUp.out()).contains("1 uploaded", "1 copied in the store");
+        assertThat(list(env)).allSatisfy(r -> assertThat(r.get("offsite").get("state").asText()).isEqualTo("copied"));
+        assertNoSecretAnywhere();
+    }
+
+    @Test
+    void wrongCredentialsAndAMissingBucketAreNamedAndNothingIsRecorded() throws Exception {
+        Map<String, String> env = env("creds");
+        assertThat(run(env, "backup").status()).isZero();
+        Map<String, String> wrong = new HashMap<>(env);
+        wrong.put("BACKSTOP_OFFSITE_SECRET_KEY", "not-the-secret-key-Qz7");
+        Files.delete(stateFile());
+        Cli.Result refused = run(wrong, "offsite");
+        assertThat(refused.status()).isEqualTo(ExitCode.OFFSITE.status());
+        assertThat(refused.err()).contains("refused the credentials", "offsite.secret-key")
+                .doesNotContain("not-the-secret-key-Qz7");
+        assertThat(stateFileExists()).isFalse();
+
+        Map<String, String> missing = new HashMap<>(env);
+        missing.put("BACKSTOP_OFFSITE_URL", "s3://no-such-bucket-here/x");
+        Cli.Result noBucket = run(missing, "offsite");
+        assertThat(noBucket.status()).isEqualTo(ExitCode.OFFSITE.status());
+        assertThat(noBucket.err()).contains("bucket no-such-bucket-here does not exist");
+
+        Map<String, String> noKeys = new HashMap<>(env);
+        noKeys.remove("BACKSTOP_OFFSITE_SECRET_KEY");
+        Cli.Result config = run(noKeys, "offsite");
+        assertThat(config.status()).isEqualTo(ExitCode.USAGE.status());
+        assertThat(config.err()).contains("backstop.offsite", "secret-key is empty");
+        assertThat(Fixtures.finalDumps(backups.resolve("app/hourly"))).hasSize(1);
+        assertNoSecretAnywhere();
+    }
+
+    @Test
+    void anUploadCutMidWayLeavesNoObjectUnderItsNameAndIsRedoneAfterwards() throws Exception {
+        pg.execute(db, "CREATE TABLE blobs AS SELECT g AS id, md5(g::text) || md5((g * 3)::text) || md5((g * 7)::text)"
+                + " AS body FROM generate_series(1, 600000) g");
+        Map<String, String> env = env("cut");
+        env.put("BACKSTOP_PG_DUMP_COMPRESS", "none");
+        env.put("BACKSTOP_OFFSITE_MULTIPART_THRESHOLD", "5MiB");
+        env.put("BACKSTOP_OFFSITE_PART_SIZE", "5MiB");
+        // Take the backup while the store is away, so that the upload below is the only one; then a store that
+        // takes parts at 20 MB/s, so that the cut below lands mid-way whatever the machine's speed.
+        s3.kill();
+        assertThat(run(env, "backup").status()).isZero();
+        s3 = S3Server.start(dir.resolve("s3"), BUCKET, Map.of("s3proxy.latency-blobstore.upload-part.speed", "20000",
+                "s3proxy.latency-blobstore.put.speed", "20000"));
+        env.putAll(s3.env(BUCKET + "/cut"));
+        Path log = dir.resolve("offsite-cut.log");
+        Process upload = Cli.spawn(env, log, "offsite");
+        Path bucket = s3.data().resolve(BUCKET);
+        // Kill the store once parts are arriving: some bytes are there, the upload is not complete.
+        Fixtures.await("parts arriving in the store", Duration.ofSeconds(120), () -> bytesUnder(bucket) > (6L << 20)
+                || !upload.isAlive());
+        s3.kill();
+        assertThat(upload.waitFor(120, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+        String out = Files.readString(log);
+        assertThat(upload.exitValue()).as(out).isEqualTo(ExitCode.OFFSITE.status());
+        assertThat(out).contains("uploading", "offsite");
+        assertThat(objects("cut")).as("no object under a final name after a cut upload")
+                .noneMatch(p -> p.getFileName().toString().endsWith(".dump"));
+        assertThat(stateFileExists()).isFalse();
+
+        s3.startProcess();
+        Cli.Result again = run(env, "offsite");
+        assertThat(again.out()).contains("1 uploaded");
+        assertThat(again.status()).as(again.all()).isZero();
+        JsonNode hourly = hourly(list(env));
+        assertThat(hourly.get("offsite").get("state").asText()).isEqualTo("copied");
+        Path object = objects("cut").stream().filter(p -> p.toString().contains("/hourly/")
+                && p.toString().endsWith(".dump")).findFirst().orElseThrow();
+        assertThat(sha256(object)).isEqualTo(hourly.get("offsite").get("sha256").asText());
+    }
+
+    private Path stateFile() throws IOException {
+        try (Stream<Path> files = Files.list(backups.resolve("app"))) {
+            return files.filter(f -> f.getFileName().toString().matches("offsite-[0-9a-f]{8}\\.json")).findFirst()
+                    .orElseThrow();
+        }
+    }
+
+    private boolean stateFileExists() throws IOException {
+        try (Stream<Path> files = Files.list(backups.resolve("app"))) {
+            return files.anyMatch(f -> f.getFileName().toString().startsWith("offsite-"));
+        }
+    }
+
+    private static long bytesUnder(Path dir) {
+        try (Stream<Path> files = Files.walk(dir)) {
+            return files.filter(Files::isRegularFile).mapToLong(f -> {
+                try {
+                    return Files.size(f);
+                } catch (IOException e) {
+                    return 0;
+                }
+            }).sum();
+        } catch (IOException | java.io.UncheckedIOException e) {
+            return 0;
+        }
+    }
+
+    @Test
+    void offsiteRetentionKeepsItsOwnCountsPinnedBackupsAndLockedOrRefusedCopies() throws Exception {
+        Map<String, String> env = env("keep");
+        env.put("BACKSTOP_OFFSITE_RETENTION_HOURLY", "1");
+        env.put("BACKSTOP_OFFSITE_RETENTION_DAILY", "1");
+        assertThat(run(env, "backup").status()).isZero();
+        assertThat(run(env, "backup").status()).isZero();
+        // Rows vanish: the next backup raises the alarm and pins the last backups from before the drop.
+        pg.execute(db, "DELETE FROM orders");
+        Cli.Result during = run(env, "backup");
+        assertThat(during.status()).as(during.all()).isZero();
+        JsonNode rows = list(env);
+        List<String> pinned = new ArrayList<>();
+        for (JsonNode r : rows) {
+            if (r.get("tier").asText().equals("hourly") && r.get("pinned").asBoolean()) {
+                pinned.add(r.get("offsite").get("key").asText());
+            }
+        }
+        assertThat(pinned).isNotEmpty();
+        // Offsite: hourly keeps 1 (the newest) plus every pinned one; the unpinned older one went.
+        List<String> hourlyKeys = objects("keep").stream().map(p -> s3.data().resolve(BUCKET).relativize(p).toString())
+                .filter(k -> k.contains("/hourly/") && k.endsWith(".dump.zst")).toList();
+        assertThat(hourlyKeys).containsAll(pinned);
+        assertThat(hourlyKeys).hasSize(1 + pinned.size());
+
+        // A store that refuses deletes (a lock S3Proxy does not keep, played by a read-only server): kept, no error.
+        try (S3Server readOnly = s3.readOnly()) {
+            Map<String, String> refusing = env("keep");
+            refusing.put("BACKSTOP_OFFSITE_ENDPOINT", readOnly.endpoint());
+            refusing.put("BACKSTOP_OFFSITE_RETENTION_HOURLY", "1");
+            refusing.put("BACKSTOP_OFFSITE_RETENTION_DAILY", "1");
+            pg.execute(db, "INSERT INTO orders SELECT g, 1 + g % 5000, g / 7.0 FROM generate_series(1, 20000) g");
+            assertThat(run(env, "ack").status()).isZero(); // pins released: the pinned copies are due now
+            Cli.Result refused = run(refusing, "offsite");
+            assertThat(refused.status()).as(refused.all()).isZero();
+            assertThat(refused.out()).containsPattern("[1-9]\\d* kept by object lock");
+            assertThat(objects("keep").stream().map(p -> s3.data().resolve(BUCKET).relativize(p).toString())
+                    .filter(k -> k.contains("/hourly/") && k.endsWith(".dump.zst")).toList()).containsAll(pinned);
+        }
+        // With object lock, nothing is deleted before its retain-until: kept, not an error.
+        Map<String, String> locked = env("locked");
+        locked.put("BACKSTOP_OFFSITE_RETENTION_HOURLY", "1");
+        locked.put("BACKSTOP_OFFSITE_OBJECT_LOCK_MODE", "governance");
+        locked.put("BACKSTOP_OFFSITE_OBJECT_LOCK_PERIOD", "2d");
+        Cli.Result sync = run(locked, "offsite");
+        assertThat(sync.status()).as(sync.all()).isZero();
+        JsonNode lockedRows = list(locked);
+        int copied = 0;
+        for (JsonNode r : lockedRows) {
+            if (!r.get("offsite").get("state").asText().equals("copied")) {
+                assertThat(r.get("offsite").get("state").asText()).isEqualTo("not-kept");
+                continue;
+            }
+            copied++;
+            Instant until = Instant.parse(r.get("offsite").get("retain_until").asText());
+            assertThat(until).isAfter(Instant.now().plus(Duration.ofDays(1)));
+        }
+        assertThat(copied).isGreaterThanOrEqualTo(2);
+        // One more backup: the copy it replaces is due to go, but stays locked until its retain-until.
+        assertThat(run(locked, "backup").status()).isZero();
+        Cli.Result again = run(locked, "offsite");
+        assertThat(again.out()).contains("0 deleted by offsite retention").containsPattern("[1-9]\\d* kept by object lock");
+
+        assertNoSecretAnywhere();
+    }
+
+    /** Keys and identities never reach output, logs, manifests, state or the store's metadata. */
+    private void assertNoSecretAnywhere() throws IOException {
+        List<String> secrets = new ArrayList<>(List.of(S3Server.SECRET_KEY, S3Server.ACCESS_KEY));
+        Path key = dir.resolve("age-key.txt");
+        if (Files.exists(key)) {
+            Files.readAllLines(key).stream().filter(l -> l.startsWith("AGE-SECRET-KEY-")).forEach(secrets::add);
+        }
+        for (String out : outputs) {
+            assertThat(out).doesNotContain(secrets);
+        }
+        try (Stream<Path> files = Files.walk(dir)) {
+            for (Path f : files.filter(Files::isRegularFile).toList()) {
+                String name = f.getFileName().toString();
+                if (name.endsWith(".json") || name.endsWith(".log")) {
+                    assertThat(Files.readString(f, StandardCharsets.ISO_8859_1)).as(f.toString())
+                            .doesNotContain(secrets);
+                }
+            }
+        }
+    }
+}
