@@ -333,7 +333,7 @@ public final class SettingsLoader {
                 v.intRange("offsite.retention.safety", 1, 100_000));
         String mode = v.string("offsite.object-lock.mode", LOCK_MODES::contains, "none, governance or compliance");
         Duration period = v.duration("offsite.object-lock.period", Duration.ofDays(1));
-        Duration maxLag = v.duration("offsite.max-lag", Duration.ofMinutes(1));
+        Duration maxLag = v.duration("offsite.max-lag", Duration.ofSeconds(1));
         Duration interval = v.duration("offsite.interval", Duration.ofSeconds(1));
         long partSize = v.bytes("offsite.part-size", 5L << 20, 5L << 30, "from 5MiB to 5GiB (the store's part limits)");
         long threshold = v.bytes("offsite.multipart-threshold", 5L << 20, 5L << 30,

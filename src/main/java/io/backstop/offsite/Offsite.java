@@ -206,6 +206,7 @@ public final class Offsite {
      */
     public Status sync(String target) {
         State state = state(target);
+        store().check(); // a success means the store answered, even when nothing waited
         List<Catalog.Entry> pending = new ArrayList<>(pending(target, state));
         // Newest first (the copy that matters most after a host loss); within one backup, the hourly or manual
         // original before its promotions, which are then copied inside the store.
