@@ -60,6 +60,9 @@ public final class Metrics {
         Gauge.builder("backstop.restore.drill.rto.target", () -> settings.restoreDrill().rtoTarget().toSeconds())
                 .baseUnit("seconds").description("Configured restore-drill.rto-target: the drill time that alerts")
                 .register(registry);
+        settings.offsite().ifPresent(o -> Gauge.builder("backstop.offsite.max.lag", () -> o.maxLag().toSeconds())
+                .baseUnit("seconds").description("Configured offsite.max-lag: the wait at which /health reports OFFSITE_STALE")
+                .register(registry));
         for (Settings.Target t : settings.targets()) {
             String name = t.name();
             timestampGauge("backstop.backup.last.success.timestamp", name, f -> epoch(f.lastSuccess()),
