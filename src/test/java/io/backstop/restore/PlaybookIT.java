@@ -82,19 +82,43 @@ class PlaybookIT {
         Path work = Files.createTempDirectory(dir, "section-");
         Map<String, String> env = Cli.env(pg, "app", work.resolve("backups"));
         env.put("PATH", pg.bin() + ":" + System.getenv("PATH"));
-        env.put("OFFSITE", work.resolve("offsite").toString());
 
         pg.execute("postgres", "DROP DATABASE IF EXISTS app WITH (FORCE)", "DROP DATABASE IF EXISTS app_recovered WITH (FORCE)",
                 "CREATE DATABASE app");
+        io.backstop.testing.S3Server s3 = null;
+        Map<String, String> seedEnv = new LinkedHashMap<>(env);
+        if (attrs.containsKey("s3")) {
+            // The old host copied its backups, encrypted, to a bucket; the new one has only the keys and the identity.
+            s3 = io.backstop.testing.S3Server.start(work.resolve("s3"), "playbook-backups");
+            env.putAll(s3.env("playbook-backups/prod"));
+            Path identity = work.resolve("age-identity.txt");
+            Fixtures.sh(io.backstop.testing.Tools.require("age-keygen", "age"), "-o", identity.toString());
+            Process y = new ProcessBuilder("age-keygen", "-y", identity.toString()).start();
+            String recipient = new String(y.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
+            assertThat(y.waitFor()).isZero();
+            seedEnv = new LinkedHashMap<>(env);
+            seedEnv.put("BACKSTOP_AGE_RECIPIENTS", recipient);
+            env.put("AGE_IDENTITY", identity.toString());
+        }
+        try {
+            runSection(title, body, attrs, work, env, seedEnv);
+        } finally {
+            if (s3 != null) {
+                s3.close();
+            }
+        }
+    }
+
+    private void runSection(String title, String body, Map<String, String> attrs, Path work, Map<String, String> env,
+            Map<String, String> seedEnv) throws Exception {
         pg.execute("app", "CREATE TABLE users(id int primary key, email text)",
                 "INSERT INTO users SELECT g, 'u' || g || '@example.com' FROM generate_series(1, 700) g",
                 "CREATE TABLE orders(id int, user_id int)", "INSERT INTO orders SELECT g, g % 700 + 1 FROM generate_series(1, 300) g");
-        assertThat(shell("./backstop backup", env)).as("seed backup").isZero();
+        assertThat(shell("./backstop backup", seedEnv)).as("seed backup").isZero();
         if (attrs.containsKey("before")) {
-            assertThat(shell(attrs.get("before"), env)).isZero();
+            assertThat(shell(attrs.get("before"), seedEnv)).isZero();
         }
-        if (attrs.containsKey("offsite")) {
-            Fixtures.sh("cp", "-a", work.resolve("backups").toString(), work.resolve("offsite").toString());
+        if (attrs.containsKey("s3")) {
             Fixtures.sh("rm", "-rf", work.resolve("backups").toString()); // the host is gone, with its disk
         }
         String on = attrs.getOrDefault("incident-on", "app");
