@@ -215,4 +215,61 @@ class SettingsLoaderTest {
                     .isInstanceOf(BackstopException.class).hasMessageContaining("nope.conf does not exist");
         }
     }
+
+    @Nested
+    class Offsite {
+        private static final String RECIPIENT = "age1elcaj65c66vqwrdh9dmt9hfcw56kvn7mnt4uj623f4k5xvd2qpcs5umr7v";
+
+        @Test
+        void offByDefaultAndOnWithAUrlAndKeysFromFiles() throws IOException {
+            assertThat(load("").offsite()).isEmpty();
+            assertThat(load("").encryption().offsiteEncrypted()).isFalse();
+            Path access = dir.resolve("ak");
+            Path secret = dir.resolve("sk");
+            Files.writeString(access, "AKIAEXAMPLE\n");
+            Files.writeString(secret, "s3cret-from-file\n");
+            Settings s = load("", Map.of("BACKSTOP_OFFSITE_URL", "s3://company-backups/prod/db/",
+                    "BACKSTOP_OFFSITE_ENDPOINT", "https://minio.internal:9000",
+                    "BACKSTOP_OFFSITE_ACCESS_KEY_FILE", access.toString(),
+                    "BACKSTOP_OFFSITE_SECRET_KEY_FILE", secret.toString(),
+                    "BACKSTOP_AGE_RECIPIENTS", RECIPIENT + ", " + RECIPIENT));
+            Settings.Offsite o = s.offsite().orElseThrow();
+            assertThat(o.bucket()).isEqualTo("company-backups");
+            assertThat(o.prefix()).isEqualTo("prod/db");
+            assertThat(o.endpoint()).hasValue(java.net.URI.create("https://minio.internal:9000"));
+            assertThat(o.secretKey().reveal()).isEqualTo("s3cret-from-file");
+            assertThat(o.toString()).doesNotContain("s3cret-from-file", "AKIAEXAMPLE");
+            assertThat(o.retention()).isEqualTo(new Settings.Retention(48, 30, 12, 12, 50, 10));
+            assertThat(o.lock()).isEmpty();
+            assertThat(o.maxLag()).isEqualTo(Duration.ofHours(2));
+            assertThat(s.encryption().recipients()).containsExactly(RECIPIENT, RECIPIENT);
+            assertThat(s.encryption().offsiteEncrypted()).isTrue();
+            assertThat(s.encryption().localEncrypted()).isFalse();
+        }
+
+        @Test
+        void everyMistakeIsNamedAtOnceAndNoSecretIsShown() {
+            BackstopException e = failure("""
+                    backstop {
+                      offsite { url = "s3://Bad_Bucket", checksum = crc32, part-size = 1MiB,
+                                object-lock { mode = forever } }
+                      encryption { recipients = ["AGE-SECRET-KEY-1QQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQ", "age1nope"] }
+                    }
+                    """);
+            assertThat(e.getMessage()).contains("backstop.offsite.url", "s3://BUCKET[/PREFIX]",
+                    "backstop.offsite.checksum", "sha256 or md5", "backstop.offsite.part-size", "from 5MiB",
+                    "backstop.offsite.object-lock.mode", "governance or compliance",
+                    "backstop.encryption.recipients[0]", "is an age identity (a private key)",
+                    "backstop.encryption.recipients[1]", "\"age1nope\" is not an age public key")
+                    .doesNotContain("AGE-SECRET-KEY-1QQQ");
+        }
+
+        @Test
+        void aUrlWithoutKeysSaysWhereKeysComeFrom() {
+            BackstopException e = failure("", Map.of("BACKSTOP_OFFSITE_URL", "s3://backups-here",
+                    "BACKSTOP_OFFSITE_SECRET_KEY", "only-the-secret-Zz9"));
+            assertThat(e.getMessage()).contains("backstop.offsite", "access-key is empty",
+                    "BACKSTOP_OFFSITE_ACCESS_KEY[_FILE]", "AWS_ACCESS_KEY_ID").doesNotContain("only-the-secret-Zz9");
+        }
+    }
 }
