@@ -32,7 +32,6 @@ import software.amazon.awssdk.core.exception.SdkClientException;
 import software.amazon.awssdk.core.exception.SdkException;
 import software.amazon.awssdk.core.sync.RequestBody;
 import software.amazon.awssdk.http.auth.aws.signer.AwsV4FamilyHttpSigner;
-import software.amazon.awssdk.http.urlconnection.UrlConnectionHttpClient;
 import software.amazon.awssdk.regions.Region;
 import software.amazon.awssdk.services.s3.S3Client;
 import software.amazon.awssdk.services.s3.auth.scheme.S3AuthSchemeProvider;
@@ -53,7 +52,8 @@ import software.amazon.awssdk.services.s3.model.UploadPartRequest;
  * One S3-compatible bucket, through the AWS SDK's S3 client. Uploads send a checksum the store
  * verifies on receipt: x-amz-checksum-sha256 (or Content-MD5 with {@code checksum = md5}), given
  * up front instead of the SDK's default CRC32 trailer, which many S3-compatible stores reject.
- * The payload itself is not signed (the checksum covers it), so a file is read once. Large files
+ * Over https the payload itself is not signed (the checksum covers it), so a file is read once; over
+ * plain http the SDK insists on signing it, in aws-chunked frames (a SHA-256 pass on each side). Large files
  * go up in parts; a failed multipart upload is aborted, so no partial object ever appears under a
  * final name. Every SDK failure becomes a {@link BackstopException} that says what went wrong in
  * an operator's words and never carries a key.
@@ -69,9 +69,10 @@ public final class ObjectStore implements AutoCloseable {
                 .forcePathStyle(settings.pathStyle())
                 .credentialsProvider(StaticCredentialsProvider.create(AwsBasicCredentials.create(
                         settings.accessKey().reveal(), settings.secretKey().reveal())))
-                .httpClient(UrlConnectionHttpClient.builder()
+                .httpClient(software.amazon.awssdk.http.apache.ApacheHttpClient.builder()
                         .connectionTimeout(Duration.ofSeconds(10))
                         .socketTimeout(Duration.ofMinutes(2))
+                        .maxConnections(2)
                         .build())
                 .requestChecksumCalculation(RequestChecksumCalculation.WHEN_REQUIRED)
                 .responseChecksumValidation(ResponseChecksumValidation.WHEN_REQUIRED)
@@ -387,7 +388,7 @@ public final class ObjectStore implements AutoCloseable {
                     }
                     return n;
                 }
-            }, 1 << 16);
+            }, 1 << 20);
         } catch (IOException e) {
             throw new java.io.UncheckedIOException(e);
         }

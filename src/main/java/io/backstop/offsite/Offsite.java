@@ -288,14 +288,22 @@ public final class Offsite {
             metadata.put("backstop-sha256", HexFormat.of().formatHex(sha256));
             metadata.put("backstop-plain-sha256", m.sha256());
             metadata.put("backstop-encryption", encrypt ? "age" : "none");
+            long prepared = System.nanoTime();
             ObjectStore.Sent sent = s3.upload(key, source, length, Optional.of(sha256), metadata, settings.lock(),
                     retainUntil);
+            long put = System.nanoTime();
             String readback = readBack(s3, key, sent, HexFormat.of().formatHex(sha256));
             s3.putSmall(manifestKey, manifestJson, settings.lock(), retainUntil);
-            double seconds = (System.nanoTime() - started) / 1e9;
-            log.info("offsite {}: {} uploaded{} and verified ({}): {} bytes in {} s ({} MB/s)", target, key,
-                    encrypt ? " encrypted" : "", readback, length, String.format(java.util.Locale.ROOT, "%.1f", seconds),
-                    String.format(java.util.Locale.ROOT, "%.0f", length / 1e6 / Math.max(seconds, 1e-3)));
+            long done = System.nanoTime();
+            double seconds = (done - started) / 1e9;
+            log.info("offsite {}: {} uploaded{} and verified ({}): {} bytes in {} s ({} MB/s; {}upload {} s, read back"
+                    + " and manifest {} s)", target, key, encrypt ? " encrypted" : "", readback, length,
+                    String.format(java.util.Locale.ROOT, "%.2f", seconds),
+                    String.format(java.util.Locale.ROOT, "%.0f", length / 1e6 / Math.max(seconds, 1e-3)),
+                    encrypt ? "encryption " + String.format(java.util.Locale.ROOT, "%.2f", (prepared - started) / 1e9)
+                            + " s, " : "",
+                    String.format(java.util.Locale.ROOT, "%.2f", (put - prepared) / 1e9),
+                    String.format(java.util.Locale.ROOT, "%.2f", (done - put) / 1e9));
             return new Copy(relative(e), key, manifestKey, e.tier(), m.sequence(), m.startedAt(), length,
                     HexFormat.of().formatHex(sha256), m.sha256(), encrypt, now, readback, retainUntil, m.pinned(),
                     m.takenDuringAlarm());

@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# Issue 19: offsite upload of a ~300 MB dump, side by side in one run against the same S3 server
+# (S3Proxy, filesystem backend, on loopback, over https as a store is reached in production, and
+# over plain http, where the AWS SDK signs every chunk of the payload): a plain signed PUT of the
+# file with curl --aws-sigv4,
+# against `backstop offsite` (checksum sent up front and verified by the store, size and checksum
+# read back, manifest uploaded, state recorded), without and with age encryption. For encryption
+# the plain row is also shown as `age -r ... | curl PUT` of the encrypted bytes. Rounds alternate;
+# the best of each is shown, with the upload step alone (from Backstop's log line) beside the
+# command's wall time (which adds the JVM start and the bucket check).
+# Usage: bench/offsite.sh [ROUNDS]   (default 3)
+set -euo pipefail
+# shellcheck source=bench/lib.sh
+source "$(dirname "$0")/lib.sh"
+rounds="${1:-3}"
+work="${BENCH_DIR:-/tmp/backstop-bench}/offsite"
+port="${BENCH_PORT:-55492}"
+rm -rf "$work"
+mkdir -p "$work/s3/data/bench-bucket"
+jar="$(ensure_jar)"
+s3jar="$BENCH_ROOT/target/s3proxy/s3proxy.jar"
+[ -f "$s3jar" ] || (cd "$BENCH_ROOT" && mvn -q -B -ntp generate-test-resources)
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+s3port=$(free_port)
+tlsport=$(free_port)
+ak=bench-access sk=bench-secret-key
+# A self-signed certificate for 127.0.0.1: S3Proxy serves it, curl and the JVM trust it for this run only.
+keytool -genkeypair -alias s3proxy -keyalg EC -groupname secp256r1 -validity 2 -dname CN=127.0.0.1 \
+  -ext SAN=IP:127.0.0.1 -keystore "$work/tls.p12" -storetype PKCS12 -storepass benchpass > /dev/null 2>&1
+keytool -exportcert -rfc -alias s3proxy -keystore "$work/tls.p12" -storepass benchpass > "$work/tls.pem" 2> /dev/null
+keytool -importcert -noprompt -alias s3proxy -file "$work/tls.pem" -keystore "$work/trust.p12" -storetype PKCS12 \
+  -storepass benchpass > /dev/null 2>&1
+cat > "$work/s3.properties" <<EOF
+s3proxy.endpoint=http://127.0.0.1:$s3port
+s3proxy.secure-endpoint=https://127.0.0.1:$tlsport
+s3proxy.keystore-path=$work/tls.p12
+s3proxy.keystore-password=benchpass
+s3proxy.authorization=aws-v4
+s3proxy.identity=$ak
+s3proxy.credential=$sk
+s3proxy.ignore-unknown-headers=true
+jclouds.provider=filesystem-nio2
+jclouds.filesystem.basedir=$work/s3/data
+EOF
+java -Xmx512m -jar "$s3jar" --properties "$work/s3.properties" > "$work/s3.log" 2>&1 &
+s3pid=$!
+trap 'kill "$s3pid" 2>/dev/null || true; stop_cluster "$work/pg"' EXIT
+start_cluster "$work/pg" "$port"
+until curl -s -o /dev/null "http://127.0.0.1:$s3port/" && curl -s -o /dev/null --cacert "$work/tls.pem" \
+  "https://127.0.0.1:$tlsport/"; do sleep 0.2; done
+
+psql=("$PG_BIN/psql" -X -q -h 127.0.0.1 -p "$port" -U postgres -v ON_ERROR_STOP=1)
+"${psql[@]}" -c "CREATE DATABASE source"
+"${psql[@]}" -d source -c "CREATE TABLE events AS SELECT g AS id, md5(g::text) || md5((g * 3)::text) AS body,
+    g % 1000 AS kind FROM generate_series(1, 3300000) g"
+export PGHOST=127.0.0.1 PGPORT="$port" PGUSER=postgres PGDATABASE=source BACKSTOP_CONFIG=/dev/null
+export BACKSTOP_PG_BIN_DIR="$PG_BIN" BACKSTOP_JAR="$jar" BACKSTOP_BACKUP_DIR="$work/backups"
+export BACKSTOP_PG_DUMP_COMPRESS=0   # an uncompressed archive: ~300 MB of bytes to move
+"$BENCH_ROOT/backstop" backup --label bench > /dev/null
+dump=$(find "$work/backups/app/manual" -name 'app-*.dump' | head -1)
+size=$(stat -c %s "$dump")
+age-keygen -o "$work/key.txt" 2> /dev/null
+recipient=$(age-keygen -y "$work/key.txt")
+echo "dump: $(python3 -c "print(round($size / 1e6))") MB ($dump)"
+
+results="$work/results.tsv"
+: > "$results"
+ms() { date +%s%N | cut -c1-13; }
+# curl's own SigV4 (no payload hash: UNSIGNED-PAYLOAD, as Backstop sends with its checksum header).
+put() { # ENDPOINT FILE KEY [curl options]
+  local endpoint="$1" file="$2" key="$3"
+  shift 3
+  curl -sS --fail -o /dev/null --cacert "$work/tls.pem" --aws-sigv4 "aws:amz:us-east-1:s3" --user "$ak:$sk" \
+    -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" "$@" -T "$file" "$endpoint/bench-bucket/$key"
+}
+# The one-shot commands' JVM flags (see ./backstop), plus this run's trust store.
+cli_opts="-XX:+UseSerialGC -Xss512k -XX:MaxRAM=256m -XX:MaxRAMPercentage=50 -XX:ReservedCodeCacheSize=32m"
+cli_opts="$cli_opts -XX:CICompilerCount=2 -Xshare:auto -Djavax.net.ssl.trustStore=$work/trust.p12"
+cli_opts="$cli_opts -Djavax.net.ssl.trustStorePassword=benchpass"
+backstop_offsite() { # NAME ENDPOINT PREFIX [recipient]
+  local t0 t1 line
+  rm -f "$work"/backups/app/offsite-*.json
+  t0=$(ms)
+  BACKSTOP_OFFSITE_URL="s3://bench-bucket/$3" BACKSTOP_OFFSITE_ENDPOINT="$2" BACKSTOP_JAVA_OPTS="$cli_opts" \
+    BACKSTOP_OFFSITE_ACCESS_KEY="$ak" BACKSTOP_OFFSITE_SECRET_KEY="$sk" BACKSTOP_AGE_RECIPIENTS="${4:-}" \
+    "$BENCH_ROOT/backstop" offsite -v > "$work/offsite.log" 2>&1
+  t1=$(ms)
+  line=$(grep -o 'bytes in [0-9.]* s' "$work/offsite.log" | head -1 | grep -o '[0-9.]* s' | cut -d' ' -f1)
+  [ -n "$line" ] || { cat "$work/offsite.log" >&2; exit 1; }
+  printf '%s\t%s\t%s\n' "$1" "$(python3 -c "print(($t1 - $t0) / 1000)")" "$line" >> "$results"
+}
+sha=$(python3 -c 'import base64, hashlib, sys; print(base64.b64encode(bytes.fromhex(sys.argv[1])).decode())' \
+  "$(sha256sum "$dump" | cut -d' ' -f1)")
+for r in $(seq 1 "$rounds"); do
+  for scheme in https http; do
+    if [ "$scheme" = https ]; then endpoint="https://127.0.0.1:$tlsport"; else endpoint="http://127.0.0.1:$s3port"; fi
+    t0=$(ms); put "$endpoint" "$dump" "curl/plain-$scheme-$r.dump"; t1=$(ms)
+    printf '%s\t%s\t-\n' "$scheme: curl PUT" "$(python3 -c "print(($t1 - $t0) / 1000)")" >> "$results"
+    # The same PUT with the checksum the store verifies on receipt (computed beforehand, outside the time).
+    t0=$(ms); put "$endpoint" "$dump" "curl/sha-$scheme-$r.dump" -H "x-amz-checksum-sha256: $sha"; t1=$(ms)
+    printf '%s\t%s\t-\n' "$scheme: curl PUT + checksum" "$(python3 -c "print(($t1 - $t0) / 1000)")" >> "$results"
+    t0=$(ms); age -r "$recipient" "$dump" > "$work/enc.age"; put "$endpoint" "$work/enc.age" "curl/enc-$scheme-$r.age"
+    t1=$(ms)
+    printf '%s\t%s\t-\n' "$scheme: age -r, curl PUT" "$(python3 -c "print(($t1 - $t0) / 1000)")" >> "$results"
+    backstop_offsite "$scheme: backstop offsite" "$endpoint" "plain-$scheme-$r"
+    backstop_offsite "$scheme: backstop offsite, age" "$endpoint" "enc-$scheme-$r" "$recipient"
+  done
+done
+python3 - "$results" "$size" <<'PY'
+import sys, collections
+rows = collections.OrderedDict()
+for line in open(sys.argv[1]):
+    name, wall, step = line.rstrip("\n").split("\t")
+    rows.setdefault(name, []).append((float(wall), None if step in ("-", "") else float(step)))
+size = int(sys.argv[2])
+best = {n: min(v, key=lambda x: x[0]) for n, v in rows.items()}
+print(f"{'what':34} {'wall s':>7} {'upload s':>9} {'MB/s':>6} {'wall/PUT':>9} {'upload/PUT':>11}")
+for n, (w, s) in best.items():
+    put = best[n.split(":")[0] + ": curl PUT"][0]
+    step = s if s is not None else w
+    print(f"{n:34} {w:7.2f} {step:9.2f} {size / 1e6 / step:6.0f} {w / put:9.2f} {step / put:11.2f}")
+print("wall: the whole command (JVM start, bucket check, upload, read back, manifest); upload: Backstop's"
+      " own upload step from its log (encryption, PUT, read back, manifest)")
+PY
