@@ -98,6 +98,9 @@ public final class Main {
     /** Runs one command line and returns its exit status; never calls System.exit. */
     public static int run(String[] args, PrintWriter out, PrintWriter err, Map<String, String> env) {
         Main main = new Main(env, Clock.systemUTC());
+        // Encrypted local backups (encryption.local) are read with this identity; --identity overrides it.
+        String identity = env.get("BACKSTOP_AGE_IDENTITY_FILE");
+        io.backstop.backup.Archive.useIdentity(identity == null || identity.isBlank() ? null : Path.of(identity));
         CommandLine cmd = new CommandLine(new BackstopCommand(main));
         cmd.setOut(out);
         cmd.setErr(err);

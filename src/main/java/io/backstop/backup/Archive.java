@@ -15,17 +15,41 @@ import java.util.Map;
  * How pg_restore reads a backup file: a plain custom-format archive ({@code .dump}) by its path;
  * a zstd-compressed one ({@code .dump.zst}, written by Backstop for pg_dump clients older than 16)
  * on its stdin, decompressed as it is read, exactly what {@code zstd -dc FILE | pg_restore ...}
- * does by hand. Every pg_restore of a backup goes through here.
+ * does by hand; an encrypted one ({@code .age} after either) decrypted first with the identity
+ * given to this process ({@code --identity} or {@code BACKSTOP_AGE_IDENTITY_FILE}), as
+ * {@code age -d -i KEY FILE | ...} does. Every pg_restore of a backup goes through here.
  */
 public final class Archive {
+    /** The age identity file of this process: set once from the command line or the environment. */
+    private static volatile Path identity;
+
     private Archive() {
+    }
+
+    /** Whether this process was given an age identity (encrypted backups can be read). */
+    public static boolean hasIdentity() {
+        return identity != null;
+    }
+
+    /** Where the age identity for encrypted backups is, for this process (never its content). */
+    public static void useIdentity(Path identityFile) {
+        identity = identityFile;
     }
 
     /** {@code command} (pg_restore and its options, no archive) reading {@code archive}. */
     public static ProcessRunner.Spec pgRestore(List<String> command, Path archive, Map<String, String> env,
             Duration timeout) {
         List<String> full = new ArrayList<>(command);
-        if (!BackupLayout.isZstd(archive)) {
+        if (BackupLayout.isEncrypted(archive)) {
+            // No identity, or one that does not open this file: said here, not by a pg_restore reading nothing.
+            try (InputStream header = decompressed(archive)) {
+                header.read();
+            } catch (IOException e) {
+                throw new io.backstop.BackstopException(io.backstop.ExitCode.BAD_BACKUP, archive.getFileName()
+                        + " cannot be read: " + e.getMessage(), e);
+            }
+        }
+        if (!BackupLayout.isStreamed(archive)) {
             full.add(archive.toString());
             return ProcessRunner.Spec.of(full, env, timeout);
         }
@@ -38,14 +62,26 @@ public final class Archive {
         });
     }
 
-    /** The archive's bytes as pg_restore reads them. */
+    /** The archive's bytes as pg_restore reads them: decrypted, then decompressed, as they are read. */
     public static InputStream decompressed(Path archive) throws IOException {
-        InputStream file = Files.newInputStream(archive);
+        if (BackupLayout.isEncrypted(archive) && identity == null) {
+            throw new io.backstop.BackstopException(io.backstop.ExitCode.USAGE, archive.getFileName()
+                    + " is encrypted (encryption.local); give the age identity that decrypts it: --identity FILE or"
+                    + " BACKSTOP_AGE_IDENTITY_FILE");
+        }
+        InputStream file = new java.io.BufferedInputStream(Files.newInputStream(archive), 1 << 16);
+        if (BackupLayout.isEncrypted(archive)) {
+            file = io.backstop.offsite.Age.decrypting(file, identity, archive.getFileName().toString());
+        }
         return BackupLayout.isZstd(archive) ? new ZstdInputStream(file) : file;
     }
 
     /** The standard command that restores this file without Backstop, for messages and the manifest. */
     public static String restoreCommand(Path archive) {
+        if (BackupLayout.isEncrypted(archive)) {
+            return "age -d -i KEY " + archive.getFileName() + (BackupLayout.isZstd(archive) ? " | zstd -dc" : "")
+                    + " | pg_restore -d DB";
+        }
         return BackupLayout.isZstd(archive) ? "zstd -dc < " + archive.getFileName() + " | pg_restore -d DB"
                 : "pg_restore -d DB " + archive.getFileName();
     }

@@ -121,8 +121,14 @@ public final class Backup {
         Durable.createDirectories(dir);
         Instant started = clock.instant();
         Compression compression = Compression.of(settings.pgDump().compress(), tools.dumpVersion());
-        Path finalFile = freeName(target.name(), tier, started, request.label(), compression.suffix());
-        Path tmp = Durable.temporarySibling(finalFile);
+        boolean encrypt = settings.encryption().localEncrypted();
+        Path finalFile = freeName(target.name(), tier, started, request.label(),
+                compression.suffix() + (encrypt ? BackupLayout.AGE_SUFFIX : ""));
+        // The plain dump's temporary is named as the plain file: it is verified (and read) as plain bytes.
+        Path tmp = Durable.temporarySibling(encrypt ? finalFile.resolveSibling(finalFile.getFileName().toString()
+                .substring(0, finalFile.getFileName().toString().length() - BackupLayout.AGE_SUFFIX.length()))
+                : finalFile);
+        Path encrypted = null;
         long startNanos = System.nanoTime();
         log.info("backup {} started: {} tier, {}", target.name(), tier.dir(), target.describe());
 
@@ -164,22 +170,34 @@ public final class Backup {
                     ExitCode.DUMP_FAILED, fullRead);
             Duration verifyTime = Duration.ofNanos(System.nanoTime() - verifyStart);
 
-            long size = Files.size(tmp);
-            Durable.fsync(tmp);
+            // Verified in full as plain bytes: only now encrypted (encryption.local), and what is kept is that.
+            Path kept = tmp;
+            String sha256 = verified.sha256();
+            if (encrypt) {
+                encrypted = Durable.temporarySibling(finalFile);
+                try (java.io.InputStream plain = Files.newInputStream(tmp)) {
+                    sha256 = java.util.HexFormat.of().formatHex(io.backstop.offsite.Age.encryptInto(plain, encrypted,
+                            settings.encryption().recipients()));
+                }
+                deleteQuietly(tmp);
+                kept = encrypted;
+            }
+            long size = Files.size(kept);
+            Durable.fsync(kept);
             Instant finished = clock.instant();
             Duration duration = Duration.ofNanos(System.nanoTime() - startNanos);
             Manifest manifest = new Manifest(Manifest.FORMAT_VERSION, nextSequence(target.name()), target.name(), target.database(), target.host(),
                     target.port(), server.version().text(), tools.dumpVersion().text(), server.systemIdentifier(),
                     server.databaseOid(), finalFile.getFileName().toString(), tier, request.label().orElse(null),
-                    started, finished, duration.toMillis() / 1000.0, size, verified.sha256(),
-                    compression.describe(), rowCounts,
+                    started, finished, duration.toMillis() / 1000.0, size, sha256,
+                    compression.describe() + (encrypt ? "; encrypted with age" : ""), rowCounts,
                     new Manifest.Verification(Verifier.METHOD, "passed", finished, verified.tableDataEntries()),
-                    false, null, null, false, Manifest.COUNT_METHOD, Files.getLastModifiedTime(tmp).toInstant(),
+                    false, null, null, false, Manifest.COUNT_METHOD, Files.getLastModifiedTime(kept).toInstant(),
                     server.databaseSizeBytes());
             // Manifest first: a crash between the two renames leaves an orphan manifest (swept at start),
             // never a final dump without one.
             manifests.write(finalFile, manifest);
-            Durable.rename(tmp, finalFile);
+            Durable.rename(kept, finalFile);
 
             log.info("backup {} finished: {}, {} tables, {} rows, {} (dump {}, verify {}) -> {}", target.name(),
                     Sizes.bytes(size), rowCounts.size(), manifest.totalRows(), Sizes.seconds(duration),
@@ -192,6 +210,9 @@ public final class Backup {
             throw Durable.storageError("backup of target " + target.name() + " failed", e);
         } finally {
             deleteQuietly(tmp);
+            if (encrypted != null) {
+                deleteQuietly(encrypted);
+            }
         }
     }
 

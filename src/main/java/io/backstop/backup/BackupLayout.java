@@ -22,6 +22,8 @@ public final class BackupLayout {
     public static final String DUMP_SUFFIX = ".dump";
     /** A custom-format archive written uncompressed by pg_dump and compressed as a zstd stream by Backstop. */
     public static final String ZSTD_SUFFIX = ".dump.zst";
+    /** Encrypted to the age recipients ({@code encryption.local}): {@code .dump.age} or {@code .dump.zst.age}. */
+    public static final String AGE_SUFFIX = ".age";
     public static final String MANIFEST_SUFFIX = ".json";
     /** Temporary files start with this; only Backstop writes such names, and only under the target's lock. */
     public static final String TEMP_PREFIX = ".backstop-tmp-";
@@ -31,8 +33,8 @@ public final class BackupLayout {
             DateTimeFormatter.ofPattern("yyyyMMdd'T'HHmmss'Z'").withZone(ZoneOffset.UTC);
     private static final DateTimeFormatter DAY = DateTimeFormatter.BASIC_ISO_DATE;
     private static final Pattern STAMPED = Pattern.compile(
-            "(?<target>.+)-(?<stamp>\\d{8}T\\d{6}Z)(?:-(?<label>" + LABEL.pattern() + "))?\\.dump(?:\\.zst)?");
-    private static final Pattern DATED = Pattern.compile("(?<target>.+)-(?<day>\\d{8})\\.dump(?:\\.zst)?");
+            "(?<target>.+)-(?<stamp>\\d{8}T\\d{6}Z)(?:-(?<label>" + LABEL.pattern() + "))?\\.dump(?:\\.zst)?(?:\\.age)?");
+    private static final Pattern DATED = Pattern.compile("(?<target>.+)-(?<day>\\d{8})\\.dump(?:\\.zst)?(?:\\.age)?");
 
     private final Path root;
 
@@ -65,18 +67,31 @@ public final class BackupLayout {
         return targetDir(target).resolve("latest" + suffix(pointingAt));
     }
 
-    /** .dump or .dump.zst. */
+    /** .dump or .dump.zst, and .age after either when it is encrypted. */
     public static String suffix(Path dump) {
-        return isZstd(dump) ? ZSTD_SUFFIX : DUMP_SUFFIX;
+        return (isZstd(dump) ? ZSTD_SUFFIX : DUMP_SUFFIX) + (isEncrypted(dump) ? AGE_SUFFIX : "");
+    }
+
+    /** Encrypted with age (temporaries carry a suffix after .age). */
+    public static boolean isEncrypted(Path dump) {
+        String name = dump.getFileName().toString();
+        return name.endsWith(DUMP_SUFFIX + AGE_SUFFIX) || name.endsWith(ZSTD_SUFFIX + AGE_SUFFIX)
+                || name.contains(DUMP_SUFFIX + AGE_SUFFIX + "-") || name.contains(ZSTD_SUFFIX + AGE_SUFFIX + "-");
+    }
+
+    /** pg_restore reads it on stdin (decompressed or decrypted as it is read), not by its path. */
+    public static boolean isStreamed(Path dump) {
+        return isZstd(dump) || isEncrypted(dump);
     }
 
     public static boolean isZstd(Path dump) {
         return dump.getFileName().toString().contains(ZSTD_SUFFIX); // temporaries carry a suffix after it
     }
 
-    /** A name a dump can have: .dump or .dump.zst. */
+    /** A name a dump can have: .dump or .dump.zst, either with .age after it. */
     public static boolean isDumpName(String name) {
-        return name.endsWith(DUMP_SUFFIX) || name.endsWith(ZSTD_SUFFIX);
+        String plain = name.endsWith(AGE_SUFFIX) ? name.substring(0, name.length() - AGE_SUFFIX.length()) : name;
+        return plain.endsWith(DUMP_SUFFIX) || plain.endsWith(ZSTD_SUFFIX);
     }
 
     public Path stateFile(String target) {

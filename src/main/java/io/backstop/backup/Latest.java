@@ -36,16 +36,23 @@ public final class Latest {
     public Optional<Path> refresh(String target) {
         Optional<Catalog.Entry> newest = find(target);
         Path plain = layout.latestLink(target);
-        Path zst = plain.resolveSibling("latest" + BackupLayout.ZSTD_SUFFIX);
+        java.util.List<Path> names = java.util.List.of(plain, plain.resolveSibling("latest" + BackupLayout.ZSTD_SUFFIX),
+                plain.resolveSibling("latest" + BackupLayout.DUMP_SUFFIX + BackupLayout.AGE_SUFFIX),
+                plain.resolveSibling("latest" + BackupLayout.ZSTD_SUFFIX + BackupLayout.AGE_SUFFIX));
         try {
             if (newest.isEmpty()) {
-                Files.deleteIfExists(plain);
-                Files.deleteIfExists(zst);
+                for (Path n : names) {
+                    Files.deleteIfExists(n);
+                }
                 return Optional.empty();
             }
             Path file = newest.get().file();
             Path link = layout.latestLink(target, file);
-            Files.deleteIfExists(link.equals(plain) ? zst : plain); // one latest, named as its file reads
+            for (Path n : names) {
+                if (!n.equals(link)) {
+                    Files.deleteIfExists(n); // one latest, named as its file reads
+                }
+            }
             Path relative = link.getParent().relativize(file);
             if (Files.isSymbolicLink(link) && Files.readSymbolicLink(link).equals(relative)) {
                 return Optional.of(file);

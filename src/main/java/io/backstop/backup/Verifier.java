@@ -57,7 +57,7 @@ public final class Verifier {
      * that fails is {@link ExitCode#DUMP_FAILED}, a stored one {@link ExitCode#BAD_BACKUP}).
      */
     public Verified verify(Path dump, Collection<CountedTable> tables, Duration timeout, ExitCode failure) {
-        FullRead read = BackupLayout.isZstd(dump) ? startFullRead(out -> {
+        FullRead read = BackupLayout.isStreamed(dump) ? startFullRead(out -> {
             try (java.io.InputStream in = Archive.decompressed(dump)) {
                 in.transferTo(out);
             }

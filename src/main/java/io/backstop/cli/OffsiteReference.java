@@ -20,6 +20,9 @@ final class OffsiteReference {
     }
 
     static String localize(Main main, String target, String backup, Path identityOption, PrintWriter out) {
+        if (identityOption != null) {
+            io.backstop.backup.Archive.useIdentity(identityOption); // for encrypted local backups too
+        }
         if (backup == null || !backup.startsWith(PREFIX)) {
             return backup;
         }

@@ -57,8 +57,16 @@ public final class RecoverCommand implements Callable<Integer> {
     @Option(names = {"-y", "--yes"}, description = "Do not ask for the typed confirmation.")
     boolean yes;
 
+
+    @Option(names = "--identity", paramLabel = "FILE", description = "age identity file that decrypts an encrypted"
+            + " backup (encryption.local); default: $BACKSTOP_AGE_IDENTITY_FILE.")
+    java.nio.file.Path identity;
+
     @Override
     public Integer call() {
+        if (identity != null) {
+            io.backstop.backup.Archive.useIdentity(identity);
+        }
         Main main = parent.main();
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();

@@ -63,6 +63,26 @@ public final class Age {
     }
 
     /**
+     * Writes {@code plain} encrypted to {@code recipients} into {@code out} (created, private, fsynced)
+     * and returns the sha256 of what was written.
+     */
+    public static byte[] encryptInto(InputStream plain, Path out, List<String> recipients) throws IOException {
+        try {
+            java.security.MessageDigest digest = java.security.MessageDigest.getInstance("SHA-256");
+            try (OutputStream file = Files.newOutputStream(io.backstop.backup.Durable.createPrivate(out));
+                    OutputStream raw = new java.security.DigestOutputStream(
+                            new java.io.BufferedOutputStream(file, 1 << 16), digest);
+                    OutputStream age = encrypting(raw, recipients)) {
+                plain.transferTo(age);
+            }
+            io.backstop.backup.Durable.fsync(out);
+            return digest.digest();
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /**
      * The plaintext of an age file read from {@code in}, with the identities in {@code identityFile}
      * (age-keygen's format: comments and AGE-SECRET-KEY-1... lines). A wrong key, a damaged or
      * truncated file fail with an error naming the file, never the key.

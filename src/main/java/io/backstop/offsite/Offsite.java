@@ -241,7 +241,8 @@ public final class Offsite {
     private Copy ship(String target, Catalog.Entry e, State state) {
         Manifest m = e.manifest().orElseThrow();
         String name = e.file().getFileName().toString();
-        boolean encrypt = encryption.offsiteEncrypted();
+        boolean already = BackupLayout.isEncrypted(e.file()); // encryption.local: copied as it is, never twice
+        boolean encrypt = encryption.offsiteEncrypted() && !already;
         String key = key(target, e.tier(), name) + (encrypt ? Age.SUFFIX : "");
         String manifestKey = key(target, e.tier(), name) + BackupLayout.MANIFEST_SUFFIX;
         Instant now = clock.instant();
@@ -256,7 +257,8 @@ public final class Offsite {
 
         // A promotion (daily, weekly, monthly) is a hard link of a backup already copied: copy it in the store.
         Optional<Copy> same = state.copies().values().stream()
-                .filter(c -> c.plainSha256().equals(m.sha256()) && c.encrypted() == encrypt && c.size() <= MAX_COPY)
+                .filter(c -> c.plainSha256().equals(m.sha256()) && c.encrypted() == (encrypt || already)
+                        && c.size() <= MAX_COPY)
                 .findFirst();
         if (same.isPresent()) {
             s3.copy(same.get().key(), key, settings.lock(), retainUntil);
@@ -267,7 +269,8 @@ public final class Offsite {
             log.info("offsite {}: {} copied in the store from {} ({} bytes)", target, key, same.get().key(),
                     same.get().size());
             return new Copy(relative(e), key, manifestKey, e.tier(), m.sequence(), m.startedAt(), same.get().size(),
-                    same.get().sha256(), m.sha256(), encrypt, now, "copied in the store; " + readback, retainUntil,
+                    same.get().sha256(), m.sha256(), encrypt || already, now, "copied in the store; " + readback,
+                    retainUntil,
                     m.pinned(), m.takenDuringAlarm());
         }
 
@@ -287,7 +290,7 @@ public final class Offsite {
             Map<String, String> metadata = new LinkedHashMap<>();
             metadata.put("backstop-sha256", HexFormat.of().formatHex(sha256));
             metadata.put("backstop-plain-sha256", m.sha256());
-            metadata.put("backstop-encryption", encrypt ? "age" : "none");
+            metadata.put("backstop-encryption", encrypt || already ? "age" : "none");
             long prepared = System.nanoTime();
             ObjectStore.Sent sent = s3.upload(key, source, length, Optional.of(sha256), metadata, settings.lock(),
                     retainUntil);
@@ -305,7 +308,7 @@ public final class Offsite {
                     String.format(java.util.Locale.ROOT, "%.2f", (put - prepared) / 1e9),
                     String.format(java.util.Locale.ROOT, "%.2f", (done - put) / 1e9));
             return new Copy(relative(e), key, manifestKey, e.tier(), m.sequence(), m.startedAt(), length,
-                    HexFormat.of().formatHex(sha256), m.sha256(), encrypt, now, readback, retainUntil, m.pinned(),
+                    HexFormat.of().formatHex(sha256), m.sha256(), encrypt || already, now, readback, retainUntil, m.pinned(),
                     m.takenDuringAlarm());
         } catch (IOException ex) {
             throw Durable.storageError("offsite copy of " + e.file(), ex);
@@ -356,18 +359,16 @@ public final class Offsite {
     private byte[] encrypt(Path file, Path out, Manifest m) throws IOException {
         try {
             MessageDigest plain = MessageDigest.getInstance("SHA-256");
-            MessageDigest cipher = MessageDigest.getInstance("SHA-256");
-            try (InputStream in = new DigestInputStream(Files.newInputStream(file), plain);
-                    OutputStream raw = new DigestOutputStream(new java.io.BufferedOutputStream(
-                            Files.newOutputStream(Durable.createPrivate(out)), 1 << 16), cipher);
-                    OutputStream age = Age.encrypting(raw, encryption.recipients())) {
-                in.transferTo(age);
+            byte[] sha256;
+            try (InputStream in = new DigestInputStream(new java.io.BufferedInputStream(Files.newInputStream(file),
+                    1 << 16), plain)) {
+                sha256 = Age.encryptInto(in, out, encryption.recipients());
             }
             if (!HexFormat.of().formatHex(plain.digest()).equals(m.sha256())) {
                 throw new BackstopException(ExitCode.BAD_BACKUP, file + " no longer matches the sha256 in its manifest;"
                         + " it is not copied offsite (backstop list shows it DAMAGED after the next scan)");
             }
-            return cipher.digest();
+            return sha256;
         } catch (java.security.NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }
@@ -455,11 +456,11 @@ public final class Offsite {
             } catch (IllegalArgumentException e) {
                 continue;
             }
-            boolean encrypted = objects.containsKey(dump + Age.SUFFIX);
-            String objectKey = encrypted ? dump + Age.SUFFIX : dump;
+            String objectKey = objects.containsKey(dump) ? dump : dump + Age.SUFFIX;
             if (!objects.containsKey(objectKey)) {
                 continue; // a manifest whose object is gone (deleted half-way): not a copy
             }
+            boolean encrypted = objectKey.endsWith(Age.SUFFIX);
             Manifest m;
             try {
                 m = manifests.json().readValue(s3.getSmall(k), Manifest.class);
@@ -503,6 +504,8 @@ public final class Offsite {
      * the result is a local backup file that restore and verify check against the manifest's sha256.
      */
     public Path fetch(String target, Remote copy, Optional<Path> identity) {
+        // Encrypted locally too (encryption.local): kept as it is, as its manifest describes it; restore decrypts.
+        boolean decrypt = copy.encrypted() && !copy.name().endsWith(Age.SUFFIX);
         if (copy.encrypted() && identity.isEmpty()) {
             throw new BackstopException(ExitCode.USAGE, copy.key() + " is encrypted; give the age identity that"
                     + " decrypts it: --identity FILE or BACKSTOP_AGE_IDENTITY_FILE");
@@ -517,7 +520,7 @@ public final class Offsite {
         try {
             MessageDigest digest = MessageDigest.getInstance("SHA-256");
             try (InputStream raw = new DigestInputStream(s3.get(copy.key()), digest);
-                    InputStream in = copy.encrypted() ? Age.decrypting(raw, identity.get(), copy.key()) : raw;
+                    InputStream in = decrypt ? Age.decrypting(raw, identity.get(), copy.key()) : raw;
                     OutputStream out = Files.newOutputStream(Durable.createPrivate(tmp))) {
                 in.transferTo(out);
                 raw.transferTo(OutputStream.nullOutputStream()); // whatever the decryptor left: the digest covers all
@@ -530,7 +533,7 @@ public final class Offsite {
             Durable.fsync(tmp);
             Durable.rename(tmp, file);
             manifests.write(file, copy.manifest());
-            log.info("offsite {}: {} downloaded{} to {} in {} s", target, copy.key(), copy.encrypted() ? " and decrypted"
+            log.info("offsite {}: {} downloaded{} to {} in {} s", target, copy.key(), decrypt ? " and decrypted"
                     : "", file, String.format(java.util.Locale.ROOT, "%.1f", (System.nanoTime() - started) / 1e9));
             return file;
         } catch (IOException e) {

@@ -78,6 +78,14 @@ public final class Drill {
     public Result run(Target target, Resolver.Resolved backup) {
         long started = System.nanoTime();
         Manifest m = backup.manifest();
+        if (io.backstop.backup.BackupLayout.isEncrypted(backup.file()) && !io.backstop.backup.Archive.hasIdentity()) {
+            // encryption.local: this process holds only public keys. Not a failed drill: one that cannot run here.
+            String why = backup.file().getFileName() + " is encrypted and this process has no age identity: drill it"
+                    + " where the identity is (backstop verify offsite:latest --identity KEY on another host), or give"
+                    + " the daemon BACKSTOP_AGE_IDENTITY_FILE";
+            log.warn("restore drill of {} NOT RUN: {}", backup.file().getFileName(), why);
+            return Result.notRun(why, Duration.ofNanos(System.nanoTime() - started));
+        }
         long need = m.databaseSizeBytes() > 0 ? m.databaseSizeBytes() : m.sizeBytes() * DUMP_TO_DATABASE;
         DrillSite site;
         try {

@@ -128,7 +128,7 @@ final class PgRestore {
         RestoreFailures failures = new RestoreFailures(ArchiveToc.read(tools, file, timeout));
         try (Database.PasswordFile passfile = db.passwordFile()) {
             // A zstd stream reaches pg_restore on stdin, which one job reads.
-            int workers = BackupLayout.isZstd(file) ? 1 : jobs;
+            int workers = BackupLayout.isStreamed(file) ? 1 : jobs;
             List<String> command = new ArrayList<>(List.of(tools.pgRestore().toString(), "--verbose",
                     "--no-password", "--jobs=" + workers, "--dbname=" + into));
             if (!continueOnError) {

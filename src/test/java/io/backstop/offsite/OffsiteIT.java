@@ -428,6 +428,52 @@ class OffsiteIT {
         assertNoSecretAnywhere();
     }
 
+    @Test
+    void localEncryptionKeepsOnlyCiphertextOnDiskAndEveryReaderTakesTheIdentity() throws Exception {
+        Map<String, String> env = env("local");
+        env.put("BACKSTOP_AGE_RECIPIENTS", recipient());
+        env.put("BACKSTOP_ENCRYPT_LOCAL", "true");
+        Cli.Result backup = run(env, "backup");
+        assertThat(backup.status()).as(backup.all()).isZero();
+        Path dump = Fixtures.finalDumps(backups.resolve("app/hourly")).get(0);
+        assertThat(dump.getFileName().toString()).endsWith(".dump.zst.age");
+        assertThat(Files.readString(dump, StandardCharsets.ISO_8859_1)).startsWith("age-encryption.org/v1\n")
+                .doesNotContain("@example.com", "CREATE TABLE");
+        assertThat(sha256(dump)).isEqualTo(new io.backstop.backup.Manifests().read(dump).sha256());
+        assertThat(Fixtures.temporaries(backups.resolve("app/hourly"))).isEmpty();
+        // By hand: age, zstd, pg_restore.
+        String plainDb = pg.createDatabase("localbyhand");
+        sh("age -d -i " + identity() + " " + dump + " | zstd -dc | " + pg.bin().resolve("pg_restore")
+                + " --no-owner -h " + pg.host() + " -p " + pg.port() + " -U " + PgCluster.SUPERUSER + " -d " + plainDb);
+        assertThat(pg.count(plainDb, "orders")).isEqualTo(20000);
+        // Offsite: the same ciphertext, never encrypted twice.
+        JsonNode hourly = hourly(list(env));
+        assertThat(hourly.get("offsite").get("key").asText()).endsWith(".dump.zst.age").doesNotEndWith(".age.age");
+        assertThat(hourly.get("offsite").get("sha256").asText()).isEqualTo(sha256(dump));
+
+        // Without the identity: a clear refusal; a drill says NOT RUN rather than failed.
+        Cli.Result refused = run(env, "restore", "latest", "--into", "never_" + System.nanoTime(), "--yes");
+        assertThat(refused.status()).isEqualTo(ExitCode.USAGE.status());
+        assertThat(refused.err()).contains("is encrypted", "--identity FILE");
+        Cli.Result drill = run(env, "verify");
+        assertThat(drill.all()).contains("NOT RUN", "no age identity");
+        // With it: restore and a drill here, and on a new host from the bucket.
+        String into = "local_enc_" + System.nanoTime();
+        Cli.Result restored = run(env, "restore", "latest", "--into", into, "--yes", "--identity", identity().toString());
+        assertThat(restored.status()).as(restored.all()).isZero();
+        assertThat(pg.count(into, "users")).isEqualTo(5000);
+        Cli.Result verified = run(env, "verify", "--identity", identity().toString());
+        assertThat(verified.status()).as(verified.all()).isZero();
+        Map<String, String> newHost = env("local");
+        newHost.put("BACKSTOP_BACKUP_DIR", dir.resolve("new-host").toString());
+        String fromBucket = "local_bucket_" + System.nanoTime();
+        Cli.Result again = run(newHost, "restore", "offsite:latest", "--into", fromBucket, "--yes", "--identity",
+                identity().toString());
+        assertThat(again.status()).as(again.all()).isZero();
+        assertThat(pg.count(fromBucket, "orders")).isEqualTo(20000);
+        assertNoSecretAnywhere();
+    }
+
     /** Keys and identities never reach output, logs, manifests, state or the store's metadata. */
     private void assertNoSecretAnywhere() throws IOException {
         List<String> secrets = new ArrayList<>(List.of(S3Server.SECRET_KEY, S3Server.ACCESS_KEY));

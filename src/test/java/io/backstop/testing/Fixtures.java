@@ -62,8 +62,8 @@ public final class Fixtures {
     }
 
     public static List<Path> finalDumps(Path dir) {
-        return files(dir).stream().filter(p -> (p.getFileName().toString().endsWith(".dump")
-                || p.getFileName().toString().endsWith(".dump.zst")) && !p.getFileName().toString().startsWith(".")).toList();
+        return files(dir).stream().filter(p -> io.backstop.backup.BackupLayout.isDumpName(p.getFileName().toString())
+                && !p.getFileName().toString().startsWith(".")).toList();
     }
 
     /** A target directory's latest link, whichever name it has (latest.dump, or latest.dump.zst for a zstd stream). */
