@@ -210,13 +210,7 @@ public final class SettingsLoader {
         Duration staleAfter = v.duration("stale-after", Duration.ofSeconds(1));
         Duration startupGrace = v.duration("startup-grace", Duration.ZERO);
 
-        Settings.Retention retention = new Settings.Retention(
-                v.intRange("retention.hourly", 0, 10_000),
-                v.intRange("retention.daily", 0, 10_000),
-                v.intRange("retention.weekly", 0, 10_000),
-                v.intRange("retention.monthly", 0, 10_000),
-                v.intRange("retention.manual", 0, 10_000),
-                v.intRange("retention.safety", 1, 10_000));
+        Settings.Retention retention = retention(v, "retention", 10_000);
 
         String binDir = v.string("pg-dump.bin-dir", s -> true, "");
         List<String> extraArgs = v.stringList("pg-dump.extra-args", "a list of pg_dump options as strings,"
@@ -305,6 +299,17 @@ public final class SettingsLoader {
                 rowCounts, drill, http, offsite, encryption, targets);
     }
 
+    /** Counts per tier under {@code path}: 0 turns a tier off, but one safety backup always stays. */
+    private static Settings.Retention retention(Values v, String path, int max) {
+        return new Settings.Retention(
+                v.intRange(path + ".hourly", 0, max),
+                v.intRange(path + ".daily", 0, max),
+                v.intRange(path + ".weekly", 0, max),
+                v.intRange(path + ".monthly", 0, max),
+                v.intRange(path + ".manual", 0, max),
+                v.intRange(path + ".safety", 1, max));
+    }
+
     private static final Pattern S3_URL = Pattern.compile("s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(/(.*))?");
     private static final Set<String> LOCK_MODES = Set.of("none", "governance", "compliance");
 
@@ -324,13 +329,7 @@ public final class SettingsLoader {
         if (!secretKeyFile.isBlank()) {
             secretKey = v.secretFile("offsite.secret-key-file", secretKeyFile);
         }
-        Settings.Retention retention = new Settings.Retention(
-                v.intRange("offsite.retention.hourly", 0, 100_000),
-                v.intRange("offsite.retention.daily", 0, 100_000),
-                v.intRange("offsite.retention.weekly", 0, 100_000),
-                v.intRange("offsite.retention.monthly", 0, 100_000),
-                v.intRange("offsite.retention.manual", 0, 100_000),
-                v.intRange("offsite.retention.safety", 1, 100_000));
+        Settings.Retention retention = retention(v, "offsite.retention", 100_000);
         String mode = v.string("offsite.object-lock.mode", LOCK_MODES::contains, "none, governance or compliance");
         Duration period = v.duration("offsite.object-lock.period", Duration.ofDays(1));
         Duration maxLag = v.duration("offsite.max-lag", Duration.ofSeconds(1));

@@ -138,17 +138,10 @@ public final class ObjectStore implements AutoCloseable {
             Optional<ObjectLock> lock, Instant retainUntil) throws IOException {
         // A digest known already (the manifest's sha256, or one taken while encrypting) saves reading the file twice.
         byte[] digest = known.isPresent() ? known.get() : digest(file, 0, length);
-        PutObjectRequest.Builder put = PutObjectRequest.builder().bucket(settings.bucket()).key(key)
-                .contentLength(length).contentType("application/octet-stream").metadata(metadata);
         String b64 = Base64.getEncoder().encodeToString(digest);
-        if (sha256()) {
-            put.checksumSHA256(b64);
-        } else {
-            put.contentMD5(b64);
-        }
-        lock.ifPresent(l -> put.objectLockMode(ObjectLockMode.fromValue(l.mode().toUpperCase(Locale.ROOT)))
-                .objectLockRetainUntilDate(retainUntil));
-        var response = s3.putObject(put.build(), RequestBody.fromContentProvider(() -> region(file, 0, length), length,
+        PutObjectRequest put = putRequest(key, length, "application/octet-stream", b64, lock, retainUntil)
+                .metadata(metadata).build();
+        var response = s3.putObject(put, RequestBody.fromContentProvider(() -> region(file, 0, length), length,
                 "application/octet-stream"));
         return new Sent(length, sha256() ? b64 : null, unquote(response.eTag()),
                 sha256() ? "sha256" : "md5");
@@ -210,21 +203,28 @@ public final class ObjectStore implements AutoCloseable {
         }
     }
 
+    /** A PUT of {@code length} bytes with the checksum the store verifies ({@code b64}) and the lock, if any. */
+    private PutObjectRequest.Builder putRequest(String key, long length, String type, String b64,
+            Optional<ObjectLock> lock, Instant retainUntil) {
+        PutObjectRequest.Builder put = PutObjectRequest.builder().bucket(settings.bucket()).key(key)
+                .contentLength(length).contentType(type);
+        if (sha256()) {
+            put.checksumSHA256(b64);
+        } else {
+            put.contentMD5(b64);
+        }
+        lock.ifPresent(l -> put.objectLockMode(ObjectLockMode.fromValue(l.mode().toUpperCase(Locale.ROOT)))
+                .objectLockRetainUntilDate(retainUntil));
+        return put;
+    }
+
     /** A small object (a manifest) in one PUT, with its checksum. */
     public void putSmall(String key, byte[] body, Optional<ObjectLock> lock, Instant retainUntil) {
         try {
-            PutObjectRequest.Builder put = PutObjectRequest.builder().bucket(settings.bucket()).key(key)
-                    .contentLength((long) body.length).contentType("application/json");
             String b64 = Base64.getEncoder().encodeToString(
                     MessageDigest.getInstance(sha256() ? "SHA-256" : "MD5").digest(body));
-            if (sha256()) {
-                put.checksumSHA256(b64);
-            } else {
-                put.contentMD5(b64);
-            }
-            lock.ifPresent(l -> put.objectLockMode(ObjectLockMode.fromValue(l.mode().toUpperCase(Locale.ROOT)))
-                    .objectLockRetainUntilDate(retainUntil));
-            s3.putObject(put.build(), RequestBody.fromBytes(body));
+            s3.putObject(putRequest(key, body.length, "application/json", b64, lock, retainUntil).build(),
+                    RequestBody.fromBytes(body));
         } catch (SdkException e) {
             throw failure("uploading " + key, e);
         } catch (java.security.NoSuchAlgorithmException e) {

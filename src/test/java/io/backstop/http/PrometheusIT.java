@@ -76,8 +76,13 @@ class PrometheusIT {
         }
     }
 
+    private static Map<String, String> withOffsite(Map<String, String> env, io.backstop.testing.S3Server s3) {
+        env.putAll(s3.env("names-bucket/prometheus"));
+        return env;
+    }
+
     @Test
-    void everyMetricNameInTheRulesAndTheDashboardIsExported() throws Exception {
+    void everyMetricNameInTheRulesAndTheDashboardIsExportedWithOffsiteCopiesConfigured() throws Exception {
         String db = pg.createDatabase("names");
         pg.execute(db, "CREATE TABLE users(id int)", "INSERT INTO users VALUES (1)");
         Map<String, String> env = LiveDaemon.env(pg, db, dir.resolve("backups"));
@@ -95,7 +100,9 @@ class PrometheusIT {
         }
         used.addAll(names(Files.readString(Path.of("config/prometheus/alerts.yml"))));
         used.remove("up"); // Prometheus's own series
-        try (LiveDaemon d = new LiveDaemon(env)) {
+        // With offsite copies configured, as the offsite alert assumes (without, those series do not exist).
+        try (io.backstop.testing.S3Server s3 = io.backstop.testing.S3Server.start(dir.resolve("s3"), "names-bucket");
+                LiveDaemon d = new LiveDaemon(withOffsite(env, s3))) {
             Fixtures.await("the start-up backup", Duration.ofSeconds(20), () -> HttpIT.backedUp(d));
             String metrics = d.get("/metrics").body();
             Set<String> exported = new TreeSet<>();
@@ -113,7 +120,9 @@ class PrometheusIT {
                     "backstop_rowcount_last_check_timestamp_seconds",
                     "backstop_restore_drill_last_success_timestamp_seconds", "backstop_restore_drill_last_result",
                     "backstop_backup_dir_free_bytes", "backstop_build_info", "jvm_memory_used_bytes",
-                    "process_cpu_usage");
+                    "process_cpu_usage", "backstop_offsite_last_success_timestamp_seconds",
+                    "backstop_offsite_lag_seconds", "backstop_offsite_uploaded_bytes_total",
+                    "backstop_offsite_failures_total", "backstop_offsite_max_lag_seconds");
             assertThat(metrics).contains("backstop_table_rows{table=\"public.users\",target=\"app\"} 1.0",
                     "backstop_backups_retained{target=\"app\",tier=\"hourly\"} 1.0",
                     "backstop_backup_runs_total{result=\"success\",target=\"app\"} 1.0");
