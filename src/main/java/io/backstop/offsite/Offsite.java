@@ -196,7 +196,29 @@ public final class Offsite {
                     + " is running (lock " + lockFile + "); it copies this backup too");
         }
         try (lock) {
+            sweepUploads(target);
             return sync(target);
+        }
+    }
+
+    /** Where encrypted copies are written before they go up; only a sync, under the offsite lock, touches it. */
+    private Path uploadDir(String target) {
+        return layout.targetDir(target).resolve(".offsite-upload");
+    }
+
+    /** What an interrupted sync left (an encrypted copy half written or not yet removed). */
+    private void sweepUploads(String target) {
+        Path dir = uploadDir(target);
+        if (!Files.isDirectory(dir)) {
+            return;
+        }
+        try (var files = Files.list(dir)) {
+            for (Path f : (Iterable<Path>) files::iterator) {
+                log.info("removing leftover offsite upload file {} (an earlier sync was interrupted)", f);
+                Files.deleteIfExists(f);
+            }
+        } catch (IOException e) {
+            throw Durable.storageError("cannot sweep " + dir, e);
         }
     }
 
@@ -204,7 +226,7 @@ public final class Offsite {
      * Uploads what is missing and applies offsite retention. Throws on the first failure (already
      * verified copies stay recorded); the caller retries later, and the next sync catches up.
      */
-    public Status sync(String target) {
+    private Status sync(String target) {
         State state = state(target);
         store().check(); // a success means the store answered, even when nothing waited
         List<Catalog.Entry> pending = new ArrayList<>(pending(target, state));
@@ -280,7 +302,10 @@ public final class Offsite {
         try {
             byte[] sha256;
             if (encrypt) {
-                temporary = e.file().resolveSibling(BackupLayout.TEMP_PREFIX + "offsite-" + name + Age.SUFFIX);
+                // Not beside the backup: a backup's start-up sweep would take it from under a running upload.
+                Path uploads = uploadDir(target);
+                Durable.createDirectories(uploads);
+                temporary = uploads.resolve(BackupLayout.TEMP_PREFIX + e.tier().dir() + "-" + name + Age.SUFFIX);
                 sha256 = encrypt(e.file(), temporary, m);
                 source = temporary;
             } else {

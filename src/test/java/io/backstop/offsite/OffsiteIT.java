@@ -474,6 +474,32 @@ class OffsiteIT {
         assertNoSecretAnywhere();
     }
 
+    @Test
+    void aBackupTakenDuringAnEncryptedUploadLeavesThatUploadAlone() throws Exception {
+        pg.execute(db, "CREATE TABLE blobs AS SELECT g AS id, md5(g::text) || md5((g * 3)::text) AS body"
+                + " FROM generate_series(1, 400000) g");
+        Map<String, String> env = env("race");
+        env.put("BACKSTOP_PG_DUMP_COMPRESS", "0");
+        env.put("BACKSTOP_AGE_RECIPIENTS", recipient());
+        s3.kill();
+        assertThat(run(env, "backup").status()).isZero(); // a local backup waiting for its copy
+        s3 = S3Server.start(dir.resolve("s3"), BUCKET, Map.of("s3proxy.latency-blobstore.put.speed", "10000"));
+        env.putAll(s3.env(BUCKET + "/race"));
+        Path log = dir.resolve("offsite-race.log");
+        Process upload = Cli.spawn(env, log, "offsite");
+        Path bucket = s3.data().resolve(BUCKET);
+        Fixtures.await("the encrypted copy going up", Duration.ofSeconds(120),
+                () -> bytesUnder(bucket) > (2L << 20) || !upload.isAlive());
+        assertThat(upload.isAlive()).as("still uploading").isTrue();
+        // A backup now: its start sweeps the target's temporary files, under the target's lock.
+        Cli.Result backup = run(env, "backup", "--label", "during-upload");
+        assertThat(backup.status()).as(backup.all()).isZero();
+        assertThat(upload.waitFor(180, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+        assertThat(upload.exitValue()).as(Files.readString(log)).isZero();
+        assertThat(hourly(list(env)).get("offsite").get("state").asText()).isEqualTo("copied");
+        assertThat(Files.list(backups.resolve("app/.offsite-upload")).toList()).isEmpty();
+    }
+
     /** Keys and identities never reach output, logs, manifests, state or the store's metadata. */
     private void assertNoSecretAnywhere() throws IOException {
         List<String> secrets = new ArrayList<>(List.of(S3Server.SECRET_KEY, S3Server.ACCESS_KEY));
