@@ -256,8 +256,10 @@ public final class Main {
     }
 
     public Daemon daemon(Reporter reporter) {
-        return new Daemon(settings(), backup(), check(), rotation(), drill(), layout(), catalog(), offsite(), reporter,
-                clock);
+        // Offsite syncs run in child JVMs (see OffsiteProcess), with this process's environment and configuration.
+        return new Daemon(settings(), backup(), check(), rotation(), drill(), layout(), catalog(), offsite(),
+                offsite().map(o -> new io.backstop.schedule.OffsiteProcess(env, configFile, settings().pgDump().timeout(),
+                        manifests().json())), reporter, clock);
     }
 
     public StateStore states() {

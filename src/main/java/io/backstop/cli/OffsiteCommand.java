@@ -8,6 +8,8 @@ import io.backstop.config.Settings;
 import io.backstop.offsite.Offsite;
 import java.io.PrintWriter;
 import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -30,8 +32,11 @@ public final class OffsiteCommand implements Callable<Integer> {
     @Mixin
     TargetOption targets;
 
+    @picocli.CommandLine.Option(names = "--json", description = "One JSON object per target (what the daemon reads).")
+    boolean json;
+
     @Override
-    public Integer call() {
+    public Integer call() throws com.fasterxml.jackson.core.JsonProcessingException {
         Main main = parent.main();
         PrintWriter out = spec.commandLine().getOut();
         Offsite offsite = main.offsite().orElseThrow(() -> new BackstopException(ExitCode.USAGE,
@@ -39,6 +44,19 @@ public final class OffsiteCommand implements Callable<Integer> {
                         + " configuration or BACKSTOP_OFFSITE_URL"));
         for (Settings.Target t : main.targets(targets.name())) {
             Offsite.Status s = offsite.syncLocked(t.name(), Duration.ofMinutes(1));
+            if (json) {
+                Map<String, Object> row = new LinkedHashMap<>();
+                row.put("target", t.name());
+                row.put("uploaded", s.uploaded());
+                row.put("copied", s.copied());
+                row.put("bytes", s.bytes());
+                row.put("deleted", s.deleted());
+                row.put("locked", s.locked());
+                row.put("copies", offsite.state(t.name()).copies().size());
+                row.put("at", s.at().toString());
+                out.println(main.manifests().json().writeValueAsString(row));
+                continue;
+            }
             out.printf("offsite %s: %d uploaded (%s), %d copied in the store, %d deleted by offsite retention, %d kept"
                     + " by object lock or a refused delete; %d copies in %s%n", t.name(), s.uploaded(), Sizes.bytes(s.bytes()), s.copied(),
                     s.deleted(), s.locked(),

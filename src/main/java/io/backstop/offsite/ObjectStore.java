@@ -254,20 +254,20 @@ public final class ObjectStore implements AutoCloseable {
             if (e.statusCode() == 404 && (e.awsErrorDetails() == null || e.awsErrorDetails().errorCode() == null
                     || e.awsErrorDetails().errorCode().equals("NoSuchBucket") || e.awsErrorDetails().errorCode().equals("404")
                     || e.awsErrorDetails().errorCode().isEmpty())) {
-                throw new BackstopException(ExitCode.OFFSITE, "checking " + settings.describe() + " in " + where()
+                throw new BackstopException(ExitCode.OFFSITE, "checking bucket " + settings.bucket() + " in " + where()
                         + ": bucket " + settings.bucket() + " does not exist there (NoSuchBucket): create it, or fix"
                         + " offsite.url");
             }
             if (e.statusCode() == 403 && (e.awsErrorDetails() == null || e.awsErrorDetails().errorCode() == null
                     || e.awsErrorDetails().errorCode().isEmpty() || e.awsErrorDetails().errorCode().equals("403"))) {
                 // HEAD answers carry no body: a bare 403 is the credentials (or a policy without s3:ListBucket)
-                throw new BackstopException(ExitCode.OFFSITE, "checking " + settings.describe() + " in " + where()
+                throw new BackstopException(ExitCode.OFFSITE, "checking bucket " + settings.bucket() + " in " + where()
                         + ": the store refused the credentials or the request (403): check offsite.access-key and"
                         + " offsite.secret-key (or their _FILE variables) and the key's permissions on the bucket");
             }
-            throw failure("checking " + settings.describe(), e);
+            throw failure("checking bucket " + settings.bucket(), e);
         } catch (SdkException e) {
-            throw failure("checking " + settings.describe(), e);
+            throw failure("checking bucket " + settings.bucket(), e);
         }
     }
 

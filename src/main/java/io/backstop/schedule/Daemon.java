@@ -60,13 +60,16 @@ public final class Daemon {
     private final Map<String, DrillJob> drills = new HashMap<>();
     private final Map<String, OffsiteJob> offsiteJobs = new HashMap<>();
     private final Optional<io.backstop.offsite.Offsite> offsite;
+    private final Optional<OffsiteProcess> offsiteProcess;
     private Scheduler scheduler;
 
     public Daemon(Settings settings, Backup backup, io.backstop.counts.Check check, Rotation rotation,
             io.backstop.restore.Drill drill, BackupLayout layout, Catalog catalog,
-            Optional<io.backstop.offsite.Offsite> offsite, Reporter reporter, Clock clock) {
+            Optional<io.backstop.offsite.Offsite> offsite, Optional<OffsiteProcess> offsiteProcess, Reporter reporter,
+            Clock clock) {
         this.drill = drill;
         this.offsite = offsite;
+        this.offsiteProcess = offsiteProcess;
         this.settings = settings;
         this.backup = backup;
         this.check = check;
@@ -141,7 +144,7 @@ public final class Daemon {
                 }
                 Runnable afterBackup = () -> { };
                 if (offsite.isPresent()) {
-                    OffsiteJob job = new OffsiteJob(t, offsite.get(), reporter, clock);
+                    OffsiteJob job = new OffsiteJob(t, offsite.get(), offsiteProcess.orElseThrow(), reporter, clock);
                     offsiteJobs.put(t.name(), job);
                     scheduler.scheduleJob(JobBuilder.newJob(OffsiteJob.class).withIdentity(t.name(), OFFSITE).build(),
                             TriggerBuilder.newTrigger().withIdentity(t.name(), OFFSITE).startNow()
@@ -205,6 +208,9 @@ public final class Daemon {
             scheduler.standby();
             for (String name : jobs.keySet()) {
                 scheduler.interrupt(JobKey.jobKey(name, GROUP));
+            }
+            for (String name : offsiteJobs.keySet()) {
+                scheduler.interrupt(JobKey.jobKey(name, OFFSITE));
             }
             Thread waiter = new Thread(() -> {
                 try {

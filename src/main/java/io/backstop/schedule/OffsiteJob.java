@@ -9,7 +9,6 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.Optional;
 import org.quartz.DisallowConcurrentExecution;
-import org.quartz.Job;
 import org.quartz.JobExecutionContext;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -21,7 +20,7 @@ import org.slf4j.LoggerFactory;
  * failure never touches local backups: it is counted, reported and tried again.
  */
 @DisallowConcurrentExecution
-final class OffsiteJob implements Job {
+final class OffsiteJob implements org.quartz.InterruptableJob {
     private static final Logger log = LoggerFactory.getLogger(OffsiteJob.class);
     /** How often the job looks at most; cheap (a directory listing) when nothing is due. */
     private static final Duration TICK = Duration.ofSeconds(15);
@@ -32,6 +31,7 @@ final class OffsiteJob implements Job {
 
     private final Target target;
     private final Offsite offsite;
+    private final OffsiteProcess process;
     private final Reporter reporter;
     private final Clock clock;
     private final Duration interval;
@@ -40,9 +40,10 @@ final class OffsiteJob implements Job {
     private volatile boolean nudged = true;
     private int consecutiveFailures;
 
-    OffsiteJob(Target target, Offsite offsite, Reporter reporter, Clock clock) {
+    OffsiteJob(Target target, Offsite offsite, OffsiteProcess process, Reporter reporter, Clock clock) {
         this.target = target;
         this.offsite = offsite;
+        this.process = process;
         this.reporter = reporter;
         this.clock = clock;
         this.interval = offsite.settings().interval();
@@ -70,7 +71,7 @@ final class OffsiteJob implements Job {
         }
         nudged = false;
         try {
-            Offsite.Status status = offsite.syncLocked(target.name(), Duration.ofSeconds(1));
+            Offsite.Status status = process.sync(target.name());
             if (consecutiveFailures > 0) {
                 log.info("offsite {}: copies caught up after {} failed attempts", target.name(), consecutiveFailures);
             }
@@ -79,8 +80,8 @@ final class OffsiteJob implements Job {
             lastSync = nextAttempt;
             reporter.offsiteSynced(target.name(), status);
         } catch (BackstopException e) {
-            if (e.code() == ExitCode.BUSY) {
-                return; // a CLI command is copying right now
+            if (e.code() == ExitCode.BUSY || e.code() == ExitCode.INTERRUPTED) {
+                return; // a CLI command is copying right now, or the daemon is stopping
             }
             consecutiveFailures++;
             Duration backoff = backoff(consecutiveFailures, interval);
@@ -96,6 +97,12 @@ final class OffsiteJob implements Job {
             log.error("offsite copy of target {} failed with an internal error (a bug; please report it)",
                     target.name(), e);
         }
+    }
+
+    /** The daemon stops: the running copy is stopped (an upload in progress is aborted). */
+    @Override
+    public void interrupt() {
+        process.stop();
     }
 
     /** 30 s, then doubling, never longer than the interval (and never shorter than a second). */
