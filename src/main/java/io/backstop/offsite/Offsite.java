@@ -402,8 +402,20 @@ public final class Offsite {
     /** Applies offsite retention to recorded copies; returns {deleted, kept because locked}. */
     private int[] applyRetention(String target, State state) {
         List<Catalog.Entry> entries = new ArrayList<>();
-        for (Copy c : state.copies().values()) {
-            entries.add(new Catalog.Entry(Path.of(c.local()), c.tier(), Optional.of(asManifest(target, c)), null, false));
+        boolean changed = false;
+        for (Copy c : new ArrayList<>(state.copies().values())) {
+            Manifest m = asManifest(target, c);
+            if (m.pinned() != c.pinned()) {
+                // Remember the pin as it is now: once the local file is gone, the last one seen decides.
+                state.copies().put(c.local(), new Copy(c.local(), c.key(), c.manifestKey(), c.tier(), c.sequence(),
+                        c.startedAt(), c.size(), c.sha256(), c.plainSha256(), c.encrypted(), c.uploadedAt(),
+                        c.readback(), c.retainUntil(), m.pinned(), c.takenDuringAlarm()));
+                changed = true;
+            }
+            entries.add(new Catalog.Entry(Path.of(c.local()), c.tier(), Optional.of(m), null, false));
+        }
+        if (changed) {
+            save(target, state);
         }
         int deleted = 0;
         int locked = 0;
