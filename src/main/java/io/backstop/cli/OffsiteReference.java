@@ -19,10 +19,7 @@ final class OffsiteReference {
     private OffsiteReference() {
     }
 
-    static String localize(Main main, String target, String backup, Path identityOption, PrintWriter out) {
-        if (identityOption != null) {
-            io.backstop.backup.Archive.useIdentity(identityOption); // for encrypted local backups too
-        }
+    static String localize(Main main, String target, String backup, Optional<Path> identity, PrintWriter out) {
         if (backup == null || !backup.startsWith(PREFIX)) {
             return backup;
         }
@@ -32,16 +29,7 @@ final class OffsiteReference {
         Offsite.Remote copy = offsite.choose(target, backup.substring(PREFIX.length()));
         out.printf("offsite copy %s (%s, %s): downloading%s%n", copy.key(), copy.tier().dir(),
                 io.backstop.backup.Sizes.bytes(copy.size()), copy.encrypted() ? " and decrypting" : "");
-        Path file = offsite.fetch(target, copy, identity(main, identityOption));
+        Path file = offsite.fetch(target, copy, identity);
         return file.toString();
-    }
-
-    /** --identity, else BACKSTOP_AGE_IDENTITY_FILE. */
-    static Optional<Path> identity(Main main, Path option) {
-        if (option != null) {
-            return Optional.of(option);
-        }
-        String env = main.env().get("BACKSTOP_AGE_IDENTITY_FILE");
-        return env == null || env.isBlank() ? Optional.empty() : Optional.of(Path.of(env));
     }
 }

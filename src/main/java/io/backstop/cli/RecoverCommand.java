@@ -58,16 +58,13 @@ public final class RecoverCommand implements Callable<Integer> {
     boolean yes;
 
 
-    @Option(names = "--identity", paramLabel = "FILE", description = "age identity file that decrypts an encrypted"
-            + " backup (encryption.local); default: $BACKSTOP_AGE_IDENTITY_FILE.")
-    java.nio.file.Path identity;
+    @Mixin
+    IdentityOption identity;
 
     @Override
     public Integer call() {
-        if (identity != null) {
-            io.backstop.backup.Archive.useIdentity(identity);
-        }
         Main main = parent.main();
+        identity.resolve(main); // an encrypted backup (encryption.local) is read with it
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         Settings.Target target = main.targets(targets.name()).get(0);

@@ -39,9 +39,8 @@ public final class RestoreCommand implements Callable<Integer> {
             + " offsite:REF (a copy in the offsite store: offsite:latest, offsite:FILE, ...).")
     String backup;
 
-    @Option(names = "--identity", paramLabel = "FILE", description = "age identity file (from age-keygen) that"
-            + " decrypts an encrypted copy; default: $BACKSTOP_AGE_IDENTITY_FILE.")
-    java.nio.file.Path identity;
+    @Mixin
+    IdentityOption identity;
 
     @Option(names = "--into", required = true, paramLabel = "DB", description = "The database to restore into.")
     String into;
@@ -71,7 +70,7 @@ public final class RestoreCommand implements Callable<Integer> {
         Settings.Target target = main.targets(targets.name()).get(0);
         Resolver resolver = new Resolver(main.layout(), main.manifests());
         Resolver.Resolved resolved = resolver.resolve(
-                OffsiteReference.localize(main, target.name(), backup, identity, out), target.name());
+                OffsiteReference.localize(main, target.name(), backup, identity.resolve(main), out), target.name());
         io.backstop.counts.TargetState state = main.states().read(target.name());
         out.println(resolver.describe(resolved, state, main.settings().rowCounts()));
         out.flush();

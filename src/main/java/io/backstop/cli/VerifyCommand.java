@@ -34,9 +34,8 @@ public final class VerifyCommand implements Callable<Integer> {
             + " offsite store: offsite:latest, offsite:FILE, ...).")
     String backup;
 
-    @Option(names = "--identity", paramLabel = "FILE", description = "age identity file (from age-keygen) that"
-            + " decrypts an encrypted copy; default: $BACKSTOP_AGE_IDENTITY_FILE.")
-    java.nio.file.Path identity;
+    @Mixin
+    IdentityOption identity;
 
     @Override
     public Integer call() {
@@ -46,7 +45,7 @@ public final class VerifyCommand implements Callable<Integer> {
         for (Settings.Target t : main.targets(targets.name())) {
             Resolver resolver = new Resolver(main.layout(), main.manifests());
             Resolver.Resolved resolved = resolver.resolve(
-                    OffsiteReference.localize(main, t.name(), backup, identity, out), t.name());
+                    OffsiteReference.localize(main, t.name(), backup, identity.resolve(main), out), t.name());
             out.println(resolver.describe(resolved, main.states().read(t.name()), main.settings().rowCounts()));
             out.flush();
             main.drill().requireIntact(resolved); // a corrupt file exits 8, as restore does

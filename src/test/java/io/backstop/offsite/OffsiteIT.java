@@ -188,8 +188,7 @@ class OffsiteIT {
 
     @Test
     void largeFilesGoUpInPartsWithContentMd5AndAPlainCopyNeedsNoIdentity() throws Exception {
-        pg.execute(db, "CREATE TABLE blobs AS SELECT g AS id, md5(g::text) || md5((g * 3)::text) || md5((g * 7)::text)"
-                + " AS body FROM generate_series(1, 400000) g");
+        blobs(400000);
         Map<String, String> env = env("parts");
         env.put("BACKSTOP_PG_DUMP_COMPRESS", "none"); // a large file: several 5 MiB parts
         env.put("BACKSTOP_OFFSITE_MULTIPART_THRESHOLD", "5MiB");
@@ -218,6 +217,12 @@ class OffsiteIT {
         assertThat(restored.status()).as(restored.all()).isZero();
         assertThat(pg.count(into, "blobs")).isEqualTo(400000);
         assertNoSecretAnywhere();
+    }
+
+    /** A table of {@code rows} rows of 96 characters: an uncompressed dump of several 5 MiB parts. */
+    private void blobs(int rows) {
+        pg.execute(db, "CREATE TABLE blobs AS SELECT g AS id, md5(g::text) || md5((g * 3)::text) || md5((g * 7)::text)"
+                + " AS body FROM generate_series(1, " + rows + ") g");
     }
 
     private static JsonNode hourly(JsonNode rows) {
@@ -296,8 +301,7 @@ class OffsiteIT {
 
     @Test
     void anUploadCutMidWayLeavesNoObjectUnderItsNameAndIsRedoneAfterwards() throws Exception {
-        pg.execute(db, "CREATE TABLE blobs AS SELECT g AS id, md5(g::text) || md5((g * 3)::text) || md5((g * 7)::text)"
-                + " AS body FROM generate_series(1, 600000) g");
+        blobs(600000);
         Map<String, String> env = env("cut");
         env.put("BACKSTOP_PG_DUMP_COMPRESS", "none");
         env.put("BACKSTOP_OFFSITE_MULTIPART_THRESHOLD", "5MiB");
@@ -476,8 +480,7 @@ class OffsiteIT {
 
     @Test
     void aBackupTakenDuringAnEncryptedUploadLeavesThatUploadAlone() throws Exception {
-        pg.execute(db, "CREATE TABLE blobs AS SELECT g AS id, md5(g::text) || md5((g * 3)::text) AS body"
-                + " FROM generate_series(1, 400000) g");
+        blobs(300000);
         Map<String, String> env = env("race");
         env.put("BACKSTOP_PG_DUMP_COMPRESS", "0");
         env.put("BACKSTOP_AGE_RECIPIENTS", recipient());

@@ -1,0 +1,27 @@
+package io.backstop.cli;
+
+import io.backstop.Main;
+import io.backstop.backup.Archive;
+import java.nio.file.Path;
+import java.util.Optional;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code --identity FILE}, shared by the commands that read backups: the age identity that decrypts
+ * an encrypted one (encryption.local, or an offsite copy), given at that moment and never kept.
+ */
+final class IdentityOption {
+    @Option(names = "--identity", paramLabel = "FILE", description = "age identity file (from age-keygen) that"
+            + " decrypts an encrypted backup or offsite copy; default: $BACKSTOP_AGE_IDENTITY_FILE.")
+    Path file;
+
+    /** This option, else BACKSTOP_AGE_IDENTITY_FILE; what is found is also what encrypted local backups are read with. */
+    Optional<Path> resolve(Main main) {
+        if (file != null) {
+            Archive.useIdentity(file);
+            return Optional.of(file);
+        }
+        String env = main.env().get("BACKSTOP_AGE_IDENTITY_FILE");
+        return env == null || env.isBlank() ? Optional.empty() : Optional.of(Path.of(env));
+    }
+}
