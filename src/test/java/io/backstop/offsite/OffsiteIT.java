@@ -337,6 +337,7 @@ class OffsiteIT {
         Path object = objects("cut").stream().filter(p -> p.toString().contains("/hourly/")
                 && p.toString().endsWith(".dump")).findFirst().orElseThrow();
         assertThat(sha256(object)).isEqualTo(hourly.get("offsite").get("sha256").asText());
+        assertNoSecretAnywhere();
     }
 
     private Path stateFile() throws IOException {
@@ -501,6 +502,7 @@ class OffsiteIT {
         assertThat(upload.exitValue()).as(Files.readString(log)).isZero();
         assertThat(hourly(list(env)).get("offsite").get("state").asText()).isEqualTo("copied");
         assertThat(Files.list(backups.resolve("app/.offsite-upload")).toList()).isEmpty();
+        assertNoSecretAnywhere();
     }
 
     /** Keys and identities never reach output, logs, manifests, state or the store's metadata. */
