@@ -27,7 +27,7 @@ import java.util.List;
  */
 public final class Age {
     /** The name ending of an encrypted copy. */
-    public static final String SUFFIX = ".age";
+    public static final String SUFFIX = io.backstop.backup.BackupLayout.AGE_SUFFIX;
 
     private Age() {
     }

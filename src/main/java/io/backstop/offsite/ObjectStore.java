@@ -18,7 +18,6 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Base64;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -89,7 +88,7 @@ public final class ObjectStore implements AutoCloseable {
     }
 
     /** One object of a listing. */
-    public record Listed(String key, long size, Instant lastModified) {
+    public record Listed(String key, long size) {
     }
 
     /**
@@ -106,9 +105,6 @@ public final class ObjectStore implements AutoCloseable {
     public record Sent(long size, String checksum, String eTag, String method) {
     }
 
-    public String bucket() {
-        return settings.bucket();
-    }
 
     /** Where the store is, for messages: the endpoint (or AWS) and the bucket. */
     public String where() {
@@ -294,7 +290,7 @@ public final class ObjectStore implements AutoCloseable {
         try {
             List<Listed> all = new ArrayList<>();
             for (S3Object o : s3.listObjectsV2Paginator(r -> r.bucket(settings.bucket()).prefix(prefix)).contents()) {
-                all.add(new Listed(o.key(), o.size(), o.lastModified()));
+                all.add(new Listed(o.key(), o.size()));
             }
             return all;
         } catch (SdkException e) {
@@ -452,9 +448,6 @@ public final class ObjectStore implements AutoCloseable {
                 + ": " + root.getMessage() + ")";
     }
 
-    static String hex(byte[] b) {
-        return HexFormat.of().formatHex(b);
-    }
 
     @Override
     public void close() {

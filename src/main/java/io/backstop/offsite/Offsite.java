@@ -594,11 +594,4 @@ public final class Offsite {
     public String where() {
         return store().where();
     }
-
-    public synchronized void close() {
-        if (store != null) {
-            store.close();
-            store = null;
-        }
-    }
 }
