@@ -151,10 +151,10 @@ public final class Backup {
             Verifier.FullRead fullRead = tee != null
                     ? verifier.startFullRead(tee::drainTo, finalFile.getFileName().toString(), settings.pgDump().timeout())
                     : verifier.startFullRead(tmp, dumpDone::get, settings.pgDump().timeout());
-            Duration dumpTime;
+            Dumped dumped;
             try (Progress.Watch watch = Progress.watch(tmp, "dump", "backup-progress-" + target.name(),
                     Duration.ofSeconds(1), progress)) {
-                dumpTime = dump(target, db, passfile, runner, pgDump, snapshot, tmp, request.tables(), compression, tee);
+                dumped = dump(target, db, passfile, runner, pgDump, snapshot, tmp, request.tables(), compression, tee);
             } catch (RuntimeException e) {
                 fullRead.cancel();
                 counts.cancel(true);
@@ -167,7 +167,7 @@ public final class Backup {
 
             long verifyStart = System.nanoTime();
             Verifier.Verified verified = verifier.finish(tmp, tables, settings.pgDump().timeout(),
-                    ExitCode.DUMP_FAILED, fullRead);
+                    ExitCode.DUMP_FAILED, fullRead, dumped.sha256());
             Duration verifyTime = Duration.ofNanos(System.nanoTime() - verifyStart);
 
             // Verified in full as plain bytes: only now encrypted (encryption.local), and what is kept is that.
@@ -201,8 +201,8 @@ public final class Backup {
 
             log.info("backup {} finished: {}, {} tables, {} rows, {} (dump {}, verify {}) -> {}", target.name(),
                     Sizes.bytes(size), rowCounts.size(), manifest.totalRows(), Sizes.seconds(duration),
-                    Sizes.seconds(dumpTime), Sizes.seconds(verifyTime), finalFile);
-            return new BackupResult(finalFile, manifest, size, duration, rowCounts, dumpTime, verifyTime);
+                    Sizes.seconds(dumped.elapsed()), Sizes.seconds(verifyTime), finalFile);
+            return new BackupResult(finalFile, manifest, size, duration, rowCounts, dumped.elapsed(), verifyTime);
         } catch (SQLException e) {
             throw new BackstopException(ExitCode.DUMP_FAILED, "backup of target " + target.name() + " failed: "
                     + runner.redact(e.getMessage()), e);
@@ -260,7 +260,11 @@ public final class Backup {
         }
     }
 
-    private Duration dump(Target target, Database db, Database.PasswordFile passfile, ProcessRunner runner, Path pgDump,
+    /** pg_dump's run: how long it took, and the file's sha256 when it was hashed as it was written. */
+    private record Dumped(Duration elapsed, Optional<String> sha256) {
+    }
+
+    private Dumped dump(Target target, Database db, Database.PasswordFile passfile, ProcessRunner runner, Path pgDump,
             String snapshot, Path tmp, List<String> only, Compression compression, Tee tee) {
         List<String> command = new ArrayList<>(List.of(pgDump.toString(),
                 "--format=custom",
@@ -276,10 +280,11 @@ public final class Backup {
         ProcessRunner.Spec spec = ProcessRunner.Spec.of(command, db.libpqEnvironment(passfile, target.database()),
                 settings.pgDump().timeout());
         IOException[] writeFailed = new IOException[1];
+        List<Optional<String>> hashed = new ArrayList<>(List.of(Optional.empty()));
         if (tee != null) {
             spec = spec.withStdout(in -> {
                 try {
-                    compress(in, tmp, compression.zstdLevel(), tee);
+                    hashed.set(0, compress(in, tmp, compression.zstdLevel(), tee));
                 } catch (IOException e) {
                     writeFailed[0] = e;
                     in.transferTo(java.io.OutputStream.nullOutputStream());
@@ -298,18 +303,19 @@ public final class Backup {
         if (result.exitCode() != 0) {
             throw classify(target, spec, result, runner, tmp);
         }
-        return result.elapsed();
+        return new Dumped(result.elapsed(), hashed.get(0));
     }
 
     /**
      * pg_dump's uncompressed archive, from its stdout: compressed with zstd into {@code tmp} and, the
-     * same bytes, handed to the verifier. Two workers: pg_dump and the server use the rest.
+     * same bytes, handed to the verifier. Two workers: pg_dump and the server use the rest. Returns
+     * the file's sha256, hashed as it was written (empty if that could not be done).
      */
-    private static void compress(java.io.InputStream in, Path tmp, int level, Tee tee) throws IOException {
+    private static Optional<String> compress(java.io.InputStream in, Path tmp, int level, Tee tee) throws IOException {
         byte[] chunk = new byte[1 << 20];
-        try (java.io.OutputStream file = Files.newOutputStream(tmp);
-                com.github.luben.zstd.ZstdOutputStream zstd = new com.github.luben.zstd.ZstdOutputStream(
-                        new java.io.BufferedOutputStream(file, 1 << 20), level)) {
+        DigestingOutputStream file = new DigestingOutputStream(new java.io.BufferedOutputStream(
+                Files.newOutputStream(tmp), 1 << 20));
+        try (file; com.github.luben.zstd.ZstdOutputStream zstd = new com.github.luben.zstd.ZstdOutputStream(file, level)) {
             zstd.setWorkers(Math.max(1, Runtime.getRuntime().availableProcessors() - 1));
             int n;
             while ((n = in.readNBytes(chunk, 0, chunk.length)) > 0) {
@@ -322,6 +328,7 @@ public final class Backup {
         } finally {
             tee.end();
         }
+        return file.sha256();
     }
 
     private static BackstopException fullDisk(Target target, Path tmp, String detail) {

@@ -23,6 +23,7 @@ import java.util.HexFormat;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.BooleanSupplier;
@@ -62,7 +63,7 @@ public final class Verifier {
                 in.transferTo(out);
             }
         }, dump.getFileName().toString(), timeout) : startFullRead(dump, () -> true, timeout);
-        return finish(dump, tables, timeout, failure, read);
+        return finish(dump, tables, timeout, failure, read, Optional.empty());
     }
 
     /** The full read of an archive that arrives through {@code feeder} (a zstd stream as it is written, or read). */
@@ -130,11 +131,14 @@ public final class Verifier {
         }
     }
 
-    /** The checks of a finished file: TOC entries, the full read's outcome, and the sha256. */
+    /**
+     * The checks of a finished file: TOC entries, the full read's outcome, and the sha256 ({@code
+     * written}, when the file was hashed as it was written; else read from the file now).
+     */
     public Verified finish(Path dump, Collection<CountedTable> tables, Duration timeout, ExitCode failure,
-            FullRead read) {
-        CompletableFuture<String> sha = CompletableFuture.supplyAsync(() -> sha256(dump),
-                r -> named(r, "sha256-" + dump.getFileName()));
+            FullRead read, Optional<String> written) {
+        CompletableFuture<String> sha = written.isPresent() ? CompletableFuture.completedFuture(written.get())
+                : CompletableFuture.supplyAsync(() -> sha256(dump), r -> named(r, "sha256-" + dump.getFileName()));
         Set<Long> present;
         try {
             present = tableDataOids(dump, timeout, failure);
@@ -210,7 +214,6 @@ public final class Verifier {
         return oids;
     }
 
-    /** Hex sha256 of a file, read in 1 MiB chunks (a dump never passes through the heap whole). */
     /**
      * Hex sha256 of a file. coreutils' sha256sum where it exists: it uses the CPU's SHA instructions,
      * which the daemon's C1-only JVM cannot (7 ms per MB there: 0.8 s after every 135 MB backup, on the

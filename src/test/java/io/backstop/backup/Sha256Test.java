@@ -18,4 +18,37 @@ class Sha256Test {
         Path file = Files.write(dir.resolve("data"), data);
         assertThat(Verifier.sha256(file)).isEqualTo(Verifier.javaSha256(file)).hasSize(64);
     }
+
+    @Test
+    void aFileHashedAsItIsWrittenHasTheDigestOfItsBytes(@TempDir Path dir) throws Exception {
+        byte[] data = new byte[5 * 1024 * 1024 + 3];
+        new Random(12).nextBytes(data);
+        Path file = dir.resolve("written");
+        DigestingOutputStream out = new DigestingOutputStream(Files.newOutputStream(file));
+        try (out) {
+            for (int i = 0; i < data.length; i += 70_000) {
+                out.write(data, i, Math.min(70_000, data.length - i));
+            }
+            out.write(42);
+        }
+        assertThat(Files.size(file)).isEqualTo(data.length + 1L);
+        assertThat(out.sha256()).contains(Verifier.javaSha256(file));
+    }
+
+    @Test
+    void aFailingFileWriteIsReportedAndNoDigestIsClaimed(@TempDir Path dir) {
+        java.io.OutputStream full = new java.io.OutputStream() {
+            @Override
+            public void write(int b) throws java.io.IOException {
+                throw new java.io.IOException("No space left on device");
+            }
+        };
+        DigestingOutputStream out = new DigestingOutputStream(full);
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> {
+            try (out) {
+                out.write(new byte[10], 0, 10);
+            }
+        }).hasMessageContaining("No space left");
+        assertThat(out.sha256()).isEmpty();
+    }
 }
