@@ -312,9 +312,9 @@ public final class Backup {
      * the file's sha256, hashed as it was written (empty if that could not be done).
      */
     private static Optional<String> compress(java.io.InputStream in, Path tmp, int level, Tee tee) throws IOException {
-        byte[] chunk = new byte[1 << 20];
+        byte[] chunk = new byte[Tee.CHUNK];
         DigestingOutputStream file = new DigestingOutputStream(new java.io.BufferedOutputStream(
-                Files.newOutputStream(tmp), 1 << 20));
+                Files.newOutputStream(tmp), Tee.CHUNK));
         try (file; com.github.luben.zstd.ZstdOutputStream zstd = new com.github.luben.zstd.ZstdOutputStream(file, level)) {
             zstd.setWorkers(Math.max(1, Runtime.getRuntime().availableProcessors() - 1));
             int n;
