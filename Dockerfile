@@ -2,6 +2,7 @@
 #
 #   docker build .                                    # users: newest client/server from the PostgreSQL apt repository
 #   docker build --build-arg PG_SOURCE=debian --build-arg PG_MAJOR=15 .   # offline-friendly: Debian's own packages
+#   docker build --build-arg BASE=debian:trixie-slim --build-arg PG_SOURCE=debian --build-arg PG_MAJOR=17 .
 #
 # pg_dump dumps servers up to its own major, so PG_MAJOR should be the newest released major (at
 # least your server's). The image also carries the server binaries of that major: restore drills
@@ -30,16 +31,16 @@ FROM ${JAR_STAGE} AS jar
 FROM ${BASE}
 ARG PG_MAJOR
 ARG PG_SOURCE
-# A JRE; PostgreSQL's client and server of PG_MAJOR (server binaries only: no cluster is created);
+# The base's own JRE (17 on bookworm, 21 on trixie; the jar needs 17 or later); PostgreSQL's client and server of PG_MAJOR (server binaries only: no cluster is created);
 # util-linux for setpriv (pg_dump dies with its parent; the entrypoint drops root), zstd (a .dump.zst
 # restores by hand with zstd -dc < FILE | pg_restore) and curl for
 # the healthcheck. No certificate authority beyond Debian's own is added.
 RUN set -eu; export DEBIAN_FRONTEND=noninteractive; apt-get update; \
-    apt-get install -y --no-install-recommends ca-certificates curl util-linux zstd openjdk-17-jre-headless; \
+    apt-get install -y --no-install-recommends ca-certificates curl util-linux zstd default-jre-headless; \
     if [ "$PG_SOURCE" = pgdg ]; then \
       apt-get install -y --no-install-recommends gnupg; \
       curl -fsSL https://www.postgresql.org/media/keys/ACCC4CF8.asc | gpg --dearmor -o /usr/share/keyrings/pgdg.gpg; \
-      echo "deb [signed-by=/usr/share/keyrings/pgdg.gpg] https://apt.postgresql.org/pub/repos/apt bookworm-pgdg main" \
+      echo "deb [signed-by=/usr/share/keyrings/pgdg.gpg] https://apt.postgresql.org/pub/repos/apt $(. /etc/os-release; echo "$VERSION_CODENAME")-pgdg main" \
         > /etc/apt/sources.list.d/pgdg.list; \
       apt-get update; apt-get purge -y gnupg; \
     elif [ "$PG_SOURCE" != debian ]; then echo "PG_SOURCE must be pgdg or debian, was $PG_SOURCE" >&2; exit 2; fi; \

@@ -4,7 +4,7 @@
 # (gzip 6), and Backstop's default verified backup through the CLI and through the daemon (POST
 # /backup, the scheduler's code path, with the daemon's JVM flags). Wall, CPU (the process and its
 # children) and size for each, and the ratios.
-# Usage: bench/compression.sh [SCALE]   (default 1: ~600 MB)
+# Usage: bench/compression.sh [SCALE]   (default 1: ~600 MB; IDLE_SECONDS, default 60, before the RSS is read)
 set -euo pipefail
 # shellcheck source=bench/lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -44,6 +44,10 @@ size = os.path.getsize(path) if os.path.isfile(path) else 0
 print(f"{name}\t{wall:.2f}\t{cpu:.2f}\t{size}")
 PY
 }
+# pg_dump 16 and later compress with zstd themselves: then Backstop's default is that, and it is shown bare too.
+native_zstd=no
+[ "$("$PG_BIN/pg_dump" --version | sed -E 's/.* ([0-9]+)[.0-9]*.*/\1/')" -ge 16 ] && native_zstd=yes
+echo "pg_dump: $("$PG_BIN/pg_dump" --version)"
 results="$work/results.tsv"
 : > "$results"
 for _ in 1 2; do
@@ -53,6 +57,10 @@ for _ in 1 2; do
     run "pg_dump -Fc -Z0" "$work/out/z0.dump" "$PG_BIN/pg_dump" -Fc -Z0 -f "$work/out/z0.dump" shapes
     run "pg_dump -Fc -Z1" "$work/out/z1.dump" "$PG_BIN/pg_dump" -Fc -Z1 -f "$work/out/z1.dump" shapes
     run "pg_dump -Fc (gzip 6)" "$work/out/z6.dump" "$PG_BIN/pg_dump" -Fc -f "$work/out/z6.dump" shapes
+    if [ "$native_zstd" = yes ]; then
+      run "pg_dump -Fc --compress=zstd:1" "$work/out/zstd1.dump" "$PG_BIN/pg_dump" -Fc --compress=zstd:1 \
+        -f "$work/out/zstd1.dump" shapes
+    fi
     BACKSTOP_BACKUP_DIR="$work/cli" run "backstop backup (CLI)" /dev/null "$BENCH_ROOT/backstop" backup
   } >> "$results"
   cli_file=$(find "$work/cli/app/hourly" -name 'app-*.dump*' ! -name '*.json' | head -1)
@@ -81,6 +89,9 @@ import json; size = json.loads(body)["size_bytes"]
 print(f"backstop, daemon path (POST /backup)\t{wall:.2f}\t{c1 - c0:.2f}\t{size}")
 PY
 done
+# Idle memory: the daemon's resident set 60 s after its last backup of this database (issue 17: 80 MB or less).
+sleep "${IDLE_SECONDS:-60}"
+idle_rss=$(awk '/VmRSS/ {printf "%.1f", $2 / 1024}' "/proc/$daemon/status")
 python3 - "$results" <<'PY'
 import sys, collections
 rows = collections.OrderedDict()
@@ -93,3 +104,6 @@ print(f"{'what':40} {'wall s':>7} {'cpu s':>7} {'size MB':>8} {'/-Z0':>6} {'/-Z1
 for n, (w, c, s) in best.items():
     print(f"{n:40} {w:7.2f} {c:7.2f} {s/1e6:8.1f} {w/z0[0]:6.2f} {w/z1[0]:6.2f} {s/z6[2]:10.2f}")
 PY
+echo "idle daemon ${IDLE_SECONDS:-60} s after its backups of this database: RSS ${idle_rss} MB"
+manifest=$(find "$work/cli/app/hourly" -name 'app-*.json' | head -1)
+echo "backstop's compression: $(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["compress"])' "$manifest")"

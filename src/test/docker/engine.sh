@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Test setup for the container tests, idempotent: a running Docker engine (Debian's docker.io,
 # started here when none answers), and the base image every test image is built from, made
-# without a registry: debootstrap --variant=minbase bookworm, imported as backstop-base:bookworm.
-# Prints the docker CLI to use. Needs root.
+# without a registry: debootstrap --variant=minbase SUITE, imported as backstop-base:SUITE, for each
+# suite given (bookworm when none is). Prints the docker CLI to use. Needs root.
 set -euo pipefail
 docker=/usr/bin/docker
 [ -x "$docker" ] || docker="$(command -v docker)"
@@ -12,12 +12,14 @@ if ! "$docker" info >/dev/null 2>&1; then
   for _ in $(seq 1 120); do "$docker" info >/dev/null 2>&1 && break; sleep 0.5; done
   "$docker" info >/dev/null 2>&1 || { echo "engine.sh: dockerd did not start: $(tail -5 /tmp/backstop-dockerd.log)" >&2; exit 3; }
 fi
-if ! "$docker" image inspect backstop-base:bookworm >/dev/null 2>&1; then
-  root="$(mktemp -d /tmp/backstop-base-XXXXXX)"
-  debootstrap --variant=minbase bookworm "$root" http://deb.debian.org/debian >/tmp/backstop-debootstrap.log 2>&1 \
-    || { echo "engine.sh: debootstrap failed: $(tail -5 /tmp/backstop-debootstrap.log)" >&2; exit 3; }
-  rm -rf "$root/var/cache/apt/archives/"*.deb "$root/var/lib/apt/lists/"*
-  tar -C "$root" -c . | "$docker" import --change 'CMD ["/bin/bash"]' - backstop-base:bookworm >/dev/null
-  rm -rf "$root"
-fi
+for suite in "${@:-bookworm}"; do
+  if ! "$docker" image inspect "backstop-base:$suite" >/dev/null 2>&1; then
+    root="$(mktemp -d /tmp/backstop-base-XXXXXX)"
+    debootstrap --variant=minbase "$suite" "$root" http://deb.debian.org/debian >"/tmp/backstop-debootstrap-$suite.log" 2>&1 \
+      || { echo "engine.sh: debootstrap $suite failed: $(tail -5 "/tmp/backstop-debootstrap-$suite.log")" >&2; exit 3; }
+    rm -rf "$root/var/cache/apt/archives/"*.deb "$root/var/lib/apt/lists/"*
+    tar -C "$root" -c . | "$docker" import --change 'CMD ["/bin/bash"]' - "backstop-base:$suite" >/dev/null
+    rm -rf "$root"
+  fi
+done
 echo "$docker"

@@ -46,7 +46,7 @@ class ComposeStackIT {
     record Run(int status, String out) {
     }
 
-    private static Run run(Path dir, Map<String, String> env, Duration timeout, String... command) throws Exception {
+    static Run run(Path dir, Map<String, String> env, Duration timeout, String... command) throws Exception {
         ProcessBuilder pb = new ProcessBuilder(command).directory(dir.toFile()).redirectErrorStream(true)
                 .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
         pb.environment().putAll(env);
@@ -63,7 +63,7 @@ class ComposeStackIT {
         return new Run(p.exitValue(), out);
     }
 
-    private static Run must(Path dir, Map<String, String> env, Duration timeout, String... command) throws Exception {
+    static Run must(Path dir, Map<String, String> env, Duration timeout, String... command) throws Exception {
         Run r = run(dir, env, timeout, command);
         assertThat(r.status()).as(String.join(" ", command) + "\n" + r.out()).isZero();
         return r;

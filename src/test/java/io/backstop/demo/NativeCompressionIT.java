@@ -1,0 +1,54 @@
+package io.backstop.demo;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import io.backstop.testing.Fixtures;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Issue 17's measurement where this machine's pg_dump (15) cannot go: with a pg_dump of 16 or later,
+ * Backstop's default is pg_dump's own zstd. The project's image is built on Debian trixie (its
+ * PostgreSQL 17 client and server, its JRE), and bench/compression.sh runs inside it against a
+ * cluster of its own: bare pg_dump -Z0, -Z1, gzip 6 and zstd:1 against Backstop's default verified
+ * backup through the CLI and the daemon path, then the idle daemon's memory. The figures are
+ * printed, not asserted (the machine is shared); the test checks that the run completed and that
+ * Backstop took pg_dump's zstd, a plain .dump. Without a Docker engine it reports as skipped.
+ */
+class NativeCompressionIT {
+    private static final Path ROOT = Path.of("").toAbsolutePath();
+
+    @Test
+    void withPgDump17TheDefaultIsPgDumpsOwnZstdAndItsFiguresArePrinted() throws Exception {
+        boolean root = Fixtures.isRoot();
+        assumeTrue(root || Files.exists(Path.of("/var/run/docker.sock")),
+                "no Docker engine, and no root to start one: the container test cannot run here");
+        ComposeStackIT.Run engine = ComposeStackIT.run(ROOT, Map.of(), Duration.ofMinutes(20), "bash",
+                "src/test/docker/engine.sh", "trixie");
+        assumeTrue(engine.status() != 3 || !root, "no Docker engine could be started: " + engine.out());
+        assertThat(engine.status()).as(engine.out()).isZero();
+        String docker = engine.out().strip().lines().reduce((a, b) -> b).orElseThrow();
+
+        Map<String, String> buildkit = Map.of("DOCKER_BUILDKIT", "1");
+        ComposeStackIT.must(ROOT, buildkit, Duration.ofMinutes(30), docker, "build", "-q", "-t", "backstop:e2e-trixie",
+                "--build-arg", "BASE=backstop-base:trixie", "--build-arg", "PG_SOURCE=debian",
+                "--build-arg", "PG_MAJOR=17", "--build-arg", "JAR_STAGE=prebuilt", ".");
+        ComposeStackIT.must(ROOT, buildkit, Duration.ofMinutes(20), docker, "build", "-q", "-t", "backstop-bench:trixie",
+                "--build-arg", "IMAGE=backstop:e2e-trixie", "src/test/docker/bench");
+
+        ComposeStackIT.Run bench = ComposeStackIT.must(ROOT, Map.of(), Duration.ofMinutes(30), docker, "run", "--rm",
+                "-v", ROOT.resolve("bench") + ":/project/bench:ro",
+                "-v", ROOT.resolve("backstop") + ":/project/backstop:ro",
+                "-v", ROOT.resolve("target/backstop.jar") + ":/project/target/backstop.jar:ro",
+                "backstop-bench:trixie", "bash", "/project/bench/compression.sh");
+        bench.out().lines().forEach(l -> System.out.println("native zstd (pg_dump 17, in the image): " + l));
+        assertThat(bench.out()).contains("pg_dump (PostgreSQL) 17.", "pg_dump -Fc --compress=zstd:1",
+                "backstop backup (CLI)", "backstop, daemon path (POST /backup)", "idle daemon 60 s after its backups");
+        assertThat(bench.out()).as("Backstop's default with pg_dump 17 is pg_dump's own zstd, a plain .dump")
+                .contains("backstop's compression: zstd:1 (pg_dump)");
+    }
+}
