@@ -86,10 +86,12 @@ public final class RecoverCommand implements Callable<Integer> {
                 out.printf("%s: recreated with %,d rows%n", t.table(), t.inserted());
                 continue;
             }
-            out.printf("%s: %,d rows in the backup, %,d live%s: missing live %,d%s, changed %,d%s, only live %,d (written"
+            out.printf("%s: %,d rows in the backup, %,d live%s: missing live %,d%s, %s, only live %,d (written"
                     + " since the backup: never touched)%n", t.table(), t.backupRows(), t.liveRows(),
                     t.primaryKey() ? ", compared by primary key" : ", no primary key: compared by whole rows",
-                    t.missing(), samples(t.missingSamples()), t.changed(), samples(t.changedSamples()), t.onlyLive());
+                    t.missing(), samples(t.missingSamples()), t.changed() == Recover.NOT_COMPARED
+                            ? "changed: not compared (only missing rows were asked for; the dry run compares them)"
+                            : String.format("changed %,d%s", t.changed(), samples(t.changedSamples())), t.onlyLive());
             if (r.applied()) {
                 out.printf("  applied: %,d rows inserted%s%n", t.inserted(),
                         t.updated() > 0 ? ", " + String.format("%,d", t.updated()) + " rows reset" : "");

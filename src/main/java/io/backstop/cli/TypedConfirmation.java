@@ -14,7 +14,7 @@ final class TypedConfirmation {
 
     static Restore.Confirmation of(boolean yes, PrintWriter err) {
         if (yes) {
-            return (db, what) -> true;
+            return Restore.Confirmation.GIVEN;
         }
         return (db, what) -> {
             err.printf("This will %s.%nType the database name (%s) to continue: ", what, db);

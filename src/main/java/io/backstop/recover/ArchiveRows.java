@@ -33,9 +33,24 @@ final class ArchiveRows {
     private static final Pattern COPY = Pattern.compile("^COPY (.+?) \\((.*)\\) FROM stdin;$");
     private static final Pattern CLIENT_ENCODING = Pattern.compile("^SET client_encoding = '([^']+)';$");
 
-    /** What was loaded: the archive's column list (as pg_dump quoted it) and how many rows. */
-    record Loaded(String columns, long rows) {
+    /** What was loaded: the archive's column list (as pg_dump quoted it), how many rows, of how many read. */
+    record Loaded(String columns, long rows, long read) {
     }
+
+    /**
+     * Which of the archive's rows go to the COPY, chosen once its column list is known (as pg_dump
+     * quoted it, in order). Every row is loaded without one.
+     */
+    interface Filter {
+        RowTest forColumns(List<String> columns);
+    }
+
+    /** One row: {@code line[from..to)}, a COPY text line in UTF-8 without its newline. */
+    interface RowTest {
+        boolean keep(byte[] line, int from, int to);
+    }
+
+    private static final Filter ALL = columns -> (line, from, to) -> true;
 
     private ArchiveRows() {
     }
@@ -46,13 +61,19 @@ final class ArchiveRows {
      */
     static Optional<Loaded> copy(PgTools tools, Path archive, String schema, String table, Connection c, String into,
             Duration timeout) {
+        return copy(tools, archive, schema, table, c, into, timeout, ALL);
+    }
+
+    /** As {@link #copy}, loading only the rows {@code filter} keeps. */
+    static Optional<Loaded> copy(PgTools tools, Path archive, String schema, String table, Connection c, String into,
+            Duration timeout, Filter filter) {
         Loaded[] loaded = new Loaded[1];
         SQLException[] failed = new SQLException[1];
         ProcessRunner.Spec spec = io.backstop.backup.Archive.pgRestore(List.of(tools.pgRestore().toString(),
                 "--data-only", "--schema=" + schema, "--table=" + table, "--file=-"), archive, Map.of(), timeout)
                 .withStdout(in -> {
                     try {
-                        loaded[0] = stream(new BufferedInputStream(in, 1 << 16), c, into);
+                        loaded[0] = stream(new BufferedInputStream(in, 1 << 16), c, into, filter);
                     } catch (SQLException e) {
                         failed[0] = e;
                         in.transferTo(java.io.OutputStream.nullOutputStream());
@@ -70,7 +91,8 @@ final class ArchiveRows {
         return Optional.ofNullable(loaded[0]);
     }
 
-    private static Loaded stream(InputStream in, Connection c, String into) throws IOException, SQLException {
+    private static Loaded stream(InputStream in, Connection c, String into, Filter filter)
+            throws IOException, SQLException {
         Charset charset = StandardCharsets.UTF_8;
         byte[] line;
         while ((line = readLine(in)) != null) {
@@ -85,20 +107,24 @@ final class ArchiveRows {
                 continue;
             }
             String columns = copy.group(2);
+            RowTest test = filter.forColumns(List.of(columns.split(",\\s*")));
             CopyIn in2 = c.unwrap(PGConnection.class).getCopyAPI().copyIn("COPY " + into + " (" + columns + ") FROM STDIN");
-            long rows = 0;
+            long[] counts = new long[2];
             try {
                 if (charset == StandardCharsets.UTF_8) {
-                    rows = passThrough(in, in2);
+                    passThrough(in, in2, test, counts);
                 } else {
                     while ((line = readLine(in)) != null) {
                         if (line.length == 2 && line[0] == '\\' && line[1] == '.') {
                             break;
                         }
                         byte[] utf8 = new String(line, charset).getBytes(StandardCharsets.UTF_8);
-                        in2.writeToCopy(utf8, 0, utf8.length);
-                        in2.writeToCopy(NEWLINE, 0, 1);
-                        rows++;
+                        counts[1]++;
+                        if (test.keep(utf8, 0, utf8.length)) {
+                            in2.writeToCopy(utf8, 0, utf8.length);
+                            in2.writeToCopy(NEWLINE, 0, 1);
+                            counts[0]++;
+                        }
                     }
                 }
                 in2.endCopy();
@@ -108,7 +134,7 @@ final class ArchiveRows {
                 }
                 throw e;
             }
-            return new Loaded(columns, rows);
+            return new Loaded(columns, counts[0], counts[1]);
         }
         return null;
     }
@@ -116,14 +142,14 @@ final class ArchiveRows {
     private static final byte[] NEWLINE = {'\n'};
 
     /**
-     * UTF-8 rows go to the COPY as they come, in large blocks, up to the terminator line "\." (a
-     * value starting with a backslash is escaped as "\\", so only the terminator starts with "\.").
-     * Returns the number of rows.
+     * UTF-8 rows go to the COPY as they come, in large blocks, up to the terminator line "\\." (a
+     * value starting with a backslash is escaped as "\\\\", so only the terminator starts with "\\.").
+     * A row the test does not keep ends the block before it. Counts into {@code counts}: {kept, read}.
      */
-    private static long passThrough(InputStream in, CopyIn copy) throws IOException, SQLException {
+    private static void passThrough(InputStream in, CopyIn copy, RowTest test, long[] counts)
+            throws IOException, SQLException {
         byte[] buf = new byte[1 << 20];
         int have = 0;
-        long rows = 0;
         while (true) {
             int n = in.read(buf, have, buf.length - have);
             boolean eof = n < 0;
@@ -131,29 +157,40 @@ final class ArchiveRows {
                 have += n;
             }
             int lineStart = 0;
-            int flushed = 0;
+            int block = 0; // start of the kept lines not yet written
             for (int i = 0; i < have; i++) {
                 if (i == lineStart && buf[i] == '\\' && i + 1 < have && buf[i + 1] == '.'
                         && (i + 2 == have ? eof : buf[i + 2] == '\n')) {
-                    copy.writeToCopy(buf, flushed, lineStart - flushed);
-                    return rows;
+                    write(copy, buf, block, lineStart);
+                    return;
                 }
                 if (buf[i] == '\n') {
-                    rows++;
+                    counts[1]++;
+                    if (test.keep(buf, lineStart, i)) {
+                        counts[0]++;
+                    } else {
+                        write(copy, buf, block, lineStart);
+                        block = i + 1;
+                    }
                     lineStart = i + 1;
                 }
             }
+            write(copy, buf, block, lineStart);
             if (eof) {
-                copy.writeToCopy(buf, flushed, lineStart - flushed);
-                return rows;
+                return;
             }
-            // Write the complete lines; keep the partial last line (it may be the terminator's start).
-            copy.writeToCopy(buf, flushed, lineStart - flushed);
+            // Keep the partial last line (it may be the terminator's start).
             System.arraycopy(buf, lineStart, buf, 0, have - lineStart);
             have -= lineStart;
             if (have == buf.length) {
                 buf = java.util.Arrays.copyOf(buf, buf.length * 2); // one line longer than the buffer
             }
+        }
+    }
+
+    private static void write(CopyIn copy, byte[] buf, int from, int to) throws SQLException {
+        if (to > from) {
+            copy.writeToCopy(buf, from, to - from);
         }
     }
 

@@ -23,6 +23,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.stream.Collectors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -41,6 +43,8 @@ import org.slf4j.LoggerFactory;
 public final class Recover {
     private static final Logger log = LoggerFactory.getLogger(Recover.class);
     private static final int SAMPLES = 5;
+    /** Keys spread over more values than this (32 MiB of bits) are compared in SQL. */
+    private static final long MAX_KEY_RANGE = 1L << 28;
 
     private final Settings settings;
     private final Backup backup;
@@ -59,23 +63,40 @@ public final class Recover {
         }
     }
 
-    /** One table's comparison (and, after an apply, what was done). */
+    /**
+     * One table's comparison (and, after an apply, what was done). {@code changed} is {@link
+     * #NOT_COMPARED} where an apply that only inserts did not compare the rows both sides hold.
+     */
     public record TableReport(String table, boolean existsLive, boolean primaryKey, long backupRows, long liveRows,
             long missing, long changed, long onlyLive, List<String> missingSamples, List<String> changedSamples,
             long inserted, long updated, boolean recreated) {
     }
 
+    public static final long NOT_COMPARED = -1;
+
     public record Result(String backupFile, List<TableReport> tables, boolean applied, Optional<Path> safetyBackup,
             Duration duration) {
         public boolean nothingToDo() {
-            return tables.stream().allMatch(t -> t.existsLive() && t.missing() == 0 && t.changed() == 0);
+            return tables.stream().allMatch(t -> t.existsLive() && t.missing() == 0 && t.changed() <= 0);
         }
     }
 
     public Result run(Target target, Request request) {
         long started = System.nanoTime();
         Path archive = request.backup().file();
-        Restore.checkIntegrity(archive, request.backup().manifest());
+        // The archive's sha256 is checked beside the work (it is read anyway): awaited before
+        // anything is shown, confirmed or committed.
+        CompletableFuture<Void> integrity = new CompletableFuture<>();
+        Thread check = new Thread(() -> {
+            try {
+                Restore.checkIntegrity(archive, request.backup().manifest());
+                integrity.complete(null);
+            } catch (Throwable e) {
+                integrity.completeExceptionally(e);
+            }
+        }, "sha256-" + archive.getFileName());
+        check.setDaemon(true);
+        check.start();
         Database db = new Database(target);
         try (Connection c = db.connect()) {
             c.setAutoCommit(false);
@@ -84,6 +105,10 @@ public final class Recover {
                 plans.add(plan(c, typed, request));
             }
             orderParentsFirst(c, plans);
+            if (request.apply() && request.confirmation().given() && request.missing() && !request.changed()
+                    && plans.stream().allMatch(p -> p.live)) {
+                return insertAtOnce(c, target, archive, plans, started, integrity);
+            }
             int n = 0;
             for (Plan p : plans) {
                 n++;
@@ -92,6 +117,7 @@ public final class Recover {
                     compare(c, p);
                 }
             }
+            trusted(integrity);
             List<TableReport> reports = plans.stream().map(p -> p.report(0, 0, false)).toList();
             boolean work = reports.stream().anyMatch(t -> !t.existsLive() || (request.missing() && t.missing() > 0)
                     || (request.changed() && t.changed() > 0));
@@ -106,17 +132,11 @@ public final class Recover {
                 c.rollback();
                 throw new BackstopException(ExitCode.USAGE, "not confirmed; nothing was changed");
             }
-            List<String> existing = plans.stream().filter(p -> p.live).map(p -> p.quoted).toList();
-            Optional<Path> safety = Optional.empty();
-            if (!existing.isEmpty()) {
-                BackupResult saved = backup.run(target, Backup.Request.safetyOf("pre-recover", existing,
-                        Duration.ofMinutes(10)), Progress.NONE);
-                safety = Optional.of(saved.file());
-                log.info("recover {}: safety backup of {} taken: {}", target.name(), String.join(", ", existing),
-                        saved.file());
-            }
+            Safety safety = new Safety(target, plans.stream().filter(p -> p.live).map(p -> p.quoted).toList());
+            safety.start();
             List<TableReport> done = new ArrayList<>();
             List<String> foreignKeys = new ArrayList<>();
+            Optional<Path> saved;
             try {
                 for (Plan p : plans) {
                     if (!p.live) {
@@ -132,21 +152,207 @@ public final class Recover {
                 for (String fk : foreignKeys) {
                     addForeignKey(c, fk);
                 }
+                saved = safety.await();
                 c.commit();
             } catch (SQLException | RuntimeException e) {
-                c.rollback();
-                throw new BackstopException(ExitCode.DUMP_FAILED, "recover of target " + target.name() + " failed and"
-                        + " was rolled back; nothing changed: " + e.getMessage()
-                        + safety.map(s -> " (the safety backup " + s + " is there anyway)").orElse(""), e);
+                throw rolledBack(c, target, safety, e);
             }
-            log.info("recover {}: applied in one transaction from {}: {}", target.name(), archive.getFileName(),
-                    done.stream().map(t -> t.table() + (t.recreated() ? " recreated with " + t.inserted() + " rows"
-                            : " +" + t.inserted() + (t.updated() > 0 ? ", " + t.updated() + " reset" : "")))
-                            .collect(Collectors.joining("; ")));
-            return new Result(archive.toString(), done, true, safety, took(started));
+            logApplied(target, archive, done);
+            return new Result(archive.toString(), done, true, saved, took(started));
         } catch (SQLException e) {
             throw new BackstopException(ExitCode.DUMP_FAILED, "recover of target " + target.name() + " failed: "
                     + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * The apply with --yes that only inserts missing rows, every table still there: nothing is
+     * shown before it, so no comparison of the rows both sides hold is needed. A table with an
+     * integer primary key gets its missing rows straight from the archive's stream, picked by the
+     * keys it holds now ({@link LiveKeys}); any other is compared in SQL as the dry run does. The
+     * safety backup starts with the first missing row and runs beside the inserts: its snapshot
+     * cannot see them (they are not committed), and the transaction commits only once it is
+     * verified. With nothing missing, none is taken. (Started at once instead, it slowed the keys'
+     * read more than it gained: 6.3 s instead of 5.4 s for 1M of 10M rows on 2 cores.)
+     */
+    private Result insertAtOnce(Connection c, Target target, Path archive, List<Plan> plans, long started,
+            CompletableFuture<Void> integrity) throws SQLException {
+        Safety safety = new Safety(target, plans.stream().map(p -> p.quoted).toList());
+        List<TableReport> done = new ArrayList<>();
+        Optional<Path> saved;
+        try {
+            int n = 0;
+            for (Plan p : plans) {
+                n++;
+                long inserted;
+                if (insertByKeys(c, archive, p, safety)) {
+                    inserted = p.missing;
+                } else {
+                    load(c, archive, p, "pg_temp.backstop_recover_" + n);
+                    compare(c, p);
+                    if (p.missing > 0) {
+                        safety.start();
+                    }
+                    inserted = p.missing > 0 ? insertMissing(c, p) : 0;
+                }
+                moveSequences(c, p.quoted);
+                done.add(p.report(inserted, 0, false));
+            }
+            trusted(integrity);
+            if (done.stream().allMatch(t -> t.inserted() == 0)) {
+                c.rollback();
+                log.info("recover {}: compared {} tables with {}; nothing to apply", target.name(), plans.size(),
+                        archive.getFileName());
+                return new Result(archive.toString(), done, false, Optional.empty(), took(started));
+            }
+            saved = safety.await();
+            c.commit();
+        } catch (SQLException | RuntimeException e) {
+            throw rolledBack(c, target, safety, e);
+        }
+        logApplied(target, archive, done);
+        return new Result(archive.toString(), done, true, saved, took(started));
+    }
+
+    /**
+     * Inserts {@code p}'s missing rows straight from the archive when its key is one integer column
+     * whose values are dense enough; false (nothing done) when it is not, or when a row with one of
+     * those keys was written in the meantime (then the caller compares in SQL).
+     */
+    private boolean insertByKeys(Connection c, Path archive, Plan p, Safety safety) throws SQLException {
+        if (!p.integerKey) {
+            return false;
+        }
+        long t0 = System.nanoTime();
+        Optional<LiveKeys> keys = LiveKeys.read(c, p.quoted, p.pk.get(0), MAX_KEY_RANGE);
+        if (keys.isEmpty()) {
+            log.info("recover: the keys of {} are spread too wide to be read at once; comparing in SQL", p.quoted);
+            return false;
+        }
+        long t1 = System.nanoTime();
+        java.sql.Savepoint before = c.setSavepoint();
+        List<String> samples = new ArrayList<>();
+        Optional<ArchiveRows.Loaded> loaded;
+        try {
+            loaded = ArchiveRows.copy(tools, archive, p.name.schema(), p.name.table(), c, p.quoted,
+                    settings.pgDump().timeout(), columns -> keys.get().missing(columns, p.pk.get(0), safety::start,
+                            samples, SAMPLES));
+        } catch (BackstopException e) {
+            if (e.getCause() instanceof SQLException sql && "23505".equals(sql.getSQLState())) {
+                c.rollback(before);
+                log.info("recover: a row of {} with a missing key was written meanwhile ({}); comparing in full",
+                        p.quoted, sql.getMessage());
+                return false;
+            }
+            throw e;
+        }
+        c.releaseSavepoint(before);
+        if (loaded.isEmpty()) {
+            throw new BackstopException(ExitCode.USAGE, p.quoted + " has no data in " + archive.getFileName()
+                    + " (the table was not in the database then, or its data was excluded from the dump)");
+        }
+        p.columns = List.of(loaded.get().columns().split(",\\s*"));
+        p.liveRows = keys.get().size();
+        p.backupRows = loaded.get().read();
+        p.missing = loaded.get().rows();
+        p.changed = NOT_COMPARED;
+        p.onlyLive = p.liveRows - (p.backupRows - p.missing);
+        p.missingSamples = samples;
+        log.info("recover: {}: {} live keys read in {}; {} missing rows of the backup's {} inserted in {}", p.quoted,
+                p.liveRows, io.backstop.backup.Sizes.seconds(Duration.ofNanos(t1 - t0)), p.missing, p.backupRows,
+                io.backstop.backup.Sizes.seconds(Duration.ofNanos(System.nanoTime() - t1)));
+        return true;
+    }
+
+    /** Waits for the archive's sha256 check: a file that no longer matches its manifest is refused. */
+    private static void trusted(CompletableFuture<Void> integrity) {
+        try {
+            integrity.join();
+        } catch (CompletionException e) {
+            if (e.getCause() instanceof RuntimeException re) {
+                throw re;
+            }
+            throw e;
+        }
+    }
+
+    /** Rolls back after a failure, waits for a safety backup that was started, and says both. */
+    private static BackstopException rolledBack(Connection c, Target target, Safety safety, Exception e) {
+        try {
+            c.rollback();
+        } catch (SQLException gone) {
+            // the connection is gone (killed): the server rolled the transaction back itself
+        }
+        Optional<Path> kept = safety.awaitQuietly();
+        return new BackstopException(e instanceof BackstopException be ? be.code() : ExitCode.DUMP_FAILED,
+                "recover of target " + target.name() + " failed and was rolled back; nothing changed: " + e.getMessage()
+                        + kept.map(s -> " (the safety backup " + s + " is there anyway)").orElse(""), e);
+    }
+
+    private static void logApplied(Target target, Path archive, List<TableReport> done) {
+        log.info("recover {}: applied in one transaction from {}: {}", target.name(), archive.getFileName(),
+                done.stream().map(t -> t.table() + (t.recreated() ? " recreated with " + t.inserted() + " rows"
+                        : " +" + t.inserted() + (t.updated() > 0 ? ", " + t.updated() + " reset" : "")))
+                        .collect(Collectors.joining("; ")));
+    }
+
+    /**
+     * The safety backup of the tables an apply changes, taken beside it: started once there is
+     * something to change, awaited before the commit (a failed one rolls the apply back).
+     */
+    private final class Safety {
+        private final Target target;
+        private final List<String> tables;
+        private final java.util.concurrent.atomic.AtomicReference<java.util.concurrent.CompletableFuture<BackupResult>>
+                running = new java.util.concurrent.atomic.AtomicReference<>();
+
+        Safety(Target target, List<String> tables) {
+            this.target = target;
+            this.tables = tables;
+        }
+
+        void start() {
+            java.util.concurrent.CompletableFuture<BackupResult> future = new java.util.concurrent.CompletableFuture<>();
+            if (tables.isEmpty() || !running.compareAndSet(null, future)) {
+                return;
+            }
+            Thread t = new Thread(() -> {
+                try {
+                    future.complete(backup.run(target, Backup.Request.safetyOf("pre-recover", tables,
+                            Duration.ofMinutes(10)), Progress.NONE));
+                } catch (Throwable e) {
+                    future.completeExceptionally(e);
+                }
+            }, "safety-backup-" + target.name());
+            t.setDaemon(true);
+            t.start();
+        }
+
+        /** The safety backup's file once it is verified; empty when none was needed. */
+        Optional<Path> await() {
+            java.util.concurrent.CompletableFuture<BackupResult> future = running.get();
+            if (future == null) {
+                return Optional.empty();
+            }
+            try {
+                BackupResult saved = future.join();
+                log.info("recover {}: safety backup of {} taken: {}", target.name(), String.join(", ", tables),
+                        saved.file());
+                return Optional.of(saved.file());
+            } catch (java.util.concurrent.CompletionException e) {
+                if (e.getCause() instanceof BackstopException be) {
+                    throw new BackstopException(be.code(), "the safety backup failed: " + be.getMessage(), be);
+                }
+                throw new BackstopException(ExitCode.INTERNAL, "the safety backup failed: " + e.getCause(), e.getCause());
+            }
+        }
+
+        Optional<Path> awaitQuietly() {
+            try {
+                return await();
+            } catch (RuntimeException e) {
+                return Optional.empty();
+            }
         }
     }
 
@@ -171,6 +377,8 @@ public final class Recover {
         List<String> pk = List.of();
         List<String> columns = List.of();
         List<String> identityAlways = List.of();
+        /** One primary key column of type smallint, integer or bigint. */
+        boolean integerKey;
         String temp;
         long missing;
         long changed;
@@ -217,9 +425,14 @@ public final class Recover {
                   JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
                  WHERE i.indrelid = ?::regclass AND i.indisprimary
                  ORDER BY array_position(i.indkey::int2[], a.attnum)""", p.quoted);
+        p.integerKey = p.pk.size() == 1 && strings(c, """
+                SELECT t.typname FROM pg_index i
+                  JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+                  JOIN pg_type t ON t.oid = a.atttypid
+                 WHERE i.indrelid = ?::regclass AND i.indisprimary""", p.quoted).stream()
+                .anyMatch(type -> type.equals("int2") || type.equals("int4") || type.equals("int8"));
         p.identityAlways = strings(c, "SELECT quote_ident(attname) FROM pg_attribute WHERE attrelid = ?::regclass"
                 + " AND attidentity = 'a' AND NOT attisdropped", p.quoted);
-        p.liveRows = count(c, "SELECT count(*) FROM ONLY " + p.quoted);
         return p;
     }
 
@@ -238,6 +451,7 @@ public final class Recover {
     }
 
     private void compare(Connection c, Plan p) throws SQLException {
+        p.liveRows = count(c, "SELECT count(*) FROM ONLY " + p.quoted);
         String l = "l";
         String b = "b";
         if (!p.pk.isEmpty()) {
@@ -298,9 +512,11 @@ public final class Recover {
         String overriding = p.identityAlways.isEmpty() ? "" : " OVERRIDING SYSTEM VALUE";
         if (!p.pk.isEmpty()) {
             String join = p.pk.stream().map(k -> "l." + k + " = b." + k).collect(Collectors.joining(" AND "));
+            // A key written by the application meanwhile (after this statement's snapshot) is skipped, not an error.
             return update(c, "INSERT INTO " + p.quoted + " (" + cols + ")" + overriding + " SELECT "
                     + p.columns.stream().map(x -> "b." + x).collect(Collectors.joining(", ")) + " FROM " + p.temp
-                    + " b WHERE NOT EXISTS (SELECT 1 FROM ONLY " + p.quoted + " l WHERE " + join + ")");
+                    + " b WHERE NOT EXISTS (SELECT 1 FROM ONLY " + p.quoted + " l WHERE " + join + ") ON CONFLICT ("
+                    + String.join(", ", p.pk) + ") DO NOTHING");
         }
         // Whole rows: of each distinct row, insert as many copies as the backup has more than live.
         String text = p.columns.stream().map(x -> "b." + x + "::text").collect(Collectors.joining(", "));

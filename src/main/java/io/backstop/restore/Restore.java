@@ -44,7 +44,25 @@ public final class Restore {
     /** Asks the operator to type {@code database}; true when they did. */
     @FunctionalInterface
     public interface Confirmation {
+        /** --yes: given before anything is shown, so what waited for it can start at once. */
+        Confirmation GIVEN = new Confirmation() {
+            @Override
+            public boolean confirm(String database, String whatHappens) {
+                return true;
+            }
+
+            @Override
+            public boolean given() {
+                return true;
+            }
+        };
+
         boolean confirm(String database, String whatHappens);
+
+        /** Whether {@link #confirm} says yes to anything without asking. */
+        default boolean given() {
+            return false;
+        }
     }
 
     public record Request(Resolver.Resolved backup, String into, boolean clean, int jobs, boolean continueOnError,
