@@ -87,7 +87,7 @@ final class LiveKeys {
         }
         return (line, from, to) -> {
             int i = from;
-            for (int tabs = 0; tabs < index; i++) {
+            for (int tabs = 0; tabs < index && i < to; i++) {
                 if (line[i] == '\t') {
                     tabs++;
                 }
