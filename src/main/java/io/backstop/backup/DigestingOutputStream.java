@@ -3,9 +3,7 @@ package io.backstop.backup;
 import java.io.FilterOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.Optional;
 
 /**
@@ -17,8 +15,6 @@ import java.util.Optional;
  * is empty, and the caller hashes the finished file as before.
  */
 final class DigestingOutputStream extends FilterOutputStream {
-    private static final Path SHA256SUM = Path.of("/usr/bin/sha256sum");
-
     private final Process hasher;
     private OutputStream pipe;
     private String sha256;
@@ -30,11 +26,11 @@ final class DigestingOutputStream extends FilterOutputStream {
     }
 
     private static Process start() {
-        if (!Files.isExecutable(SHA256SUM)) {
+        if (!Files.isExecutable(Verifier.SHA256SUM)) {
             return null;
         }
         try {
-            return new ProcessBuilder(SHA256SUM.toString(), "-").redirectError(ProcessBuilder.Redirect.DISCARD).start();
+            return new ProcessBuilder(Verifier.SHA256SUM.toString(), "-").redirectError(ProcessBuilder.Redirect.DISCARD).start();
         } catch (IOException e) {
             return null;
         }
@@ -86,10 +82,7 @@ final class DigestingOutputStream extends FilterOutputStream {
         try {
             pipe.close();
             pipe = null;
-            String out = new String(hasher.getInputStream().readAllBytes(), StandardCharsets.US_ASCII);
-            if (hasher.waitFor() == 0 && out.length() >= 64 && out.substring(0, 64).matches("[0-9a-f]{64}")) {
-                sha256 = out.substring(0, 64);
-            }
+            sha256 = Verifier.sha256sumResult(hasher).orElse(null);
         } catch (IOException e) {
             abandon();
         } catch (InterruptedException e) {

@@ -224,9 +224,9 @@ public final class Verifier {
             try {
                 Process p = new ProcessBuilder(SHA256SUM.toString(), "--", file.toString())
                         .redirectError(ProcessBuilder.Redirect.DISCARD).start();
-                String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.US_ASCII);
-                if (p.waitFor() == 0 && out.length() >= 64 && out.substring(0, 64).matches("[0-9a-f]{64}")) {
-                    return out.substring(0, 64);
+                Optional<String> hex = sha256sumResult(p);
+                if (hex.isPresent()) {
+                    return hex.get();
                 }
             } catch (IOException e) {
                 // fall back to the JDK's digest
@@ -238,7 +238,14 @@ public final class Verifier {
         return javaSha256(file);
     }
 
-    private static final Path SHA256SUM = Path.of("/usr/bin/sha256sum");
+    static final Path SHA256SUM = Path.of("/usr/bin/sha256sum");
+
+    /** The hex digest a finished {@code sha256sum} printed; empty if it failed or printed something else. */
+    static Optional<String> sha256sumResult(Process p) throws IOException, InterruptedException {
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.US_ASCII);
+        return p.waitFor() == 0 && out.length() >= 64 && out.substring(0, 64).matches("[0-9a-f]{64}")
+                ? Optional.of(out.substring(0, 64)) : Optional.empty();
+    }
 
     static String javaSha256(Path file) {
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {

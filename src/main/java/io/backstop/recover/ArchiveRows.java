@@ -35,6 +35,14 @@ final class ArchiveRows {
 
     /** What was loaded: the archive's column list (as pg_dump quoted it), how many rows, of how many read. */
     record Loaded(String columns, long rows, long read) {
+        /** The columns one by one, as pg_dump quoted them. */
+        List<String> columnList() {
+            return columnList(columns);
+        }
+
+        static List<String> columnList(String columns) {
+            return List.of(columns.split(",\\s*"));
+        }
     }
 
     /**
@@ -107,7 +115,7 @@ final class ArchiveRows {
                 continue;
             }
             String columns = copy.group(2);
-            RowTest test = filter.forColumns(List.of(columns.split(",\\s*")));
+            RowTest test = filter.forColumns(Loaded.columnList(columns));
             CopyIn in2 = c.unwrap(PGConnection.class).getCopyAPI().copyIn("COPY " + into + " (" + columns + ") FROM STDIN");
             long[] counts = new long[2];
             try {

@@ -5,6 +5,7 @@ import io.backstop.ExitCode;
 import io.backstop.backup.Backup;
 import io.backstop.backup.BackupResult;
 import io.backstop.backup.Progress;
+import io.backstop.backup.Sizes;
 import io.backstop.config.Settings;
 import io.backstop.config.Settings.Target;
 import io.backstop.pg.Database;
@@ -25,6 +26,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.stream.Collectors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -86,17 +88,10 @@ public final class Recover {
         Path archive = request.backup().file();
         // The archive's sha256 is checked beside the work (it is read anyway): awaited before
         // anything is shown, confirmed or committed.
-        CompletableFuture<Void> integrity = new CompletableFuture<>();
-        Thread check = new Thread(() -> {
-            try {
-                Restore.checkIntegrity(archive, request.backup().manifest());
-                integrity.complete(null);
-            } catch (Throwable e) {
-                integrity.completeExceptionally(e);
-            }
-        }, "sha256-" + archive.getFileName());
-        check.setDaemon(true);
-        check.start();
+        CompletableFuture<Void> integrity = inBackground("sha256-" + archive.getFileName(), () -> {
+            Restore.checkIntegrity(archive, request.backup().manifest());
+            return null;
+        });
         Database db = new Database(target);
         try (Connection c = db.connect()) {
             c.setAutoCommit(false);
@@ -251,7 +246,7 @@ public final class Recover {
             throw new BackstopException(ExitCode.USAGE, p.quoted + " has no data in " + archive.getFileName()
                     + " (the table was not in the database then, or its data was excluded from the dump)");
         }
-        p.columns = List.of(loaded.get().columns().split(",\\s*"));
+        p.columns = loaded.get().columnList();
         p.liveRows = keys.get().size();
         p.backupRows = loaded.get().read();
         p.missing = loaded.get().rows();
@@ -259,9 +254,24 @@ public final class Recover {
         p.onlyLive = p.liveRows - (p.backupRows - p.missing);
         p.missingSamples = samples;
         log.info("recover: {}: {} live keys read in {}; {} missing rows of the backup's {} inserted in {}", p.quoted,
-                p.liveRows, io.backstop.backup.Sizes.seconds(Duration.ofNanos(t1 - t0)), p.missing, p.backupRows,
-                io.backstop.backup.Sizes.seconds(Duration.ofNanos(System.nanoTime() - t1)));
+                p.liveRows, Sizes.seconds(Duration.ofNanos(t1 - t0)), p.missing, p.backupRows,
+                Sizes.seconds(Duration.ofNanos(System.nanoTime() - t1)));
         return true;
+    }
+
+    /** {@code work} on a daemon thread of its own, as a future. */
+    private static <T> CompletableFuture<T> inBackground(String name, java.util.function.Supplier<T> work) {
+        CompletableFuture<T> future = new CompletableFuture<>();
+        Thread t = new Thread(() -> {
+            try {
+                future.complete(work.get());
+            } catch (Throwable e) {
+                future.completeExceptionally(e);
+            }
+        }, name);
+        t.setDaemon(true);
+        t.start();
+        return future;
     }
 
     /** Waits for the archive's sha256 check: a file that no longer matches its manifest is refused. */
@@ -303,34 +313,24 @@ public final class Recover {
     private final class Safety {
         private final Target target;
         private final List<String> tables;
-        private final java.util.concurrent.atomic.AtomicReference<java.util.concurrent.CompletableFuture<BackupResult>>
-                running = new java.util.concurrent.atomic.AtomicReference<>();
+        private final AtomicReference<CompletableFuture<BackupResult>> running = new AtomicReference<>();
 
         Safety(Target target, List<String> tables) {
             this.target = target;
             this.tables = tables;
         }
 
-        void start() {
-            java.util.concurrent.CompletableFuture<BackupResult> future = new java.util.concurrent.CompletableFuture<>();
-            if (tables.isEmpty() || !running.compareAndSet(null, future)) {
-                return;
+        /** Starts it, once (the archive's stream may ask again with every table). */
+        synchronized void start() {
+            if (!tables.isEmpty() && running.get() == null) {
+                running.set(inBackground("safety-backup-" + target.name(), () -> backup.run(target,
+                        Backup.Request.safetyOf("pre-recover", tables, Duration.ofMinutes(10)), Progress.NONE)));
             }
-            Thread t = new Thread(() -> {
-                try {
-                    future.complete(backup.run(target, Backup.Request.safetyOf("pre-recover", tables,
-                            Duration.ofMinutes(10)), Progress.NONE));
-                } catch (Throwable e) {
-                    future.completeExceptionally(e);
-                }
-            }, "safety-backup-" + target.name());
-            t.setDaemon(true);
-            t.start();
         }
 
         /** The safety backup's file once it is verified; empty when none was needed. */
         Optional<Path> await() {
-            java.util.concurrent.CompletableFuture<BackupResult> future = running.get();
+            CompletableFuture<BackupResult> future = running.get();
             if (future == null) {
                 return Optional.empty();
             }
@@ -339,7 +339,7 @@ public final class Recover {
                 log.info("recover {}: safety backup of {} taken: {}", target.name(), String.join(", ", tables),
                         saved.file());
                 return Optional.of(saved.file());
-            } catch (java.util.concurrent.CompletionException e) {
+            } catch (CompletionException e) {
                 if (e.getCause() instanceof BackstopException be) {
                     throw new BackstopException(be.code(), "the safety backup failed: " + be.getMessage(), be);
                 }
@@ -445,7 +445,7 @@ public final class Recover {
             throw new BackstopException(ExitCode.USAGE, p.quoted + " has no data in " + archive.getFileName()
                     + " (the table was not in the database then, or its data was excluded from the dump)");
         }
-        p.columns = List.of(loaded.get().columns().split(",\\s*"));
+        p.columns = loaded.get().columnList();
         p.backupRows = loaded.get().rows();
         execute(c, "ANALYZE " + temp);
     }
