@@ -175,10 +175,14 @@ public final class Backup {
             String sha256 = verified.sha256();
             if (encrypt) {
                 encrypted = Durable.temporarySibling(finalFile);
-                try (java.io.InputStream plain = Files.newInputStream(tmp)) {
-                    sha256 = java.util.HexFormat.of().formatHex(io.backstop.offsite.Age.encryptInto(plain, encrypted,
-                            settings.encryption().recipients()));
+                io.backstop.offsite.Age.Encrypted written = io.backstop.offsite.Age.encryptFile(tmp, encrypted,
+                        settings.encryption().recipients());
+                if (!written.plainSha256().equals(sha256)) {
+                    throw new BackstopException(ExitCode.STORAGE, tmp + " changed on disk between its verification"
+                            + " and its encryption (sha256 " + written.plainSha256() + ", verified " + sha256
+                            + "); nothing was kept");
                 }
+                sha256 = written.sha256();
                 deleteQuietly(tmp);
                 kept = encrypted;
             }

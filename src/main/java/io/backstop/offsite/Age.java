@@ -8,6 +8,11 @@ import com.exceptionfactory.jagged.x25519.X25519RecipientStanzaReaderFactory;
 import com.exceptionfactory.jagged.x25519.X25519RecipientStanzaWriterFactory;
 import io.backstop.BackstopException;
 import io.backstop.ExitCode;
+import io.backstop.backup.DigestingOutputStream;
+import io.backstop.backup.Durable;
+import io.backstop.backup.Verifier;
+import java.io.BufferedInputStream;
+import java.io.BufferedOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -15,9 +20,16 @@ import java.nio.channels.Channels;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.DigestInputStream;
+import java.security.DigestOutputStream;
 import java.security.GeneralSecurityException;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
+import java.util.HexFormat;
 import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
 
 /**
  * The age format (age-encryption.org/v1) with X25519 recipients, through the Jagged library: the
@@ -62,22 +74,90 @@ public final class Age {
         }
     }
 
+    /** What {@link #encryptFile} wrote: the hex sha256 of the encrypted file, and of the plaintext it read. */
+    public record Encrypted(String sha256, String plainSha256) {
+    }
+
+    /** The age command, when installed: {@link #encryptFile} prefers it. */
+    static final Path AGE = Path.of("/usr/bin/age");
+
     /**
-     * Writes {@code plain} encrypted to {@code recipients} into {@code out} (created, private, fsynced)
-     * and returns the sha256 of what was written.
+     * Encrypts {@code plain} to {@code recipients} into {@code out} (created private; the caller fsyncs it
+     * when it is kept) and returns the sha256 of both. With the age command where it is installed: its
+     * native ChaCha20-Poly1305 encrypts some 2 GB/s here, the JDK 17 cipher 0.48 GB/s (0.28 under the
+     * daemon's C1 compiler); it reads the file itself while the plaintext is hashed beside it and its
+     * output is hashed as it is written, so the step costs about one read of the file. In process
+     * (Jagged) otherwise. Both write the same standard format.
      */
-    public static byte[] encryptInto(InputStream plain, Path out, List<String> recipients) throws IOException {
-        try {
-            java.security.MessageDigest digest = java.security.MessageDigest.getInstance("SHA-256");
-            try (OutputStream file = Files.newOutputStream(io.backstop.backup.Durable.createPrivate(out));
-                    OutputStream raw = new java.security.DigestOutputStream(
-                            new java.io.BufferedOutputStream(file, 1 << 16), digest);
-                    OutputStream age = encrypting(raw, recipients)) {
-                plain.transferTo(age);
+    public static Encrypted encryptFile(Path plain, Path out, List<String> recipients) throws IOException {
+        return encryptFile(plain, out, recipients, Files.isExecutable(AGE) ? Optional.of(AGE) : Optional.empty());
+    }
+
+    static Encrypted encryptFile(Path plain, Path out, List<String> recipients, Optional<Path> command)
+            throws IOException {
+        if (command.isEmpty()) {
+            return inProcess(plain, out, recipients);
+        }
+        List<String> argv = new ArrayList<>(List.of(command.get().toString()));
+        for (String r : recipients) {
+            argv.add("-r");
+            argv.add(r); // public keys only: nothing secret reaches argv
+        }
+        argv.add("--");
+        argv.add(plain.toAbsolutePath().toString());
+        CompletableFuture<String> plainSha256 = new CompletableFuture<>();
+        Thread hashing = new Thread(() -> {
+            try {
+                plainSha256.complete(Verifier.sha256(plain));
+            } catch (RuntimeException e) {
+                plainSha256.completeExceptionally(e);
             }
-            io.backstop.backup.Durable.fsync(out);
-            return digest.digest();
-        } catch (java.security.NoSuchAlgorithmException e) {
+        }, "age-plaintext-sha256");
+        hashing.setDaemon(true);
+        hashing.start();
+        Process age = new ProcessBuilder(argv).start();
+        try {
+            DigestingOutputStream written;
+            try (InputStream in = age.getInputStream();
+                    DigestingOutputStream o = new DigestingOutputStream(Files.newOutputStream(Durable.createPrivate(out)))) {
+                written = o;
+                byte[] buffer = new byte[1 << 20];
+                int n;
+                while ((n = in.read(buffer)) >= 0) {
+                    o.write(buffer, 0, n);
+                }
+            }
+            String errors = new String(age.getErrorStream().readAllBytes(), StandardCharsets.UTF_8).strip();
+            int exit = age.waitFor();
+            if (exit != 0) {
+                throw new IOException(command.get() + " exited with " + exit + (errors.isEmpty() ? "" : ": " + errors));
+            }
+            String sha256 = written.sha256().orElseGet(() -> Verifier.sha256(out));
+            return new Encrypted(sha256, plainSha256.join());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new java.io.InterruptedIOException("interrupted while encrypting " + plain);
+        } catch (java.util.concurrent.CompletionException e) {
+            throw e.getCause() instanceof RuntimeException r ? r : e;
+        } finally {
+            age.destroyForcibly();
+        }
+    }
+
+    /** Jagged, in this JVM: where the age command is not installed. */
+    private static Encrypted inProcess(Path plain, Path out, List<String> recipients) throws IOException {
+        try {
+            MessageDigest plainDigest = MessageDigest.getInstance("SHA-256");
+            MessageDigest digest = MessageDigest.getInstance("SHA-256");
+            try (InputStream in = new DigestInputStream(new BufferedInputStream(Files.newInputStream(plain), 1 << 16),
+                    plainDigest);
+                    OutputStream file = Files.newOutputStream(Durable.createPrivate(out));
+                    OutputStream raw = new DigestOutputStream(new BufferedOutputStream(file, 1 << 16), digest);
+                    OutputStream age = encrypting(raw, recipients)) {
+                in.transferTo(age);
+            }
+            return new Encrypted(HexFormat.of().formatHex(digest.digest()), HexFormat.of().formatHex(plainDigest.digest()));
+        } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }
     }

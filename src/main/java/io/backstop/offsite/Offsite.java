@@ -382,21 +382,13 @@ public final class Offsite {
      * (a file damaged since its verification is never copied), and the result's sha256 is returned.
      */
     private byte[] encrypt(Path file, Path out, Manifest m) throws IOException {
-        try {
-            MessageDigest plain = MessageDigest.getInstance("SHA-256");
-            byte[] sha256;
-            try (InputStream in = new DigestInputStream(new java.io.BufferedInputStream(Files.newInputStream(file),
-                    1 << 16), plain)) {
-                sha256 = Age.encryptInto(in, out, encryption.recipients());
-            }
-            if (!HexFormat.of().formatHex(plain.digest()).equals(m.sha256())) {
-                throw new BackstopException(ExitCode.BAD_BACKUP, file + " no longer matches the sha256 in its manifest;"
-                        + " it is not copied offsite (backstop list shows it DAMAGED after the next scan)");
-            }
-            return sha256;
-        } catch (java.security.NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
+        // Not fsynced: a copy on its way up, swept at the next start if the machine stops meanwhile.
+        Age.Encrypted encrypted = Age.encryptFile(file, out, encryption.recipients());
+        if (!encrypted.plainSha256().equals(m.sha256())) {
+            throw new BackstopException(ExitCode.BAD_BACKUP, file + " no longer matches the sha256 in its manifest;"
+                    + " it is not copied offsite (backstop list shows it DAMAGED after the next scan)");
         }
+        return HexFormat.of().parseHex(encrypted.sha256());
     }
 
     /** Applies offsite retention to recorded copies; returns {deleted, kept because locked}. */

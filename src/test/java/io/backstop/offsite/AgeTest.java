@@ -1,0 +1,127 @@
+package io.backstop.offsite;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Optional;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Both ways {@link Age#encryptFile} writes a copy, the age command (Debian's {@code age}, which
+ * ./test installs) and Jagged in process, write files that Debian's age and Backstop decrypt with
+ * either of two recipients' identities, and report the sha256 of what they wrote and read.
+ */
+class AgeTest {
+    @TempDir
+    Path dir;
+    Path plain;
+    Path key1;
+    Path key2;
+    List<String> recipients;
+
+    @BeforeEach
+    void keysAndAPlaintext() throws Exception {
+        plain = dir.resolve("-backup.dump"); // a name that looks like an option
+        byte[] bytes = new byte[3 * 1024 * 1024 + 12345]; // several 64 KiB chunks and a partial one
+        new Random(7).nextBytes(bytes);
+        Files.write(plain, bytes);
+        key1 = keygen("one.key");
+        key2 = keygen("two.key");
+        recipients = List.of(publicKey(key1), publicKey(key2));
+    }
+
+    @Test
+    void theAgeCommandWritesAFileBothReadersDecryptWithEitherIdentity() throws Exception {
+        assertThat(Age.AGE).as("Debian's age package (./test installs it)").isExecutable();
+        assertWritesAReadableCopy(Optional.of(Age.AGE), dir.resolve("native.age"));
+    }
+
+    @Test
+    void withoutTheAgeCommandJaggedWritesTheSameFormat() throws Exception {
+        assertWritesAReadableCopy(Optional.empty(), dir.resolve("jagged.age"));
+    }
+
+    @Test
+    void anEmptyFileEncryptsBothWays() throws Exception {
+        Path empty = Files.createFile(dir.resolve("empty.dump"));
+        for (Optional<Path> command : List.of(Optional.of(Age.AGE), Optional.<Path>empty())) {
+            Path out = dir.resolve("empty-" + command.isPresent() + ".age");
+            Age.Encrypted e = Age.encryptFile(empty, out, recipients, command);
+            assertThat(e.plainSha256()).isEqualTo(sha256(empty));
+            assertThat(e.sha256()).isEqualTo(sha256(out));
+            assertThat(ageDecrypt(out, key1)).isEmpty();
+        }
+    }
+
+    @Test
+    void aRecipientTheAgeCommandRefusesFailsWithItsMessage() {
+        Path out = dir.resolve("refused.age");
+        assertThatThrownBy(() -> Age.encryptFile(plain, out, List.of("age1notakey"), Optional.of(Age.AGE)))
+                .isInstanceOf(IOException.class)
+                .hasMessageContaining("exited with")
+                .hasMessageContaining("age1notakey");
+    }
+
+    @Test
+    void aMissingPlaintextFailsBothWays() {
+        Path missing = dir.resolve("gone.dump");
+        assertThatThrownBy(() -> Age.encryptFile(missing, dir.resolve("a.age"), recipients, Optional.of(Age.AGE)))
+                .isInstanceOf(IOException.class).hasMessageContaining(missing.toString());
+        assertThatThrownBy(() -> Age.encryptFile(missing, dir.resolve("b.age"), recipients, Optional.empty()))
+                .isInstanceOf(IOException.class);
+    }
+
+    private void assertWritesAReadableCopy(Optional<Path> command, Path out) throws Exception {
+        Age.Encrypted e = Age.encryptFile(plain, out, recipients, command);
+        assertThat(e.plainSha256()).isEqualTo(sha256(plain));
+        assertThat(e.sha256()).isEqualTo(sha256(out));
+        assertThat(Files.readAllBytes(out)).startsWith("age-encryption.org/v1\n".getBytes(StandardCharsets.US_ASCII));
+        assertThat(Files.size(out)).isGreaterThan(Files.size(plain));
+        assertThat(Files.getPosixFilePermissions(out).toString()).isEqualTo("[OWNER_READ, OWNER_WRITE]");
+        byte[] expected = Files.readAllBytes(plain);
+        assertThat(ageDecrypt(out, key1)).isEqualTo(expected);
+        assertThat(ageDecrypt(out, key2)).isEqualTo(expected);
+        try (InputStream in = Age.decrypting(Files.newInputStream(out), key2, out.toString())) {
+            assertThat(in.readAllBytes()).isEqualTo(expected);
+        }
+    }
+
+    private Path keygen(String name) throws Exception {
+        Path key = dir.resolve(name);
+        Process p = new ProcessBuilder("age-keygen", "-o", key.toString()).redirectErrorStream(true).start();
+        p.getInputStream().readAllBytes();
+        assertThat(p.waitFor(30, TimeUnit.SECONDS) && p.exitValue() == 0).as("age-keygen").isTrue();
+        return key;
+    }
+
+    private static String publicKey(Path key) throws Exception {
+        Process p = new ProcessBuilder("age-keygen", "-y", key.toString()).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.US_ASCII).strip();
+        assertThat(p.waitFor()).isZero();
+        return out;
+    }
+
+    private static byte[] ageDecrypt(Path file, Path identity) throws Exception {
+        Process p = new ProcessBuilder("age", "-d", "-i", identity.toString(), file.toString())
+                .redirectError(ProcessBuilder.Redirect.DISCARD).start();
+        byte[] out = p.getInputStream().readAllBytes();
+        assertThat(p.waitFor()).as("age -d of " + file).isZero();
+        return out;
+    }
+
+    private static String sha256(Path file) throws Exception {
+        return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(file)));
+    }
+}
