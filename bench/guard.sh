@@ -6,7 +6,7 @@ set -euo pipefail
 # shellcheck source=bench/lib.sh
 source "$(dirname "$0")/lib.sh"
 ensure_jar > /dev/null
-rm -f "$BENCH_ROOT/target/backstop.jsa"
+rm -f "$BENCH_ROOT/target/backstop-guard.jsa"
 for command in "ls -la" "docker compose down -v" "psql -c \\\"DELETE FROM users\\\""; do
   input="{\"tool_name\":\"Bash\",\"tool_input\":{\"command\":\"$command\"}}"
   "$BENCH_ROOT/backstop" guard --hook <<< "$input" > /dev/null # warms the class-data archive
