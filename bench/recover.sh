@@ -33,7 +33,7 @@ echo "deleted: $("${psql[@]}" -Atc "SELECT $rows - count(*) FROM events") rows"
 
 t0=$(now); bs recover public.events >/dev/null 2>&1; t1=$(now)
 dry=$(python3 -c "print(round($t1 - $t0, 2))")
-t0=$(now); bs recover public.events --apply --yes > "$work/apply.log" 2>&1; t1=$(now)
+t0=$(now); bs recover public.events --apply --yes -v > "$work/apply.log" 2>&1; t1=$(now)
 apply=$(python3 -c "print(round($t1 - $t0, 2))")
 back=$("${psql[@]}" -Atc "SELECT count(*) FROM events")
 
@@ -46,4 +46,4 @@ printf '%-58s %8s\n' "backstop recover public.events (dry run: compare)" "$dry"
 printf '%-58s %8s\n' "backstop recover public.events --apply --yes" "$apply"
 printf '%-58s %8s\n' "bare pg_restore -t events into an empty database" "$bare"
 echo "rows after apply: $back of $rows; apply / bare ratio: $(python3 -c "print(round($apply / $bare, 2))")"
-grep -E "safety backup|applied" "$work/apply.log" || true
+grep -E "safety backup|applied|live keys read|backup app.*finished|verified" "$work/apply.log" | cut -c1-400 || true
