@@ -32,9 +32,9 @@ import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 
 /**
- * The age format (age-encryption.org/v1) with X25519 recipients, through the Jagged library: the
- * files it writes decrypt with {@code age -d -i KEY}, and files {@code age -r age1...} wrote
- * decrypt here. Backstop holds only public keys (recipients); an identity (the private key) is
+ * The age format (age-encryption.org/v1) with X25519 recipients: written by the age command where
+ * it is installed, else through the Jagged library, which also reads it. The files written decrypt
+ * with {@code age -d -i KEY}, and files {@code age -r age1...} wrote decrypt here. Backstop holds only public keys (recipients); an identity (the private key) is
  * read from a file at the moment a copy is restored, and never logged or kept.
  */
 public final class Age {
@@ -105,16 +105,11 @@ public final class Age {
         }
         argv.add("--");
         argv.add(plain.toAbsolutePath().toString());
-        CompletableFuture<String> plainSha256 = new CompletableFuture<>();
-        Thread hashing = new Thread(() -> {
-            try {
-                plainSha256.complete(Verifier.sha256(plain));
-            } catch (RuntimeException e) {
-                plainSha256.completeExceptionally(e);
-            }
-        }, "age-plaintext-sha256");
-        hashing.setDaemon(true);
-        hashing.start();
+        CompletableFuture<String> plainSha256 = CompletableFuture.supplyAsync(() -> Verifier.sha256(plain), r -> {
+            Thread t = new Thread(r, "age-plaintext-sha256");
+            t.setDaemon(true);
+            t.start();
+        });
         Process age = new ProcessBuilder(argv).start();
         try {
             DigestingOutputStream written;
