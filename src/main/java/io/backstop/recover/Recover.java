@@ -131,7 +131,6 @@ public final class Recover {
             safety.start();
             List<TableReport> done = new ArrayList<>();
             List<String> foreignKeys = new ArrayList<>();
-            Optional<Path> saved;
             try {
                 for (Plan p : plans) {
                     if (!p.live) {
@@ -147,13 +146,10 @@ public final class Recover {
                 for (String fk : foreignKeys) {
                     addForeignKey(c, fk);
                 }
-                saved = safety.await();
-                c.commit();
             } catch (SQLException | RuntimeException e) {
                 throw rolledBack(c, target, safety, e);
             }
-            logApplied(target, archive, done);
-            return new Result(archive.toString(), done, true, saved, took(started));
+            return commit(c, target, archive, safety, done, started);
         } catch (SQLException e) {
             throw new BackstopException(ExitCode.DUMP_FAILED, "recover of target " + target.name() + " failed: "
                     + e.getMessage(), e);
@@ -174,7 +170,6 @@ public final class Recover {
             CompletableFuture<Void> integrity) throws SQLException {
         Safety safety = new Safety(target, plans.stream().map(p -> p.quoted).toList());
         List<TableReport> done = new ArrayList<>();
-        Optional<Path> saved;
         try {
             int n = 0;
             for (Plan p : plans) {
@@ -200,6 +195,20 @@ public final class Recover {
                         archive.getFileName());
                 return new Result(archive.toString(), done, false, Optional.empty(), took(started));
             }
+        } catch (SQLException | RuntimeException e) {
+            throw rolledBack(c, target, safety, e);
+        }
+        return commit(c, target, archive, safety, done, started);
+    }
+
+    /**
+     * Commits the apply once its safety backup is verified (a failed one, or a failed commit, rolls
+     * it back) and says what was applied.
+     */
+    private Result commit(Connection c, Target target, Path archive, Safety safety, List<TableReport> done,
+            long started) {
+        Optional<Path> saved;
+        try {
             saved = safety.await();
             c.commit();
         } catch (SQLException | RuntimeException e) {
