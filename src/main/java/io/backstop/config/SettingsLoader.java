@@ -337,7 +337,8 @@ public final class SettingsLoader {
         long partSize = v.bytes("offsite.part-size", 5L << 20, 5L << 30, "from 5MiB to 5GiB (the store's part limits)");
         long threshold = v.bytes("offsite.multipart-threshold", 5L << 20, 5L << 30,
                 "from 5MiB to 5GiB (the largest single upload a store takes)");
-        String checksum = v.string("offsite.checksum", s -> s.equals("sha256") || s.equals("md5"), "sha256 or md5");
+        String checksum = v.string("offsite.checksum", s -> s.equals("crc32c") || s.equals("sha256") || s.equals("md5"),
+                "crc32c, sha256 or md5");
         String region = v.string("offsite.region", s -> !s.isBlank(), "a region name such as us-east-1");
         boolean pathStyle = v.bool("offsite.path-style");
         if (url.isEmpty() || !S3_URL.matcher(url).matches()) {

@@ -74,8 +74,11 @@ public final class Age {
         }
     }
 
-    /** What {@link #encryptFile} wrote: the hex sha256 of the encrypted file, and of the plaintext it read. */
-    public record Encrypted(String sha256, String plainSha256) {
+    /**
+     * What {@link #encryptFile} wrote: the hex sha256 of the encrypted file and of the plaintext it
+     * read, and the encrypted file's CRC32C (base64, as a store is sent it).
+     */
+    public record Encrypted(String sha256, String plainSha256, String crc32c) {
     }
 
     /** The age command, when installed: {@link #encryptFile} prefers it. */
@@ -113,6 +116,7 @@ public final class Age {
         Process age = new ProcessBuilder(argv).start();
         try {
             DigestingOutputStream written;
+            Checksum.Sum crc = Checksum.CRC32C.start();
             try (InputStream in = age.getInputStream();
                     DigestingOutputStream o = new DigestingOutputStream(Files.newOutputStream(Durable.createPrivate(out)))) {
                 written = o;
@@ -120,6 +124,7 @@ public final class Age {
                 int n;
                 while ((n = in.read(buffer)) >= 0) {
                     o.write(buffer, 0, n);
+                    crc.update(buffer, 0, n);
                 }
             }
             String errors = new String(age.getErrorStream().readAllBytes(), StandardCharsets.UTF_8).strip();
@@ -128,7 +133,7 @@ public final class Age {
                 throw new IOException(command.get() + " exited with " + exit + (errors.isEmpty() ? "" : ": " + errors));
             }
             String sha256 = written.sha256().orElseGet(() -> Verifier.sha256(out));
-            return new Encrypted(sha256, plainSha256.join());
+            return new Encrypted(sha256, plainSha256.join(), crc.base64());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new java.io.InterruptedIOException("interrupted while encrypting " + plain);
@@ -144,14 +149,27 @@ public final class Age {
         try {
             MessageDigest plainDigest = MessageDigest.getInstance("SHA-256");
             MessageDigest digest = MessageDigest.getInstance("SHA-256");
+            Checksum.Sum crc = Checksum.CRC32C.start();
             try (InputStream in = new DigestInputStream(new BufferedInputStream(Files.newInputStream(plain), 1 << 16),
                     plainDigest);
                     OutputStream file = Files.newOutputStream(Durable.createPrivate(out));
-                    OutputStream raw = new DigestOutputStream(new BufferedOutputStream(file, 1 << 16), digest);
+                    OutputStream raw = new DigestOutputStream(new BufferedOutputStream(file, 1 << 16), digest) {
+                        @Override
+                        public void write(byte[] b, int off, int len) throws IOException {
+                            super.write(b, off, len);
+                            crc.update(b, off, len);
+                        }
+
+                        @Override
+                        public void write(int b) throws IOException {
+                            write(new byte[] {(byte) b}, 0, 1);
+                        }
+                    };
                     OutputStream age = encrypting(raw, recipients)) {
                 in.transferTo(age);
             }
-            return new Encrypted(HexFormat.of().formatHex(digest.digest()), HexFormat.of().formatHex(plainDigest.digest()));
+            return new Encrypted(HexFormat.of().formatHex(digest.digest()), HexFormat.of().formatHex(plainDigest.digest()),
+                    crc.base64());
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }

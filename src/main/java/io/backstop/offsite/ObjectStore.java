@@ -13,11 +13,9 @@ import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.security.MessageDigest;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Base64;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -34,7 +32,6 @@ import software.amazon.awssdk.http.auth.aws.signer.AwsV4FamilyHttpSigner;
 import software.amazon.awssdk.regions.Region;
 import software.amazon.awssdk.services.s3.S3Client;
 import software.amazon.awssdk.services.s3.auth.scheme.S3AuthSchemeProvider;
-import software.amazon.awssdk.services.s3.model.ChecksumAlgorithm;
 import software.amazon.awssdk.services.s3.model.ChecksumMode;
 import software.amazon.awssdk.services.s3.model.CompletedPart;
 import software.amazon.awssdk.services.s3.model.CreateMultipartUploadRequest;
@@ -49,8 +46,8 @@ import software.amazon.awssdk.services.s3.model.UploadPartRequest;
 
 /**
  * One S3-compatible bucket, through the AWS SDK's S3 client. Uploads send a checksum the store
- * verifies on receipt: x-amz-checksum-sha256 (or Content-MD5 with {@code checksum = md5}), given
- * up front instead of the SDK's default CRC32 trailer, which many S3-compatible stores reject.
+ * verifies on receipt ({@link Checksum}: CRC32C by default), given up front in a header instead of
+ * the SDK's default CRC32 trailer, which many S3-compatible stores reject.
  * Over https the payload itself is not signed (the checksum covers it), so a file is read once; over
  * plain http the SDK insists on signing it, in aws-chunked frames (a SHA-256 pass on each side). Large files
  * go up in parts; a failed multipart upload is aborted, so no partial object ever appears under a
@@ -59,10 +56,12 @@ import software.amazon.awssdk.services.s3.model.UploadPartRequest;
  */
 public final class ObjectStore implements AutoCloseable {
     private final Offsite settings;
+    private final Checksum algorithm;
     private final S3Client s3;
 
     public ObjectStore(Offsite settings) {
         this.settings = settings;
+        this.algorithm = Checksum.parse(settings.checksum());
         var builder = S3Client.builder()
                 .region(Region.of(settings.region()))
                 .forcePathStyle(settings.pathStyle())
@@ -99,10 +98,15 @@ public final class ObjectStore implements AutoCloseable {
     }
 
     /**
-     * Checksums of what was sent: {@code value} is what the store reports back for the whole object
+     * Checksums of what was sent: {@code checksum} is what the store reports back for the whole object
      * (a composite "-N" value for a multipart upload), {@code method} how it is compared.
      */
     public record Sent(long size, String checksum, String eTag, String method) {
+    }
+
+    /** The checksum each upload carries. */
+    public Checksum checksum() {
+        return algorithm;
     }
 
 
@@ -113,13 +117,14 @@ public final class ObjectStore implements AutoCloseable {
 
     /**
      * Uploads {@code length} bytes of {@code file} to {@code key}: one PUT up to the multipart
-     * threshold, else parts. {@code sha256}: the file's, when already known. {@code lock} adds object-lock retention until {@code retainUntil}.
+     * threshold, else parts. {@code known}: the file's {@link #checksum()} (base64), when already
+     * taken. {@code lock} adds object-lock retention until {@code retainUntil}.
      */
-    public Sent upload(String key, Path file, long length, Optional<byte[]> sha256, Map<String, String> metadata,
+    public Sent upload(String key, Path file, long length, Optional<String> known, Map<String, String> metadata,
             Optional<ObjectLock> lock, Instant retainUntil) {
         try {
             if (length <= settings.multipartThreshold()) {
-                return single(key, file, length, sha256.filter(x -> sha256()), metadata, lock, retainUntil);
+                return single(key, file, length, known, metadata, lock, retainUntil);
             }
             return multipart(key, file, length, metadata, lock, retainUntil);
         } catch (SdkException e) {
@@ -130,85 +135,62 @@ public final class ObjectStore implements AutoCloseable {
         }
     }
 
-    private Sent single(String key, Path file, long length, Optional<byte[]> known, Map<String, String> metadata,
+    private Sent single(String key, Path file, long length, Optional<String> known, Map<String, String> metadata,
             Optional<ObjectLock> lock, Instant retainUntil) throws IOException {
-        // A digest known already (the manifest's sha256, or one taken while encrypting) saves reading the file twice.
-        byte[] digest = known.isPresent() ? known.get() : digest(file, 0, length);
-        String b64 = Base64.getEncoder().encodeToString(digest);
-        PutObjectRequest put = putRequest(key, length, "application/octet-stream", b64, lock, retainUntil)
+        String value = known.isPresent() ? known.get() : algorithm.of(file, 0, length);
+        PutObjectRequest put = putRequest(key, length, "application/octet-stream", value, lock, retainUntil)
                 .metadata(metadata).build();
         var response = s3.putObject(put, RequestBody.fromContentProvider(() -> region(file, 0, length), length,
                 "application/octet-stream"));
-        return new Sent(length, sha256() ? b64 : null, unquote(response.eTag()),
-                sha256() ? "sha256" : "md5");
+        return new Sent(length, algorithm == Checksum.MD5 ? null : value, unquote(response.eTag()), algorithm.label());
     }
 
     private Sent multipart(String key, Path file, long length, Map<String, String> metadata, Optional<ObjectLock> lock,
             Instant retainUntil) throws IOException {
         CreateMultipartUploadRequest.Builder create = CreateMultipartUploadRequest.builder().bucket(settings.bucket())
                 .key(key).contentType("application/octet-stream").metadata(metadata);
-        if (sha256()) {
-            create.checksumAlgorithm(ChecksumAlgorithm.SHA256);
-        }
+        algorithm.create(create);
         lock.ifPresent(l -> create.objectLockMode(ObjectLockMode.fromValue(l.mode().toUpperCase(Locale.ROOT)))
                 .objectLockRetainUntilDate(retainUntil));
         String uploadId = s3.createMultipartUpload(create.build()).uploadId();
         try {
             List<CompletedPart> parts = new ArrayList<>();
-            MessageDigest composite = MessageDigest.getInstance(sha256() ? "SHA-256" : "MD5");
+            List<String> values = new ArrayList<>();
             int number = 1;
             for (long offset = 0; offset < length; offset += settings.partSize(), number++) {
                 long size = Math.min(settings.partSize(), length - offset);
-                byte[] digest = digest(file, offset, size);
-                composite.update(digest);
-                String b64 = Base64.getEncoder().encodeToString(digest);
+                String value = algorithm.of(file, offset, size);
+                values.add(value);
                 UploadPartRequest.Builder part = UploadPartRequest.builder().bucket(settings.bucket()).key(key)
                         .uploadId(uploadId).partNumber(number).contentLength(size);
-                if (sha256()) {
-                    part.checksumSHA256(b64);
-                } else {
-                    part.contentMD5(b64);
-                }
+                algorithm.part(part, value);
                 long from = offset;
                 var response = s3.uploadPart(part.build(),
                         RequestBody.fromContentProvider(() -> region(file, from, size), size, "application/octet-stream"));
                 CompletedPart.Builder done = CompletedPart.builder().partNumber(number).eTag(response.eTag());
-                if (sha256()) {
-                    done.checksumSHA256(b64);
-                }
+                algorithm.completed(done, value);
                 parts.add(done.build());
             }
             var complete = s3.completeMultipartUpload(c -> c.bucket(settings.bucket()).key(key).uploadId(uploadId)
                     .multipartUpload(m -> m.parts(parts)));
-            String whole = Base64.getEncoder().encodeToString(composite.digest()) + "-" + parts.size();
-            return new Sent(length, sha256() ? whole : null, unquote(complete.eTag()),
-                    sha256() ? "sha256 of part sha256s" : "md5 of part md5s");
-        } catch (RuntimeException | IOException | java.security.NoSuchAlgorithmException e) {
+            return new Sent(length, algorithm == Checksum.MD5 ? null : algorithm.composite(values),
+                    unquote(complete.eTag()), algorithm.label() + " of part " + algorithm.label() + "s");
+        } catch (RuntimeException | IOException e) {
             try {
                 s3.abortMultipartUpload(a -> a.bucket(settings.bucket()).key(key).uploadId(uploadId));
             } catch (SdkException abortFailed) {
                 e.addSuppressed(abortFailed); // the store drops abandoned parts itself (lifecycle); never visible
             }
-            if (e instanceof RuntimeException r) {
-                throw r;
-            }
-            if (e instanceof IOException io) {
-                throw io;
-            }
-            throw new IllegalStateException(e);
+            throw e;
         }
     }
 
-    /** A PUT of {@code length} bytes with the checksum the store verifies ({@code b64}) and the lock, if any. */
-    private PutObjectRequest.Builder putRequest(String key, long length, String type, String b64,
+    /** A PUT of {@code length} bytes with the checksum the store verifies ({@code value}) and the lock, if any. */
+    private PutObjectRequest.Builder putRequest(String key, long length, String type, String value,
             Optional<ObjectLock> lock, Instant retainUntil) {
         PutObjectRequest.Builder put = PutObjectRequest.builder().bucket(settings.bucket()).key(key)
                 .contentLength(length).contentType(type);
-        if (sha256()) {
-            put.checksumSHA256(b64);
-        } else {
-            put.contentMD5(b64);
-        }
+        algorithm.put(put, value);
         lock.ifPresent(l -> put.objectLockMode(ObjectLockMode.fromValue(l.mode().toUpperCase(Locale.ROOT)))
                 .objectLockRetainUntilDate(retainUntil));
         return put;
@@ -217,14 +199,12 @@ public final class ObjectStore implements AutoCloseable {
     /** A small object (a manifest) in one PUT, with its checksum. */
     public void putSmall(String key, byte[] body, Optional<ObjectLock> lock, Instant retainUntil) {
         try {
-            String b64 = Base64.getEncoder().encodeToString(
-                    MessageDigest.getInstance(sha256() ? "SHA-256" : "MD5").digest(body));
-            s3.putObject(putRequest(key, body.length, "application/json", b64, lock, retainUntil).build(),
+            Checksum.Sum sum = algorithm.start();
+            sum.update(body, 0, body.length);
+            s3.putObject(putRequest(key, body.length, "application/json", sum.base64(), lock, retainUntil).build(),
                     RequestBody.fromBytes(body));
         } catch (SdkException e) {
             throw failure("uploading " + key, e);
-        } catch (java.security.NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
         }
     }
 
@@ -271,7 +251,7 @@ public final class ObjectStore implements AutoCloseable {
         try {
             HeadObjectResponse h = s3.headObject(r -> r.bucket(settings.bucket()).key(key)
                     .checksumMode(ChecksumMode.ENABLED));
-            return Optional.of(new Head(h.contentLength(), unquote(h.eTag()), h.checksumSHA256(), h.metadata(),
+            return Optional.of(new Head(h.contentLength(), unquote(h.eTag()), algorithm.of(h), h.metadata(),
                     h.objectLockRetainUntilDate()));
         } catch (NoSuchKeyException e) {
             return Optional.empty();
@@ -332,24 +312,6 @@ public final class ObjectStore implements AutoCloseable {
             throw failure("deleting " + key, e);
         } catch (SdkException e) {
             throw failure("deleting " + key, e);
-        }
-    }
-
-    private boolean sha256() {
-        return settings.checksum().equals("sha256");
-    }
-
-    private byte[] digest(Path file, long offset, long length) throws IOException {
-        try (InputStream in = region(file, offset, length)) {
-            MessageDigest md = MessageDigest.getInstance(sha256() ? "SHA-256" : "MD5");
-            byte[] buffer = new byte[1 << 16];
-            int n;
-            while ((n = in.read(buffer)) > 0) {
-                md.update(buffer, 0, n);
-            }
-            return md.digest();
-        } catch (java.security.NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
         }
     }
 

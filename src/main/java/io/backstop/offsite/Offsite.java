@@ -228,7 +228,6 @@ public final class Offsite {
      */
     private Status sync(String target) {
         State state = state(target);
-        store().check(); // a success means the store answered, even when nothing waited
         List<Catalog.Entry> pending = new ArrayList<>(pending(target, state));
         // Newest first (the copy that matters most after a host loss); within one backup, the hourly or manual
         // original before its promotions, which are then copied inside the store.
@@ -237,19 +236,109 @@ public final class Offsite {
         int uploaded = 0;
         int copied = 0;
         long bytes = 0;
-        for (Catalog.Entry e : pending) {
-            Copy copy = ship(target, e, state);
-            state.copies().put(copy.local(), copy);
-            save(target, state);
-            if (copy.readback().startsWith("copied in the store")) {
-                copied++;
-            } else {
-                uploaded++;
-                bytes += copy.size();
+        try (ChecksumsAhead ahead = new ChecksumsAhead(pending)) {
+            store().check(); // a success means the store answered, even when nothing waited
+            for (Catalog.Entry e : pending) {
+                Copy copy = ship(target, e, state, ahead);
+                state.copies().put(copy.local(), copy);
+                save(target, state);
+                if (copy.readback().startsWith("copied in the store")) {
+                    copied++;
+                } else {
+                    uploaded++;
+                    bytes += copy.size();
+                }
             }
         }
         int[] retention = applyRetention(target, state);
         return new Status(uploaded, copied, bytes, retention[0], retention[1], clock.instant());
+    }
+
+    /**
+     * The checksums of the files a sync will upload as they are, taken on a thread of their own in upload
+     * order: the first while the S3 client starts and connects, each next one while the copy before
+     * it goes up. Each file's sha256 is checked against its manifest on the way: a file damaged since
+     * its verification is never copied, whatever checksum the store is sent (and whether or not the
+     * store checks it). Encrypted copies are checked and summed as they are written instead.
+     */
+    private final class ChecksumsAhead implements AutoCloseable {
+        private final java.util.concurrent.ExecutorService thread;
+        private final Map<Path, java.util.concurrent.Future<String>> sums = new java.util.HashMap<>();
+
+        ChecksumsAhead(List<Catalog.Entry> pending) {
+            thread = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
+                Thread t = new Thread(r, "offsite-checksums");
+                t.setDaemon(true);
+                return t;
+            });
+            Checksum algorithm = Checksum.parse(settings.checksum());
+            java.util.Set<String> seen = new java.util.HashSet<>();
+            for (Catalog.Entry e : pending) {
+                Manifest m = e.manifest().orElseThrow();
+                boolean asItIs = BackupLayout.isEncrypted(e.file()) || !encryption.offsiteEncrypted();
+                if (!asItIs || !seen.add(m.sha256())) {
+                    continue; // encrypted as it is written, or a promotion, copied in the store
+                }
+                sums.put(e.file(), thread.submit(() -> {
+                    long length = Files.size(e.file());
+                    checkPlaintext(e.file(), m);
+                    if (length > settings.multipartThreshold()) {
+                        return null;
+                    }
+                    return manifests(algorithm, m).orElse(algorithm.of(e.file(), 0, length));
+                }));
+            }
+        }
+
+        /** The file's checksum, taken ahead; empty when it was not, or for a multipart upload (parts have their own). */
+        Optional<String> get(Path file) throws IOException {
+            java.util.concurrent.Future<String> sum = sums.get(file);
+            if (sum == null) {
+                return Optional.empty();
+            }
+            try {
+                return Optional.ofNullable(sum.get());
+            } catch (java.util.concurrent.ExecutionException ex) {
+                if (ex.getCause() instanceof BackstopException b) {
+                    throw b;
+                }
+                if (ex.getCause() instanceof IOException io) {
+                    throw io;
+                }
+                throw new IllegalStateException(ex.getCause());
+            } catch (InterruptedException ex) {
+                Thread.currentThread().interrupt();
+                throw new java.io.InterruptedIOException("interrupted while taking the checksum of " + file);
+            }
+        }
+
+        /** The checksum the manifest already gives: its sha256, when that is what the store is sent. */
+        static Optional<String> manifests(Checksum algorithm, Manifest m) {
+            return algorithm == Checksum.SHA256
+                    ? Optional.of(java.util.Base64.getEncoder().encodeToString(HexFormat.of().parseHex(m.sha256())))
+                    : Optional.empty();
+        }
+
+        boolean covers(Path file) {
+            return sums.containsKey(file);
+        }
+
+        @Override
+        public void close() {
+            thread.shutdownNow();
+        }
+    }
+
+    /** A file whose sha256 is no longer its manifest's is never copied. */
+    private static void checkPlaintext(Path file, Manifest m) {
+        if (!io.backstop.backup.Verifier.sha256(file).equals(m.sha256())) {
+            throw damaged(file);
+        }
+    }
+
+    private static BackstopException damaged(Path file) {
+        return new BackstopException(ExitCode.BAD_BACKUP, file + " no longer matches the sha256 in its manifest;"
+                + " it is not copied offsite (backstop list shows it DAMAGED after the next scan)");
     }
 
     private static String relative(Catalog.Entry e) {
@@ -260,7 +349,7 @@ public final class Offsite {
         return (settings.prefix().isEmpty() ? "" : settings.prefix() + "/") + target + "/" + tier.dir() + "/" + file;
     }
 
-    private Copy ship(String target, Catalog.Entry e, State state) {
+    private Copy ship(String target, Catalog.Entry e, State state, ChecksumsAhead ahead) {
         Manifest m = e.manifest().orElseThrow();
         String name = e.file().getFileName().toString();
         boolean already = BackupLayout.isEncrypted(e.file()); // encryption.local: copied as it is, never twice
@@ -285,8 +374,8 @@ public final class Offsite {
         if (same.isPresent()) {
             s3.copy(same.get().key(), key, settings.lock(), retainUntil);
             String readback = readBack(s3, key, new ObjectStore.Sent(same.get().size(),
-                    s3.head(same.get().key()).map(ObjectStore.Head::checksum).orElse(null), null, "sha256"),
-                    same.get().sha256());
+                    s3.head(same.get().key()).map(ObjectStore.Head::checksum).orElse(null), null,
+                    s3.checksum().label()), same.get().sha256());
             s3.putSmall(manifestKey, manifestJson, settings.lock(), retainUntil);
             log.info("offsite {}: {} copied in the store from {} ({} bytes)", target, key, same.get().key(),
                     same.get().size());
@@ -301,15 +390,28 @@ public final class Offsite {
         long started = System.nanoTime();
         try {
             byte[] sha256;
+            Optional<String> checksum; // what the store is sent to verify, when already taken
             if (encrypt) {
                 // Not beside the backup: a backup's start-up sweep would take it from under a running upload.
                 Path uploads = uploadDir(target);
                 Durable.createDirectories(uploads);
                 temporary = uploads.resolve(BackupLayout.TEMP_PREFIX + e.tier().dir() + "-" + name + Age.SUFFIX);
-                sha256 = encrypt(e.file(), temporary, m);
+                Age.Encrypted encrypted = encrypt(e.file(), temporary, m);
+                sha256 = HexFormat.of().parseHex(encrypted.sha256());
+                checksum = switch (s3.checksum()) {
+                    case CRC32C -> Optional.of(encrypted.crc32c());
+                    case SHA256 -> Optional.of(java.util.Base64.getEncoder().encodeToString(sha256));
+                    case MD5 -> Optional.empty();
+                };
                 source = temporary;
             } else {
                 sha256 = HexFormat.of().parseHex(m.sha256());
+                if (ahead.covers(e.file())) {
+                    checksum = ahead.get(e.file());
+                } else {
+                    checkPlaintext(e.file(), m);
+                    checksum = ChecksumsAhead.manifests(s3.checksum(), m);
+                }
             }
             long length = Files.size(source);
             Map<String, String> metadata = new LinkedHashMap<>();
@@ -317,8 +419,7 @@ public final class Offsite {
             metadata.put("backstop-plain-sha256", m.sha256());
             metadata.put("backstop-encryption", encrypt || already ? "age" : "none");
             long prepared = System.nanoTime();
-            ObjectStore.Sent sent = s3.upload(key, source, length, Optional.of(sha256), metadata, settings.lock(),
-                    retainUntil);
+            ObjectStore.Sent sent = s3.upload(key, source, length, checksum, metadata, settings.lock(), retainUntil);
             long put = System.nanoTime();
             String readback = readBack(s3, key, sent, HexFormat.of().formatHex(sha256));
             s3.putSmall(manifestKey, manifestJson, settings.lock(), retainUntil);
@@ -379,16 +480,15 @@ public final class Offsite {
 
     /**
      * Encrypts {@code file} into {@code out}: the plaintext's sha256 must still be the manifest's
-     * (a file damaged since its verification is never copied), and the result's sha256 is returned.
+     * (a file damaged since its verification is never copied).
      */
-    private byte[] encrypt(Path file, Path out, Manifest m) throws IOException {
+    private Age.Encrypted encrypt(Path file, Path out, Manifest m) throws IOException {
         // Not fsynced: a copy on its way up, swept at the next start if the machine stops meanwhile.
         Age.Encrypted encrypted = Age.encryptFile(file, out, encryption.recipients());
         if (!encrypted.plainSha256().equals(m.sha256())) {
-            throw new BackstopException(ExitCode.BAD_BACKUP, file + " no longer matches the sha256 in its manifest;"
-                    + " it is not copied offsite (backstop list shows it DAMAGED after the next scan)");
+            throw damaged(file);
         }
-        return HexFormat.of().parseHex(encrypted.sha256());
+        return encrypted;
     }
 
     /** Applies offsite retention to recorded copies; returns {deleted, kept because locked}. */

@@ -26,9 +26,14 @@ import java.util.concurrent.TimeUnit;
  * line. Its log lines go where the daemon's go.
  */
 public final class OffsiteProcess {
-    /** The one-shot commands' flags (see ./backstop): full tiered compilation, a bounded heap. */
+    /**
+     * The one-shot commands' flags (see ./backstop): full tiered compilation, with the JDK's ciphers
+     * and TLS compiled early (they move every byte of a copy), and a bounded heap.
+     */
     private static final List<String> JVM_FLAGS = List.of("-XX:+UseSerialGC", "-Xss512k", "-XX:MaxRAM=256m",
-            "-XX:MaxRAMPercentage=50", "-XX:ReservedCodeCacheSize=32m", "-XX:CICompilerCount=2", "-Xshare:auto");
+            "-XX:MaxRAMPercentage=50", "-XX:ReservedCodeCacheSize=32m", "-XX:CICompilerCount=2", "-Xshare:auto",
+            "-XX:CompileCommand=quiet", "-XX:CompileCommand=CompileThresholdScaling,com.sun.crypto.provider.*::*,0.05",
+            "-XX:CompileCommand=CompileThresholdScaling,sun.security.ssl.*::*,0.05");
 
     private static final String ERROR_PREFIX = "backstop: error: ";
 

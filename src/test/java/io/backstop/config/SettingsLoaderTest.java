@@ -257,7 +257,7 @@ class SettingsLoaderTest {
                     }
                     """);
             assertThat(e.getMessage()).contains("backstop.offsite.url", "s3://BUCKET[/PREFIX]",
-                    "backstop.offsite.checksum", "sha256 or md5", "backstop.offsite.part-size", "from 5MiB",
+                    "backstop.offsite.checksum", "crc32c, sha256 or md5", "backstop.offsite.part-size", "from 5MiB",
                     "backstop.offsite.object-lock.mode", "governance or compliance",
                     "backstop.encryption.recipients[0]", "is an age identity (a private key)",
                     "backstop.encryption.recipients[1]", "\"age1nope\" is not an age public key")

@@ -132,7 +132,7 @@ class OffsiteIT {
             assertThat(offsite.get("state").asText()).isEqualTo("copied");
             assertThat(offsite.get("encrypted").asBoolean()).isTrue();
             assertThat(offsite.get("key").asText()).startsWith("enc/app/").endsWith(".dump.zst.age");
-            assertThat(offsite.get("readback").asText()).contains("sha256");
+            assertThat(offsite.get("readback").asText()).contains("crc32c"); // the default checksum, read back
         }
         // In the store: the ciphertext and the manifest, nothing readable as a dump.
         List<Path> stored = objects("enc");
@@ -272,6 +272,40 @@ class OffsiteIT {
     }
 
     @Test
+    void aFileDamagedSinceItsVerificationIsNeverCopiedWhateverTheChecksumOrEncryption() throws Exception {
+        Map<String, String> env = env("damaged");
+        s3.kill();
+        assertThat(run(env, "backup").status()).isZero();
+        s3.startProcess();
+        Path dump = Fixtures.finalDumps(backups.resolve("app/hourly")).get(0);
+        // One byte changed in the middle, size and time kept: what rot on the disk looks like.
+        java.nio.file.attribute.FileTime time = Files.getLastModifiedTime(dump);
+        try (var channel = java.nio.channels.FileChannel.open(dump, java.nio.file.StandardOpenOption.READ,
+                java.nio.file.StandardOpenOption.WRITE)) {
+            java.nio.ByteBuffer one = java.nio.ByteBuffer.allocate(1);
+            long middle = channel.size() / 2;
+            channel.read(one, middle);
+            one.put(0, (byte) (one.get(0) ^ 0x40)).rewind();
+            channel.write(one, middle);
+        }
+        Files.setLastModifiedTime(dump, time);
+        for (String checksum : List.of("crc32c", "sha256", "md5", "crc32c+age")) {
+            Map<String, String> each = new java.util.HashMap<>(env);
+            each.put("BACKSTOP_OFFSITE_CHECKSUM", checksum.replace("+age", ""));
+            if (checksum.endsWith("+age")) {
+                each.put("BACKSTOP_AGE_RECIPIENTS", recipient());
+            }
+            Cli.Result sync = run(each, "offsite");
+            assertThat(sync.status()).as(checksum + ": " + sync.all()).isEqualTo(ExitCode.BAD_BACKUP.status());
+            assertThat(sync.err()).as(checksum).contains(dump.getFileName().toString(),
+                    "no longer matches the sha256 in its manifest", "not copied offsite");
+        }
+        assertThat(objects("damaged")).as("nothing of the damaged backup in the store").isEmpty();
+        assertThat(stateFileExists()).isFalse();
+        assertNoSecretAnywhere();
+    }
+
+    @Test
     void wrongCredentialsAndAMissingBucketAreNamedAndNothingIsRecorded() throws Exception {
         Map<String, String> env = env("creds");
         assertThat(run(env, "backup").status()).isZero();
@@ -334,6 +368,8 @@ class OffsiteIT {
         assertThat(again.status()).as(again.all()).isZero();
         JsonNode hourly = hourly(list(env));
         assertThat(hourly.get("offsite").get("state").asText()).isEqualTo("copied");
+        // Parts with their CRC32Cs: the store's composite checksum, read back, is the one computed here.
+        assertThat(hourly.get("offsite").get("readback").asText()).isEqualTo("size + crc32c of part crc32cs read back");
         Path object = objects("cut").stream().filter(p -> p.toString().contains("/hourly/")
                 && p.toString().endsWith(".dump")).findFirst().orElseThrow();
         assertThat(sha256(object)).isEqualTo(hourly.get("offsite").get("sha256").asText());
