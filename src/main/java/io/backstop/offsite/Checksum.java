@@ -30,15 +30,12 @@ import software.amazon.awssdk.services.s3.model.UploadPartRequest;
  * that check nothing else; Content-MD5 for stores older than the x-amz-checksum headers.
  */
 public enum Checksum {
-    CRC32C("x-amz-checksum-crc32c"),
-    SHA256("x-amz-checksum-sha256"),
-    MD5("Content-MD5");
-
-    private final String header;
-
-    Checksum(String header) {
-        this.header = header;
-    }
+    /** x-amz-checksum-crc32c. */
+    CRC32C,
+    /** x-amz-checksum-sha256. */
+    SHA256,
+    /** Content-MD5. */
+    MD5;
 
     /** {@code crc32c}, {@code sha256} or {@code md5}, as {@code offsite.checksum} names them. */
     public static Checksum parse(String name) {
@@ -47,10 +44,6 @@ public enum Checksum {
 
     public String label() {
         return name().toLowerCase(Locale.ROOT);
-    }
-
-    public String header() {
-        return header;
     }
 
     /** The checksum of {@code length} bytes of {@code file} from {@code offset}, base64. */
