@@ -30,6 +30,8 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
+import java.util.zip.CRC32C;
+import java.util.zip.CheckedOutputStream;
 
 /**
  * The age format (age-encryption.org/v1) with X25519 recipients: written by the age command where
@@ -116,15 +118,15 @@ public final class Age {
         Process age = new ProcessBuilder(argv).start();
         try {
             DigestingOutputStream written;
-            Checksum.Sum crc = Checksum.CRC32C.start();
+            CRC32C crc = new CRC32C();
             try (InputStream in = age.getInputStream();
-                    DigestingOutputStream o = new DigestingOutputStream(Files.newOutputStream(Durable.createPrivate(out)))) {
+                    DigestingOutputStream o = new DigestingOutputStream(Files.newOutputStream(Durable.createPrivate(out)));
+                    OutputStream summed = new CheckedOutputStream(o, crc)) {
                 written = o;
-                byte[] buffer = new byte[1 << 20];
+                byte[] buffer = new byte[1 << 20]; // a MiB a read: transferTo's 8 KiB costs the pipes eight times the calls
                 int n;
                 while ((n = in.read(buffer)) >= 0) {
-                    o.write(buffer, 0, n);
-                    crc.update(buffer, 0, n);
+                    summed.write(buffer, 0, n);
                 }
             }
             String errors = new String(age.getErrorStream().readAllBytes(), StandardCharsets.UTF_8).strip();
@@ -133,7 +135,7 @@ public final class Age {
                 throw new IOException(command.get() + " exited with " + exit + (errors.isEmpty() ? "" : ": " + errors));
             }
             String sha256 = written.sha256().orElseGet(() -> Verifier.sha256(out));
-            return new Encrypted(sha256, plainSha256.join(), crc.base64());
+            return new Encrypted(sha256, plainSha256.join(), Checksum.base64(crc));
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new java.io.InterruptedIOException("interrupted while encrypting " + plain);
@@ -149,27 +151,17 @@ public final class Age {
         try {
             MessageDigest plainDigest = MessageDigest.getInstance("SHA-256");
             MessageDigest digest = MessageDigest.getInstance("SHA-256");
-            Checksum.Sum crc = Checksum.CRC32C.start();
+            CRC32C crc = new CRC32C();
             try (InputStream in = new DigestInputStream(new BufferedInputStream(Files.newInputStream(plain), 1 << 16),
                     plainDigest);
                     OutputStream file = Files.newOutputStream(Durable.createPrivate(out));
-                    OutputStream raw = new DigestOutputStream(new BufferedOutputStream(file, 1 << 16), digest) {
-                        @Override
-                        public void write(byte[] b, int off, int len) throws IOException {
-                            super.write(b, off, len);
-                            crc.update(b, off, len);
-                        }
-
-                        @Override
-                        public void write(int b) throws IOException {
-                            write(new byte[] {(byte) b}, 0, 1);
-                        }
-                    };
+                    OutputStream raw = new CheckedOutputStream(new DigestOutputStream(new BufferedOutputStream(file,
+                            1 << 16), digest), crc);
                     OutputStream age = encrypting(raw, recipients)) {
                 in.transferTo(age);
             }
             return new Encrypted(HexFormat.of().formatHex(digest.digest()), HexFormat.of().formatHex(plainDigest.digest()),
-                    crc.base64());
+                    Checksum.base64(crc));
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }

@@ -163,10 +163,12 @@ public enum Checksum {
         }
 
         public String base64() {
-            if (crc != null) {
-                return Base64.getEncoder().encodeToString(ByteBuffer.allocate(4).putInt((int) crc.getValue()).array());
-            }
-            return Base64.getEncoder().encodeToString(digest.digest());
+            return crc != null ? Checksum.base64(crc) : Base64.getEncoder().encodeToString(digest.digest());
         }
+    }
+
+    /** A CRC32C as a store takes it: the base64 of its four big-endian bytes. */
+    public static String base64(java.util.zip.Checksum crc32c) {
+        return Base64.getEncoder().encodeToString(ByteBuffer.allocate(4).putInt((int) crc32c.getValue()).array());
     }
 }

@@ -19,7 +19,6 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.security.DigestInputStream;
-import java.security.DigestOutputStream;
 import java.security.MessageDigest;
 import java.time.Clock;
 import java.time.Instant;
@@ -285,7 +284,8 @@ public final class Offsite {
                     if (length > settings.multipartThreshold()) {
                         return null;
                     }
-                    return manifests(algorithm, m).orElse(algorithm.of(e.file(), 0, length));
+                    Optional<String> given = fromManifest(algorithm, m);
+                    return given.isPresent() ? given.get() : algorithm.of(e.file(), 0, length);
                 }));
             }
         }
@@ -313,7 +313,7 @@ public final class Offsite {
         }
 
         /** The checksum the manifest already gives: its sha256, when that is what the store is sent. */
-        static Optional<String> manifests(Checksum algorithm, Manifest m) {
+        static Optional<String> fromManifest(Checksum algorithm, Manifest m) {
             return algorithm == Checksum.SHA256
                     ? Optional.of(java.util.Base64.getEncoder().encodeToString(HexFormat.of().parseHex(m.sha256())))
                     : Optional.empty();
@@ -410,7 +410,7 @@ public final class Offsite {
                     checksum = ahead.get(e.file());
                 } else {
                     checkPlaintext(e.file(), m);
-                    checksum = ChecksumsAhead.manifests(s3.checksum(), m);
+                    checksum = ChecksumsAhead.fromManifest(s3.checksum(), m);
                 }
             }
             long length = Files.size(source);
