@@ -15,9 +15,13 @@ import io.backstop.retention.RetentionPlan;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.nio.channels.Channels;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.security.DigestInputStream;
 import java.security.MessageDigest;
 import java.time.Clock;
@@ -642,25 +646,29 @@ public final class Offsite {
         ObjectStore s3 = store();
         Path dir = layout.targetDir(target).resolve("offsite");
         Durable.createDirectories(dir);
+        sweepDownloads(dir);
         Path file = dir.resolve(copy.name());
-        Path tmp = dir.resolve(BackupLayout.TEMP_PREFIX + copy.name());
+        // A name of its own (two restores may fetch the same copy at once), locked while it is written.
+        Path tmp = Durable.temporarySibling(file);
         String expected = s3.head(copy.key()).map(h -> h.metadata().get("backstop-sha256")).orElse(null);
         long started = System.nanoTime();
         try {
             MessageDigest digest = MessageDigest.getInstance("SHA-256");
-            try (InputStream raw = new DigestInputStream(s3.get(copy.key()), digest);
-                    InputStream in = decrypt ? Age.decrypting(raw, identity.get(), copy.key()) : raw;
-                    OutputStream out = Files.newOutputStream(Durable.createPrivate(tmp))) {
-                in.transferTo(out);
-                raw.transferTo(OutputStream.nullOutputStream()); // whatever the decryptor left: the digest covers all
+            try (FileChannel channel = FileChannel.open(Durable.createPrivate(tmp), StandardOpenOption.WRITE)) {
+                channel.lock(); // held until the channel closes: another fetch's sweep leaves the file be
+                try (InputStream raw = new DigestInputStream(s3.get(copy.key()), digest);
+                        InputStream in = decrypt ? Age.decrypting(raw, identity.get(), copy.key()) : raw) {
+                    in.transferTo(Channels.newOutputStream(channel)); // closed with the channel, after the rename
+                    raw.transferTo(OutputStream.nullOutputStream()); // whatever the decryptor left: the digest covers all
+                }
+                String got = HexFormat.of().formatHex(digest.digest());
+                if (expected != null && !expected.equals(got)) {
+                    throw new BackstopException(ExitCode.BAD_BACKUP, copy.key() + " downloaded with sha256 " + got
+                            + ", not the " + expected + " recorded at upload: the copy is damaged");
+                }
+                channel.force(true);
+                Durable.rename(tmp, file); // still locked: no sweep takes it between the check and the rename
             }
-            String got = HexFormat.of().formatHex(digest.digest());
-            if (expected != null && !expected.equals(got)) {
-                throw new BackstopException(ExitCode.BAD_BACKUP, copy.key() + " downloaded with sha256 " + got
-                        + ", not the " + expected + " recorded at upload: the copy is damaged");
-            }
-            Durable.fsync(tmp);
-            Durable.rename(tmp, file);
             manifests.write(file, copy.manifest());
             log.info("offsite {}: {} downloaded{} to {} in {} s", target, copy.key(), decrypt ? " and decrypted"
                     : "", file, String.format(java.util.Locale.ROOT, "%.1f", (System.nanoTime() - started) / 1e9));
@@ -678,8 +686,30 @@ public final class Offsite {
             try {
                 Files.deleteIfExists(tmp);
             } catch (IOException ignored) {
-                // swept at the next start
+                // swept by the next fetch
             }
+        }
+    }
+
+    /**
+     * Removes what an interrupted restore or verify left in {@code <target>/offsite/}: a half-written
+     * download no running fetch holds locked (a fetch in progress keeps its file locked, so it is left be).
+     */
+    private static void sweepDownloads(Path dir) {
+        try (var files = Files.list(dir)) {
+            for (Path f : (Iterable<Path>) files.filter(BackupLayout::isTemporary)::iterator) {
+                try (FileChannel channel = FileChannel.open(f, StandardOpenOption.WRITE);
+                        FileLock free = channel.tryLock()) {
+                    if (free != null) {
+                        log.info("removing {}, left by an interrupted offsite download", f);
+                        Files.deleteIfExists(f);
+                    }
+                } catch (java.nio.channels.OverlappingFileLockException | NoSuchFileException e) {
+                    // being downloaded by this process, or already gone
+                }
+            }
+        } catch (IOException e) {
+            throw Durable.storageError("cannot sweep " + dir, e);
         }
     }
 

@@ -5,15 +5,19 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.backstop.ExitCode;
+import io.backstop.backup.BackupLayout;
 import io.backstop.testing.Cli;
 import io.backstop.testing.Fixtures;
 import io.backstop.testing.PgCluster;
 import io.backstop.testing.S3Server;
 import io.backstop.testing.Tools;
 import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -216,6 +220,30 @@ class OffsiteIT {
         Cli.Result restored = run(newHost, "restore", "offsite:" + name, "--into", into, "--yes");
         assertThat(restored.status()).as(restored.all()).isZero();
         assertThat(pg.count(into, "blobs")).isEqualTo(400000);
+
+        // What a killed download leaves (a partial file no process holds) is swept by the next fetch, which then
+        // succeeds; a download another process is still writing (its file locked) is left alone.
+        Path downloads = dir.resolve("new-host").resolve("app").resolve("offsite");
+        Path orphan = downloads.resolve(BackupLayout.TEMP_PREFIX + name);
+        Files.write(orphan, new byte[1 << 20]);
+        Path inProgress = downloads.resolve(BackupLayout.TEMP_PREFIX + name + "-elsewhere");
+        try (FileChannel channel = FileChannel.open(inProgress, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+                FileLock held = channel.lock()) {
+            assertThat(held.isValid()).isTrue();
+            String again = "parts_again_" + System.nanoTime();
+            Cli.Result second = run(newHost, "verify", "offsite:" + name);
+            assertThat(second.status()).as(second.all()).isZero();
+            assertThat(second.out()).contains("passed");
+            assertThat(orphan).doesNotExist();
+            assertThat(inProgress).exists();
+            Cli.Result third = run(newHost, "restore", "offsite:" + name, "--into", again, "--yes");
+            assertThat(third.status()).as(third.all()).isZero();
+            assertThat(pg.count(again, "blobs")).isEqualTo(400000);
+        }
+        try (var left = Files.list(downloads)) {
+            assertThat(left.map(p -> p.getFileName().toString()))
+                    .containsExactlyInAnyOrder(name, name + ".json", inProgress.getFileName().toString());
+        }
         assertNoSecretAnywhere();
     }
 
