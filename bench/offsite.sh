@@ -124,14 +124,17 @@ med = {n: (median([w for w, _ in v]), None if v[0][1] is None else median([s for
 for title, table in (("best of the rounds", best), ("median of the rounds", med)):
     print(title)
     print(f"{'what':34} {'wall s':>7} {'upload s':>9} {'MB/s':>6} {'wall/PUT':>9} {'upload/PUT':>11}"
-          f" {'upload/PUT+sum':>15}")
+          f" {'upload/PUT+sum':>15} {'upload/age+PUT':>15}")
     for n, (w, s) in table.items():
-        put = table[n.split(":")[0] + ": curl PUT"][0]
+        scheme = n.split(":")[0]
+        put = table[scheme + ": curl PUT"][0]
         step = s if s is not None else w
-        summed = table[n.split(":")[0] + ": curl PUT + checksum"][0]
+        summed = table[scheme + ": curl PUT + checksum"][0]
+        encrypted = table[scheme + ": age -r, curl PUT"][0] if n.endswith(", age") else None
         print(f"{n:34} {w:7.2f} {step:9.2f} {size / 1e6 / step:6.0f} {w / put:9.2f} {step / put:11.2f}"
-              f" {step / summed:15.2f}")
+              f" {step / summed:15.2f} {'' if encrypted is None else f'{step / encrypted:.2f}':>15}")
 print("wall: the whole command (JVM start, bucket check, upload, read back, manifest); upload: Backstop's"
       " own upload step from its log (encryption, PUT, read back, manifest); PUT+sum: curl's PUT with the"
-      " x-amz-checksum-crc32c the store verifies, as Backstop sends it")
+      " x-amz-checksum-crc32c the store verifies, as Backstop sends it; age+PUT: the age command's encryption"
+      " into a file, then curl's PUT of it (what encrypting by hand before a plain upload costs)")
 PY
