@@ -11,7 +11,8 @@ import java.util.Optional;
 /**
  * {@code offsite:REF} in restore and verify: the copy is downloaded (its sha256 checked as it
  * arrives), decrypted with the identity given now, and handed on as a local file whose manifest
- * the restore checks again. Other references pass through unchanged.
+ * the restore checks again (a drill's download is removed after it). Other references pass through
+ * unchanged.
  */
 final class OffsiteReference {
     static final String PREFIX = "offsite:";
@@ -19,17 +20,48 @@ final class OffsiteReference {
     private OffsiteReference() {
     }
 
+    /** For a restore: an offsite copy is downloaded into {@code <target>/offsite/}, where it stays. */
     static String localize(Main main, String target, String backup, Optional<Path> identity, PrintWriter out) {
         if (backup == null || !backup.startsWith(PREFIX)) {
             return backup;
         }
-        Offsite offsite = main.offsite().orElseThrow(() -> new BackstopException(ExitCode.USAGE, backup
+        Offsite offsite = offsite(main, backup);
+        Offsite.Remote copy = announce(offsite, target, backup, out);
+        return offsite.fetch(target, copy, identity).toString();
+    }
+
+    /** For a drill: an offsite copy is downloaded for it alone, and removed when the result is closed. */
+    static Local forDrill(Main main, String target, String backup, Optional<Path> identity, PrintWriter out) {
+        if (backup == null || !backup.startsWith(PREFIX)) {
+            return new Local(backup, null);
+        }
+        Offsite offsite = offsite(main, backup);
+        Offsite.Remote copy = announce(offsite, target, backup, out);
+        Offsite.Fetched fetched = offsite.fetchForDrill(target, copy, identity);
+        return new Local(fetched.file().toString(), fetched);
+    }
+
+    /** The reference to resolve; closing removes the download it names, if one was made for it. */
+    record Local(String reference, Offsite.Fetched download) implements AutoCloseable {
+        @Override
+        public void close() {
+            if (download != null) {
+                download.close();
+            }
+        }
+    }
+
+    private static Offsite offsite(Main main, String backup) {
+        return main.offsite().orElseThrow(() -> new BackstopException(ExitCode.USAGE, backup
                 + ": no offsite store is configured; set offsite.url (BACKSTOP_OFFSITE_URL), the endpoint and the"
                 + " keys of the bucket that holds the copies"));
+    }
+
+    private static Offsite.Remote announce(Offsite offsite, String target, String backup, PrintWriter out) {
         Offsite.Remote copy = offsite.choose(target, backup.substring(PREFIX.length()));
         out.printf("offsite copy %s (%s, %s): downloading%s%n", copy.key(), copy.tier().dir(),
                 io.backstop.backup.Sizes.bytes(copy.size()), copy.encrypted() ? " and decrypting" : "");
-        Path file = offsite.fetch(target, copy, identity);
-        return file.toString();
+        out.flush();
+        return copy;
     }
 }

@@ -44,12 +44,17 @@ public final class VerifyCommand implements Callable<Integer> {
         int status = ExitCode.OK.status();
         for (Settings.Target t : main.targets(targets.name())) {
             Resolver resolver = new Resolver(main.layout(), main.manifests());
-            Resolver.Resolved resolved = resolver.resolve(
-                    OffsiteReference.localize(main, t.name(), backup, identity.resolve(main), out), t.name());
-            out.println(resolver.describe(resolved, main.states().read(t.name()), main.settings().rowCounts()));
-            out.flush();
-            main.drill().requireIntact(resolved); // a corrupt file exits 8, as restore does
-            Drill.Result r = main.drill().run(t, resolved);
+            Drill.Result r;
+            Resolver.Resolved resolved;
+            // A copy from the offsite store is downloaded for this drill only, and removed after it.
+            try (OffsiteReference.Local local = OffsiteReference.forDrill(main, t.name(), backup,
+                    identity.resolve(main), out)) {
+                resolved = resolver.resolve(local.reference(), t.name());
+                out.println(resolver.describe(resolved, main.states().read(t.name()), main.settings().rowCounts()));
+                out.flush();
+                main.drill().requireIntact(resolved); // a corrupt file exits 8, as restore does
+                r = main.drill().run(t, resolved);
+            }
             out.printf("verify %s: %s %s: %s (%s)%n", t.name(), main.layout().root().relativize(resolved.file()),
                     !r.ran() ? "NOT RUN" : r.passed() ? "passed" : "FAILED", r.details(), Sizes.seconds(r.duration()));
             if (!r.ran()) {

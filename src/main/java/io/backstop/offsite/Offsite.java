@@ -634,9 +634,97 @@ public final class Offsite {
     /**
      * Downloads a copy into {@code <target>/offsite/} (checking the object's sha256 as it arrives),
      * decrypts it with {@code identity} when it is encrypted, and writes its manifest beside it:
-     * the result is a local backup file that restore and verify check against the manifest's sha256.
+     * the result is a local backup file that restore checks against the manifest's sha256. It stays
+     * there after the restore, for the operator (the next fetch of the same copy downloads it again).
      */
     public Path fetch(String target, Remote copy, Optional<Path> identity) {
+        return download(copy, identity, downloads(target));
+    }
+
+    /**
+     * A copy fetched for a drill: downloaded as {@link #fetch} does, into a directory of its own under
+     * {@code <target>/offsite/}, locked while the drill reads it and removed when it is closed, so that a
+     * drill leaves no copy behind (a decrypted one least of all). A drill killed half-way leaves the
+     * directory unlocked, and the next fetch removes it.
+     */
+    public Fetched fetchForDrill(String target, Remote copy, Optional<Path> identity) {
+        Path dir = downloads(target).resolve(DRILL_PREFIX + java.util.UUID.randomUUID().toString().substring(0, 8));
+        FileChannel lock = null;
+        try {
+            Files.createDirectory(dir, java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+                    java.nio.file.attribute.PosixFilePermissions.fromString("rwx------")));
+            lock = FileChannel.open(dir.resolve(DRILL_LOCK), StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+            lock.lock();
+            return new Fetched(download(copy, identity, dir), dir, lock);
+        } catch (IOException e) {
+            removeDrillDir(dir, lock);
+            throw Durable.storageError("cannot make " + dir + " for the drill's download", e);
+        } catch (RuntimeException e) {
+            removeDrillDir(dir, lock);
+            throw e;
+        }
+    }
+
+    /** A copy downloaded for one drill; closing it removes the copy, its manifest and their directory. */
+    public static final class Fetched implements AutoCloseable {
+        private final Path file;
+        private final Path dir;
+        private final FileChannel lock;
+
+        private Fetched(Path file, Path dir, FileChannel lock) {
+            this.file = file;
+            this.dir = dir;
+            this.lock = lock;
+        }
+
+        public Path file() {
+            return file;
+        }
+
+        @Override
+        public void close() {
+            removeDrillDir(dir, lock);
+        }
+    }
+
+    private static final String DRILL_PREFIX = ".drill-";
+    private static final String DRILL_LOCK = ".lock";
+
+    /** Removes a drill's download directory; its lock (when held) is released last, so no sweep races it. */
+    private static void removeDrillDir(Path dir, FileChannel lock) {
+        try (var files = Files.list(dir)) {
+            for (Path f : (Iterable<Path>) files::iterator) {
+                if (!f.getFileName().toString().equals(DRILL_LOCK)) {
+                    Files.deleteIfExists(f);
+                }
+            }
+            Files.deleteIfExists(dir.resolve(DRILL_LOCK));
+            Files.deleteIfExists(dir);
+        } catch (NoSuchFileException e) {
+            // never made, or removed already
+        } catch (IOException e) {
+            log.warn("could not remove the drill's download {} ({}); the next offsite fetch removes it", dir,
+                    e.toString());
+        } finally {
+            if (lock != null) {
+                try {
+                    lock.close();
+                } catch (IOException ignored) {
+                    // closing releases the lock; nothing else to do
+                }
+            }
+        }
+    }
+
+    /** {@code <target>/offsite/}, made if missing, without what interrupted downloads and drills left there. */
+    private Path downloads(String target) {
+        Path dir = layout.targetDir(target).resolve("offsite");
+        Durable.createDirectories(dir);
+        sweepDownloads(dir);
+        return dir;
+    }
+
+    private Path download(Remote copy, Optional<Path> identity, Path dir) {
         // Encrypted locally too (encryption.local): kept as it is, as its manifest describes it; restore decrypts.
         boolean decrypt = copy.encrypted() && !copy.name().endsWith(Age.SUFFIX);
         if (copy.encrypted() && identity.isEmpty()) {
@@ -644,9 +732,6 @@ public final class Offsite {
                     + " decrypts it: --identity FILE or BACKSTOP_AGE_IDENTITY_FILE");
         }
         ObjectStore s3 = store();
-        Path dir = layout.targetDir(target).resolve("offsite");
-        Durable.createDirectories(dir);
-        sweepDownloads(dir);
         Path file = dir.resolve(copy.name());
         // A name of its own (two restores may fetch the same copy at once), locked while it is written.
         Path tmp = Durable.temporarySibling(file);
@@ -670,7 +755,7 @@ public final class Offsite {
                 Durable.rename(tmp, file); // still locked: no sweep takes it between the check and the rename
             }
             manifests.write(file, copy.manifest());
-            log.info("offsite {}: {} downloaded{} to {} in {} s", target, copy.key(), decrypt ? " and decrypted"
+            log.info("offsite: {} downloaded{} to {} in {} s", copy.key(), decrypt ? " and decrypted"
                     : "", file, String.format(java.util.Locale.ROOT, "%.1f", (System.nanoTime() - started) / 1e9));
             return file;
         } catch (IOException e) {
@@ -693,19 +778,31 @@ public final class Offsite {
 
     /**
      * Removes what an interrupted restore or verify left in {@code <target>/offsite/}: a half-written
-     * download no running fetch holds locked (a fetch in progress keeps its file locked, so it is left be).
+     * download, or a drill's download directory, that no running process holds locked (a fetch or a
+     * drill in progress keeps its file locked, so it is left be).
      */
     private static void sweepDownloads(Path dir) {
         try (var files = Files.list(dir)) {
-            for (Path f : (Iterable<Path>) files.filter(BackupLayout::isTemporary)::iterator) {
-                try (FileChannel channel = FileChannel.open(f, StandardOpenOption.WRITE);
-                        FileLock free = channel.tryLock()) {
-                    if (free != null) {
-                        log.info("removing {}, left by an interrupted offsite download", f);
+            for (Path f : (Iterable<Path>) files::iterator) {
+                boolean drill = f.getFileName().toString().startsWith(DRILL_PREFIX) && Files.isDirectory(f);
+                if (!drill && !(BackupLayout.isTemporary(f) && Files.isRegularFile(f))) {
+                    continue;
+                }
+                try (FileChannel channel = FileChannel.open(drill ? f.resolve(DRILL_LOCK) : f,
+                        StandardOpenOption.WRITE); FileLock free = channel.tryLock()) {
+                    if (free == null) {
+                        continue;
+                    }
+                    log.info("removing {}, left by an interrupted offsite {}", f, drill ? "drill" : "download");
+                    if (drill) {
+                        removeDrillDir(f, null);
+                    } else {
                         Files.deleteIfExists(f);
                     }
-                } catch (java.nio.channels.OverlappingFileLockException | NoSuchFileException e) {
-                    // being downloaded by this process, or already gone
+                } catch (java.nio.channels.OverlappingFileLockException e) {
+                    // in use by this process
+                } catch (NoSuchFileException e) {
+                    // gone already, or a drill's directory before its lock is made (empty: left be)
                 }
             }
         } catch (IOException e) {

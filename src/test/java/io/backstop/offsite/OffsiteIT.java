@@ -174,11 +174,19 @@ class OffsiteIT {
         assertThat(pg.count(into, "users")).isEqualTo(5000);
         assertThat(pg.count(into, "orders")).isEqualTo(20000);
 
-        // A restore drill from the offsite copy, the identity from the environment this time.
+        // A restore drill from the offsite copy, the identity from the environment this time. The restore's
+        // download stays for the operator; the drill's is removed after it: no decrypted copy is left behind.
         newHost.put("BACKSTOP_AGE_IDENTITY_FILE", identity().toString());
+        Path downloads = dir.resolve("new-host").resolve("app").resolve("offsite");
+        List<String> restoredFrom = names(downloads);
+        assertThat(restoredFrom).hasSize(2).anyMatch(n -> n.endsWith(".dump.zst")).anyMatch(n -> n.endsWith(".json"));
+        for (String n : restoredFrom) {
+            Files.delete(downloads.resolve(n)); // the operator is done with it
+        }
         Cli.Result drill = run(newHost, "verify", "offsite:latest");
         assertThat(drill.status()).as(drill.all()).isZero();
         assertThat(drill.out()).contains("passed");
+        assertThat(names(downloads)).isEmpty();
 
         // A wrong identity: a clear refusal, nothing restored.
         Path other = dir.resolve("other-key.txt");
@@ -226,6 +234,9 @@ class OffsiteIT {
         Path downloads = dir.resolve("new-host").resolve("app").resolve("offsite");
         Path orphan = downloads.resolve(BackupLayout.TEMP_PREFIX + name);
         Files.write(orphan, new byte[1 << 20]);
+        Path deadDrill = Files.createDirectories(downloads.resolve(".drill-0dead0ff"));
+        Files.createFile(deadDrill.resolve(".lock"));
+        Files.write(deadDrill.resolve(name), new byte[1 << 20]);
         Path inProgress = downloads.resolve(BackupLayout.TEMP_PREFIX + name + "-elsewhere");
         try (FileChannel channel = FileChannel.open(inProgress, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
                 FileLock held = channel.lock()) {
@@ -235,6 +246,7 @@ class OffsiteIT {
             assertThat(second.status()).as(second.all()).isZero();
             assertThat(second.out()).contains("passed");
             assertThat(orphan).doesNotExist();
+            assertThat(deadDrill).doesNotExist();
             assertThat(inProgress).exists();
             Cli.Result third = run(newHost, "restore", "offsite:" + name, "--into", again, "--yes");
             assertThat(third.status()).as(third.all()).isZero();
@@ -245,6 +257,12 @@ class OffsiteIT {
                     .containsExactlyInAnyOrder(name, name + ".json", inProgress.getFileName().toString());
         }
         assertNoSecretAnywhere();
+    }
+
+    private static List<String> names(Path dir) throws IOException {
+        try (Stream<Path> files = Files.list(dir)) {
+            return files.map(p -> p.getFileName().toString()).sorted().toList();
+        }
     }
 
     /** A table of {@code rows} rows of 96 characters: an uncompressed dump of several 5 MiB parts. */
