@@ -33,16 +33,19 @@ final class OffsiteReference {
     /** For a drill: an offsite copy is downloaded for it alone, and removed when the result is closed. */
     static Local forDrill(Main main, String target, String backup, Optional<Path> identity, PrintWriter out) {
         if (backup == null || !backup.startsWith(PREFIX)) {
-            return new Local(backup, null);
+            return new Local(backup, null, null);
         }
         Offsite offsite = offsite(main, backup);
         Offsite.Remote copy = announce(offsite, target, backup, out);
         Offsite.Fetched fetched = offsite.fetchForDrill(target, copy, identity);
-        return new Local(fetched.file().toString(), fetched);
+        return new Local(fetched.file().toString(), fetched, copy.key());
     }
 
-    /** The reference to resolve; closing removes the download it names, if one was made for it. */
-    record Local(String reference, Offsite.Fetched download) implements AutoCloseable {
+    /**
+     * The reference to resolve and, for an offsite copy, its key (what to call it once its download is
+     * gone); closing removes the download, if one was made for it.
+     */
+    record Local(String reference, Offsite.Fetched download, String key) implements AutoCloseable {
         @Override
         public void close() {
             if (download != null) {

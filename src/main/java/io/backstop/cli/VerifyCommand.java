@@ -45,17 +45,19 @@ public final class VerifyCommand implements Callable<Integer> {
         for (Settings.Target t : main.targets(targets.name())) {
             Resolver resolver = new Resolver(main.layout(), main.manifests());
             Drill.Result r;
-            Resolver.Resolved resolved;
+            String drilled;
             // A copy from the offsite store is downloaded for this drill only, and removed after it.
             try (OffsiteReference.Local local = OffsiteReference.forDrill(main, t.name(), backup,
                     identity.resolve(main), out)) {
-                resolved = resolver.resolve(local.reference(), t.name());
+                Resolver.Resolved resolved = resolver.resolve(local.reference(), t.name());
                 out.println(resolver.describe(resolved, main.states().read(t.name()), main.settings().rowCounts()));
                 out.flush();
                 main.drill().requireIntact(resolved); // a corrupt file exits 8, as restore does
                 r = main.drill().run(t, resolved);
+                drilled = local.key() != null ? "offsite copy " + local.key()
+                        : main.layout().root().relativize(resolved.file()).toString();
             }
-            out.printf("verify %s: %s %s: %s (%s)%n", t.name(), main.layout().root().relativize(resolved.file()),
+            out.printf("verify %s: %s %s: %s (%s)%n", t.name(), drilled,
                     !r.ran() ? "NOT RUN" : r.passed() ? "passed" : "FAILED", r.details(), Sizes.seconds(r.duration()));
             if (!r.ran()) {
                 status = ExitCode.TOOLS.status();
