@@ -650,18 +650,20 @@ public final class Offsite {
     public Fetched fetchForDrill(String target, Remote copy, Optional<Path> identity) {
         Path dir = downloads(target).resolve(DRILL_PREFIX + java.util.UUID.randomUUID().toString().substring(0, 8));
         FileChannel lock = null;
+        Fetched fetched = null;
         try {
             Files.createDirectory(dir, java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
                     java.nio.file.attribute.PosixFilePermissions.fromString("rwx------")));
             lock = FileChannel.open(dir.resolve(DRILL_LOCK), StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
             lock.lock();
-            return new Fetched(download(copy, identity, dir), dir, lock);
+            fetched = new Fetched(download(copy, identity, dir), dir, lock);
+            return fetched;
         } catch (IOException e) {
-            removeDrillDir(dir, lock);
             throw Durable.storageError("cannot make " + dir + " for the drill's download", e);
-        } catch (RuntimeException e) {
-            removeDrillDir(dir, lock);
-            throw e;
+        } finally {
+            if (fetched == null) {
+                removeDrillDir(dir, lock); // nothing handed over: nothing left behind
+            }
         }
     }
 
