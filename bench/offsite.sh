@@ -4,7 +4,8 @@
 # over plain http, where the AWS SDK signs every chunk of the payload): a plain signed PUT of the
 # file with curl --aws-sigv4,
 # against `backstop offsite` (CRC32C sent up front and verified by the store, size and checksum
-# read back, manifest uploaded, state recorded), without and with age encryption. For encryption
+# read back, manifest uploaded, state recorded), without and with age encryption, its bytes sent by
+# curl (offsite.uploader = auto, the default where curl is installed) and by the AWS SDK (sdk). For encryption
 # the plain row is also shown as `age -r ... | curl PUT` of the encrypted bytes. Rounds alternate;
 # the best of each is shown, with the upload step alone (from Backstop's log line) beside the
 # command's wall time (which adds the JVM start and the bucket check).
@@ -76,12 +77,13 @@ put() { # ENDPOINT FILE KEY [curl options]
 # The launcher's own flags for a one-shot command (and its class-data archive, written by a first run
 # here outside the timings); this run's trust store through JAVA_TOOL_OPTIONS.
 export JAVA_TOOL_OPTIONS="-Djavax.net.ssl.trustStore=$work/trust.p12 -Djavax.net.ssl.trustStorePassword=benchpass"
-backstop_offsite() { # NAME ENDPOINT PREFIX [recipient]
+backstop_offsite() { # NAME ENDPOINT PREFIX [recipient] [uploader]
   local t0 t1 line
   rm -f "$work"/backups/app/offsite-*.json
   t0=$(ms)
   BACKSTOP_OFFSITE_URL="s3://bench-bucket/$3" BACKSTOP_OFFSITE_ENDPOINT="$2" \
     BACKSTOP_OFFSITE_ACCESS_KEY="$ak" BACKSTOP_OFFSITE_SECRET_KEY="$sk" BACKSTOP_AGE_RECIPIENTS="${4:-}" \
+    BACKSTOP_OFFSITE_UPLOADER="${5:-auto}" \
     "$BENCH_ROOT/backstop" offsite -v > "$work/offsite.log" 2>&1
   t1=$(ms)
   line=$(grep -o 'bytes in [0-9.]* s' "$work/offsite.log" | head -1 | grep -o '[0-9.]* s' | cut -d' ' -f1)
@@ -107,6 +109,8 @@ for r in $(seq 1 "$rounds"); do
     printf '%s\t%s\t-\n' "$scheme: age -r, curl PUT" "$(python3 -c "print(($t1 - $t0) / 1000)")" >> "$results"
     backstop_offsite "$scheme: backstop offsite" "$endpoint" "plain-$scheme-$r"
     backstop_offsite "$scheme: backstop offsite, age" "$endpoint" "enc-$scheme-$r" "$recipient"
+    backstop_offsite "$scheme: backstop offsite (sdk)" "$endpoint" "sdk-$scheme-$r" "" sdk
+    backstop_offsite "$scheme: backstop offsite, age (sdk)" "$endpoint" "sdk-enc-$scheme-$r" "$recipient" sdk
   done
 done
 python3 - "$results" "$size" <<'PY'
@@ -123,16 +127,17 @@ def median(values):
 med = {n: (median([w for w, _ in v]), None if v[0][1] is None else median([s for _, s in v])) for n, v in rows.items()}
 for title, table in (("best of the rounds", best), ("median of the rounds", med)):
     print(title)
-    print(f"{'what':34} {'wall s':>7} {'upload s':>9} {'MB/s':>6} {'wall/PUT':>9} {'upload/PUT':>11}"
+    print(f"{'what':40} {'wall s':>7} {'upload s':>9} {'MB/s':>6} {'wall/PUT':>9} {'upload/PUT':>11}"
           f" {'upload/PUT+sum':>15} {'upload/age+PUT':>15}")
     for n, (w, s) in table.items():
         scheme = n.split(":")[0]
         put = table[scheme + ": curl PUT"][0]
         step = s if s is not None else w
         summed = table[scheme + ": curl PUT + checksum"][0]
-        encrypted = table[scheme + ": age -r, curl PUT"][0] if n.endswith(", age") else None
-        print(f"{n:34} {w:7.2f} {step:9.2f} {size / 1e6 / step:6.0f} {w / put:9.2f} {step / put:11.2f}"
+        encrypted = table[scheme + ": age -r, curl PUT"][0] if ", age" in n else None
+        print(f"{n:40} {w:7.2f} {step:9.2f} {size / 1e6 / step:6.0f} {w / put:9.2f} {step / put:11.2f}"
               f" {step / summed:15.2f} {'' if encrypted is None else f'{step / encrypted:.2f}':>15}")
+print("(sdk): offsite.uploader = sdk, the AWS SDK sends the bytes; otherwise curl does (presigned in the JVM)")
 print("wall: the whole command (JVM start, bucket check, upload, read back, manifest); upload: Backstop's"
       " own upload step from its log (encryption, PUT, read back, manifest); PUT+sum: curl's PUT with the"
       " x-amz-checksum-crc32c the store verifies, as Backstop sends it; age+PUT: the age command's encryption"

@@ -72,7 +72,8 @@ public record Settings(
      */
     public record Offsite(String bucket, String prefix, Optional<java.net.URI> endpoint, String region,
             boolean pathStyle, Secret accessKey, Secret secretKey, Retention retention, Optional<ObjectLock> lock,
-            Duration maxLag, Duration interval, long multipartThreshold, long partSize, String checksum) {
+            Duration maxLag, Duration interval, long multipartThreshold, long partSize, String checksum,
+            String uploader) {
 
         /** s3://bucket/prefix as the operator wrote it (no credentials in it). */
         public String describe() {

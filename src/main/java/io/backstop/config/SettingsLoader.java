@@ -339,6 +339,8 @@ public final class SettingsLoader {
                 "from 5MiB to 5GiB (the largest single upload a store takes)");
         String checksum = v.string("offsite.checksum", s -> s.equals("crc32c") || s.equals("sha256") || s.equals("md5"),
                 "crc32c, sha256 or md5");
+        String uploader = v.string("offsite.uploader", s -> s.equals("auto") || s.equals("curl") || s.equals("sdk"),
+                "auto, curl or sdk");
         String region = v.string("offsite.region", s -> !s.isBlank(), "a region name such as us-east-1");
         boolean pathStyle = v.bool("offsite.path-style");
         if (url.isEmpty() || !S3_URL.matcher(url).matches()) {
@@ -357,7 +359,7 @@ public final class SettingsLoader {
                 endpoint.isEmpty() ? Optional.empty() : Optional.of(java.net.URI.create(endpoint)), region, pathStyle,
                 accessKey, secretKey, retention,
                 mode.equals("none") ? Optional.empty() : Optional.of(new Settings.ObjectLock(mode, period)),
-                maxLag, interval, threshold, partSize, checksum));
+                maxLag, interval, threshold, partSize, checksum, uploader));
     }
 
     private List<Settings.Target> buildTargets(Config c, List<String> problems) {

@@ -31,6 +31,7 @@ import software.amazon.awssdk.core.sync.RequestBody;
 import software.amazon.awssdk.http.auth.aws.signer.AwsV4FamilyHttpSigner;
 import software.amazon.awssdk.regions.Region;
 import software.amazon.awssdk.services.s3.S3Client;
+import software.amazon.awssdk.services.s3.S3Configuration;
 import software.amazon.awssdk.services.s3.auth.scheme.S3AuthSchemeProvider;
 import software.amazon.awssdk.services.s3.model.ChecksumMode;
 import software.amazon.awssdk.services.s3.model.CompletedPart;
@@ -43,6 +44,8 @@ import software.amazon.awssdk.services.s3.model.PutObjectRequest;
 import software.amazon.awssdk.services.s3.model.S3Exception;
 import software.amazon.awssdk.services.s3.model.S3Object;
 import software.amazon.awssdk.services.s3.model.UploadPartRequest;
+import software.amazon.awssdk.services.s3.presigner.S3Presigner;
+import software.amazon.awssdk.services.s3.presigner.model.PresignedPutObjectRequest;
 
 /**
  * One S3-compatible bucket, through the AWS SDK's S3 client. Uploads send a checksum the store
@@ -58,8 +61,16 @@ public final class ObjectStore implements AutoCloseable {
     private final Offsite settings;
     private final Checksum algorithm;
     private final S3Client s3;
+    /** What sends single uploads' bytes (offsite.uploader): curl, or empty for the SDK. */
+    private final Optional<CurlPut> curl;
+    private S3Presigner presigner;
 
     public ObjectStore(Offsite settings) {
+        this(settings, CurlPut.CURL);
+    }
+
+    /** With the curl command at {@code curlCommand} (when offsite.uploader allows it and it is there). */
+    ObjectStore(Offsite settings, Path curlCommand) {
         this.settings = settings;
         this.algorithm = Checksum.parse(settings.checksum());
         var builder = S3Client.builder()
@@ -80,6 +91,34 @@ public final class ObjectStore implements AutoCloseable {
                         .toList());
         settings.endpoint().ifPresent(builder::endpointOverride);
         this.s3 = builder.build();
+        this.curl = switch (settings.uploader()) {
+            case "sdk" -> Optional.empty();
+            case "curl" -> Optional.of(CurlPut.installed(curlCommand).orElseThrow(() -> new BackstopException(
+                    ExitCode.USAGE, "backstop.offsite.uploader is curl but " + curlCommand + " is not installed;"
+                            + " allowed: install curl, or uploader = auto (curl where installed, else the AWS SDK)"
+                            + " or sdk")));
+            default -> CurlPut.installed(curlCommand);
+        };
+        curl.ifPresent(c -> c.prepare(!settings.endpoint().map(e -> "http".equalsIgnoreCase(e.getScheme()))
+                .orElse(false), this::presigner));
+    }
+
+    /** What sends a single upload's bytes, for messages: "curl" or "the AWS SDK". */
+    public String uploader() {
+        return curl.isPresent() ? "curl" : "the AWS SDK";
+    }
+
+    private synchronized S3Presigner presigner() {
+        if (presigner == null) {
+            var builder = S3Presigner.builder()
+                    .region(Region.of(settings.region()))
+                    .credentialsProvider(StaticCredentialsProvider.create(AwsBasicCredentials.create(
+                            settings.accessKey().reveal(), settings.secretKey().reveal())))
+                    .serviceConfiguration(S3Configuration.builder().pathStyleAccessEnabled(settings.pathStyle()).build());
+            settings.endpoint().ifPresent(builder::endpointOverride);
+            presigner = builder.build();
+        }
+        return presigner;
     }
 
     /** What the store says it holds under a key. {@code checksum} is null when the store keeps none. */
@@ -99,9 +138,13 @@ public final class ObjectStore implements AutoCloseable {
 
     /**
      * Checksums of what was sent: {@code checksum} is what the store reports back for the whole object
-     * (a composite "-N" value for a multipart upload), {@code method} how it is compared.
+     * (a composite "-N" value for a multipart upload), {@code method} how it is compared, {@code by}
+     * what sent the bytes.
      */
-    public record Sent(long size, String checksum, String eTag, String method) {
+    public record Sent(long size, String checksum, String eTag, String method, String by) {
+        Sent(long size, String checksum, String eTag, String method) {
+            this(size, checksum, eTag, method, "the AWS SDK");
+        }
     }
 
     /** The checksum each upload carries. */
@@ -140,6 +183,14 @@ public final class ObjectStore implements AutoCloseable {
         String value = known.isPresent() ? known.get() : algorithm.of(file, 0, length);
         PutObjectRequest put = putRequest(key, length, "application/octet-stream", value, lock, retainUntil)
                 .metadata(metadata).build();
+        if (curl.isPresent()) {
+            // Signed here for this one request, sent by curl; the store verifies the same checksum header.
+            PresignedPutObjectRequest signed = presigner().presignPutObject(r -> r.putObjectRequest(put)
+                    .signatureDuration(Duration.ofMinutes(15)));
+            CurlPut.Answer answer = curl.get().put(signed, file);
+            return new Sent(length, algorithm == Checksum.MD5 ? null : value, unquote(answer.eTag()),
+                    algorithm.label(), "curl");
+        }
         var response = s3.putObject(put, RequestBody.fromContentProvider(() -> region(file, 0, length), length,
                 "application/octet-stream"));
         return new Sent(length, algorithm == Checksum.MD5 ? null : value, unquote(response.eTag()), algorithm.label());
@@ -414,5 +465,9 @@ public final class ObjectStore implements AutoCloseable {
     @Override
     public void close() {
         s3.close();
+        curl.ifPresent(CurlPut::close);
+        if (presigner != null) {
+            presigner.close();
+        }
     }
 }

@@ -429,13 +429,13 @@ public final class Offsite {
             s3.putSmall(manifestKey, manifestJson, settings.lock(), retainUntil);
             long done = System.nanoTime();
             double seconds = (done - started) / 1e9;
-            log.info("offsite {}: {} uploaded{} and verified ({}): {} bytes in {} s ({} MB/s; {}upload {} s, read back"
-                    + " and manifest {} s)", target, key, encrypt ? " encrypted" : "", readback, length,
+            log.info("offsite {}: {} uploaded{} and verified ({}): {} bytes in {} s ({} MB/s; {}upload {} s by {}, read"
+                    + " back and manifest {} s)", target, key, encrypt ? " encrypted" : "", readback, length,
                     String.format(java.util.Locale.ROOT, "%.2f", seconds),
                     String.format(java.util.Locale.ROOT, "%.0f", length / 1e6 / Math.max(seconds, 1e-3)),
                     encrypt ? "encryption " + String.format(java.util.Locale.ROOT, "%.2f", (prepared - started) / 1e9)
                             + " s, " : "",
-                    String.format(java.util.Locale.ROOT, "%.2f", (put - prepared) / 1e9),
+                    String.format(java.util.Locale.ROOT, "%.2f", (put - prepared) / 1e9), sent.by(),
                     String.format(java.util.Locale.ROOT, "%.2f", (done - put) / 1e9));
             return new Copy(relative(e), key, manifestKey, e.tier(), m.sequence(), m.startedAt(), length,
                     HexFormat.of().formatHex(sha256), m.sha256(), encrypt || already, now, readback, retainUntil, m.pinned(),

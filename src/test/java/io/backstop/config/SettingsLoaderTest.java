@@ -251,13 +251,14 @@ class SettingsLoaderTest {
         void everyMistakeIsNamedAtOnceAndNoSecretIsShown() {
             BackstopException e = failure("""
                     backstop {
-                      offsite { url = "s3://Bad_Bucket", checksum = crc32, part-size = 1MiB,
+                      offsite { url = "s3://Bad_Bucket", checksum = crc32, part-size = 1MiB, uploader = wget,
                                 object-lock { mode = forever } }
                       encryption { recipients = ["AGE-SECRET-KEY-1QQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQ", "age1nope"] }
                     }
                     """);
             assertThat(e.getMessage()).contains("backstop.offsite.url", "s3://BUCKET[/PREFIX]",
                     "backstop.offsite.checksum", "crc32c, sha256 or md5", "backstop.offsite.part-size", "from 5MiB",
+                    "backstop.offsite.uploader", "auto, curl or sdk",
                     "backstop.offsite.object-lock.mode", "governance or compliance",
                     "backstop.encryption.recipients[0]", "is an age identity (a private key)",
                     "backstop.encryption.recipients[1]", "\"age1nope\" is not an age public key")

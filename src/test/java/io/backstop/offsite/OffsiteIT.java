@@ -293,6 +293,42 @@ class OffsiteIT {
     }
 
     @Test
+    void aStoreBehindAPrivateAuthorityTakesCopiesSentByCurlOnceTheJvmTrustsIt() throws Exception {
+        s3.close();
+        s3 = S3Server.startTls(dir.resolve("s3"), BUCKET);
+        Map<String, String> env = env("tls");
+        // This test's JVM trusts only the JDK's authorities: the backup is kept, its copy waits.
+        Cli.Result backup = run(env, "backup");
+        assertThat(backup.status()).as(backup.all()).isZero();
+        assertThat(backup.err()).contains("offsite copy of target app not made");
+        assertThat(objects("tls")).isEmpty();
+
+        // The operator's trust store (how a private authority is given to a JVM) is what curl trusts too.
+        env.put("JAVA_TOOL_OPTIONS", "-Djavax.net.ssl.trustStore=" + s3.trustStore()
+                + " -Djavax.net.ssl.trustStorePassword=" + S3Server.TRUST_PASSWORD);
+        Path log = dir.resolve("offsite-tls.log");
+        Process sync = Cli.spawn(env, log, "offsite", "-v");
+        assertThat(sync.waitFor(120, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+        String out = Files.readString(log);
+        outputs.add(out);
+        assertThat(sync.exitValue()).as(out).isZero();
+        assertThat(out).contains("1 uploaded", "upload", "by curl");
+        JsonNode copies = json.readTree(stateFile().toFile()).get("copies");
+        JsonNode hourly = null;
+        for (JsonNode c : copies) {
+            if (c.get("local").asText().startsWith("hourly/")) {
+                hourly = c;
+            }
+        }
+        assertThat(hourly).as(copies.toString()).isNotNull();
+        assertThat(hourly.get("readback").asText()).isEqualTo("size + crc32c read back");
+        Path local = backups.resolve("app").resolve(hourly.get("local").asText());
+        Path object = s3.data().resolve(BUCKET).resolve(hourly.get("key").asText());
+        assertThat(Files.mismatch(object, local)).isEqualTo(-1L);
+        assertNoSecretAnywhere();
+    }
+
+    @Test
     void anUnreachableStoreLeavesTheLocalBackupAloneAndTheNextSyncCatchesUp() throws Exception {
         Map<String, String> env = env("down");
         s3.kill();

@@ -27,6 +27,7 @@ public final class S3Server implements AutoCloseable {
     private final int port;
     private final boolean readOnly;
     private final Map<String, String> extra;
+    private Path keystore;
     private Process process;
 
     private S3Server(Path dir, int port, boolean readOnly, Map<String, String> extra) {
@@ -65,6 +66,53 @@ public final class S3Server implements AutoCloseable {
         return s;
     }
 
+    /**
+     * Served over https only, with a certificate for 127.0.0.1 from an authority of its own (made
+     * here with the JDK's keytool): nothing trusts it but {@link #trustStore()}, a PKCS12 file whose
+     * password is {@link #TRUST_PASSWORD}.
+     */
+    public static S3Server startTls(Path dir, String bucket) {
+        try {
+            Files.createDirectories(dir.resolve("data").resolve(bucket));
+            Path keystore = dir.resolve("tls.p12");
+            String keytool = Path.of(System.getProperty("java.home"), "bin", "keytool").toString();
+            run(keytool, "-genkeypair", "-alias", "s3proxy", "-keyalg", "EC", "-groupname", "secp256r1", "-validity", "2",
+                    "-dname", "CN=127.0.0.1", "-ext", "SAN=IP:127.0.0.1", "-keystore", keystore.toString(),
+                    "-storetype", "PKCS12", "-storepass", TRUST_PASSWORD);
+            run(keytool, "-exportcert", "-rfc", "-alias", "s3proxy", "-keystore", keystore.toString(), "-storepass",
+                    TRUST_PASSWORD, "-file", dir.resolve("tls.pem").toString());
+            run(keytool, "-importcert", "-noprompt", "-alias", "s3proxy", "-file", dir.resolve("tls.pem").toString(),
+                    "-keystore", dir.resolve("trust.p12").toString(), "-storetype", "PKCS12", "-storepass",
+                    TRUST_PASSWORD);
+            S3Server s = new S3Server(dir, freePort(), false, Map.of());
+            s.keystore = keystore;
+            s.startProcess();
+            return s;
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    public static final String TRUST_PASSWORD = "backstop-test-trust";
+
+    /** The trust store with this server's certificate (its own authority), for {@link #startTls}. */
+    public Path trustStore() {
+        return dir.resolve("trust.p12");
+    }
+
+    private static void run(String... command) throws IOException {
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        try {
+            if (p.waitFor() != 0) {
+                throw new IllegalStateException(String.join(" ", command) + " failed: " + out);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
     /** A second server over the same directory that refuses every write and delete. */
     public S3Server readOnly() {
         S3Server s = new S3Server(dir, freePort(), true, Map.of());
@@ -73,7 +121,7 @@ public final class S3Server implements AutoCloseable {
     }
 
     public String endpoint() {
-        return "http://127.0.0.1:" + port;
+        return (keystore == null ? "http" : "https") + "://127.0.0.1:" + port;
     }
 
     public int port() {
@@ -99,7 +147,9 @@ public final class S3Server implements AutoCloseable {
         try {
             Path props = dir.resolve(readOnly ? "s3proxy-ro.properties" : "s3proxy.properties");
             Files.writeString(props, String.join("\n",
-                    "s3proxy.endpoint=http://127.0.0.1:" + port,
+                    keystore == null ? "s3proxy.endpoint=" + endpoint() : "s3proxy.secure-endpoint=" + endpoint(),
+                    keystore == null ? "" : "s3proxy.keystore-path=" + keystore,
+                    keystore == null ? "" : "s3proxy.keystore-password=" + TRUST_PASSWORD,
                     "s3proxy.authorization=aws-v4",
                     "s3proxy.identity=" + ACCESS_KEY,
                     "s3proxy.credential=" + SECRET_KEY,
