@@ -52,7 +52,9 @@ import software.amazon.awssdk.services.s3.presigner.model.PresignedPutObjectRequ
  * verifies on receipt ({@link Checksum}: CRC32C by default), given up front in a header instead of
  * the SDK's default CRC32 trailer, which many S3-compatible stores reject.
  * Over https the payload itself is not signed (the checksum covers it), so a file is read once; over
- * plain http the SDK insists on signing it, in aws-chunked frames (a SHA-256 pass on each side). Large files
+ * plain http the SDK insists on signing it, in aws-chunked frames (a SHA-256 pass on each side). A
+ * single upload's bytes go by curl where it is installed ({@link CurlPut}: signed here, sent by
+ * OpenSSL, never signed per chunk), unless {@code offsite.uploader = sdk}. Large files
  * go up in parts; a failed multipart upload is aborted, so no partial object ever appears under a
  * final name. Every SDK failure becomes a {@link BackstopException} that says what went wrong in
  * an operator's words and never carries a key.
