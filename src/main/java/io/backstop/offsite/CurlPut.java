@@ -62,7 +62,7 @@ final class CurlPut {
     }
 
     /**
-     * Sends {@code file} ({@code length} bytes, as signed) to the presigned {@code request}.
+     * Sends {@code file} (its size is the signed content length) to the presigned {@code request}.
      * Throws the SDK's exceptions: {@link S3Exception} when the store refused it, {@link
      * SdkClientException} when it never answered (unreachable, cut mid-way, TLS).
      */

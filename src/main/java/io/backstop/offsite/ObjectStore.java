@@ -105,11 +105,6 @@ public final class ObjectStore implements AutoCloseable {
                 .orElse(false), this::presigner));
     }
 
-    /** What sends a single upload's bytes, for messages: "curl" or "the AWS SDK". */
-    public String uploader() {
-        return curl.isPresent() ? "curl" : "the AWS SDK";
-    }
-
     private synchronized S3Presigner presigner() {
         if (presigner == null) {
             var builder = S3Presigner.builder()
