@@ -1,9 +1,8 @@
 package io.backstop.offsite;
 
+import io.backstop.pg.ProcessRunner;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
 import java.net.ConnectException;
 import java.net.SocketTimeoutException;
 import java.net.UnknownHostException;
@@ -13,12 +12,12 @@ import java.nio.file.Path;
 import java.security.KeyStore;
 import java.security.cert.CertificateEncodingException;
 import java.security.cert.X509Certificate;
+import java.time.Duration;
 import java.util.Base64;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.CompletableFuture;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import javax.net.ssl.TrustManager;
@@ -50,6 +49,10 @@ final class CurlPut {
     private static final Pattern MESSAGE = Pattern.compile("<Message>([^<]*)</Message>");
     private static final String STATUS_MARK = "\nbackstop-http-status:";
 
+    /** Past curl's own stall limit (speed-time), only an upload that still moves runs this long. */
+    private static final Duration UPLOAD_LIMIT = Duration.ofHours(24);
+    private static final ProcessRunner RUNNER = new ProcessRunner();
+
     private final Path curl;
     private Path trust;
 
@@ -66,17 +69,7 @@ final class CurlPut {
      * Throws the SDK's exceptions: {@link S3Exception} when the store refused it, {@link
      * SdkClientException} when it never answered (unreachable, cut mid-way, TLS).
      */
-    Answer put(PresignedPutObjectRequest request, Path file) throws java.io.InterruptedIOException {
-        try {
-            return send(request, file);
-        } catch (java.io.InterruptedIOException e) {
-            throw e;
-        } catch (IOException e) {
-            throw SdkClientException.builder().message("curl could not be run: " + e.getMessage()).cause(e).build();
-        }
-    }
-
-    private Answer send(PresignedPutObjectRequest request, Path file) throws IOException {
+    Answer put(PresignedPutObjectRequest request, Path file) {
         StringBuilder config = new StringBuilder();
         line(config, "url", request.url().toString());
         line(config, "upload-file", file.toAbsolutePath().toString());
@@ -90,7 +83,12 @@ final class CurlPut {
             }
         }
         if (request.url().getProtocol().equals("https")) {
-            line(config, "cacert", trust().toString());
+            try {
+                line(config, "cacert", trust().toString());
+            } catch (IOException e) {
+                throw SdkClientException.builder().message("curl could not be given this JVM's trusted authorities: "
+                        + e.getMessage()).cause(e).build();
+            }
         }
         line(config, "proto", "=http,https");
         line(config, "dump-header", "-");
@@ -100,44 +98,24 @@ final class CurlPut {
         line(config, "speed-limit", "1");
         line(config, "speed-time", "120");
         config.append("silent\nshow-error\n");
+        byte[] configuration = config.toString().getBytes(StandardCharsets.UTF_8);
 
-        Process p = new ProcessBuilder(curl.toString(), "-q", "--config", "-").start();
-        Thread stop = new Thread(p::destroyForcibly, "stop-curl");
-        Runtime.getRuntime().addShutdownHook(stop); // a stopped Backstop stops its upload too
-        try {
-            CompletableFuture<byte[]> errors = CompletableFuture.supplyAsync(() -> readAll(p.getErrorStream()),
-                    r -> {
-                        Thread t = new Thread(r, "curl-stderr");
-                        t.setDaemon(true);
-                        t.start();
-                    });
-            try (OutputStream in = p.getOutputStream()) {
-                in.write(config.toString().getBytes(StandardCharsets.UTF_8));
-            }
-            String out = new String(readAll(p.getInputStream()), StandardCharsets.UTF_8);
-            int exit = p.waitFor();
+        // The project's runner: drained on named threads, killed when interrupted, and tied to this JVM's
+        // life (setpriv --pdeathsig), so a stopped or killed Backstop leaves no upload running behind it.
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ProcessRunner.Result result = RUNNER.run(ProcessRunner.Spec.of(List.of(curl.toString(), "-q", "--config", "-"),
+                Map.of(), UPLOAD_LIMIT).withStdin(in -> in.write(configuration)).withStdout(in -> in.transferTo(out)),
+                process -> { });
+        if (result.exitCode() != 0) {
             // Its first line says it ("curl: (60) SSL certificate problem: ..."); advice about curl itself follows.
-            String stderr = scrub(new String(errors.join(), StandardCharsets.UTF_8).strip().lines().findFirst()
-                    .orElse(""));
-            if (exit != 0) {
-                throw transportFailure(exit, stderr);
-            }
-            Answer answer = parse(out);
-            if (answer.status() / 100 != 2) {
-                throw refusal(answer);
-            }
-            return answer;
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new java.io.InterruptedIOException("interrupted while uploading " + file);
-        } finally {
-            p.destroyForcibly();
-            try {
-                Runtime.getRuntime().removeShutdownHook(stop);
-            } catch (IllegalStateException shuttingDown) {
-                // the hook runs anyway
-            }
+            throw transportFailure(result.exitCode(), scrub(result.stderrTail().strip().lines().findFirst()
+                    .orElse("")));
         }
+        Answer answer = parse(out.toString(StandardCharsets.UTF_8));
+        if (answer.status() / 100 != 2) {
+            throw refusal(answer);
+        }
+        return answer;
     }
 
     /** One line of a curl configuration: {@code name = "value"}, quoted as curl reads it. */
@@ -236,16 +214,6 @@ final class CurlPut {
     private static String abbreviate(String text) {
         String t = scrub(text.strip());
         return t.length() > 200 ? t.substring(0, 200) + "..." : t;
-    }
-
-    private static byte[] readAll(InputStream in) {
-        try (in) {
-            ByteArrayOutputStream out = new ByteArrayOutputStream();
-            in.transferTo(out);
-            return out.toByteArray();
-        } catch (IOException e) {
-            throw new java.io.UncheckedIOException(e);
-        }
     }
 
     /**

@@ -329,6 +329,32 @@ class OffsiteIT {
     }
 
     @Test
+    void aKilledBackstopTakesItsCurlWithItAndLeavesNoObject() throws Exception {
+        Map<String, String> env = env("killed");
+        s3.kill();
+        assertThat(run(env, "backup").status()).isZero();
+        // 50 KB/s: the upload is still running when Backstop is killed, whatever the machine's speed.
+        s3 = S3Server.start(dir.resolve("s3"), BUCKET, Map.of("s3proxy.latency-blobstore.put.speed", "50"));
+        env.putAll(s3.env(BUCKET + "/killed"));
+        Process sync = Cli.spawn(env, dir.resolve("offsite-killed.log"), "offsite");
+        Fixtures.await("curl uploading", Duration.ofSeconds(120), () -> curlOf(sync).isPresent() || !sync.isAlive());
+        String started = Files.readString(dir.resolve("offsite-killed.log"));
+        ProcessHandle curl = curlOf(sync).orElseThrow(() -> new AssertionError("no curl under backstop offsite: "
+                + started));
+        sync.destroyForcibly(); // SIGKILL: no shutdown hook, no finally block runs
+        assertThat(sync.waitFor(60, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+        Fixtures.await("curl gone with the JVM that started it", Duration.ofSeconds(30), () -> !curl.isAlive());
+        assertThat(objects("killed")).as("no object under a final name").noneMatch(p -> p.getFileName().toString()
+                .matches(".*\\.dump(\\.zst)?"));
+        assertThat(stateFileExists()).isFalse();
+    }
+
+    private static java.util.Optional<ProcessHandle> curlOf(Process process) {
+        return process.toHandle().descendants().filter(p -> p.info().command().map(c -> c.endsWith("/curl"))
+                .orElse(false)).findFirst();
+    }
+
+    @Test
     void anUnreachableStoreLeavesTheLocalBackupAloneAndTheNextSyncCatchesUp() throws Exception {
         Map<String, String> env = env("down");
         s3.kill();
