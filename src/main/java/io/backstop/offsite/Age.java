@@ -126,6 +126,9 @@ public final class Age {
                 byte[] buffer = new byte[1 << 20]; // a MiB a read: transferTo's 8 KiB costs the pipes eight times the calls
                 int n;
                 while ((n = in.read(buffer)) >= 0) {
+                    if (Thread.interrupted()) { // a sync that stops takes its encryption ahead with it
+                        throw new InterruptedException();
+                    }
                     summed.write(buffer, 0, n);
                 }
             }

@@ -239,7 +239,7 @@ public final class Offsite {
         int uploaded = 0;
         int copied = 0;
         long bytes = 0;
-        try (ChecksumsAhead ahead = new ChecksumsAhead(pending)) {
+        try (Ahead ahead = new Ahead(target, pending, state)) {
             store().check(); // a success means the store answered, even when nothing waited
             for (Catalog.Entry e : pending) {
                 Copy copy = ship(target, e, state, ahead);
@@ -258,19 +258,33 @@ public final class Offsite {
     }
 
     /**
-     * The checksums of the files a sync will upload as they are, taken on a thread of their own in upload
-     * order: the first while the S3 client starts and connects, each next one while the copy before
-     * it goes up. Each file's sha256 is checked against its manifest on the way: a file damaged since
-     * its verification is never copied, whatever checksum the store is sent (and whether or not the
-     * store checks it). Encrypted copies are checked and summed as they are written instead.
+     * What a sync prepares for its uploads on a thread of its own, in upload order, so that the work
+     * overlaps the S3 client's start and the bucket check, and each next copy's the upload before it:
+     * <ul>
+     * <li>for a file uploaded as it is, its checksum, with its sha256 checked against its manifest (a
+     *     file damaged since its verification is never copied, whatever checksum the store is sent and
+     *     whether or not the store checks it);
+     * <li>for a file encrypted on its way (encryption.offsite), its encrypted copy in the upload
+     *     directory, checked and summed as it is written ({@link #encrypt}). The first is started at once;
+     *     each next one while the copy before it goes up, and only while the file system keeps room for
+     *     another of its size after it: a copy waiting for its turn must never take the space the next
+     *     local backup needs (without the room it is encrypted in its turn). At most one waits.
+     * </ul>
+     * Closing it stops what is still running and removes the encrypted copies no upload took.
      */
-    private final class ChecksumsAhead implements AutoCloseable {
+    private final class Ahead implements AutoCloseable {
         private final java.util.concurrent.ExecutorService thread;
         private final Map<Path, java.util.concurrent.Future<String>> sums = new java.util.HashMap<>();
+        private final Map<Path, java.util.concurrent.Future<EncryptedCopy>> encryptions = new java.util.HashMap<>();
+        /** The files to encrypt, in upload order; those before {@code next} are started. */
+        private final List<Catalog.Entry> toEncrypt = new ArrayList<>();
+        private final Path uploads;
+        private int next;
 
-        ChecksumsAhead(List<Catalog.Entry> pending) {
+        Ahead(String target, List<Catalog.Entry> pending, State state) {
+            uploads = uploadDir(target);
             thread = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
-                Thread t = new Thread(r, "offsite-checksums");
+                Thread t = new Thread(r, "offsite-ahead");
                 t.setDaemon(true);
                 return t;
             });
@@ -278,9 +292,17 @@ public final class Offsite {
             java.util.Set<String> seen = new java.util.HashSet<>();
             for (Catalog.Entry e : pending) {
                 Manifest m = e.manifest().orElseThrow();
-                boolean asItIs = BackupLayout.isEncrypted(e.file()) || !encryption.offsiteEncrypted();
-                if (!asItIs || !seen.add(m.sha256())) {
-                    continue; // encrypted as it is written, or a promotion, copied in the store
+                boolean already = BackupLayout.isEncrypted(e.file());
+                boolean encrypt = encryption.offsiteEncrypted() && !already;
+                if (!seen.add(m.sha256()) || inStore(state, m, encrypt || already).isPresent()) {
+                    continue; // a promotion, copied in the store
+                }
+                if (encrypt) {
+                    toEncrypt.add(e);
+                    if (toEncrypt.size() == 1) {
+                        startNext(false); // in upload order among the checksums
+                    }
+                    continue;
                 }
                 sums.put(e.file(), thread.submit(() -> {
                     long length = Files.size(e.file());
@@ -297,40 +319,125 @@ public final class Offsite {
         /** The file's checksum, taken ahead; empty when it was not, or for a multipart upload (parts have their own). */
         Optional<String> get(Path file) throws IOException {
             java.util.concurrent.Future<String> sum = sums.get(file);
-            if (sum == null) {
-                return Optional.empty();
-            }
-            try {
-                return Optional.ofNullable(sum.get());
-            } catch (java.util.concurrent.ExecutionException ex) {
-                if (ex.getCause() instanceof BackstopException b) {
-                    throw b;
-                }
-                if (ex.getCause() instanceof IOException io) {
-                    throw io;
-                }
-                throw new IllegalStateException(ex.getCause());
-            } catch (InterruptedException ex) {
-                Thread.currentThread().interrupt();
-                throw new java.io.InterruptedIOException("interrupted while taking the checksum of " + file);
-            }
-        }
-
-        /** The checksum the manifest already gives: its sha256, when that is what the store is sent. */
-        static Optional<String> fromManifest(Checksum algorithm, Manifest m) {
-            return algorithm == Checksum.SHA256
-                    ? Optional.of(java.util.Base64.getEncoder().encodeToString(HexFormat.of().parseHex(m.sha256())))
-                    : Optional.empty();
+            return sum == null ? Optional.empty() : Optional.ofNullable(await(sum, "taking the checksum of " + file));
         }
 
         boolean covers(Path file) {
             return sums.containsKey(file);
         }
 
+        /**
+         * The encrypted copy of {@code e}, started ahead or encrypted now; the caller removes its file.
+         * Starts the next one.
+         */
+        EncryptedCopy encrypted(Catalog.Entry e) throws IOException {
+            java.util.concurrent.Future<EncryptedCopy> ahead = encryptions.remove(e.file());
+            EncryptedCopy encrypted;
+            if (ahead != null) {
+                encrypted = await(ahead, "encrypting " + e.file());
+            } else {
+                // Not started: there was no room for it beside the copy before it, or it was not foreseen.
+                int at = toEncrypt.indexOf(e);
+                next = Math.max(next, at + 1);
+                encrypted = prepare(e);
+            }
+            startNext(true);
+            return encrypted;
+        }
+
+        private void startNext(boolean besideAnother) {
+            if (next >= toEncrypt.size()) {
+                return;
+            }
+            Catalog.Entry e = toEncrypt.get(next);
+            if (besideAnother && !roomForAnother(e.file())) {
+                return;
+            }
+            next++;
+            encryptions.put(e.file(), thread.submit(() -> prepare(e)));
+        }
+
+        private boolean roomForAnother(Path file) {
+            try {
+                Durable.createDirectories(uploads);
+                return Files.getFileStore(uploads).getUsableSpace() > 2 * Files.size(file);
+            } catch (IOException | RuntimeException ex) {
+                return false; // encrypted in its turn, where a failure is reported
+            }
+        }
+
+        private EncryptedCopy prepare(Catalog.Entry e) throws IOException {
+            // Not beside the backup: a backup's start-up sweep would take it from under a running upload.
+            Durable.createDirectories(uploads);
+            Path out = uploads.resolve(BackupLayout.TEMP_PREFIX + e.tier().dir() + "-" + e.file().getFileName()
+                    + Age.SUFFIX);
+            long started = System.nanoTime();
+            try {
+                return new EncryptedCopy(out, encrypt(e.file(), out, e.manifest().orElseThrow()),
+                        System.nanoTime() - started);
+            } catch (IOException | RuntimeException ex) {
+                Files.deleteIfExists(out);
+                throw ex;
+            }
+        }
+
         @Override
         public void close() {
             thread.shutdownNow();
+            try {
+                if (!thread.awaitTermination(1, java.util.concurrent.TimeUnit.MINUTES)) {
+                    log.warn("offsite: an encryption ahead did not stop within a minute; its file is swept by the next"
+                            + " sync");
+                }
+            } catch (InterruptedException ex) {
+                Thread.currentThread().interrupt();
+            }
+            for (java.util.concurrent.Future<EncryptedCopy> f : encryptions.values()) {
+                if (f.isDone() && !f.isCancelled()) {
+                    try {
+                        Files.deleteIfExists(f.get().file());
+                    } catch (IOException | java.util.concurrent.ExecutionException | InterruptedException
+                            | RuntimeException ignored) {
+                        // failed (its file is removed then) or swept at the next sync
+                    }
+                }
+            }
         }
+    }
+
+    /** An encrypted copy made for an upload: its file, what encryption wrote, and how long it took. */
+    private record EncryptedCopy(Path file, Age.Encrypted sums, long nanos) {
+    }
+
+    private static <T> T await(java.util.concurrent.Future<T> work, String what) throws IOException {
+        try {
+            return work.get();
+        } catch (java.util.concurrent.ExecutionException ex) {
+            if (ex.getCause() instanceof BackstopException b) {
+                throw b;
+            }
+            if (ex.getCause() instanceof IOException io) {
+                throw io;
+            }
+            throw new IllegalStateException(ex.getCause());
+        } catch (InterruptedException ex) {
+            Thread.currentThread().interrupt();
+            throw new java.io.InterruptedIOException("interrupted while " + what);
+        }
+    }
+
+    /** The checksum the manifest already gives: its sha256, when that is what the store is sent. */
+    private static Optional<String> fromManifest(Checksum algorithm, Manifest m) {
+        return algorithm == Checksum.SHA256
+                ? Optional.of(java.util.Base64.getEncoder().encodeToString(HexFormat.of().parseHex(m.sha256())))
+                : Optional.empty();
+    }
+
+    /** A copy already in the store of the same backup (a promotion's original), which the store can copy. */
+    private static Optional<Copy> inStore(State state, Manifest m, boolean encrypted) {
+        return state.copies().values().stream()
+                .filter(c -> c.plainSha256().equals(m.sha256()) && c.encrypted() == encrypted && c.size() <= MAX_COPY)
+                .findFirst();
     }
 
     /** A file whose sha256 is no longer its manifest's is never copied. */
@@ -353,7 +460,7 @@ public final class Offsite {
         return (settings.prefix().isEmpty() ? "" : settings.prefix() + "/") + target + "/" + tier.dir() + "/" + file;
     }
 
-    private Copy ship(String target, Catalog.Entry e, State state, ChecksumsAhead ahead) {
+    private Copy ship(String target, Catalog.Entry e, State state, Ahead ahead) {
         Manifest m = e.manifest().orElseThrow();
         String name = e.file().getFileName().toString();
         boolean already = BackupLayout.isEncrypted(e.file()); // encryption.local: copied as it is, never twice
@@ -371,10 +478,7 @@ public final class Offsite {
         ObjectStore s3 = store();
 
         // A promotion (daily, weekly, monthly) is a hard link of a backup already copied: copy it in the store.
-        Optional<Copy> same = state.copies().values().stream()
-                .filter(c -> c.plainSha256().equals(m.sha256()) && c.encrypted() == (encrypt || already)
-                        && c.size() <= MAX_COPY)
-                .findFirst();
+        Optional<Copy> same = inStore(state, m, encrypt || already);
         if (same.isPresent()) {
             s3.copy(same.get().key(), key, settings.lock(), retainUntil);
             String readback = readBack(s3, key, new ObjectStore.Sent(same.get().size(),
@@ -395,15 +499,13 @@ public final class Offsite {
         try {
             byte[] sha256;
             Optional<String> checksum; // what the store is sent to verify, when already taken
+            EncryptedCopy encrypted = null;
             if (encrypt) {
-                // Not beside the backup: a backup's start-up sweep would take it from under a running upload.
-                Path uploads = uploadDir(target);
-                Durable.createDirectories(uploads);
-                temporary = uploads.resolve(BackupLayout.TEMP_PREFIX + e.tier().dir() + "-" + name + Age.SUFFIX);
-                Age.Encrypted encrypted = encrypt(e.file(), temporary, m);
-                sha256 = HexFormat.of().parseHex(encrypted.sha256());
+                encrypted = ahead.encrypted(e);
+                temporary = encrypted.file();
+                sha256 = HexFormat.of().parseHex(encrypted.sums().sha256());
                 checksum = switch (s3.checksum()) {
-                    case CRC32C -> Optional.of(encrypted.crc32c());
+                    case CRC32C -> Optional.of(encrypted.sums().crc32c());
                     case SHA256 -> Optional.of(java.util.Base64.getEncoder().encodeToString(sha256));
                     case MD5 -> Optional.empty();
                 };
@@ -414,7 +516,7 @@ public final class Offsite {
                     checksum = ahead.get(e.file());
                 } else {
                     checkPlaintext(e.file(), m);
-                    checksum = ChecksumsAhead.fromManifest(s3.checksum(), m);
+                    checksum = fromManifest(s3.checksum(), m);
                 }
             }
             long length = Files.size(source);
@@ -433,8 +535,8 @@ public final class Offsite {
                     + " back and manifest {} s)", target, key, encrypt ? " encrypted" : "", readback, length,
                     String.format(java.util.Locale.ROOT, "%.2f", seconds),
                     String.format(java.util.Locale.ROOT, "%.0f", length / 1e6 / Math.max(seconds, 1e-3)),
-                    encrypt ? "encryption " + String.format(java.util.Locale.ROOT, "%.2f", (prepared - started) / 1e9)
-                            + " s, " : "",
+                    encrypted != null ? String.format(java.util.Locale.ROOT, "encryption %.2f s ahead, %.2f s of it"
+                            + " waited for, ", encrypted.nanos() / 1e9, (prepared - started) / 1e9) : "",
                     String.format(java.util.Locale.ROOT, "%.2f", (put - prepared) / 1e9), sent.by(),
                     String.format(java.util.Locale.ROOT, "%.2f", (done - put) / 1e9));
             return new Copy(relative(e), key, manifestKey, e.tier(), m.sequence(), m.startedAt(), length,

@@ -649,6 +649,101 @@ class OffsiteIT {
         assertNoSecretAnywhere();
     }
 
+    @Test
+    void aCatchUpEncryptsTheNextCopyWhileOneGoesUpAndAStoppedSyncLeavesNoCopyBehind() throws Exception {
+        blobs(15000);
+        Map<String, String> env = env("ahead");
+        env.put("BACKSTOP_PG_DUMP_COMPRESS", "0");
+        env.put("BACKSTOP_AGE_RECIPIENTS", recipient());
+        s3.kill();
+        threeBackupsWaiting(env);
+        Path uploads = backups.resolve("app/.offsite-upload");
+        assertThat(encryptedCopies(uploads)).as("an unreachable store: nothing left encrypted").isZero();
+        s3 = S3Server.start(dir.resolve("s3"), BUCKET, Map.of("s3proxy.latency-blobstore.put.speed", "300"));
+        env.putAll(s3.env(BUCKET + "/ahead"));
+        Path log = dir.resolve("offsite-ahead.log");
+        Process upload = Cli.spawn(env, log, "offsite");
+        // The newest copy goes up slowly; the next one is encrypted beside it meanwhile, not after it.
+        Fixtures.await("the next copy encrypted while the first goes up", Duration.ofSeconds(120),
+                () -> encryptedCopies(uploads) == 2 || !upload.isAlive());
+        assertThat(upload.isAlive()).as(Files.readString(log)).isTrue();
+        assertThat(objects("ahead")).as("nothing complete yet").isEmpty();
+        s3.kill();
+        assertThat(upload.waitFor(120, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+        assertThat(upload.exitValue()).as(Files.readString(log)).isEqualTo(ExitCode.OFFSITE.status());
+        assertThat(encryptedCopies(uploads)).as("the copy encrypted ahead is removed with the one that failed")
+                .isZero();
+
+        s3.startProcess();
+        Cli.Result again = run(env, "offsite");
+        assertThat(again.status()).as(again.all()).isZero();
+        assertThat(again.out()).contains("3 uploaded", "1 copied in the store");
+        for (JsonNode row : list(env)) {
+            assertThat(row.get("offsite").get("state").asText()).as(row.toString()).isEqualTo("copied");
+            assertThat(row.get("offsite").get("encrypted").asBoolean()).isTrue();
+        }
+        assertThat(encryptedCopies(uploads)).isZero();
+        assertNoSecretAnywhere();
+    }
+
+    @Test
+    void aCopyIsNeverEncryptedAheadIntoTheRoomTheNextBackupNeeds() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(Fixtures.isRoot(), "mounting a tmpfs needs root");
+        blobs(15000);
+        backups = Files.createDirectories(dir.resolve("small"));
+        Fixtures.sh("mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", backups.toString());
+        try {
+            Map<String, String> env = env("room");
+            env.put("BACKSTOP_PG_DUMP_COMPRESS", "0");
+            env.put("BACKSTOP_AGE_RECIPIENTS", recipient());
+            s3.kill();
+            threeBackupsWaiting(env);
+            long size = Files.size(Fixtures.finalDumps(backups.resolve("app/hourly")).get(0));
+            // Room for the copy going up and half of another: not for a second one beside it.
+            java.nio.file.FileStore store = Files.getFileStore(backups);
+            long used = store.getTotalSpace() - store.getUsableSpace();
+            Fixtures.sh("mount", "-o", "remount,size=" + ((used + size * 3 / 2) / 1024 + 1) + "k", backups.toString());
+            s3 = S3Server.start(dir.resolve("s3"), BUCKET, Map.of("s3proxy.latency-blobstore.put.speed", "2000"));
+            env.putAll(s3.env(BUCKET + "/room"));
+            Path log = dir.resolve("offsite-room.log");
+            Path uploads = backups.resolve("app/.offsite-upload");
+            Process upload = Cli.spawn(env, log, "offsite");
+            int most = 0;
+            boolean seen = false;
+            while (upload.isAlive()) {
+                int now = encryptedCopies(uploads);
+                seen |= now > 0;
+                most = Math.max(most, now);
+                Thread.sleep(5);
+            }
+            String out = Files.readString(log);
+            assertThat(upload.exitValue()).as(out).isZero();
+            assertThat(out).contains("3 uploaded");
+            assertThat(seen).as("the copies were seen going up").isTrue();
+            assertThat(most).as("encrypted copies at once on a file system without room for two").isEqualTo(1);
+            assertThat(encryptedCopies(uploads)).isZero();
+        } finally {
+            Fixtures.sh("umount", backups.toString());
+        }
+    }
+
+    /** Three backups of different contents (an unchanged database dumped within a second is the same bytes). */
+    private void threeBackupsWaiting(Map<String, String> env) {
+        for (int i = 0; i < 3; i++) {
+            pg.execute(db, "INSERT INTO users VALUES (" + (100000 + i) + ", 'new" + i + "@example.com')");
+            assertThat(run(env, "backup").status()).isZero();
+        }
+    }
+
+    /** How many encrypted copies wait in the upload directory now. */
+    private static int encryptedCopies(Path uploads) {
+        try (Stream<Path> files = Files.list(uploads)) {
+            return (int) files.filter(f -> f.getFileName().toString().endsWith(".age")).count();
+        } catch (IOException | java.io.UncheckedIOException e) {
+            return 0; // not there (yet), or emptied while listed
+        }
+    }
+
     /** Keys and identities never reach output, logs, manifests, state or the store's metadata. */
     private void assertNoSecretAnywhere() throws IOException {
         List<String> secrets = new ArrayList<>(List.of(S3Server.SECRET_KEY, S3Server.ACCESS_KEY));
