@@ -176,13 +176,13 @@ public final class Backup {
             if (encrypt) {
                 encrypted = Durable.temporarySibling(finalFile);
                 io.backstop.offsite.Age.Encrypted written = io.backstop.offsite.Age.encryptFile(tmp, encrypted,
-                        settings.encryption().recipients());
+                        settings.encryption().recipients(), true); // the manifest's sha256 is the ciphertext's
                 if (!written.plainSha256().equals(sha256)) {
                     throw new BackstopException(ExitCode.STORAGE, tmp + " changed on disk between its verification"
                             + " and its encryption (sha256 " + written.plainSha256() + ", verified " + sha256
                             + "); nothing was kept");
                 }
-                sha256 = written.sha256();
+                sha256 = written.sha256().orElseThrow();
                 deleteQuietly(tmp);
                 kept = encrypted;
             }

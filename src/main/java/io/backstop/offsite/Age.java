@@ -8,7 +8,6 @@ import com.exceptionfactory.jagged.x25519.X25519RecipientStanzaReaderFactory;
 import com.exceptionfactory.jagged.x25519.X25519RecipientStanzaWriterFactory;
 import io.backstop.BackstopException;
 import io.backstop.ExitCode;
-import io.backstop.backup.DigestingOutputStream;
 import io.backstop.backup.Durable;
 import io.backstop.backup.Verifier;
 import java.io.BufferedInputStream;
@@ -77,10 +76,10 @@ public final class Age {
     }
 
     /**
-     * What {@link #encryptFile} wrote: the hex sha256 of the encrypted file and of the plaintext it
-     * read, and the encrypted file's CRC32C (base64, as a store is sent it).
+     * What {@link #encryptFile} wrote: the hex sha256 of the encrypted file (when it was asked for) and
+     * of the plaintext it read, and the encrypted file's CRC32C (base64, as a store is sent it).
      */
-    public record Encrypted(String sha256, String plainSha256, String crc32c) {
+    public record Encrypted(Optional<String> sha256, String plainSha256, String crc32c) {
     }
 
     /** The age command, when installed: {@link #encryptFile} prefers it. */
@@ -88,20 +87,23 @@ public final class Age {
 
     /**
      * Encrypts {@code plain} to {@code recipients} into {@code out} (created private; the caller fsyncs it
-     * when it is kept) and returns the sha256 of both. With the age command where it is installed: its
-     * native ChaCha20-Poly1305 encrypts some 2 GB/s here, the JDK 17 cipher 0.48 GB/s (0.28 under the
-     * daemon's C1 compiler); it reads the file itself while the plaintext is hashed beside it and its
-     * output is hashed as it is written, so the step costs about one read of the file. In process
-     * (Jagged) otherwise. Both write the same standard format.
+     * when it is kept) and returns the plaintext's sha256 and the encrypted file's CRC32C, and its sha256
+     * too when {@code sha256} asks for it. With the age command where it is installed: its native
+     * ChaCha20-Poly1305 encrypts some 2 GB/s here, the JDK 17 cipher 0.48 GB/s (0.28 under the daemon's
+     * C1 compiler); it reads the file and writes {@code out} itself while the plaintext is hashed beside
+     * it, and the encrypted file is summed from the page cache afterwards, so that no byte passes
+     * through a pipe. In process (Jagged) otherwise. Both write the same standard format.
      */
-    public static Encrypted encryptFile(Path plain, Path out, List<String> recipients) throws IOException {
-        return encryptFile(plain, out, recipients, Files.isExecutable(AGE) ? Optional.of(AGE) : Optional.empty());
+    public static Encrypted encryptFile(Path plain, Path out, List<String> recipients, boolean sha256)
+            throws IOException {
+        return encryptFile(plain, out, recipients, sha256, Files.isExecutable(AGE) ? Optional.of(AGE)
+                : Optional.empty());
     }
 
-    static Encrypted encryptFile(Path plain, Path out, List<String> recipients, Optional<Path> command)
-            throws IOException {
+    static Encrypted encryptFile(Path plain, Path out, List<String> recipients, boolean sha256,
+            Optional<Path> command) throws IOException {
         if (command.isEmpty()) {
-            return inProcess(plain, out, recipients);
+            return inProcess(plain, out, recipients, sha256);
         }
         List<String> argv = new ArrayList<>(List.of(command.get().toString()));
         for (String r : recipients) {
@@ -110,35 +112,27 @@ public final class Age {
         }
         argv.add("--");
         argv.add(plain.toAbsolutePath().toString());
-        CompletableFuture<String> plainSha256 = CompletableFuture.supplyAsync(() -> Verifier.sha256(plain), r -> {
-            Thread t = new Thread(r, "age-plaintext-sha256");
-            t.setDaemon(true);
-            t.start();
-        });
-        Process age = new ProcessBuilder(argv).start();
+        CompletableFuture<String> plainSha256 = beside("age-plaintext-sha256", () -> Verifier.sha256(plain));
+        Process age = new ProcessBuilder(argv).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
+                .redirectOutput(Durable.createPrivate(out).toFile()).start();
         try {
-            DigestingOutputStream written;
-            CRC32C crc = new CRC32C();
-            try (InputStream in = age.getInputStream();
-                    DigestingOutputStream o = new DigestingOutputStream(Files.newOutputStream(Durable.createPrivate(out)));
-                    OutputStream summed = new CheckedOutputStream(o, crc)) {
-                written = o;
-                byte[] buffer = new byte[1 << 20]; // a MiB a read: transferTo's 8 KiB costs the pipes eight times the calls
-                int n;
-                while ((n = in.read(buffer)) >= 0) {
-                    if (Thread.interrupted()) { // a sync that stops takes its encryption ahead with it
-                        throw new InterruptedException();
-                    }
-                    summed.write(buffer, 0, n);
+            CompletableFuture<String> stderr = beside("age-stderr", () -> {
+                try (InputStream err = age.getErrorStream()) {
+                    return new String(err.readAllBytes(), StandardCharsets.UTF_8).strip();
+                } catch (IOException e) {
+                    return "";
                 }
-            }
-            String errors = new String(age.getErrorStream().readAllBytes(), StandardCharsets.UTF_8).strip();
-            int exit = age.waitFor();
+            });
+            int exit = age.waitFor(); // interruptible: a sync that stops takes its encryption ahead with it
             if (exit != 0) {
+                String errors = stderr.join();
                 throw new IOException(command.get() + " exited with " + exit + (errors.isEmpty() ? "" : ": " + errors));
             }
-            String sha256 = written.sha256().orElseGet(() -> Verifier.sha256(out));
-            return new Encrypted(sha256, plainSha256.join(), Checksum.base64(crc));
+            // Both read the file age just wrote, still in the page cache: OpenSSL's sha256 beside the CRC32C.
+            CompletableFuture<String> written = sha256 ? beside("age-ciphertext-sha256", () -> Verifier.sha256(out))
+                    : null;
+            String crc32c = crc32c(out);
+            return new Encrypted(Optional.ofNullable(written).map(CompletableFuture::join), plainSha256.join(), crc32c);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new java.io.InterruptedIOException("interrupted while encrypting " + plain);
@@ -149,22 +143,47 @@ public final class Age {
         }
     }
 
+    private static CompletableFuture<String> beside(String name, java.util.function.Supplier<String> work) {
+        return CompletableFuture.supplyAsync(work, r -> {
+            Thread t = new Thread(r, name);
+            t.setDaemon(true);
+            t.start();
+        });
+    }
+
+    /** The CRC32C of {@code file}, base64; stops when the thread is interrupted. */
+    private static String crc32c(Path file) throws IOException, InterruptedException {
+        CRC32C crc = new CRC32C();
+        try (java.nio.channels.FileChannel channel = java.nio.channels.FileChannel.open(file)) {
+            java.nio.ByteBuffer buffer = java.nio.ByteBuffer.allocateDirect(1 << 20);
+            while (channel.read(buffer.clear()) >= 0) {
+                if (Thread.interrupted()) {
+                    throw new InterruptedException();
+                }
+                crc.update(buffer.flip());
+            }
+        }
+        return Checksum.base64(crc);
+    }
+
     /** Jagged, in this JVM: where the age command is not installed. */
-    private static Encrypted inProcess(Path plain, Path out, List<String> recipients) throws IOException {
+    private static Encrypted inProcess(Path plain, Path out, List<String> recipients, boolean sha256)
+            throws IOException {
         try {
             MessageDigest plainDigest = MessageDigest.getInstance("SHA-256");
-            MessageDigest digest = MessageDigest.getInstance("SHA-256");
+            MessageDigest digest = sha256 ? MessageDigest.getInstance("SHA-256") : null;
             CRC32C crc = new CRC32C();
             try (InputStream in = new DigestInputStream(new BufferedInputStream(Files.newInputStream(plain), 1 << 16),
                     plainDigest);
-                    OutputStream file = Files.newOutputStream(Durable.createPrivate(out));
-                    OutputStream raw = new CheckedOutputStream(new DigestOutputStream(new BufferedOutputStream(file,
-                            1 << 16), digest), crc);
+                    OutputStream file = new BufferedOutputStream(Files.newOutputStream(Durable.createPrivate(out)),
+                            1 << 16);
+                    OutputStream raw = new CheckedOutputStream(digest == null ? file : new DigestOutputStream(file,
+                            digest), crc);
                     OutputStream age = encrypting(raw, recipients)) {
                 in.transferTo(age);
             }
-            return new Encrypted(HexFormat.of().formatHex(digest.digest()), HexFormat.of().formatHex(plainDigest.digest()),
-                    Checksum.base64(crc));
+            return new Encrypted(Optional.ofNullable(digest).map(d -> HexFormat.of().formatHex(d.digest())),
+                    HexFormat.of().formatHex(plainDigest.digest()), Checksum.base64(crc));
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }

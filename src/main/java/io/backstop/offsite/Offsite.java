@@ -34,6 +34,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
+import java.util.zip.CRC32C;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -497,21 +498,22 @@ public final class Offsite {
         Path temporary = null;
         long started = System.nanoTime();
         try {
-            byte[] sha256;
+            String sha256; // of the object; null for a copy encrypted on its way whose store checksum stands for it
             Optional<String> checksum; // what the store is sent to verify, when already taken
             EncryptedCopy encrypted = null;
             if (encrypt) {
                 encrypted = ahead.encrypted(e);
                 temporary = encrypted.file();
-                sha256 = HexFormat.of().parseHex(encrypted.sums().sha256());
+                sha256 = encrypted.sums().sha256().orElse(null);
                 checksum = switch (s3.checksum()) {
                     case CRC32C -> Optional.of(encrypted.sums().crc32c());
-                    case SHA256 -> Optional.of(java.util.Base64.getEncoder().encodeToString(sha256));
+                    case SHA256 -> Optional.of(java.util.Base64.getEncoder().encodeToString(HexFormat.of()
+                            .parseHex(encrypted.sums().sha256().orElseThrow())));
                     case MD5 -> Optional.empty();
                 };
                 source = temporary;
             } else {
-                sha256 = HexFormat.of().parseHex(m.sha256());
+                sha256 = m.sha256();
                 if (ahead.covers(e.file())) {
                     checksum = ahead.get(e.file());
                 } else {
@@ -521,13 +523,15 @@ public final class Offsite {
             }
             long length = Files.size(source);
             Map<String, String> metadata = new LinkedHashMap<>();
-            metadata.put("backstop-sha256", HexFormat.of().formatHex(sha256));
+            if (sha256 != null) {
+                metadata.put("backstop-sha256", sha256);
+            }
             metadata.put("backstop-plain-sha256", m.sha256());
             metadata.put("backstop-encryption", encrypt || already ? "age" : "none");
             long prepared = System.nanoTime();
             ObjectStore.Sent sent = s3.upload(key, source, length, checksum, metadata, settings.lock(), retainUntil);
             long put = System.nanoTime();
-            String readback = readBack(s3, key, sent, HexFormat.of().formatHex(sha256));
+            String readback = readBack(s3, key, sent, sha256);
             s3.putSmall(manifestKey, manifestJson, settings.lock(), retainUntil);
             long done = System.nanoTime();
             double seconds = (done - started) / 1e9;
@@ -540,7 +544,7 @@ public final class Offsite {
                     String.format(java.util.Locale.ROOT, "%.2f", (put - prepared) / 1e9), sent.by(),
                     String.format(java.util.Locale.ROOT, "%.2f", (done - put) / 1e9));
             return new Copy(relative(e), key, manifestKey, e.tier(), m.sequence(), m.startedAt(), length,
-                    HexFormat.of().formatHex(sha256), m.sha256(), encrypt || already, now, readback, retainUntil, m.pinned(),
+                    sha256, m.sha256(), encrypt || already, now, readback, retainUntil, m.pinned(),
                     m.takenDuringAlarm());
         } catch (IOException ex) {
             throw Durable.storageError("offsite copy of " + e.file(), ex);
@@ -555,7 +559,10 @@ public final class Offsite {
         }
     }
 
-    /** The object as the store now holds it: size, and the checksum it computed on receipt, must be what was sent. */
+    /**
+     * The object as the store now holds it: size, the checksum it computed on receipt, and the sha256 in
+     * its metadata (when {@code sha256Hex} is not null) must be what was sent.
+     */
     private static String readBack(ObjectStore s3, String key, ObjectStore.Sent sent, String sha256Hex) {
         ObjectStore.Head head = s3.head(key).orElseThrow(() -> new BackstopException(ExitCode.OFFSITE,
                 "uploaded " + key + " to " + s3.where() + " but it is not there on read back"));
@@ -563,7 +570,7 @@ public final class Offsite {
             throw new BackstopException(ExitCode.OFFSITE, key + " in " + s3.where() + " reads back " + head.size()
                     + " bytes; " + sent.size() + " were sent");
         }
-        if (!sha256Hex.equals(head.metadata().get("backstop-sha256"))) {
+        if (sha256Hex != null && !sha256Hex.equals(head.metadata().get("backstop-sha256"))) {
             throw new BackstopException(ExitCode.OFFSITE, key + " in " + s3.where() + " reads back another sha256"
                     + " in its metadata than was sent");
         }
@@ -575,7 +582,7 @@ public final class Offsite {
             return "size + " + sent.method() + " read back";
         }
         if (sent.eTag() == null) {
-            return "size + sha256 metadata read back";
+            return sha256Hex != null ? "size + sha256 metadata read back" : "size read back";
         }
         if (sent.eTag() != null && head.eTag() != null && !sent.eTag().equals(head.eTag())) {
             throw new BackstopException(ExitCode.OFFSITE, key + " in " + s3.where() + " reads back ETag " + head.eTag()
@@ -590,11 +597,25 @@ public final class Offsite {
      */
     private Age.Encrypted encrypt(Path file, Path out, Manifest m) throws IOException {
         // Not fsynced: a copy on its way up, swept at the next start if the machine stops meanwhile.
-        Age.Encrypted encrypted = Age.encryptFile(file, out, encryption.recipients());
+        Age.Encrypted encrypted = Age.encryptFile(file, out, encryption.recipients(), ciphertextSha256(file));
         if (!encrypted.plainSha256().equals(m.sha256())) {
             throw damaged(file);
         }
         return encrypted;
+    }
+
+    /**
+     * Whether an encrypted copy's own sha256 is taken (a pass of OpenSSL over every byte, on the CPU
+     * the upload waits for). Not when it goes up in one PUT with its CRC32C: the store verifies that on
+     * receipt and reports it back, a download checks it, and age's authentication of every 64 KiB
+     * chunk and the plaintext's sha256 against the manifest prove a decrypted copy whole. Taken when
+     * the store is sent a sha256, keeps no checksum of its own (Content-MD5), or one of parts only (a
+     * multipart upload: the copy's bound, with age's 16 bytes a chunk and its header, is past the threshold).
+     */
+    private boolean ciphertextSha256(Path plain) throws IOException {
+        long size = Files.size(plain);
+        long bound = size + size / 4096 + (1 << 20);
+        return Checksum.parse(settings.checksum()) != Checksum.CRC32C || bound > settings.multipartThreshold();
     }
 
     /** Applies offsite retention to recorded copies; returns {deleted, kept because locked}. */
@@ -734,7 +755,8 @@ public final class Offsite {
     }
 
     /**
-     * Downloads a copy into {@code <target>/offsite/} (checking the object's sha256 as it arrives),
+     * Downloads a copy into {@code <target>/offsite/} (checking the object's sha256 as it arrives, or
+     * for a copy encrypted on its way up with a CRC32C, the store's),
      * decrypts it with {@code identity} when it is encrypted, and writes its manifest beside it:
      * the result is a local backup file that restore checks against the manifest's sha256. It stays
      * there after the restore, for the operator (the next fetch of the same copy downloads it again).
@@ -839,22 +861,36 @@ public final class Offsite {
         Path file = dir.resolve(copy.name());
         // A name of its own (two restores may fetch the same copy at once), locked while it is written.
         Path tmp = Durable.temporarySibling(file);
-        String expected = s3.head(copy.key()).map(h -> h.metadata().get("backstop-sha256")).orElse(null);
+        Optional<ObjectStore.Head> head = s3.head(copy.key());
+        String expected = head.map(h -> h.metadata().get("backstop-sha256")).orElse(null);
+        // Encrypted on its way up and sent with its CRC32C, it has no sha256 of its own: the store's CRC32C,
+        // verified on receipt, stands for it (a multipart upload's "-N" is one of parts, not of the bytes).
+        String expectedCrc = expected != null || s3.checksum() != Checksum.CRC32C ? null
+                : head.map(ObjectStore.Head::checksum).filter(c -> !c.contains("-")).orElse(null);
         long started = System.nanoTime();
         try {
             MessageDigest digest = MessageDigest.getInstance("SHA-256");
+            CRC32C crc = new CRC32C();
             try (FileChannel channel = FileChannel.open(Durable.createPrivate(tmp), StandardOpenOption.WRITE)) {
                 channel.lock(); // held until the channel closes: another fetch's sweep leaves the file be
-                try (InputStream raw = new DigestInputStream(s3.get(copy.key()), digest);
+                try (InputStream raw = new java.util.zip.CheckedInputStream(new DigestInputStream(s3.get(copy.key()),
+                        digest), crc);
                         InputStream in = decrypt ? Age.decrypting(raw, identity.get(), copy.key()) : raw) {
-                    in.transferTo(Channels.newOutputStream(channel)); // closed with the channel, after the rename
+                    try {
+                        in.transferTo(Channels.newOutputStream(channel)); // closed with the channel, after the rename
+                    } catch (IOException e) {
+                        if (!decrypt || !decryption(e)) {
+                            throw e;
+                        }
+                        // The identity opened the header, so it is the right key: these bytes are damaged ones.
+                        raw.transferTo(OutputStream.nullOutputStream()); // the rest, for the checksum's word on it
+                        checkDownloaded(copy.key(), digest, expected, crc, expectedCrc);
+                        throw new BackstopException(ExitCode.BAD_BACKUP, copy.key() + " is damaged: its bytes fail"
+                                + " age's authentication (" + e.getClass().getSimpleName() + ")");
+                    }
                     raw.transferTo(OutputStream.nullOutputStream()); // whatever the decryptor left: the digest covers all
                 }
-                String got = HexFormat.of().formatHex(digest.digest());
-                if (expected != null && !expected.equals(got)) {
-                    throw new BackstopException(ExitCode.BAD_BACKUP, copy.key() + " downloaded with sha256 " + got
-                            + ", not the " + expected + " recorded at upload: the copy is damaged");
-                }
+                checkDownloaded(copy.key(), digest, expected, crc, expectedCrc);
                 channel.force(true);
                 Durable.rename(tmp, file); // still locked: no sweep takes it between the check and the rename
             }
@@ -863,8 +899,7 @@ public final class Offsite {
                     : "", file, String.format(java.util.Locale.ROOT, "%.1f", (System.nanoTime() - started) / 1e9));
             return file;
         } catch (IOException e) {
-            if (e.getCause() instanceof java.security.GeneralSecurityException || e.getClass().getName()
-                    .contains("jagged")) {
+            if (decryption(e)) {
                 throw new BackstopException(ExitCode.BAD_BACKUP, copy.key() + " cannot be decrypted with the identity"
                         + " given (" + e.getClass().getSimpleName() + "): another key, or a damaged copy");
             }
@@ -877,6 +912,26 @@ public final class Offsite {
             } catch (IOException ignored) {
                 // swept by the next fetch
             }
+        }
+    }
+
+    /** A failure of age's decryption (the Jagged library's), rather than of the download. */
+    private static boolean decryption(IOException e) {
+        return e.getCause() instanceof java.security.GeneralSecurityException || e.getClass().getName().contains("jagged");
+    }
+
+    /** The bytes downloaded must be those the store was sent: their sha256 recorded at upload, or its CRC32C. */
+    private static void checkDownloaded(String key, MessageDigest digest, String expected, CRC32C crc,
+            String expectedCrc) {
+        String got = HexFormat.of().formatHex(digest.digest());
+        if (expected != null && !expected.equals(got)) {
+            throw new BackstopException(ExitCode.BAD_BACKUP, key + " downloaded with sha256 " + got + ", not the "
+                    + expected + " recorded at upload: the copy is damaged");
+        }
+        String gotCrc = Checksum.base64(crc);
+        if (expectedCrc != null && !expectedCrc.equals(gotCrc)) {
+            throw new BackstopException(ExitCode.BAD_BACKUP, key + " downloaded with crc32c " + gotCrc + ", not the "
+                    + expectedCrc + " the store verified at upload: the copy is damaged");
         }
     }
 

@@ -58,9 +58,10 @@ class AgeTest {
         Path empty = Files.createFile(dir.resolve("empty.dump"));
         for (Optional<Path> command : List.of(Optional.of(Age.AGE), Optional.<Path>empty())) {
             Path out = dir.resolve("empty-" + command.isPresent() + ".age");
-            Age.Encrypted e = Age.encryptFile(empty, out, recipients, command);
+            Age.Encrypted e = Age.encryptFile(empty, out, recipients, true, command);
             assertThat(e.plainSha256()).isEqualTo(sha256(empty));
-            assertThat(e.sha256()).isEqualTo(sha256(out));
+            assertThat(e.sha256()).contains(sha256(out));
+            assertThat(e.crc32c()).isEqualTo(Checksum.CRC32C.of(out, 0, Files.size(out)));
             assertThat(ageDecrypt(out, key1)).isEmpty();
         }
     }
@@ -68,25 +69,76 @@ class AgeTest {
     @Test
     void aRecipientTheAgeCommandRefusesFailsWithItsMessage() {
         Path out = dir.resolve("refused.age");
-        assertThatThrownBy(() -> Age.encryptFile(plain, out, List.of("age1notakey"), Optional.of(Age.AGE)))
+        assertThatThrownBy(() -> Age.encryptFile(plain, out, List.of("age1notakey"), false, Optional.of(Age.AGE)))
                 .isInstanceOf(IOException.class)
                 .hasMessageContaining("exited with")
                 .hasMessageContaining("age1notakey");
     }
 
     @Test
+    void anInterruptStopsTheAgeCommandAtOnce() throws Exception {
+        // A plaintext that never ends (a FIFO no one writes): only the interrupt can end the encryption.
+        Path fifo = dir.resolve("endless.dump");
+        Process mkfifo = new ProcessBuilder("mkfifo", fifo.toString()).start();
+        assertThat(mkfifo.waitFor()).isZero();
+        java.util.concurrent.atomic.AtomicReference<Throwable> failure = new java.util.concurrent.atomic.AtomicReference<>();
+        Thread encrypting = new Thread(() -> {
+            try {
+                Age.encryptFile(fifo, dir.resolve("endless.age"), recipients, false, Optional.of(Age.AGE));
+            } catch (Throwable e) {
+                failure.set(e);
+            }
+        });
+        encrypting.start();
+        try {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            while (ageChildren() == 0) {
+                assertThat(System.nanoTime()).as("age started").isLessThan(deadline);
+                Thread.sleep(20);
+            }
+            encrypting.interrupt();
+            encrypting.join(TimeUnit.SECONDS.toMillis(30));
+            assertThat(encrypting.isAlive()).as("the encryption ended with its interrupt").isFalse();
+            assertThat(failure.get()).isInstanceOf(java.io.InterruptedIOException.class)
+                    .hasMessageContaining(fifo.toString());
+            while (ageChildren() > 0) {
+                assertThat(System.nanoTime()).as("age killed").isLessThan(deadline);
+                Thread.sleep(20);
+            }
+        } finally {
+            encrypting.interrupt();
+            try (var release = Files.newOutputStream(fifo)) {
+                // lets the plaintext's hash, still reading the FIFO, see its end
+            }
+        }
+    }
+
+    private static long ageChildren() {
+        return ProcessHandle.current().descendants().filter(p -> p.info().command().map(c -> c.endsWith("/age"))
+                .orElse(false) && p.isAlive()).count();
+    }
+
+    @Test
     void aMissingPlaintextFailsBothWays() {
         Path missing = dir.resolve("gone.dump");
-        assertThatThrownBy(() -> Age.encryptFile(missing, dir.resolve("a.age"), recipients, Optional.of(Age.AGE)))
+        assertThatThrownBy(() -> Age.encryptFile(missing, dir.resolve("a.age"), recipients, false, Optional.of(Age.AGE)))
                 .isInstanceOf(IOException.class).hasMessageContaining(missing.toString());
-        assertThatThrownBy(() -> Age.encryptFile(missing, dir.resolve("b.age"), recipients, Optional.empty()))
+        assertThatThrownBy(() -> Age.encryptFile(missing, dir.resolve("b.age"), recipients, false, Optional.empty()))
                 .isInstanceOf(IOException.class);
     }
 
     private void assertWritesAReadableCopy(Optional<Path> command, Path out) throws Exception {
-        Age.Encrypted e = Age.encryptFile(plain, out, recipients, command);
+        // Without its own sha256 (an offsite copy sent with its CRC32C), then with it (encryption.local's file).
+        Path unhashed = out.resolveSibling("unhashed-" + out.getFileName());
+        Age.Encrypted first = Age.encryptFile(plain, unhashed, recipients, false, command);
+        assertThat(first.sha256()).isEmpty();
+        assertThat(first.plainSha256()).isEqualTo(sha256(plain));
+        assertThat(first.crc32c()).isEqualTo(Checksum.CRC32C.of(unhashed, 0, Files.size(unhashed)));
+        assertThat(ageDecrypt(unhashed, key1)).isEqualTo(Files.readAllBytes(plain));
+
+        Age.Encrypted e = Age.encryptFile(plain, out, recipients, true, command);
         assertThat(e.plainSha256()).isEqualTo(sha256(plain));
-        assertThat(e.sha256()).isEqualTo(sha256(out));
+        assertThat(e.sha256()).contains(sha256(out));
         assertThat(Files.readAllBytes(out)).startsWith("age-encryption.org/v1\n".getBytes(StandardCharsets.US_ASCII));
         assertThat(Files.size(out)).isGreaterThan(Files.size(plain));
         assertThat(e.crc32c()).isEqualTo(Checksum.CRC32C.of(out, 0, Files.size(out)));

@@ -137,6 +137,8 @@ class OffsiteIT {
             assertThat(offsite.get("encrypted").asBoolean()).isTrue();
             assertThat(offsite.get("key").asText()).startsWith("enc/app/").endsWith(".dump.zst.age");
             assertThat(offsite.get("readback").asText()).contains("crc32c"); // the default checksum, read back
+            // Sent in one PUT with its CRC32C, which the store verified: no sha256 of the ciphertext was taken.
+            assertThat(offsite.get("sha256").isNull()).as(offsite.toString()).isTrue();
         }
         // In the store: the ciphertext and the manifest, nothing readable as a dump.
         List<Path> stored = objects("enc");
@@ -195,6 +197,55 @@ class OffsiteIT {
                 "--identity", other.toString());
         assertThat(wrong.status()).isEqualTo(ExitCode.BAD_BACKUP.status());
         assertThat(wrong.err()).contains("cannot be decrypted", other.toString());
+        assertNoSecretAnywhere();
+    }
+
+    @Test
+    void aCopyDamagedInTheStoreIsRefusedOnDownloadAndNothingIsRestored() throws Exception {
+        // A plain copy carries the sha256 recorded at upload; one encrypted on its way up, sent with its CRC32C in
+        // one PUT, has no sha256 of its own: age's authentication and the store's CRC32C catch the damage.
+        for (boolean encrypted : List.of(false, true)) {
+            String prefix = encrypted ? "rot-age" : "rot";
+            Map<String, String> env = env(prefix);
+            env.put("BACKSTOP_BACKUP_DIR", dir.resolve("rot-local-" + encrypted).toString()); // one backup each
+            if (encrypted) {
+                env.put("BACKSTOP_AGE_RECIPIENTS", recipient());
+            }
+            Cli.Result backup = run(env, "backup");
+            assertThat(backup.status()).as(backup.all()).isZero();
+            JsonNode offsite = hourly(list(env)).get("offsite");
+            assertThat(offsite.get("state").asText()).isEqualTo("copied");
+            assertThat(offsite.get("readback").asText()).isEqualTo("size + crc32c read back");
+            assertThat(offsite.get("sha256").isNull()).as(offsite.toString()).isEqualTo(encrypted);
+            List<Path> copies = objects(prefix).stream().filter(p -> !p.getFileName().toString().endsWith(".json"))
+                    .toList();
+            assertThat(copies).isNotEmpty();
+            for (Path object : copies) {
+                try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(object.toFile(), "rw")) {
+                    f.seek(f.length() / 2);
+                    int b = f.read();
+                    f.seek(f.length() / 2);
+                    f.write(b ^ 0x01); // one bit, as a disk would rot it
+                }
+            }
+
+            Map<String, String> newHost = env(prefix);
+            Path host = dir.resolve("rot-host-" + encrypted);
+            newHost.put("BACKSTOP_BACKUP_DIR", host.toString());
+            String into = "never_" + System.nanoTime();
+            Cli.Result restore = encrypted
+                    ? run(newHost, "restore", "offsite:latest", "--into", into, "--yes", "--identity", identity().toString())
+                    : run(newHost, "restore", "offsite:latest", "--into", into, "--yes");
+            assertThat(restore.status()).as(restore.all()).isEqualTo(ExitCode.BAD_BACKUP.status());
+            assertThat(restore.err()).contains(prefix + "/app/hourly/", "the copy is damaged",
+                    encrypted ? "downloaded with crc32c" : "downloaded with sha256");
+            try (java.sql.Connection c = pg.connect("postgres");
+                    java.sql.ResultSet r = c.createStatement().executeQuery(
+                            "SELECT count(*) FROM pg_database WHERE datname = '" + into + "'")) {
+                assertThat(r.next() && r.getLong(1) == 0).as("no database " + into).isTrue();
+            }
+            assertThat(names(host.resolve("app").resolve("offsite"))).as("no download left").isEmpty();
+        }
         assertNoSecretAnywhere();
     }
 
