@@ -69,6 +69,13 @@ echo "dump: $(python3 -c "print(round($size / 1e6))") MB ($dump)"
 results="$work/results.tsv"
 : > "$results"
 ms() { date +%s%N | cut -c1-13; }
+# Every measurement starts alike: the objects the one before it stored removed (the bucket would otherwise
+# grow by ~19 GB over five rounds) and their writeback finished, so that it never lands in the next one's time.
+settle() {
+  find "$work/s3/data/bench-bucket" -mindepth 1 -delete
+  rm -f "$work/enc.age"
+  sync
+}
 # curl's own SigV4 (no payload hash: UNSIGNED-PAYLOAD, as Backstop sends with its checksum header).
 put() { # ENDPOINT FILE KEY [curl options]
   local endpoint="$1" file="$2" key="$3"
@@ -82,6 +89,7 @@ export JAVA_TOOL_OPTIONS="-Djavax.net.ssl.trustStore=$work/trust.p12 -Djavax.net
 backstop_offsite() { # NAME ENDPOINT PREFIX [recipient] [uploader]
   local t0 t1 line
   rm -f "$work"/backups/app/offsite-*.json
+  settle
   t0=$(ms)
   BACKSTOP_OFFSITE_URL="s3://bench-bucket/$3" BACKSTOP_OFFSITE_ENDPOINT="$2" \
     BACKSTOP_OFFSITE_ACCESS_KEY="$ak" BACKSTOP_OFFSITE_SECRET_KEY="$sk" BACKSTOP_AGE_RECIPIENTS="${4:-}" \
@@ -101,11 +109,14 @@ backstop_offsite "warm-up" "https://127.0.0.1:$tlsport" "warm-up"
 for r in $(seq 1 "$rounds"); do
   for scheme in https http; do
     if [ "$scheme" = https ]; then endpoint="https://127.0.0.1:$tlsport"; else endpoint="http://127.0.0.1:$s3port"; fi
+    settle
     t0=$(ms); put "$endpoint" "$dump" "curl/plain-$scheme-$r.dump"; t1=$(ms)
     printf '%s\t%s\t-\n' "$scheme: curl PUT" "$(python3 -c "print(($t1 - $t0) / 1000)")" >> "$results"
     # The same PUT with the checksum the store verifies on receipt (computed beforehand, outside the time).
+    settle
     t0=$(ms); put "$endpoint" "$dump" "curl/crc-$scheme-$r.dump" -H "x-amz-checksum-crc32c: $crc"; t1=$(ms)
     printf '%s\t%s\t-\n' "$scheme: curl PUT + checksum" "$(python3 -c "print(($t1 - $t0) / 1000)")" >> "$results"
+    settle
     t0=$(ms); age -r "$recipient" "$dump" > "$work/enc.age"; put "$endpoint" "$work/enc.age" "curl/enc-$scheme-$r.age"
     t1=$(ms)
     printf '%s\t%s\t-\n' "$scheme: age -r, curl PUT" "$(python3 -c "print(($t1 - $t0) / 1000)")" >> "$results"

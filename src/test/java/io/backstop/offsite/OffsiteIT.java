@@ -203,11 +203,17 @@ class OffsiteIT {
     @Test
     void aCopyDamagedInTheStoreIsRefusedOnDownloadAndNothingIsRestored() throws Exception {
         // A plain copy carries the sha256 recorded at upload; one encrypted on its way up, sent with its CRC32C in
-        // one PUT, has no sha256 of its own: age's authentication and the store's CRC32C catch the damage.
-        for (boolean encrypted : List.of(false, true)) {
-            String prefix = encrypted ? "rot-age" : "rot";
+        // one PUT, has no sha256 of its own: age's authentication and the store's CRC32C catch the damage. Sent
+        // with a sha256 (offsite.checksum), an encrypted copy has its own again.
+        record Case(String prefix, boolean encrypted, String checksum, boolean sha256) {
+        }
+        for (Case c : List.of(new Case("rot", false, "crc32c", true), new Case("rot-age", true, "crc32c", false),
+                new Case("rot-age-sha", true, "sha256", true))) {
+            String prefix = c.prefix();
+            boolean encrypted = c.encrypted();
             Map<String, String> env = env(prefix);
-            env.put("BACKSTOP_BACKUP_DIR", dir.resolve("rot-local-" + encrypted).toString()); // one backup each
+            env.put("BACKSTOP_BACKUP_DIR", dir.resolve("local-" + prefix).toString()); // one backup each
+            env.put("BACKSTOP_OFFSITE_CHECKSUM", c.checksum());
             if (encrypted) {
                 env.put("BACKSTOP_AGE_RECIPIENTS", recipient());
             }
@@ -215,8 +221,14 @@ class OffsiteIT {
             assertThat(backup.status()).as(backup.all()).isZero();
             JsonNode offsite = hourly(list(env)).get("offsite");
             assertThat(offsite.get("state").asText()).isEqualTo("copied");
-            assertThat(offsite.get("readback").asText()).isEqualTo("size + crc32c read back");
-            assertThat(offsite.get("sha256").isNull()).as(offsite.toString()).isEqualTo(encrypted);
+            assertThat(offsite.get("readback").asText()).isEqualTo("size + " + c.checksum() + " read back");
+            Path hourlyObject = objects(prefix).stream().filter(p -> p.toString().contains("/hourly/")
+                    && !p.getFileName().toString().endsWith(".json")).findFirst().orElseThrow();
+            if (c.sha256()) {
+                assertThat(offsite.get("sha256").asText()).isEqualTo(sha256(hourlyObject));
+            } else {
+                assertThat(offsite.get("sha256").isNull()).as(offsite.toString()).isTrue();
+            }
             List<Path> copies = objects(prefix).stream().filter(p -> !p.getFileName().toString().endsWith(".json"))
                     .toList();
             assertThat(copies).isNotEmpty();
@@ -230,7 +242,7 @@ class OffsiteIT {
             }
 
             Map<String, String> newHost = env(prefix);
-            Path host = dir.resolve("rot-host-" + encrypted);
+            Path host = dir.resolve("host-" + prefix);
             newHost.put("BACKSTOP_BACKUP_DIR", host.toString());
             String into = "never_" + System.nanoTime();
             Cli.Result restore = encrypted
@@ -238,9 +250,9 @@ class OffsiteIT {
                     : run(newHost, "restore", "offsite:latest", "--into", into, "--yes");
             assertThat(restore.status()).as(restore.all()).isEqualTo(ExitCode.BAD_BACKUP.status());
             assertThat(restore.err()).contains(prefix + "/app/hourly/", "the copy is damaged",
-                    encrypted ? "downloaded with crc32c" : "downloaded with sha256");
-            try (java.sql.Connection c = pg.connect("postgres");
-                    java.sql.ResultSet r = c.createStatement().executeQuery(
+                    c.sha256() ? "downloaded with sha256" : "downloaded with crc32c");
+            try (java.sql.Connection conn = pg.connect("postgres");
+                    java.sql.ResultSet r = conn.createStatement().executeQuery(
                             "SELECT count(*) FROM pg_database WHERE datname = '" + into + "'")) {
                 assertThat(r.next() && r.getLong(1) == 0).as("no database " + into).isTrue();
             }
