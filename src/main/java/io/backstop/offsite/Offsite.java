@@ -266,10 +266,11 @@ public final class Offsite {
      *     file damaged since its verification is never copied, whatever checksum the store is sent and
      *     whether or not the store checks it);
      * <li>for a file encrypted on its way (encryption.offsite), its encrypted copy in the upload
-     *     directory, checked and summed as it is written ({@link #encrypt}). The first is started at once;
-     *     each next one while the copy before it goes up, and only while the file system keeps room for
-     *     another of its size after it: a copy waiting for its turn must never take the space the next
-     *     local backup needs (without the room it is encrypted in its turn). At most one waits.
+     *     directory, its plaintext checked against its manifest and its CRC32C taken ({@link #encrypt}).
+     *     The first is started at once; each next one while the copy before it goes up, and only while
+     *     the file system keeps room for another of its size after it: a copy waiting for its turn must
+     *     never take the space the next local backup needs (without the room it is encrypted in its
+     *     turn). At most one waits.
      * </ul>
      * Closing it stops what is still running and removes the encrypted copies no upload took.
      */
