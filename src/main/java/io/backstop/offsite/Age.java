@@ -134,7 +134,7 @@ public final class Age {
             // Both read the file age just wrote, still in the page cache: OpenSSL's sha256 beside the CRC32C.
             CompletableFuture<String> written = sha256 ? beside("age-ciphertext-sha256", () -> Verifier.sha256(out))
                     : null;
-            String crc32c = crc32c(out);
+            String crc32c = Checksum.CRC32C.of(out, 0, Files.size(out));
             return new Encrypted(Optional.ofNullable(written).map(CompletableFuture::join), plainSha256.join(), crc32c);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -152,21 +152,6 @@ public final class Age {
             t.setDaemon(true);
             t.start();
         });
-    }
-
-    /** The CRC32C of {@code file}, base64; stops when the thread is interrupted. */
-    private static String crc32c(Path file) throws IOException, InterruptedException {
-        CRC32C crc = new CRC32C();
-        try (java.nio.channels.FileChannel channel = java.nio.channels.FileChannel.open(file)) {
-            java.nio.ByteBuffer buffer = java.nio.ByteBuffer.allocateDirect(1 << 20);
-            while (channel.read(buffer.clear()) >= 0) {
-                if (Thread.interrupted()) {
-                    throw new InterruptedException();
-                }
-                crc.update(buffer.flip());
-            }
-        }
-        return Checksum.base64(crc);
     }
 
     /** Jagged, in this JVM: where the age command is not installed. */
