@@ -58,11 +58,17 @@ public final class LocalCluster implements AutoCloseable {
             Path dir = Files.createTempDirectory(parent, DIR_PREFIX);
             Files.writeString(dir.resolve(OWNER), ownerMark(ProcessHandle.current()), StandardCharsets.UTF_8);
             LocalCluster cluster = new LocalCluster(binDir, dir, freePort(), password);
-            cluster.init();
-            cluster.startServer();
+            try {
+                cluster.init();
+                cluster.startServer();
+            } catch (RuntimeException e) {
+                cluster.close(); // a cluster that never came up is removed at once, not left for a sweep
+                throw e;
+            }
             return cluster;
         } catch (IOException e) {
-            throw new BackstopException(ExitCode.TOOLS, "cannot create a PostgreSQL cluster under /tmp: " + e.getMessage(), e);
+            throw new BackstopException(ExitCode.TOOLS, "cannot create a PostgreSQL cluster under " + parent + ": "
+                    + e.getMessage(), e);
         }
     }
 
@@ -165,12 +171,15 @@ public final class LocalCluster implements AutoCloseable {
     }
 
     public synchronized void startServer() {
-        String options = "-p " + port + " -k " + dir + " -c listen_addresses=127.0.0.1 -c fsync=off -c wal_level=minimal"
+        // TCP only: a Unix socket's path may not exceed 107 bytes, and the cluster may live under any
+        // backup directory. Nothing connects through a socket; pg_ctl -w waits on postmaster.pid.
+        String options = "-p " + port + " -c unix_socket_directories='' -c listen_addresses=127.0.0.1 -c fsync=off"
+                + " -c wal_level=minimal"
                 + " -c max_wal_senders=0 -c max_wal_size=1GB"
                 + " -c full_page_writes=off -c synchronous_commit=off -c max_connections=100";
+        running = true; // from here on, close() stops whatever pg_ctl managed to start
         asPostgres(List.of(bin.resolve("pg_ctl").toString(), "-D", data.toString(), "-l", dir.resolve("log").toString(),
                 "-w", "-t", "60", "-o", options, "start"));
-        running = true;
     }
 
     public synchronized void stopServer() {
@@ -195,8 +204,11 @@ public final class LocalCluster implements AutoCloseable {
                     .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
             String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
             if (!p.waitFor(120, TimeUnit.SECONDS) || p.exitValue() != 0) {
+                p.destroyForcibly();
                 String log = Files.exists(dir.resolve("log")) ? Files.readString(dir.resolve("log")) : "";
-                throw new BackstopException(ExitCode.TOOLS, String.join(" ", command) + " failed:\n" + out + "\n" + log);
+                throw new BackstopException(ExitCode.TOOLS, "cannot start a throwaway PostgreSQL cluster in " + dir + ": "
+                        + Path.of(command.get(command.indexOf("--") + 1)).getFileName() + " failed: "
+                        + lastLines(out + "\n" + log, 6));
             }
         } catch (IOException e) {
             throw new BackstopException(ExitCode.TOOLS, "cannot run " + command.get(0) + ": " + e.getMessage(), e);
@@ -204,6 +216,12 @@ public final class LocalCluster implements AutoCloseable {
             Thread.currentThread().interrupt();
             throw new BackstopException(ExitCode.INTERRUPTED, "interrupted while running " + command.get(0), e);
         }
+    }
+
+    /** The last {@code n} non-blank lines: the cause, without the whole log. */
+    private static String lastLines(String text, int n) {
+        List<String> lines = text.lines().map(String::strip).filter(l -> !l.isEmpty()).toList();
+        return String.join(" | ", lines.subList(Math.max(0, lines.size() - n), lines.size()));
     }
 
     public int port() {

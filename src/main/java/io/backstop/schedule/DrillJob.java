@@ -32,6 +32,7 @@ final class DrillJob implements InterruptableJob {
     @Override
     public void execute(JobExecutionContext context) {
         runner = Thread.currentThread();
+        long started = System.nanoTime();
         try {
             // The scheduled sha256 re-read of every backup: bit rot changes neither size nor time.
             long damaged = catalog.scan(target.name());
@@ -50,6 +51,9 @@ final class DrillJob implements InterruptableJob {
             reporter.drilled(target.name(), r);
         } catch (BackstopException e) {
             log.warn("restore drill of target {} could not run: {}", target.name(), e.getMessage());
+            // Seen on /health (DRILL_NOT_RUN) and in the metric (-2), not only in the log.
+            reporter.drilled(target.name(), Drill.Result.notRun(e.getMessage(),
+                    java.time.Duration.ofNanos(System.nanoTime() - started)));
         } finally {
             runner = null;
         }
