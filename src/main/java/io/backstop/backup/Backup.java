@@ -135,6 +135,7 @@ public final class Backup {
         Database db = new Database(target);
         ProcessRunner runner = new ProcessRunner();
         try (Database.PasswordFile passfile = db.passwordFile(); Connection snapshotConnection = db.connect()) {
+            Database.lockTimeout(snapshotConnection, settings.pgDump().lockWaitTimeout());
             ServerInfo server = ServerInfo.read(snapshotConnection);
             tools.requireDumpCanRead(server.version());
             String snapshot = exportSnapshot(snapshotConnection);

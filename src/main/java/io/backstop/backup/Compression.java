@@ -38,6 +38,11 @@ public record Compression(boolean stream, String pgDumpArgument, int zstdLevel, 
         if (c.equals("none") && !nativeZstd) {
             return new Compression(false, "0", 0, "none (pg_dump)"); // pg_dump 15 and older spell it 0
         }
+        if (c.startsWith("gzip") && !nativeZstd) {
+            // pg_dump 15 and older take only a gzip level: gzip is 6 (its default), gzip:N is N.
+            String level = c.startsWith("gzip:") ? c.substring(5) : "6";
+            return new Compression(false, level, 0, "gzip:" + level + " (pg_dump)");
+        }
         return new Compression(false, c, 0, c + " (pg_dump)");
     }
 

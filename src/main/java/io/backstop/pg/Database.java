@@ -22,6 +22,15 @@ import org.postgresql.util.PSQLException;
  */
 public final class Database {
     private static final String PASSFILE_PREFIX = "backstop-pgpass-";
+    /**
+     * Every Backstop session sets its own timeouts, whatever the role or database says: a role's
+     * idle_in_transaction_session_timeout would end the session that holds a dump's snapshot while
+     * pg_dump reads it, and its statement_timeout the row counts of a large table (pg_dump sets the
+     * same for its own session). Lock waits are bounded, by a minute unless the caller says longer.
+     */
+    static final String SESSION_TIMEOUTS = "SET statement_timeout = 0; SET idle_in_transaction_session_timeout = 0;"
+            + " SET lock_timeout = '1min'";
+    private static final String LOCK_TIMEOUT = "SELECT set_config('lock_timeout', ?, false)";
     private final Target target;
 
     public Database(Target target) {
@@ -39,10 +48,35 @@ public final class Database {
 
     /** A new connection to another database on the same server (scratch databases, restores). */
     public Connection connect(String databaseName) {
+        Connection c;
         try {
-            return dataSource(databaseName).getConnection();
+            c = dataSource(databaseName).getConnection();
         } catch (SQLException e) {
             throw unreachable(databaseName, e);
+        }
+        try (java.sql.Statement st = c.createStatement()) {
+            st.execute(SESSION_TIMEOUTS);
+            return c;
+        } catch (SQLException e) {
+            closeQuietly(c);
+            throw new BackstopException(ExitCode.DATABASE_UNREACHABLE, "target " + target.name() + ": cannot set the"
+                    + " session's timeouts on " + databaseName + " [" + Redactor.redact(String.valueOf(e.getMessage())) + "]", e);
+        }
+    }
+
+    /** Lets {@code c} wait up to {@code wait} for a lock (a backup waits as long as pg-dump.lock-wait-timeout). */
+    public static void lockTimeout(Connection c, java.time.Duration wait) throws SQLException {
+        try (java.sql.PreparedStatement ps = c.prepareStatement(LOCK_TIMEOUT)) {
+            ps.setString(1, Math.max(1, wait.toMillis()) + "ms");
+            ps.execute();
+        }
+    }
+
+    private static void closeQuietly(Connection c) {
+        try {
+            c.close();
+        } catch (SQLException ignored) {
+            // the failure that made us close it is the one reported
         }
     }
 
