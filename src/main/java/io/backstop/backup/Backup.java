@@ -397,8 +397,10 @@ public final class Backup {
     }
 
     /**
-     * Removes what an interrupted run left: temporary files, and manifests whose dump never got
-     * its final name. Runs only under the target's lock, so it never races a running backup.
+     * Removes what an interrupted run left: temporary files whose writer is gone, and manifests
+     * whose dump never got its final name. Runs under the target's lock, so it never races a
+     * running backup; a temporary of a live process (state.json, a manifest, a link, written under
+     * other locks or none) is left to it.
      */
     public void sweep(String target) {
         Path targetDir = layout.targetDir(target);
@@ -416,7 +418,9 @@ public final class Backup {
             try (var files = Files.list(dir)) {
                 for (Path f : (Iterable<Path>) files::iterator) {
                     String name = f.getFileName().toString();
-                    if (BackupLayout.isTemporary(f)) {
+                    if (BackupLayout.isTemporary(f) && Durable.writerAlive(f)) {
+                        continue; // a live process's state, manifest or link, written under another lock
+                    } else if (BackupLayout.isTemporary(f)) {
                         log.info("removing leftover temporary file {} (an earlier run was interrupted)", f);
                         Files.deleteIfExists(f);
                     } else if (name.endsWith(BackupLayout.MANIFEST_SUFFIX) && BackupLayout.isDumpName(name.substring(0, name.length() - 5))

@@ -37,10 +37,44 @@ public final class Durable {
         fsyncDirectory(to.getParent());
     }
 
-    /** A temporary name in the same directory as {@code target}, so the final rename is atomic. */
+    /**
+     * A temporary name in the same directory as {@code target}, so the final rename is atomic. The
+     * name carries its writer (pid and start time): a sweep removes only temporaries whose writer
+     * is gone, so a state, manifest or link written by a live process under another lock is never
+     * taken from under it.
+     */
     public static Path temporarySibling(Path target) {
-        return target.resolveSibling(BackupLayout.TEMP_PREFIX + target.getFileName() + "-"
+        return target.resolveSibling(BackupLayout.TEMP_PREFIX + target.getFileName() + "-" + OWNER + "-"
                 + UUID.randomUUID().toString().substring(0, 8));
+    }
+
+    private static final String OWNER = ownerTag(ProcessHandle.current()).orElse("0.0");
+
+    /** "pid.start" (start in base 36 milliseconds): a pid alone may be taken by another process after a restart. */
+    static java.util.Optional<String> ownerTag(ProcessHandle p) {
+        return p.info().startInstant().map(t -> p.pid() + "." + Long.toString(t.toEpochMilli(), 36));
+    }
+
+    /**
+     * Whether the process that named this temporary (see {@link #temporarySibling}) still runs.
+     * A name without a writer (an older Backstop's) has none that could still be writing.
+     */
+    public static boolean writerAlive(Path temporary) {
+        String[] parts = temporary.getFileName().toString().split("-");
+        if (parts.length < 3) {
+            return false;
+        }
+        String tag = parts[parts.length - 2];
+        int dot = tag.indexOf('.');
+        if (dot <= 0) {
+            return false;
+        }
+        try {
+            long pid = Long.parseLong(tag.substring(0, dot));
+            return ProcessHandle.of(pid).flatMap(Durable::ownerTag).map(tag::equals).orElse(false);
+        } catch (NumberFormatException e) {
+            return false;
+        }
     }
 
     /** Creates a new, empty, owner-only file (dumps are not world-readable). */
