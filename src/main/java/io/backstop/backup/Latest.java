@@ -69,4 +69,34 @@ public final class Latest {
             throw Durable.storageError("cannot update " + plain, e);
         }
     }
+
+    /**
+     * Marks {@code dump} damaged in its manifest and, where it sits in a backup directory, moves
+     * {@code latest} off it (under the target's lock when it can be had at once; a backup holding
+     * the lock refreshes it when it ends, after this mark). Returns what was done, for the message.
+     */
+    public static String recordDamage(Path dump, Manifest m, String why) {
+        Manifests manifests = new Manifests();
+        try {
+            manifests.markDamaged(dump, m, why);
+        } catch (RuntimeException e) {
+            return "It could not be marked damaged in its manifest (" + e.getMessage() + ").";
+        }
+        Path tierDir = dump.toAbsolutePath().getParent();
+        Path targetDir = tierDir == null ? null : tierDir.getParent();
+        boolean inLayout = targetDir != null && targetDir.getParent() != null && m.target() != null
+                && targetDir.getFileName().toString().equals(m.target())
+                && java.util.Arrays.stream(Tier.values()).anyMatch(t -> t.dir().equals(tierDir.getFileName().toString()));
+        if (!inLayout) {
+            return "It is now marked DAMAGED in its manifest.";
+        }
+        BackupLayout layout = new BackupLayout(targetDir.getParent());
+        try (TargetLock lock = TargetLock.acquire(layout.lockFile(m.target()), m.target(), java.time.Duration.ofSeconds(2))) {
+            Optional<Path> now = new Latest(layout, manifests).refresh(m.target());
+            return "It is now marked DAMAGED in its manifest; latest is "
+                    + now.map(p -> layout.root().relativize(p).toString()).orElse("none") + ".";
+        } catch (RuntimeException e) {
+            return "It is now marked DAMAGED in its manifest; latest moves off it when the running backup ends.";
+        }
+    }
 }

@@ -71,7 +71,7 @@ public final class RecoverCommand implements Callable<Integer> {
         Resolver resolver = new Resolver(main.layout(), main.manifests());
         Resolver.Resolved backup = from != null ? resolver.resolve(from, target.name())
                 : resolver.pinned(target.name()).orElseGet(() -> resolver.resolve("latest", target.name()));
-        out.println(resolver.describe(backup, main.states().read(target.name()), main.settings().rowCounts()));
+        out.println(resolver.describe(backup, main.states().readOrWarn(target.name(), out::println), main.settings().rowCounts()));
         Restore.Confirmation confirmation = TypedConfirmation.of(yes, err);
         Recover.Result r = main.recover().run(target, new Recover.Request(backup, tables, apply, missing, changed,
                 confirmation));

@@ -71,7 +71,7 @@ public final class RestoreCommand implements Callable<Integer> {
         Resolver resolver = new Resolver(main.layout(), main.manifests());
         Resolver.Resolved resolved = resolver.resolve(
                 OffsiteReference.localize(main, target.name(), backup, identity.resolve(main), out), target.name());
-        io.backstop.counts.TargetState state = main.states().read(target.name());
+        io.backstop.counts.TargetState state = main.states().readOrWarn(target.name(), out::println);
         out.println(resolver.describe(resolved, state, main.settings().rowCounts()));
         out.flush();
         resolver.refuseIfBelowRaisedAlarm(resolved, state, main.settings().rowCounts(), force);

@@ -50,7 +50,7 @@ public final class VerifyCommand implements Callable<Integer> {
             try (OffsiteReference.Local local = OffsiteReference.forDrill(main, t.name(), backup,
                     identity.resolve(main), out)) {
                 Resolver.Resolved resolved = resolver.resolve(local.reference(), t.name());
-                out.println(resolver.describe(resolved, main.states().read(t.name()), main.settings().rowCounts()));
+                out.println(resolver.describe(resolved, main.states().readOrWarn(t.name(), out::println), main.settings().rowCounts()));
                 out.flush();
                 main.drill().requireIntact(resolved); // a corrupt file exits 8, as restore does
                 r = main.drill().run(t, resolved);

@@ -147,6 +147,9 @@ public final class Check {
     public void adoptIdentity(Target target) {
         try (Connection c = new Database(target).connect()) {
             ServerInfo info = ServerInfo.read(c);
+            if (!states.readable(target.name())) {
+                return; // a damaged state.json has no baseline to adopt; the restore itself stands
+            }
             states.update(target.name(), s -> s.baseline() == null ? s : s.withBaseline(new TargetState.Baseline(
                     s.baseline().takenAt(), s.baseline().sequence(), s.baseline().file(), info.systemIdentifier(),
                     info.databaseOid(), s.baseline().rowCounts())));

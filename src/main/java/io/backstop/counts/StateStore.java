@@ -47,6 +47,30 @@ public final class StateStore {
         }
     }
 
+    /**
+     * The state for what only shows or double-checks it (restore, verify, recover's dry run): a
+     * damaged state.json is said through {@code warn} and read as empty, never a reason to refuse
+     * restoring a good backup on the worst day. What needs the baseline uses {@link #read}.
+     */
+    public TargetState readOrWarn(String target, java.util.function.Consumer<String> warn) {
+        try {
+            return read(target);
+        } catch (BackstopException e) {
+            warn.accept("WARNING " + e.getMessage() + ". Going on without the baseline and alarm state.");
+            return TargetState.empty(target);
+        }
+    }
+
+    /** Whether state.json can be read (absent counts as readable: an empty state). */
+    public boolean readable(String target) {
+        try {
+            read(target);
+            return true;
+        } catch (BackstopException e) {
+            return false;
+        }
+    }
+
     /** Applies {@code change} to the current state under the state lock and writes the result. */
     public TargetState update(String target, UnaryOperator<TargetState> change) {
         Path lockFile = layout.targetDir(target).resolve(".state.lock");

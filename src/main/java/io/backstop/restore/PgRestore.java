@@ -45,9 +45,12 @@ final class PgRestore {
     static void checkIntegrity(Path file, Manifest manifest) {
         String actual = Verifier.sha256(file);
         if (!actual.equals(manifest.sha256())) {
+            // Remembered: whoever finds the damage, no later latest, retention count or restore trusts the file.
+            String recorded = io.backstop.backup.Latest.recordDamage(file, manifest,
+                    "its sha256 differs from the manifest's (found by a restore or drill)");
             throw new BackstopException(ExitCode.BAD_BACKUP, file + " does not match the sha256 in its manifest (it was"
-                    + " changed, truncated or corrupted after it was verified); refusing to restore it. Pick another"
-                    + " backup (backstop list).");
+                    + " changed, truncated or corrupted after it was verified); refusing to restore it. " + recorded
+                    + " Pick another backup (backstop list).");
         }
     }
 
