@@ -77,12 +77,15 @@ public final class Check {
         }
         List<Drop> drops;
         if (observed == null) {
-            drops = List.of(Drop.recreated("database \"" + target.database() + "\" does not exist",
-                    baseline == null ? 0 : baseline.rowCounts().values().stream().mapToLong(Long::longValue).sum(), null));
-            if (baseline == null) {
-                throw new BackstopException(ExitCode.DATABASE_UNREACHABLE, "target " + target.name() + ": database \""
-                        + target.database() + "\" does not exist and there is no baseline yet");
+            if (baseline == null || !backedUpUnder(target)) {
+                // Never seen under this name: a misspelled database is a configuration error, not an incident.
+                throw new BackstopException(ExitCode.USAGE, "target " + target.name() + ": database \""
+                        + target.database() + "\" does not exist on " + target.host() + ":" + target.port()
+                        + " and no backup of target " + target.name() + " was ever taken of a database by that name"
+                        + knownNames(target) + ": check the target's database (PGDATABASE). Nothing was raised or pinned");
             }
+            drops = List.of(Drop.recreated("database \"" + target.database() + "\" does not exist",
+                    baseline.rowCounts().values().stream().mapToLong(Long::longValue).sum(), null));
         } else {
             drops = DropDetector.compare(baseline, observed, settings.rowCounts());
         }
@@ -90,6 +93,21 @@ public final class Check {
         String how = method;
         return apply(target.name(), drops, counts, s -> s.withLastCheck(new TargetState.LastCheck(clock.instant(), counts, how)),
                 null, how);
+    }
+
+    /** Whether a backup of this target was taken of a database with the configured name: it existed, and is gone. */
+    private boolean backedUpUnder(Target target) {
+        return new io.backstop.backup.Catalog(layout, manifests).list(target.name()).stream()
+                .flatMap(e -> e.manifest().stream())
+                .anyMatch(m -> target.database().equals(m.database()));
+    }
+
+    private String knownNames(Target target) {
+        List<String> names = new io.backstop.backup.Catalog(layout, manifests).list(target.name()).stream()
+                .flatMap(e -> e.manifest().stream()).map(io.backstop.backup.Manifest::database)
+                .filter(java.util.Objects::nonNull).distinct().sorted().toList();
+        return names.isEmpty() ? "" : " (its backups are of " + names.stream().map(n -> "\"" + n + "\"")
+                .collect(java.util.stream.Collectors.joining(", ")) + ")";
     }
 
     /** Fails (naming the file and the way out) when the target's state.json cannot be read. */

@@ -120,6 +120,25 @@ class DataLossIT {
     }
 
     @Test
+    void aMisspelledDatabaseNameIsAConfigurationErrorNotAnIncident() throws Exception {
+        env.put("PGDATABASE", db + "_typo");
+        Cli.Result r = check();
+        assertThat(r.status()).as(r.all()).isEqualTo(ExitCode.USAGE.status());
+        assertThat(r.all()).contains("database \"" + db + "_typo\" does not exist", "PGDATABASE", "\"" + db + "\"")
+                .doesNotContain("RECREATED");
+        Path state = backups.resolve("app/state.json");
+        assertThat(manifests.json().readTree(state.toFile()).path("alarm").isNull()
+                || manifests.json().readTree(state.toFile()).path("alarm").isMissingNode()).as("alarm in " + state).isTrue();
+        for (Path dump : Fixtures.finalDumps(backups)) {
+            assertThat(manifests.read(dump).pinned()).as(dump + " pinned").isFalse();
+        }
+        // The same name, once backed up and then gone, is the incident it always was.
+        env.put("PGDATABASE", db);
+        pg.execute("postgres", "DROP DATABASE " + db + " WITH (FORCE)");
+        assertAlarm(check(), "RECREATED", "does not exist");
+    }
+
+    @Test
     void aThreePercentDeleteAndGrowthRaiseNothing() {
         pg.execute(db, "DELETE FROM users WHERE id <= 30", "INSERT INTO orders SELECT g, 1 FROM generate_series(3000, 9000) g");
         Cli.Result r = check();
