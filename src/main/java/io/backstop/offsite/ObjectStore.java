@@ -60,8 +60,11 @@ import software.amazon.awssdk.services.s3.presigner.model.PresignedPutObjectRequ
  * an operator's words and never carries a key.
  */
 public final class ObjectStore implements AutoCloseable {
+    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(ObjectStore.class);
     private final Offsite settings;
-    private final Checksum algorithm;
+    /** offsite.checksum, until the store says it does not implement that header (then Content-MD5). */
+    private volatile Checksum algorithm;
+    private volatile boolean fellBack;
     private final S3Client s3;
     /** What sends single uploads' bytes (offsite.uploader): curl, or empty for the SDK. */
     private final Optional<CurlPut> curl;
@@ -163,16 +166,67 @@ public final class ObjectStore implements AutoCloseable {
     public Sent upload(String key, Path file, long length, Optional<String> known, Map<String, String> metadata,
             Optional<ObjectLock> lock, Instant retainUntil) {
         try {
-            if (length <= settings.multipartThreshold()) {
-                return single(key, file, length, known, metadata, lock, retainUntil);
+            try {
+                return uploadOnce(key, file, length, known, metadata, lock, retainUntil);
+            } catch (SdkException e) {
+                if (!fallBack(e)) {
+                    throw e;
+                }
+                return uploadOnce(key, file, length, Optional.empty(), metadata, lock, retainUntil);
             }
-            return multipart(key, file, length, metadata, lock, retainUntil);
         } catch (SdkException e) {
             throw failure("uploading " + key, e);
         } catch (IOException e) {
             throw new BackstopException(ExitCode.STORAGE, "uploading " + key + ": reading " + file + " failed: "
                     + e.getMessage(), e);
         }
+    }
+
+    private Sent uploadOnce(String key, Path file, long length, Optional<String> known, Map<String, String> metadata,
+            Optional<ObjectLock> lock, Instant retainUntil) throws IOException {
+        if (length <= settings.multipartThreshold()) {
+            // A checksum taken ahead is of the configured algorithm: not the one sent once the store refused it.
+            return single(key, file, length, fellBack ? Optional.empty() : known, metadata, lock, retainUntil);
+        }
+        return multipart(key, file, length, metadata, lock, retainUntil);
+    }
+
+    /**
+     * A store older than the x-amz-checksum headers answers 501 NotImplemented to them: every retry
+     * would fail the same way. Content-MD5, which every S3 API has verified since the beginning, is
+     * sent instead from then on, said once in the log. True when the request is worth repeating.
+     */
+    private boolean fallBack(SdkException e) {
+        Checksum refused = algorithm;
+        if (refused == Checksum.MD5 || !notImplemented(e)) {
+            return false;
+        }
+        synchronized (this) {
+            if (!fellBack) {
+                fellBack = true;
+                algorithm = Checksum.MD5;
+                log.warn("offsite: {} does not implement the x-amz-checksum-{} header ({}): sending Content-MD5 instead,"
+                        + " which the store verifies as well. Set offsite.checksum = md5 for this store to say so"
+                        + " (BACKSTOP_OFFSITE_CHECKSUM=md5)", where(), refused.label(), describe(e));
+            }
+        }
+        return true;
+    }
+
+    private static boolean notImplemented(SdkException e) {
+        if (!(e instanceof S3Exception s)) {
+            return false;
+        }
+        String code = s.awsErrorDetails() == null ? "" : String.valueOf(s.awsErrorDetails().errorCode());
+        return s.statusCode() == 501 || code.equals("NotImplemented");
+    }
+
+    private static String describe(SdkException e) {
+        if (e instanceof S3Exception s) {
+            String code = s.awsErrorDetails() == null ? "" : String.valueOf(s.awsErrorDetails().errorCode());
+            return s.statusCode() + " " + code;
+        }
+        return String.valueOf(e.getMessage());
     }
 
     private Sent single(String key, Path file, long length, Optional<String> known, Map<String, String> metadata,
@@ -247,13 +301,24 @@ public final class ObjectStore implements AutoCloseable {
     /** A small object (a manifest) in one PUT, with its checksum. */
     public void putSmall(String key, byte[] body, Optional<ObjectLock> lock, Instant retainUntil) {
         try {
-            Checksum.Sum sum = algorithm.start();
-            sum.update(body, 0, body.length);
-            s3.putObject(putRequest(key, body.length, "application/json", sum.base64(), lock, retainUntil).build(),
-                    RequestBody.fromBytes(body));
+            try {
+                putSmallOnce(key, body, lock, retainUntil);
+            } catch (SdkException e) {
+                if (!fallBack(e)) {
+                    throw e;
+                }
+                putSmallOnce(key, body, lock, retainUntil);
+            }
         } catch (SdkException e) {
             throw failure("uploading " + key, e);
         }
+    }
+
+    private void putSmallOnce(String key, byte[] body, Optional<ObjectLock> lock, Instant retainUntil) {
+        Checksum.Sum sum = algorithm.start();
+        sum.update(body, 0, body.length);
+        s3.putObject(putRequest(key, body.length, "application/json", sum.base64(), lock, retainUntil).build(),
+                RequestBody.fromBytes(body));
     }
 
     /** A server-side copy (a promotion: the same bytes under another tier's key). */
@@ -297,8 +362,15 @@ public final class ObjectStore implements AutoCloseable {
 
     public Optional<Head> head(String key) {
         try {
-            HeadObjectResponse h = s3.headObject(r -> r.bucket(settings.bucket()).key(key)
-                    .checksumMode(ChecksumMode.ENABLED));
+            HeadObjectResponse h;
+            try {
+                h = headOnce(key);
+            } catch (S3Exception e) {
+                if (!fallBack(e)) {
+                    throw e;
+                }
+                h = headOnce(key);
+            }
             return Optional.of(new Head(h.contentLength(), unquote(h.eTag()), algorithm.of(h), h.metadata(),
                     h.objectLockRetainUntilDate()));
         } catch (NoSuchKeyException e) {
@@ -311,6 +383,17 @@ public final class ObjectStore implements AutoCloseable {
         } catch (SdkException e) {
             throw failure("reading back " + key, e);
         }
+    }
+
+    /** The store's checksum is asked for only where it keeps one a header can name (not with Content-MD5). */
+    private HeadObjectResponse headOnce(String key) {
+        Checksum asked = algorithm;
+        return s3.headObject(r -> {
+            r.bucket(settings.bucket()).key(key);
+            if (asked != Checksum.MD5) {
+                r.checksumMode(ChecksumMode.ENABLED);
+            }
+        });
     }
 
     /** Every object under {@code prefix}. */
@@ -425,6 +508,10 @@ public final class ObjectStore implements AutoCloseable {
                     || code.equals("InvalidDigest") || code.contains("Checksum")) {
                 detail = "the store received other bytes than were sent (" + code + "); nothing was stored under"
                         + " that name";
+            } else if (notImplemented(s)) {
+                detail = "the store does not implement this request (" + s.statusCode() + " " + code + ")"
+                        + (algorithm == Checksum.MD5 ? "" : "; for a store without the x-amz-checksum headers set"
+                        + " offsite.checksum = md5 (BACKSTOP_OFFSITE_CHECKSUM)");
             } else if (s.statusCode() == 403) {
                 detail = "access denied (" + code + "): the key lacks the permission for this request";
             } else {

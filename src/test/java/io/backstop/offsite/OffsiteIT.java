@@ -122,6 +122,31 @@ class OffsiteIT {
     }
 
     @Test
+    void aStoreWithoutTheChecksumHeadersGetsContentMd5AndTheCopyRestores() throws Exception {
+        s3.close();
+        s3 = S3Server.startLegacy(dir.resolve("s3-legacy"), BUCKET);
+        Map<String, String> env = env("legacy");
+        Path log = dir.resolve("legacy-backup.log");
+        Process backup = Cli.spawn(env, log, "backup");
+        assertThat(backup.waitFor(180, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+        String out = Files.readString(log);
+        outputs.add(out);
+        assertThat(backup.exitValue()).as(out).isZero();
+        assertThat(out).contains("does not implement the x-amz-checksum-crc32c header", "sending Content-MD5 instead",
+                "offsite.checksum = md5", "offsite app: 1 uploaded");
+        assertThat(out.split("does not implement the x-amz-checksum", -1)).as("said once").hasSize(2);
+        assertThat(objects("legacy")).anyMatch(p -> p.getFileName().toString().endsWith(".dump.zst"));
+
+        Map<String, String> newHost = env("legacy");
+        newHost.put("BACKSTOP_BACKUP_DIR", dir.resolve("new-host").toString());
+        String into = "from_legacy_" + System.nanoTime();
+        Cli.Result restored = run(newHost, "restore", "offsite:latest", "--into", into, "--yes");
+        assertThat(restored.status()).as(restored.all()).isZero();
+        assertThat(pg.count(into, "users")).isEqualTo(5000);
+        assertThat(pg.count(into, "orders")).isEqualTo(20000);
+    }
+
+    @Test
     void anEncryptedCopyIsReadBackDecryptsWithAgeAndRestoresOnANewHost() throws Exception {
         Map<String, String> env = env("enc");
         env.put("BACKSTOP_AGE_RECIPIENTS", recipient());

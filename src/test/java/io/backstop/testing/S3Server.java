@@ -27,6 +27,7 @@ public final class S3Server implements AutoCloseable {
     private final int port;
     private final boolean readOnly;
     private final Map<String, String> extra;
+    private String jarName = "s3proxy.jar";
     private Path keystore;
     private Process process;
 
@@ -38,7 +39,11 @@ public final class S3Server implements AutoCloseable {
     }
 
     public static Path jar() {
-        Path jar = Path.of("target", "s3proxy", "s3proxy.jar").toAbsolutePath();
+        return jar("s3proxy.jar");
+    }
+
+    private static Path jar(String name) {
+        Path jar = Path.of("target", "s3proxy", name).toAbsolutePath();
         if (!Files.isRegularFile(jar)) {
             throw new IllegalStateException(jar + " is missing: the build copies it (mvn generate-test-resources;"
                     + " ./test runs the whole build)");
@@ -49,6 +54,23 @@ public final class S3Server implements AutoCloseable {
     /** Starts a server over {@code dir} (created) with one bucket, {@code bucket}. */
     public static S3Server start(Path dir, String bucket) {
         return start(dir, bucket, Map.of());
+    }
+
+    /**
+     * S3Proxy 2.x: an older store that answers 501 NotImplemented to the x-amz-checksum headers, as
+     * S3-compatible stores older than those headers do.
+     */
+    public static S3Server startLegacy(Path dir, String bucket) {
+        try {
+            Files.createDirectories(dir.resolve("data").resolve(bucket));
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+        // As such a store answers: headers it does not know are refused, not ignored.
+        S3Server s = new S3Server(dir, freePort(), false, Map.of("s3proxy.ignore-unknown-headers", "false"));
+        s.jarName = "s3proxy-legacy.jar";
+        s.startProcess();
+        return s;
     }
 
     /**
@@ -153,6 +175,9 @@ public final class S3Server implements AutoCloseable {
                     "s3proxy.authorization=aws-v4",
                     "s3proxy.identity=" + ACCESS_KEY,
                     "s3proxy.credential=" + SECRET_KEY,
+                    // S3Proxy 2.x asks for the backend's credentials even for the filesystem; 4.x ignores them.
+                    "jclouds.identity=" + ACCESS_KEY,
+                    "jclouds.credential=" + SECRET_KEY,
                     "s3proxy.ignore-unknown-headers=true",
                     "s3proxy.read-only-blobstore=" + readOnly,
                     "jclouds.provider=filesystem-nio2",
@@ -161,7 +186,7 @@ public final class S3Server implements AutoCloseable {
                             .collect(java.util.stream.Collectors.joining()));
             List<String> command = new ArrayList<>(List.of(
                     Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                    "-Xmx256m", "-XX:TieredStopAtLevel=1", "-jar", jar().toString(), "--properties", props.toString()));
+                    "-Xmx256m", "-XX:TieredStopAtLevel=1", "-jar", jar(jarName).toString(), "--properties", props.toString()));
             ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true)
                     .redirectOutput(ProcessBuilder.Redirect.appendTo(dir.resolve("s3proxy.log").toFile()));
             process = pb.start();
