@@ -107,6 +107,9 @@ public final class Main {
         cmd.getCommandSpec().exitCodeOnInvalidInput(ExitCode.USAGE.status());
         cmd.getCommandSpec().usageMessage().footer(exitCodeTable());
         cmd.getSubcommands().values().forEach(sub -> sub.getCommandSpec().usageMessage().footer(exitCodeTable()));
+        // The guard reads what follows its own options as the command, as the user wrote it: `guard psql -c
+        // "DROP TABLE t"` must not take psql's -c for --config, nor `docker compose down -v`'s -v for --verbose.
+        cmd.getSubcommands().get("guard").setStopAtPositional(true);
         boolean debug = Arrays.asList(args).contains("--debug");
         cmd.setExecutionExceptionHandler((e, commandLine, parseResult) -> report(e, commandLine.getErr(), debug));
         return cmd.execute(args);

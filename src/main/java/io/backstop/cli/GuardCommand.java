@@ -30,7 +30,8 @@ import picocli.CommandLine.Spec;
 /** {@code backstop guard}: judge a shell command before it runs. */
 @Command(name = "guard", header = "Judge a shell command or SQL before it runs.",
         description = {"Classify a shell command as allow, ask (destructive: needs a person's",
-        "approval) or block. The command comes after --, or on stdin. Exit 0 allow, 10 ask, 11 block.",
+        "approval) or block. The command is everything after the guard's own options (-- optional),",
+        "or stdin. Exit 0 allow, 10 ask, 11 block.",
         "--hook reads a coding assistant's pre-tool-use JSON on stdin and answers in JSON (always exit 0)."})
 public final class GuardCommand implements Callable<Integer> {
     @ParentCommand
@@ -52,7 +53,7 @@ public final class GuardCommand implements Callable<Integer> {
     @Option(names = "--url", paramLabel = "URL", description = "The daemon (default: $BACKSTOP_URL or http://127.0.0.1:8080).")
     String url;
 
-    @Parameters(paramLabel = "COMMAND", description = "The command to judge, after --: its arguments as the shell"
+    @Parameters(paramLabel = "COMMAND", description = "The command to judge: its arguments as the shell"
             + " passed them (never joined and split again); one argument is read as a whole command line.")
     List<String> command;
 
@@ -61,6 +62,11 @@ public final class GuardCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         Map<String, String> env = parent.main().env();
         byte[] stdin = command == null || command.isEmpty() || hook ? System.in.readAllBytes() : null;
+        if (!hook && (command == null || command.isEmpty()) && new String(stdin, StandardCharsets.UTF_8).isBlank()) {
+            // Nothing read is nothing judged: never an allow for a command line the guard did not see.
+            throw new BackstopException(ExitCode.USAGE, "guard: no command to judge; give it after the guard's options"
+                    + " (backstop guard psql -c \"...\", or after --) or on stdin");
+        }
         Verdict verdict;
         if (hook) {
             Hook.Call call = Hook.read(stdin);
