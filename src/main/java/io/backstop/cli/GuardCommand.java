@@ -32,7 +32,8 @@ import picocli.CommandLine.Spec;
         description = {"Classify a shell command as allow, ask (destructive: needs a person's",
         "approval) or block. The command is everything after the guard's own options (-- optional),",
         "or stdin. Exit 0 allow, 10 ask, 11 block.",
-        "--hook reads a coding assistant's pre-tool-use JSON on stdin and answers in JSON (always exit 0)."})
+        "--hook reads a coding assistant's pre-tool-use JSON on stdin and answers ask or deny in JSON;",
+        "nothing when it finds no danger, so the assistant's own permission prompt stays (always exit 0)."})
 public final class GuardCommand implements Callable<Integer> {
     @ParentCommand
     BackstopCommand parent;
@@ -70,8 +71,11 @@ public final class GuardCommand implements Callable<Integer> {
         Verdict verdict;
         if (hook) {
             Hook.Call call = Hook.read(stdin);
+            if (call.otherTool()) {
+                return ExitCode.OK.status();
+            }
             verdict = call.refusal() != null ? call.refusal() : judge(g -> g.classify(call.command()), env);
-            out.println(Hook.answer(withBackup(verdict, env)));
+            Hook.answer(withBackup(verdict, env)).ifPresent(out::println);
             return ExitCode.OK.status();
         }
         verdict = withBackup(command == null || command.isEmpty()

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
 import java.io.IOException;
 import java.io.StringWriter;
+import java.util.Optional;
 
 /**
  * The guard as a coding assistant's pre-tool-use hook: reads the tool call as JSON
@@ -21,8 +22,14 @@ public final class Hook {
     private Hook() {
     }
 
-    /** The command a Bash tool call would run; a {@link Verdict} of BLOCK when the input is not one. */
+    /**
+     * The command a Bash tool call would run; a {@link Verdict} of BLOCK when the input cannot be
+     * read; neither for another tool's call, which the guard leaves to the assistant's own rules.
+     */
     public record Call(String command, Verdict refusal) {
+        public boolean otherTool() {
+            return command == null && refusal == null;
+        }
     }
 
     /** Reads the hook's raw stdin: anything that is not valid UTF-8 is refused, never guessed at. */
@@ -79,8 +86,7 @@ public final class Hook {
             return refuse("no tool_name in the input");
         }
         if (!tool.equals("Bash")) {
-            return refuse("unknown tool \"" + tool + "\": the guard judges only Bash commands (set the hook's matcher"
-                    + " to Bash)");
+            return new Call(null, null); // not a shell command: nothing to say, the normal prompt stays
         }
         if (command == null) {
             return refuse("no tool_input.command in the Bash call");
@@ -92,18 +98,22 @@ public final class Hook {
         return new Call(null, new Verdict(Decision.BLOCK, why, "hook-input", null));
     }
 
-    /** The hook's answer: {"hookSpecificOutput":{"hookEventName":"PreToolUse","permissionDecision":...}}. */
-    public static String answer(Verdict verdict) {
+    /**
+     * The hook's answer: {"hookSpecificOutput":{"hookEventName":"PreToolUse","permissionDecision":...}}
+     * for ask and deny; nothing for allow. An "allow" would tell the assistant to skip the user's own
+     * permission prompt, and a guard that found no database danger has no business approving
+     * anything else (curl | sh, git push --force): a hook with nothing to say says nothing.
+     */
+    public static Optional<String> answer(Verdict verdict) {
+        if (verdict.decision() == Decision.ALLOW) {
+            return Optional.empty();
+        }
         StringWriter out = new StringWriter();
         try (JsonGenerator g = JSON.createGenerator(out)) {
             g.writeStartObject();
             g.writeObjectFieldStart("hookSpecificOutput");
             g.writeStringField("hookEventName", "PreToolUse");
-            g.writeStringField("permissionDecision", switch (verdict.decision()) {
-                case ALLOW -> "allow";
-                case ASK -> "ask";
-                case BLOCK -> "deny";
-            });
+            g.writeStringField("permissionDecision", verdict.decision() == Decision.ASK ? "ask" : "deny");
             g.writeStringField("permissionDecisionReason", "backstop guard: " + verdict.reason()
                     + (verdict.rule() == null ? "" : " (rule " + verdict.rule() + ")"));
             g.writeEndObject();
@@ -111,7 +121,7 @@ public final class Hook {
         } catch (IOException e) {
             throw new IllegalStateException(e);
         }
-        return out.toString();
+        return Optional.of(out.toString());
     }
 
     /** {"decision":..,"reason":..,"rule":..,"matched":..} for --json. */

@@ -205,13 +205,12 @@ class GuardTest {
             malformed           ¦ '{"tool_name": "Bash", "tool_input": {"command": '   ¦ malformed JSON
             not an object       ¦ '["Bash"]'                                           ¦ not a JSON object
             trailing garbage    ¦ '{"tool_name":"Bash","tool_input":{"command":"ls"}} x' ¦ malformed JSON
-            unknown tool        ¦ '{"tool_name":"Write","tool_input":{"file_path":"/x"}}' ¦ unknown tool "Write"
             no command          ¦ '{"tool_name":"Bash","tool_input":{}}'               ¦ no tool_input.command
             """)
     void hookFailsClosed(String title, String input, String reason) throws Exception {
         Hook.Call call = Hook.read(input);
         assertThat(call.refusal()).isNotNull();
-        JsonNode answer = new ObjectMapper().readTree(Hook.answer(call.refusal()));
+        JsonNode answer = new ObjectMapper().readTree(Hook.answer(call.refusal()).orElseThrow());
         assertThat(answer.at("/hookSpecificOutput/permissionDecision").asText()).isEqualTo("deny");
         assertThat(answer.at("/hookSpecificOutput/hookEventName").asText()).isEqualTo("PreToolUse");
         assertThat(answer.at("/hookSpecificOutput/permissionDecisionReason").asText()).contains(reason);
@@ -220,7 +219,6 @@ class GuardTest {
     @ParameterizedTest(name = "hook answers {1} for {0}")
     @CsvSource(delimiter = '¦', textBlock = """
             docker compose down -v        ¦ ask
-            ls -la                        ¦ allow
             rm -rf ./backups              ¦ deny
             psql -c \\"DELETE FROM users\\" ¦ ask
             """)
@@ -229,7 +227,7 @@ class GuardTest {
                 + "\"tool_input\":{\"command\":\"" + command + "\",\"description\":\"d\"}}";
         Hook.Call call = Hook.read(input);
         assertThat(call.refusal()).isNull();
-        JsonNode answer = new ObjectMapper().readTree(Hook.answer(GUARD.classify(call.command())));
+        JsonNode answer = new ObjectMapper().readTree(Hook.answer(GUARD.classify(call.command())).orElseThrow());
         assertThat(answer.at("/hookSpecificOutput/permissionDecision").asText()).isEqualTo(decision);
         assertThat(answer.at("/hookSpecificOutput/permissionDecisionReason").asText()).startsWith("backstop guard: ");
     }
