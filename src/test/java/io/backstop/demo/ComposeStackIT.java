@@ -17,7 +17,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 
 /**
  * The project's own docker-compose.yml, for real, on a local Docker engine: the images are built
@@ -53,14 +55,73 @@ class ComposeStackIT {
         Path log = Files.createTempFile("compose-e2e-", ".log");
         pb.redirectOutput(log.toFile());
         Process p = pb.start();
-        if (!p.waitFor(timeout.toSeconds(), TimeUnit.SECONDS)) {
-            p.destroyForcibly();
-            throw new AssertionError(String.join(" ", command) + " did not finish within " + timeout + ":\n"
-                    + Files.readString(log));
+        try {
+            if (!p.waitFor(timeout.toSeconds(), TimeUnit.SECONDS)) {
+                stop(p);
+                throw new AssertionError(String.join(" ", command) + " did not finish within " + timeout + ":\n"
+                        + Files.readString(log));
+            }
+            return new Run(p.exitValue(), Files.readString(log));
+        } catch (InterruptedException e) {
+            stop(p); // the test's own timeout: nothing it started may run on
+            throw e;
+        } finally {
+            Files.deleteIfExists(log);
         }
-        String out = Files.readString(log);
-        Files.delete(log);
-        return new Run(p.exitValue(), out);
+    }
+
+    /** SIGTERM to the command and everything under it (engine.sh cleans up on it), SIGKILL to what remains. */
+    static void stop(Process p) {
+        List<ProcessHandle> tree = new ArrayList<>(p.descendants().toList());
+        tree.add(p.toHandle());
+        tree.forEach(ProcessHandle::destroy);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        for (ProcessHandle h : tree) {
+            while (h.isAlive() && System.nanoTime() < deadline) {
+                Thread.onSpinWait();
+                try {
+                    h.onExit().get(100, TimeUnit.MILLISECONDS);
+                } catch (Exception ignored) {
+                    // checked again in the loop
+                }
+            }
+            h.destroyForcibly();
+        }
+    }
+
+    /**
+     * Cleanup that must run even when the test was interrupted by its timeout: the interrupt is
+     * set aside while {@code cleanup} runs and restored afterwards.
+     */
+    static void uninterrupted(Cleanup cleanup) {
+        boolean interrupted = Thread.interrupted();
+        try {
+            cleanup.run();
+        } catch (Exception e) {
+            System.out.println("cleanup failed: " + e);
+        } finally {
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    interface Cleanup {
+        void run() throws Exception;
+    }
+
+    /** Copies of the project a killed run left (their test JVM is gone: nothing else makes them). */
+    static void sweepCopies() throws IOException {
+        try (var dirs = Files.list(Path.of("/tmp"))) {
+            for (Path d : (Iterable<Path>) dirs::iterator) {
+                String n = d.getFileName().toString();
+                // Older than any run of this test could be: another test JVM's copy is never taken.
+                if (n.startsWith("compose-e2e-") && Files.getLastModifiedTime(d).toInstant()
+                        .isBefore(java.time.Instant.now().minus(Duration.ofHours(3)))) {
+                    Fixtures.sh("rm", "-rf", d.toString());
+                }
+            }
+        }
     }
 
     static Run must(Path dir, Map<String, String> env, Duration timeout, String... command) throws Exception {
@@ -79,29 +140,44 @@ class ComposeStackIT {
         }
     }
 
-    @Test
-    void theVolumeWipeIncidentIsReplayedEndToEnd() throws Exception {
+    private static String docker;
+
+    /**
+     * The engine and every image, before the scenario and outside its timeout: on a machine with
+     * no image cache (a new developer's, a fresh CI machine) debootstrap and the builds alone take
+     * minutes, more under load. Bounded by a limit of its own.
+     */
+    @BeforeAll
+    @Timeout(value = 45, unit = TimeUnit.MINUTES)
+    static void engineAndImages() throws Exception {
         boolean root = Fixtures.isRoot();
         assumeTrue(root || Files.exists(Path.of("/var/run/docker.sock")),
                 "no Docker engine, and no root to start one: the container test cannot run here");
+        sweepCopies();
+        long started = System.nanoTime();
         Run engine = run(ROOT, Map.of(), Duration.ofMinutes(20), "bash", "src/test/docker/engine.sh");
         assumeTrue(engine.status() != 3 || !root, "no Docker engine could be started: " + engine.out());
         assertThat(engine.status()).as(engine.out()).isZero();
-        String docker = engine.out().strip().lines().reduce((a, b) -> b).orElseThrow();
-        step("engine and base image (debootstrap, cached)");
+        docker = engine.out().strip().lines().reduce((a, b) -> b).orElseThrow();
+        System.out.printf("compose e2e: engine and base image (debootstrap, cached) %.1f s%n", (System.nanoTime() - started) / 1e9);
 
         Map<String, String> buildkit = Map.of("DOCKER_BUILDKIT", "1");
         must(ROOT, buildkit, Duration.ofMinutes(30), docker, "build", "-q", "-t", "backstop:e2e",
                 "--build-arg", "BASE=backstop-base:bookworm", "--build-arg", "PG_SOURCE=debian",
                 "--build-arg", "PG_MAJOR=15", "--build-arg", "JAR_STAGE=prebuilt", ".");
-        step("the project's image (Debian's PostgreSQL 15, the jar just built)");
         for (String standIn : List.of("postgres:15", "prometheus", "alertmanager", "grafana", "webhook")) {
             String name = standIn.split(":")[0];
             String tag = standIn.contains(":") ? standIn : standIn + ":latest";
             must(ROOT, buildkit, Duration.ofMinutes(20), docker, "build", "-q", "-t", "backstop-test/" + tag,
                     "src/test/docker/" + name);
         }
-        step("stand-in images (postgres, prometheus, alertmanager, grafana, webhook)");
+        System.out.printf("compose e2e: engine, base image and every image ready in %.1f s%n",
+                (System.nanoTime() - started) / 1e9);
+    }
+
+    @Test
+    @Timeout(value = 20, unit = TimeUnit.MINUTES)
+    void theVolumeWipeIncidentIsReplayedEndToEnd() throws Exception {
         String size = must(ROOT, Map.of(), Duration.ofMinutes(1), docker, "image", "inspect", "--format",
                 "{{.Size}}", "backstop:e2e").out().strip();
         System.out.printf("compose e2e: image backstop:e2e is %.0f MB%n", Long.parseLong(size) / 1e6);
@@ -180,8 +256,8 @@ class ComposeStackIT {
                         .isGreaterThanOrEqualTo(2);
             }
         } finally {
-            run(project, env, Duration.ofMinutes(5), cat(compose, "down", "-v", "--remove-orphans"));
-            Fixtures.sh("rm", "-rf", project.toString());
+            uninterrupted(() -> run(project, env, Duration.ofMinutes(5), cat(compose, "down", "-v", "--remove-orphans")));
+            uninterrupted(() -> Fixtures.sh("rm", "-rf", project.toString()));
             timings.forEach(System.out::println);
         }
     }

@@ -8,7 +8,11 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 
 /**
  * Issue 17's measurement where this machine's pg_dump (15) cannot go: with a pg_dump of 16 or later,
@@ -22,8 +26,12 @@ import org.junit.jupiter.api.Test;
 class NativeCompressionIT {
     private static final Path ROOT = Path.of("").toAbsolutePath();
 
-    @Test
-    void withPgDump17TheDefaultIsPgDumpsOwnZstdAndItsFiguresArePrinted() throws Exception {
+    private static String docker;
+
+    /** The engine and the trixie images, outside the test's own timeout (minutes on a machine with no image cache). */
+    @BeforeAll
+    @Timeout(value = 45, unit = TimeUnit.MINUTES)
+    static void engineAndImages() throws Exception {
         boolean root = Fixtures.isRoot();
         assumeTrue(root || Files.exists(Path.of("/var/run/docker.sock")),
                 "no Docker engine, and no root to start one: the container test cannot run here");
@@ -31,7 +39,7 @@ class NativeCompressionIT {
                 "src/test/docker/engine.sh", "trixie");
         assumeTrue(engine.status() != 3 || !root, "no Docker engine could be started: " + engine.out());
         assertThat(engine.status()).as(engine.out()).isZero();
-        String docker = engine.out().strip().lines().reduce((a, b) -> b).orElseThrow();
+        docker = engine.out().strip().lines().reduce((a, b) -> b).orElseThrow();
 
         Map<String, String> buildkit = Map.of("DOCKER_BUILDKIT", "1");
         ComposeStackIT.must(ROOT, buildkit, Duration.ofMinutes(30), docker, "build", "-q", "-t", "backstop:e2e-trixie",
@@ -39,12 +47,24 @@ class NativeCompressionIT {
                 "--build-arg", "PG_MAJOR=17", "--build-arg", "JAR_STAGE=prebuilt", ".");
         ComposeStackIT.must(ROOT, buildkit, Duration.ofMinutes(20), docker, "build", "-q", "-t", "backstop-bench:trixie",
                 "--build-arg", "IMAGE=backstop:e2e-trixie", "src/test/docker/bench");
+    }
 
-        ComposeStackIT.Run bench = ComposeStackIT.must(ROOT, Map.of(), Duration.ofMinutes(30), docker, "run", "--rm",
-                "-v", ROOT.resolve("bench") + ":/project/bench:ro",
-                "-v", ROOT.resolve("backstop") + ":/project/backstop:ro",
-                "-v", ROOT.resolve("target/backstop.jar") + ":/project/target/backstop.jar:ro",
-                "backstop-bench:trixie", "bash", "/project/bench/compression.sh");
+    @Test
+    @Timeout(value = 20, unit = TimeUnit.MINUTES)
+    void withPgDump17TheDefaultIsPgDumpsOwnZstdAndItsFiguresArePrinted() throws Exception {
+        // Named, so that a test stopped by its timeout removes the container too, not only the docker client.
+        String name = "backstop-bench-" + UUID.randomUUID().toString().substring(0, 8);
+        ComposeStackIT.Run bench;
+        try {
+            bench = ComposeStackIT.must(ROOT, Map.of(), Duration.ofMinutes(30), docker, "run", "--rm", "--name", name,
+                    "-v", ROOT.resolve("bench") + ":/project/bench:ro",
+                    "-v", ROOT.resolve("backstop") + ":/project/backstop:ro",
+                    "-v", ROOT.resolve("target/backstop.jar") + ":/project/target/backstop.jar:ro",
+                    "backstop-bench:trixie", "bash", "/project/bench/compression.sh");
+        } finally {
+            ComposeStackIT.uninterrupted(() -> ComposeStackIT.run(ROOT, Map.of(), Duration.ofMinutes(2), docker, "rm", "-f",
+                    name));
+        }
         bench.out().lines().forEach(l -> System.out.println("native zstd (pg_dump 17, in the image): " + l));
         assertThat(bench.out()).contains("pg_dump (PostgreSQL) 17.", "pg_dump -Fc --compress=zstd:1",
                 "backstop backup (CLI)", "backstop, daemon path (POST /backup)", "idle daemon 60 s after its backups");

@@ -25,9 +25,16 @@ class GuardCorpusTest {
     record Case(boolean destructive, String command, String source) {
     }
 
+    /** The corpus lives beside this repository's own checkout only: a user's clone reports these as skipped. */
+    @org.junit.jupiter.api.BeforeAll
+    static void corpusBeside() {
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.isDirectory(CORPUS), () -> CORPUS.toAbsolutePath().normalize()
+                + " is absent (a clone outside this project's workspace): the peer corpus is not scored");
+    }
+
     static List<Case> read(String file) throws IOException {
         Path path = CORPUS.resolve(file);
-        assertThat(path).as("the peer corpus (../shared/guard-corpus) must be beside the project").exists();
+        assertThat(path).as("a file of the peer corpus (../shared/guard-corpus)").exists();
         List<Case> cases = new ArrayList<>();
         for (String line : Files.readAllLines(path, StandardCharsets.UTF_8).stream().skip(1).toList()) {
             if (line.isBlank()) {
