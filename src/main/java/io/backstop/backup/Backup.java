@@ -205,7 +205,7 @@ public final class Backup {
             Durable.rename(kept, finalFile);
 
             log.info("backup {} finished: {}, {} tables, {} rows, {} (dump {}, verify {}) -> {}", target.name(),
-                    Sizes.bytes(size), rowCounts.size(), manifest.totalRows(), Sizes.seconds(duration),
+                    Sizes.bytes(size), rowCounts.size(), String.format("%,d", manifest.totalRows()), Sizes.seconds(duration),
                     Sizes.seconds(dumped.elapsed()), Sizes.seconds(verifyTime), finalFile);
             return new BackupResult(finalFile, manifest, size, duration, rowCounts, dumped.elapsed(), verifyTime);
         } catch (SQLException e) {

@@ -55,7 +55,7 @@ public final class BackupCommand implements Callable<Integer> {
                 io.backstop.schedule.BackupCycle.Result done = cycle.run(t, request, progress);
                 BackupResult r = done.backup();
                 progress.finish();
-                out.printf("backup %s: %s, %s, %d tables, %d rows, %s (dump %s, verify %s), verified, sha256 %s%n",
+                out.printf("backup %s: %s, %s, %d tables, %,d rows, %s (dump %s, verify %s), verified, sha256 %s%n",
                         t.name(), main.layout().root().relativize(r.file()), Sizes.bytes(r.bytes()),
                         r.rowCounts().size(), r.manifest().totalRows(), Sizes.seconds(r.duration()),
                         Sizes.seconds(r.dumpTime()), Sizes.seconds(r.verifyTime()),

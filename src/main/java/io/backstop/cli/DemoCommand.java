@@ -65,6 +65,7 @@ public final class DemoCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         String password = "demo-" + UUID.randomUUID().toString().substring(0, 8);
         String token = "demo-token-" + UUID.randomUUID().toString().substring(0, 8);
+        requireFreePort(port); // before the database starts: nothing to undo, and the flag that fixes it named
         out.println("starting a throwaway PostgreSQL ...");
         LocalCluster cluster = LocalCluster.start(LocalCluster.serverBinaries(), password);
         Runtime.getRuntime().addShutdownHook(new Thread(cluster::close, "demo-cluster-cleanup"));
@@ -72,7 +73,9 @@ public final class DemoCommand implements Callable<Integer> {
         // Each run has a new cluster: its backups get a directory of their own, so the last run's
         // baseline (another cluster's identity) never raises a false alarm here.
         Path runDir = backups.toAbsolutePath().resolve("run-" + BackupLayout.stamp(parent.main().clock().instant()));
-        Path passwordFile = writePasswordFile(runDir, password);
+        Path passwordFile = writePrivate(runDir, ".demo-password", password);
+        // psql reads libpq's PGPASSFILE (host:port:db:user:password lines), not Backstop's PGPASSWORD_FILE.
+        Path pgpass = writePrivate(runDir, ".demo-pgpass", "*:*:*:*:" + password.replace("\\", "\\\\").replace(":", "\\:"));
 
         Map<String, String> env = new HashMap<>(parent.main().env());
         env.put("PGHOST", cluster.host());
@@ -109,8 +112,7 @@ public final class DemoCommand implements Callable<Integer> {
         Signal.handle(new Signal("INT"), sig -> new Thread(stop, "demo-stop").start());
         int bound = http.start();
         daemon.start();
-        String psql = cluster.bin().resolve("psql") + " \"postgresql://postgres:" + password + "@127.0.0.1:"
-                + cluster.port() + "/demo\"";
+        String psql = cluster.bin().resolve("psql").toString();
         out.printf("""
 
                 Backstop demo is running (Ctrl-C stops it and removes the throwaway database).
@@ -124,26 +126,35 @@ public final class DemoCommand implements Callable<Integer> {
 
                 Point every other command at the demo (in another terminal, from this directory):
                   export BACKSTOP_BACKUP_DIR=%s BACKSTOP_TARGET=demo BACKSTOP_CONFIG=/dev/null
-                  export PGHOST=127.0.0.1 PGPORT=%d PGUSER=%s PGDATABASE=demo PGPASSWORD_FILE=%s
+                  export PGHOST=127.0.0.1 PGPORT=%d PGUSER=%s PGDATABASE=demo PGPASSWORD_FILE=%s PGPASSFILE=%s
                   ./backstop list; ./backstop check; ./backstop verify
 
-                Simulate an incident and watch /health turn 503 with DATA_DROP within 10 seconds:
+                Simulate an incident (with those exports) and watch /health turn 503 with DATA_DROP within 10 seconds:
                   %s -c "DELETE FROM users"
                 Then see docs/recovery.md to put the rows back (./backstop restore pinned ...).
 
                 """, "127.0.0.1:" + cluster.port() + "/demo", runDir, bound, bound, token, bound,
-                runDir, cluster.port(), LocalCluster.SUPERUSER, passwordFile, psql);
+                runDir, cluster.port(), LocalCluster.SUPERUSER, passwordFile, pgpass, psql);
         out.flush();
         stopped.await();
         return ExitCode.OK.status();
     }
 
+    private static void requireFreePort(int port) {
+        try (java.net.ServerSocket s = new java.net.ServerSocket(port, 1, java.net.InetAddress.getLoopbackAddress())) {
+            s.setReuseAddress(true);
+        } catch (java.io.IOException e) {
+            throw new BackstopException(ExitCode.USAGE, "demo: port " + port + " on 127.0.0.1 is in use (" + e.getMessage()
+                    + "); nothing was started. Give the demo another one: backstop demo --port " + (port + 1));
+        }
+    }
+
     /** The throwaway cluster's password, for the printed exports: a 0600 file, never an argument. */
-    private static Path writePasswordFile(Path runDir, String password) {
+    private static Path writePrivate(Path runDir, String name, String content) {
         try {
             java.nio.file.Files.createDirectories(runDir);
-            Path file = runDir.resolve(".demo-password");
-            java.nio.file.Files.writeString(file, password + "\n", java.nio.charset.StandardCharsets.UTF_8);
+            Path file = runDir.resolve(name);
+            java.nio.file.Files.writeString(file, content + "\n", java.nio.charset.StandardCharsets.UTF_8);
             java.nio.file.Files.setPosixFilePermissions(file, java.nio.file.attribute.PosixFilePermissions.fromString("rw-------"));
             return file;
         } catch (java.io.IOException e) {

@@ -184,14 +184,19 @@ public final class HttpApi implements AutoCloseable {
         }
     }
 
+    private static final java.util.regex.Pattern BEARER = java.util.regex.Pattern.compile("(?i:bearer) +([^ \\t]+)");
+
     /** Constant-time: both sides are hashed first, so neither length nor prefix leaks through timing. */
     boolean authorized(String header) {
-        if (header == null || !header.startsWith("Bearer ")) {
+        // RFC 9110: the scheme is case-insensitive, one or more spaces follow it; the token is taken as sent
+        // (b64token: no spaces inside or around it), so " token " is not the token.
+        java.util.regex.Matcher m = header == null ? null : BEARER.matcher(header);
+        if (m == null || !m.matches()) {
             return false;
         }
         try {
             MessageDigest sha = MessageDigest.getInstance("SHA-256");
-            byte[] given = sha.digest(header.substring("Bearer ".length()).trim().getBytes(StandardCharsets.UTF_8));
+            byte[] given = sha.digest(m.group(1).getBytes(StandardCharsets.UTF_8));
             byte[] expected = sha.digest(settings.http().token().reveal().getBytes(StandardCharsets.UTF_8));
             return MessageDigest.isEqual(given, expected);
         } catch (java.security.NoSuchAlgorithmException e) {

@@ -106,7 +106,11 @@ public final class Restore {
             BackupResult saved = backup.run(current, Backup.Request.safety("pre-restore", Duration.ofMinutes(10)),
                     Progress.NONE);
             safety = Optional.of(saved.file());
-            log.info("restore: safety backup of {} taken: {}", into, saved.file());
+            // Said before the drop, where a terminal and the log both show it: a restore killed from here on
+            // leaves the database dropped or half restored, and this is the way back.
+            log.warn("restore: {} is replaced now; its previous contents are in the safety backup {}. Should this"
+                    + " restore not finish, put them back with: backstop restore {} --into {} --clean", into,
+                    saved.file(), saved.file(), into);
             // --clean keeps the replaced database's own properties: the safety backup describes them.
             properties = DatabaseProperties.read(tools, saved.file(), timeout);
             PgRestore.drop(db, into);

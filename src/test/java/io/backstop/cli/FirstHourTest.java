@@ -36,6 +36,35 @@ class FirstHourTest {
     }
 
     @Test
+    void aUsageErrorSaysWhatIsWrongAndWhatWasMeantInAFewLinesNotTheWholeHelp() {
+        Cli.Result r = Cli.run(env(), "restore", "latest", "--in", "app");
+        assertThat(r.status()).isEqualTo(io.backstop.ExitCode.USAGE.status());
+        assertThat(r.err()).contains("did you mean --into?", "See: backstop restore --help");
+        assertThat(r.err().lines().count()).as(r.err()).isLessThanOrEqualTo(4);
+        assertThat(r.out()).isEmpty();
+    }
+
+    @ParameterizedTest(name = "{0} --help wraps its description once, at whole words")
+    @ValueSource(strings = {"restore", "recover"})
+    void helpParagraphsAreWrappedOnce(String command) {
+        Cli.Result r = Cli.run(env(), command, "--help");
+        String description = r.out().substring(r.out().indexOf('\n', r.out().indexOf("Usage:")), r.out().indexOf("  -"));
+        // Wrapped twice, a paragraph shows a short line in the middle of it: every line but the last fills the width.
+        java.util.List<String> lines = description.lines().filter(l -> !l.isBlank() && !l.startsWith(" ")).toList();
+        for (int i = 0; i < lines.size() - 1; i++) {
+            assertThat(lines.get(i).length()).as("line %d of:%n%s", i, description).isGreaterThan(60);
+        }
+    }
+
+    @Test
+    void theShippedConfigShowsTheCompressionTheDefaultsSay() throws Exception {
+        String shipped = Files.readString(Path.of("config/backstop.conf"));
+        String reference = com.typesafe.config.ConfigFactory.parseResources("reference.conf")
+                .getString("backstop.pg-dump.compress");
+        assertThat(shipped).contains("# compress = \"" + reference + "\"");
+    }
+
+    @Test
     void theTopLevelHelpNeverCutsACommandsSummary() {
         Cli.Result r = Cli.run(env(), "--help");
         assertThat(r.status()).isZero();

@@ -205,7 +205,7 @@ class ComposeStackIT {
                     "-v", "ON_ERROR_STOP=1", "-c", "CREATE TABLE users(id int PRIMARY KEY, email text)",
                     "-c", "INSERT INTO users SELECT g, 'u' || g FROM generate_series(1, 1000) g"));
             Run taken = must(project, env, Duration.ofMinutes(5), cat(compose, "exec", "-T", "backup", "backstop", "backup"));
-            assertThat(taken.out()).contains("verified", "1000 rows");
+            assertThat(taken.out()).contains("verified", "1,000 rows");
             assertThat(get("http://127.0.0.1:8080/health")).startsWith("200 ");
             step("rows written and a verified backup of them");
 

@@ -45,8 +45,7 @@ class DemoIT {
                 backups.toString()).redirectErrorStream(true).redirectOutput(log.toFile()).start();
         try {
             Fixtures.await("the banner", Duration.ofSeconds(60), () -> read(log).contains("Simulate an incident"));
-            Matcher psql = Pattern.compile("(?m)^\\s+(\\S+/psql \"postgresql://[^\"]+\" -c \"DELETE FROM users\")$")
-                    .matcher(read(log));
+            Matcher psql = Pattern.compile("(?m)^\\s+(\\S+/psql -c \"DELETE FROM users\")$").matcher(read(log));
             assertThat(psql.find()).as(read(log)).isTrue();
             Fixtures.await("a verified backup and /health 200", Duration.ofSeconds(30), () -> {
                 HttpResponse<String> h = health(port);
@@ -62,7 +61,11 @@ class DemoIT {
             assertThat(listed).contains("demo", "hourly", "yes");
             assertThat(health(port).statusCode()).isEqualTo(200);
 
-            Process incident = new ProcessBuilder("bash", "-c", psql.group(1)).redirectErrorStream(true).start();
+            // psql with the printed exports alone: the password reaches it through PGPASSFILE, never argv.
+            ProcessBuilder incidentCommand = new ProcessBuilder("bash", "-c", exports(log) + "; " + psql.group(1))
+                    .redirectErrorStream(true);
+            incidentCommand.environment().remove("PGPASSWORD");
+            Process incident = incidentCommand.start();
             String said = new String(incident.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
             assertThat(incident.waitFor()).as(said).isZero();
             Fixtures.await("DATA_DROP within the 10 s check interval", Duration.ofSeconds(20), () -> {
@@ -110,6 +113,20 @@ class DemoIT {
                 demo.destroy();
                 assertThat(demo.waitFor(20, TimeUnit.SECONDS)).isTrue();
             }
+        }
+    }
+
+    @Test
+    void aTakenPortIsSaidBeforeAnythingStartsWithTheFlagThatFixesIt() throws Exception {
+        try (var taken = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            Process demo = new ProcessBuilder("./backstop", "demo", "--port", Integer.toString(taken.getLocalPort()),
+                    "--backups", dir.resolve("backups").toString()).redirectErrorStream(true)
+                    .redirectOutput(dir.resolve("taken.log").toFile()).start();
+            assertThat(demo.waitFor(60, TimeUnit.SECONDS)).isTrue();
+            String out = read(dir.resolve("taken.log"));
+            assertThat(demo.exitValue()).as(out).isEqualTo(2);
+            assertThat(out).contains("port " + taken.getLocalPort() + " on 127.0.0.1 is in use", "backstop demo --port ")
+                    .doesNotContain("starting a throwaway PostgreSQL", "BACKSTOP_HTTP_PORT");
         }
     }
 

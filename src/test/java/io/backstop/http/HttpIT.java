@@ -133,6 +133,16 @@ class HttpIT {
             assertThat(Fixtures.finalDumps(dir.resolve("backups/app/manual"))).as("nothing ran").hasSize(before);
             assertThat(d.send(post(d, "/backup?target=nope", "s3cret-token")).statusCode()).isEqualTo(400);
 
+            // The scheme is case-insensitive (RFC 9110); the token is exactly the token.
+            for (String header : List.of("Bearer s3cret-token x", "Bearer  s3cret-tokeN", "Bearer\ts3cret-token",
+                    "Basic s3cret-token", "s3cret-token")) {
+                assertThat(d.send(HttpRequest.newBuilder(d.uri("/backup?target=app&label=x")).header("Authorization", header)
+                        .POST(HttpRequest.BodyPublishers.noBody()).build()).statusCode()).as("\"" + header + "\"")
+                        .isEqualTo(401);
+            }
+            HttpResponse<String> lower = d.send(HttpRequest.newBuilder(d.uri("/backup?target=app&label=lowercase"))
+                    .header("Authorization", "bearer s3cret-token").POST(HttpRequest.BodyPublishers.noBody()).build());
+            assertThat(lower.statusCode()).as(lower.body()).isEqualTo(200);
             HttpResponse<String> ok = d.send(post(d, "/backup?target=app&label=pre-migration", "s3cret-token"));
             assertThat(ok.statusCode()).as(ok.body()).isEqualTo(200);
             assertThat(ok.body()).contains("\"file\":\"app/manual/app-", "-pre-migration.dump", "\"sha256\"");

@@ -67,6 +67,32 @@ class RestoreIT {
     }
 
     @Test
+    void aRestoreKilledAfterItsSafetyBackupHasAlreadySaidTheCommandThatPutsTheDatabaseBack() throws Exception {
+        String into = pg.createDatabase("killed");
+        pg.execute(into, "CREATE TABLE precious(id int)", "INSERT INTO precious SELECT generate_series(1, 42)");
+        Path log = dir.resolve("restore.log");
+        Process restore = Cli.spawn(env, log, "restore", "latest", "--into", into, "--clean", "--yes");
+        Fixtures.await("the safety backup's line", java.time.Duration.ofMinutes(2),
+                () -> read(log).contains("previous contents are in the safety backup") || !restore.isAlive());
+        restore.destroyForcibly(); // SIGKILL right after it: no finally block, no shutdown hook
+        restore.waitFor();
+        java.util.regex.Matcher command = java.util.regex.Pattern.compile("put them back with: (backstop restore (\\S+)"
+                + " --into " + into + " --clean)").matcher(read(log));
+        assertThat(command.find()).as(read(log)).isTrue();
+        Cli.Result back = Cli.run(env, "restore", command.group(2), "--into", into, "--clean", "--yes");
+        assertThat(back.status()).as(back.all()).isZero();
+        assertThat(pg.count(into, "precious")).isEqualTo(42);
+    }
+
+    private static String read(Path file) {
+        try {
+            return Files.exists(file) ? Files.readString(file) : "";
+        } catch (java.io.IOException e) {
+            return "";
+        }
+    }
+
+    @Test
     void withCleanASafetyBackupIsTakenFirst() throws Exception {
         String into = pg.createDatabase("replace");
         pg.execute(into, "CREATE TABLE precious(id int)", "INSERT INTO precious VALUES (1), (2), (3)");
