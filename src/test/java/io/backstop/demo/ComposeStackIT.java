@@ -110,6 +110,32 @@ class ComposeStackIT {
         void run() throws Exception;
     }
 
+    /**
+     * {@code docker run --name NAME ...}: the container is removed afterwards whatever happened, a
+     * timeout or the test's own interrupt included (stopping the docker client alone leaves it running).
+     */
+    static Run runContainer(String docker, String name, Duration timeout, String... runArgs) throws Exception {
+        List<String> command = new ArrayList<>(List.of(docker, "run", "--rm", "--name", name));
+        command.addAll(List.of(runArgs));
+        try {
+            return run(ROOT, Map.of(), timeout, command.toArray(String[]::new));
+        } finally {
+            uninterrupted(() -> run(ROOT, Map.of(), Duration.ofMinutes(2), docker, "rm", "-f", name));
+        }
+    }
+
+    @Test
+    @Timeout(value = 5, unit = TimeUnit.MINUTES)
+    void aContainerCommandThatTimesOutLeavesNoContainerAndNoProcess() throws Exception {
+        String name = "backstop-timeout-" + UUID.randomUUID().toString().substring(0, 8);
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> runContainer(docker, name, Duration.ofSeconds(5),
+                "backstop-base:bookworm", "sleep", "600")).isInstanceOf(AssertionError.class)
+                .hasMessageContaining("did not finish within");
+        assertThat(must(ROOT, Map.of(), Duration.ofMinutes(1), docker, "ps", "-aq", "--filter", "name=" + name).out())
+                .as("containers named " + name).isBlank();
+        assertThat(Fixtures.processesWith(name)).as("processes still naming " + name).isEmpty();
+    }
+
     /** Copies of the project a killed run left (their test JVM is gone: nothing else makes them). */
     static void sweepCopies() throws IOException {
         try (var dirs = Files.list(Path.of("/tmp"))) {

@@ -54,17 +54,12 @@ class NativeCompressionIT {
     void withPgDump17TheDefaultIsPgDumpsOwnZstdAndItsFiguresArePrinted() throws Exception {
         // Named, so that a test stopped by its timeout removes the container too, not only the docker client.
         String name = "backstop-bench-" + UUID.randomUUID().toString().substring(0, 8);
-        ComposeStackIT.Run bench;
-        try {
-            bench = ComposeStackIT.must(ROOT, Map.of(), Duration.ofMinutes(30), docker, "run", "--rm", "--name", name,
-                    "-v", ROOT.resolve("bench") + ":/project/bench:ro",
-                    "-v", ROOT.resolve("backstop") + ":/project/backstop:ro",
-                    "-v", ROOT.resolve("target/backstop.jar") + ":/project/target/backstop.jar:ro",
-                    "backstop-bench:trixie", "bash", "/project/bench/compression.sh");
-        } finally {
-            ComposeStackIT.uninterrupted(() -> ComposeStackIT.run(ROOT, Map.of(), Duration.ofMinutes(2), docker, "rm", "-f",
-                    name));
-        }
+        ComposeStackIT.Run bench = ComposeStackIT.runContainer(docker, name, Duration.ofMinutes(30),
+                "-v", ROOT.resolve("bench") + ":/project/bench:ro",
+                "-v", ROOT.resolve("backstop") + ":/project/backstop:ro",
+                "-v", ROOT.resolve("target/backstop.jar") + ":/project/target/backstop.jar:ro",
+                "backstop-bench:trixie", "bash", "/project/bench/compression.sh");
+        assertThat(bench.status()).as(bench.out()).isZero();
         bench.out().lines().forEach(l -> System.out.println("native zstd (pg_dump 17, in the image): " + l));
         assertThat(bench.out()).contains("pg_dump (PostgreSQL) 17.", "pg_dump -Fc --compress=zstd:1",
                 "backstop backup (CLI)", "backstop, daemon path (POST /backup)", "idle daemon 60 s after its backups");
