@@ -24,17 +24,17 @@ import java.util.regex.Pattern;
 public final class Guard {
     private static final int MAX_DEPTH = 5;
     private static final Set<String> SHELLS = Set.of("sh", "bash", "zsh", "dash", "ksh", "ash");
-    /** Options of sudo/docker exec/compose exec that take a value (so the value is not the command). */
-    private static final Set<String> SUDO_ARGS = Set.of("-u", "-g", "-C", "-D", "-h", "-p", "-r", "-t", "-U", "-T");
-    private static final Set<String> EXEC_ARGS = Set.of("-e", "--env", "-u", "--user", "-w", "--workdir", "--env-file",
-            "--index", "--entrypoint", "-l", "--label", "-v", "--volume", "--name", "-p", "--publish", "--detach-keys");
-    private static final Set<String> COMPOSE_ARGS = Set.of("-f", "--file", "-p", "--project-name", "--profile",
-            "--env-file", "--project-directory", "--ansi", "--progress");
 
     private final List<Rule> rules;
+    private final Path dir;
 
     public Guard(List<Rule> rules) {
+        this(rules, Path.of("").toAbsolutePath());
+    }
+
+    private Guard(List<Rule> rules, Path dir) {
         this.rules = List.copyOf(rules);
+        this.dir = dir;
     }
 
     /** The built-in rules plus {@code backstop.guard.rules} from the operator's file, if any. */
@@ -93,6 +93,11 @@ public final class Guard {
         return classify(line, 0);
     }
 
+    /** The same rules, reading files a command names ({@code psql -f x.sql}) relative to {@code dir}. */
+    public Guard in(Path dir) {
+        return new Guard(rules, dir);
+    }
+
     private Verdict classify(String line, int depth) {
         if (depth > MAX_DEPTH) {
             return new Verdict(Decision.ASK, "nested too deeply (sh -c inside sh -c ...) to judge", "too-deep", line);
@@ -101,7 +106,7 @@ public final class Guard {
         Verdict verdict = Verdict.ALLOW;
         ShellParser.Command previous = null;
         for (ShellParser.Command c : parsed.commands()) {
-            verdict = verdict.worst(judge(c, previous, depth));
+            verdict = verdict.worst(judge(c.words(), c, previous, depth));
             previous = c;
         }
         for (String substitution : parsed.substitutions()) {
@@ -110,44 +115,68 @@ public final class Guard {
         return verdict;
     }
 
-    private Verdict judge(ShellParser.Command c, ShellParser.Command previous, int depth) {
-        List<String> words = new ArrayList<>(c.words());
-        while (true) {
-            while (!words.isEmpty() && words.get(0).matches("[A-Za-z_][A-Za-z0-9_]*=.*")) {
-                words.remove(0); // FOO=bar cmd
-            }
-            if (words.isEmpty()) {
-                return Verdict.ALLOW;
-            }
-            String program = base(words.get(0));
-            if (SHELLS.contains(program)) {
-                int script = words.indexOf("-c");
-                if (script < 0) {
-                    for (int k = 1; k < words.size(); k++) {
-                        if (words.get(k).matches("-[a-z]*c[a-z]*")) {
-                            script = k;
-                        }
-                    }
-                }
-                if (script >= 0 && script + 1 < words.size()) {
-                    return classify(words.get(script + 1), depth + 1);
-                }
-                return Verdict.ALLOW;
-            }
-            List<String> inner = unwrap(program, words);
-            if (inner == null) {
-                break;
-            }
-            words = new ArrayList<>(inner);
+    /**
+     * Judges a command given as an argument vector ({@code backstop guard psql -c "DELETE FROM
+     * users"}): the shell has already split and unquoted it, so its words are judged as they are,
+     * never joined and split again. A single argument is a whole command line, read as a shell would.
+     */
+    public Verdict classifyArgv(List<String> argv) {
+        if (argv.size() == 1) {
+            return classify(argv.get(0));
         }
-        String program = base(words.get(0));
+        return judge(List.copyOf(argv), new ShellParser.Command(List.copyOf(argv), List.of(), List.of(), false), null, 0);
+    }
+
+    private Verdict judge(List<String> start, ShellParser.Command c, ShellParser.Command previous, int depth) {
+        if (depth > MAX_DEPTH) {
+            return new Verdict(Decision.ASK, "nested too deeply (sudo inside ssh inside sh -c ...) to judge", "too-deep",
+                    String.join(" ", start));
+        }
+        List<String> words = new ArrayList<>(start);
+        while (!words.isEmpty() && words.get(0).matches("[A-Za-z_][A-Za-z0-9_]*=.*")) {
+            words.remove(0); // FOO=bar cmd
+        }
+        if (words.isEmpty()) {
+            return Verdict.ALLOW;
+        }
+        String program = Unwrap.program(words.get(0));
+        if (SHELLS.contains(program)) {
+            return shell(words, c, previous, depth);
+        }
+        Unwrap.Inner inner = Unwrap.inner(words);
+        if (inner != null) {
+            if (inner.verdict() != null) {
+                return inner.verdict();
+            }
+            if (inner.line() != null) {
+                return classify(inner.line(), depth + 1);
+            }
+            // The inner command reads the same stdin: a heredoc given to `docker exec -i db psql` is psql's.
+            Verdict v = judge(inner.words(), c, previous, depth + 1);
+            return inner.orWords() == null || inner.orWords().equals(inner.words()) ? v
+                    : v.worst(judge(inner.orWords(), c, previous, depth + 1));
+        }
+        words.set(0, program);
         if (program.equals("docker-compose")) {
             words.set(0, "compose");
             words.add(0, "docker");
         }
-        Verdict verdict = ENGINES.contains(program) ? engine(program, words, c, previous) : Verdict.ALLOW;
+        Verdict verdict = Verdict.ALLOW;
+        if (Engines.isClient(program)) {
+            verdict = Engines.judge(program, words, c, previous, dir);
+        } else if (c.pipedFrom() && Engines.INTERPRETERS.contains(program)) {
+            verdict = piped(program, words, c, previous);
+        }
+        Verdict framework = Code.frameworkShell(words, c, previous, dir);
+        if (framework != null) {
+            verdict = verdict.worst(framework);
+        }
+        verdict = verdict.worst(Requests.judge(program, words));
         if (onlyPrints(words) || NEVER_RUNS.contains(program)) {
             return verdict; // --help, --dry-run, --pretend, or a program that only reads or prints its arguments
+        }
+        if (Set.of("npm", "pnpm", "yarn", "bun").contains(program)) {
+            verdict = verdict.worst(packageScript(words, depth));
         }
         for (Rule rule : rules) {
             if (rule.matches(words)) {
@@ -157,7 +186,71 @@ public final class Guard {
         return verdict;
     }
 
-    private static final Set<String> ENGINES = Set.of("psql", "mysql", "mariadb", "sqlite3", "sqlite", "mongosh", "mongo");
+    /** sh -c '...', bash -lc '...', sh script.sh (read when it can be), or a script piped in. */
+    private Verdict shell(List<String> words, ShellParser.Command c, ShellParser.Command previous, int depth) {
+        for (int k = 1; k < words.size(); k++) {
+            String w = words.get(k);
+            if (w.matches("-[a-zA-Z]*c[a-zA-Z]*") && k + 1 < words.size()) {
+                return classify(words.get(k + 1), depth + 1);
+            }
+            if (!w.startsWith("-") && !w.startsWith("+")) {
+                List<String> scripts = new ArrayList<>();
+                List<String> unreadable = new ArrayList<>();
+                Engines.read(w, dir, scripts, unreadable);
+                return scripts.isEmpty() ? Verdict.ALLOW : classify(scripts.get(0), depth + 1);
+            }
+        }
+        if (c.pipedFrom() || !c.stdinFiles().isEmpty() || !c.stdinTexts().isEmpty()) {
+            List<String> scripts = new ArrayList<>();
+            List<String> unreadable = new ArrayList<>();
+            Engines.stdin(c, previous, dir, scripts, unreadable);
+            Verdict v = Verdict.ALLOW;
+            for (String script : scripts) {
+                v = v.worst(classify(script, depth + 1));
+            }
+            if (!unreadable.isEmpty()) {
+                v = v.worst(new Verdict(Decision.ASK, words.get(0) + " runs a script the guard cannot read ("
+                        + String.join(", ", unreadable) + "): what it does is not known until it runs",
+                        "cannot-see-script", String.join(" ", words)));
+            }
+            return v;
+        }
+        return Verdict.ALLOW;
+    }
+
+    /** A program that reads commands from a pipe whose content the guard cannot see (redis-cli, python, ...). */
+    private Verdict piped(String program, List<String> words, ShellParser.Command c, ShellParser.Command previous) {
+        List<String> scripts = new ArrayList<>();
+        List<String> unreadable = new ArrayList<>();
+        Engines.stdin(c, previous, dir, scripts, unreadable);
+        for (String script : scripts) {
+            for (String line : script.split("\\R")) {
+                List<String> command = new ArrayList<>(List.of(program));
+                command.addAll(List.of(line.strip().split("\\s+")));
+                for (Rule rule : rules) {
+                    if (rule.matches(command)) {
+                        return new Verdict(rule.decision(), rule.reason(), rule.name(), line.strip());
+                    }
+                }
+            }
+        }
+        return unreadable.isEmpty() ? Verdict.ALLOW : new Verdict(Decision.ASK, program + " reads commands the guard"
+                + " cannot see (" + String.join(", ", unreadable) + ")", "cannot-see-script", String.join(" ", words));
+    }
+
+    /** npm run X, pnpm X, yarn X: the script package.json gives X, judged as the line it is. */
+    private Verdict packageScript(List<String> words, int depth) {
+        List<String> rest = Unwrap.afterOptions(words, 1, Set.of("--prefix", "-C", "--cwd", "--filter", "-F"));
+        if (!rest.isEmpty() && Set.of("run", "run-script").contains(rest.get(0))) {
+            rest = Unwrap.afterOptions(rest, 1, Set.of());
+        }
+        if (rest.isEmpty()) {
+            return Verdict.ALLOW;
+        }
+        String script = PackageJson.scripts(dir).get(rest.get(0));
+        return script == null ? Verdict.ALLOW : classify(script, depth + 1);
+    }
+
     private static final Set<String> ONLY_PRINTS = Set.of("--help", "--dry-run", "--dryrun", "--pretend");
     /** Programs that take other commands' names as words to look up, print or search, never to run. */
     private static final Set<String> NEVER_RUNS = Set.of("which", "whereis", "type", "command", "man", "info", "help",
@@ -166,230 +259,5 @@ public final class Guard {
 
     private static boolean onlyPrints(List<String> words) {
         return words.stream().anyMatch(ONLY_PRINTS::contains);
-    }
-
-    /**
-     * Judges a command given as an argument vector ({@code backstop guard -- psql -c "DELETE FROM
-     * users"}): the shell has already split and unquoted it, so its words are judged as they are,
-     * never joined and split again. A single argument is a whole command line, read as a shell would.
-     */
-    public Verdict classifyArgv(List<String> argv) {
-        if (argv.size() == 1) {
-            return classify(argv.get(0));
-        }
-        return judge(new ShellParser.Command(List.copyOf(argv), List.of(), List.of(), false), null, 0);
-    }
-
-    /** The command a wrapper runs, or null when {@code words} is not a wrapper. */
-    private static List<String> unwrap(String program, List<String> words) {
-        switch (program) {
-            case "sudo", "doas" -> {
-                return afterOptions(words, 1, SUDO_ARGS);
-            }
-            case "env" -> {
-                List<String> rest = afterOptions(words, 1, Set.of("-u", "--unset", "-C", "--chdir", "-S"));
-                return rest;
-            }
-            case "command" -> {
-                boolean lookup = words.size() > 1 && (words.get(1).equals("-v") || words.get(1).equals("-V"));
-                return lookup ? null : afterOptions(words, 1, Set.of()); // command -v X only looks X up
-            }
-            case "nohup", "time", "exec", "builtin", "stdbuf", "caffeinate", "chronic" -> {
-                return afterOptions(words, 1, Set.of());
-            }
-            case "nice", "ionice" -> {
-                return afterOptions(words, 1, Set.of("-n", "-c", "--adjustment", "--class"));
-            }
-            case "timeout" -> {
-                List<String> rest = afterOptions(words, 1, Set.of("-s", "--signal", "-k", "--kill-after"));
-                return rest.isEmpty() ? rest : rest.subList(1, rest.size());
-            }
-            case "xargs" -> {
-                return afterOptions(words, 1, Set.of("-I", "-n", "-P", "-L", "-d", "-E", "-s", "-a"));
-            }
-            case "npx", "bunx", "pnpx" -> {
-                return afterOptions(words, 1, Set.of("-p", "--package"));
-            }
-            case "pnpm", "yarn", "npm", "bun", "bundle", "poetry", "uv", "pipenv" -> {
-                if (words.size() > 2 && Set.of("exec", "dlx", "x", "run").contains(words.get(1))) {
-                    return afterOptions(words, 2, Set.of());
-                }
-                return program.equals("yarn") && words.size() > 1 ? words.subList(1, words.size()) : null;
-            }
-            case "docker", "podman" -> {
-                if (words.size() > 2 && words.get(1).equals("exec")) {
-                    List<String> rest = afterOptions(words, 2, EXEC_ARGS);
-                    return rest.isEmpty() ? rest : rest.subList(1, rest.size()); // container name
-                }
-                if (words.size() > 2 && words.get(1).equals("compose")) {
-                    return composeExec(words, 2);
-                }
-                return null;
-            }
-            case "docker-compose" -> {
-                return composeExec(words, 1);
-            }
-            case "kubectl", "oc" -> {
-                int dashes = words.indexOf("--");
-                return words.size() > 1 && words.get(1).equals("exec") && dashes > 0
-                        ? words.subList(dashes + 1, words.size()) : null;
-            }
-            default -> {
-                return null;
-            }
-        }
-    }
-
-    /** docker compose [-f x] exec|run [options] SERVICE cmd... → cmd; null for other subcommands. */
-    private static List<String> composeExec(List<String> words, int from) {
-        List<String> rest = afterOptions(words, from, COMPOSE_ARGS);
-        if (rest.isEmpty() || !(rest.get(0).equals("exec") || rest.get(0).equals("run"))) {
-            return null;
-        }
-        List<String> afterSub = afterOptions(rest, 1, EXEC_ARGS);
-        return afterSub.isEmpty() ? afterSub : afterSub.subList(1, afterSub.size());
-    }
-
-    /** The words after index {@code from} once options (and the values of {@code withValue}) are skipped. */
-    private static List<String> afterOptions(List<String> words, int from, Set<String> withValue) {
-        int k = from;
-        while (k < words.size() && words.get(k).startsWith("-")) {
-            String w = words.get(k);
-            if (w.equals("--")) {
-                k++;
-                break;
-            }
-            k += withValue.contains(w) ? 2 : 1;
-        }
-        return k >= words.size() ? List.of() : words.subList(k, words.size());
-    }
-
-    /** Options of mysql/mariadb that take a separate value (so the value is not the database name). */
-    private static final Set<String> MYSQL_ARGS = Set.of("-u", "--user", "-h", "--host", "-P", "--port", "-D",
-            "--database", "-S", "--socket", "--protocol", "--default-character-set", "--defaults-file", "-A");
-    /** Options of sqlite3 that take a value; -cmd's value is SQL. */
-    private static final Set<String> SQLITE_ARGS = Set.of("-init", "-separator", "-newline", "-nullvalue", "-cmd",
-            "-maxsize", "-pagecache", "-lookaside", "-mmap", "-vfs");
-
-    /** Database shells: the SQL (or MongoDB script) each would run, judged by reading its statements. */
-    private static Verdict engine(String program, List<String> words, ShellParser.Command c,
-            ShellParser.Command previous) {
-        List<String> scripts = new ArrayList<>();
-        List<String> unreadable = new ArrayList<>();
-        boolean mongo = false;
-        switch (program) {
-            case "psql" -> psqlScripts(words, scripts, unreadable);
-            case "mysql", "mariadb" -> {
-                for (int k = 1; k < words.size(); k++) {
-                    String w = words.get(k);
-                    if ((w.equals("-e") || w.equals("--execute")) && k + 1 < words.size()) {
-                        scripts.add(words.get(++k));
-                    } else if (w.startsWith("--execute=")) {
-                        scripts.add(w.substring("--execute=".length()));
-                    } else if (w.startsWith("-e") && w.length() > 2) {
-                        scripts.add(w.substring(2));
-                    } else if (MYSQL_ARGS.contains(w)) {
-                        k++;
-                    }
-                }
-            }
-            case "sqlite3", "sqlite" -> {
-                boolean file = false;
-                for (int k = 1; k < words.size(); k++) {
-                    String w = words.get(k);
-                    if (w.equals("-cmd") && k + 1 < words.size()) {
-                        scripts.add(words.get(++k));
-                    } else if (SQLITE_ARGS.contains(w)) {
-                        k++;
-                    } else if (w.startsWith("-")) {
-                        continue;
-                    } else if (!file) {
-                        file = true; // the database file; what follows is SQL
-                    } else {
-                        scripts.add(w);
-                    }
-                }
-            }
-            default -> { // mongosh, mongo
-                mongo = true;
-                for (int k = 1; k < words.size(); k++) {
-                    String w = words.get(k);
-                    if (w.equals("--eval") && k + 1 < words.size()) {
-                        scripts.add(words.get(++k));
-                    } else if (w.startsWith("--eval=")) {
-                        scripts.add(w.substring("--eval=".length()));
-                    } else if (w.endsWith(".js") && !w.startsWith("-")) {
-                        read(w, scripts, unreadable);
-                    }
-                }
-            }
-        }
-        stdinScripts(c, previous, scripts, unreadable);
-        for (String script : scripts) {
-            var found = mongo ? Mongo.destructive(script) : Sql.destructive(script);
-            if (found.isPresent()) {
-                return new Verdict(Decision.ASK, program + " would run destructive " + (mongo ? "commands" : "SQL") + ": "
-                        + found.get()[1], found.get()[0], found.get()[1]);
-            }
-        }
-        if (!unreadable.isEmpty()) {
-            return new Verdict(Decision.ASK, program + " runs " + (mongo ? "a script" : "SQL") + " the guard cannot read"
-                    + " to check (" + String.join(", ", unreadable) + ")", "sql-unreadable", String.join(" ", words));
-        }
-        return Verdict.ALLOW;
-    }
-
-    private static void psqlScripts(List<String> words, List<String> scripts, List<String> unreadable) {
-        for (int k = 1; k < words.size(); k++) {
-            String w = words.get(k);
-            if ((w.equals("-c") || w.equals("--command")) && k + 1 < words.size()) {
-                scripts.add(words.get(++k));
-            } else if (w.startsWith("--command=")) {
-                scripts.add(w.substring("--command=".length()));
-            } else if (w.startsWith("-c") && w.length() > 2 && !w.startsWith("--")) {
-                scripts.add(w.substring(2));
-            } else if ((w.equals("-f") || w.equals("--file")) && k + 1 < words.size()) {
-                read(words.get(++k), scripts, unreadable);
-            } else if (w.startsWith("--file=")) {
-                read(w.substring("--file=".length()), scripts, unreadable);
-            } else if (w.startsWith("-f") && w.length() > 2 && !w.startsWith("--")) {
-                read(w.substring(2), scripts, unreadable);
-            }
-        }
-    }
-
-    /** What reaches the program's stdin: redirected files, here-strings and documents, echo/printf/cat piped in. */
-    private static void stdinScripts(ShellParser.Command c, ShellParser.Command previous, List<String> scripts,
-            List<String> unreadable) {
-        for (String f : c.stdinFiles()) {
-            read(f, scripts, unreadable);
-        }
-        scripts.addAll(c.stdinTexts());
-        if (c.pipedFrom() && previous != null && !previous.words().isEmpty()) {
-            String feeder = base(previous.words().get(0));
-            List<String> args = previous.words().subList(1, previous.words().size());
-            if (feeder.equals("echo") || feeder.equals("printf")) {
-                scripts.add(String.join(" ", args.stream().filter(a -> !a.matches("-[neE]+")).toList()));
-            } else if (feeder.equals("cat")) {
-                args.stream().filter(a -> !a.startsWith("-")).forEach(f -> read(f, scripts, unreadable));
-            } else {
-                unreadable.add("the output of " + feeder);
-            }
-        }
-    }
-
-    private static void read(String file, List<String> scripts, List<String> unreadable) {
-        if (file.equals("-")) {
-            return; // stdin: judged through the redirect or pipe
-        }
-        try {
-            scripts.add(Files.readString(Path.of(file), StandardCharsets.UTF_8));
-        } catch (IOException | RuntimeException e) {
-            unreadable.add(file);
-        }
-    }
-
-    private static String base(String word) {
-        return word.contains("/") ? word.substring(word.lastIndexOf('/') + 1) : word;
     }
 }

@@ -27,8 +27,36 @@ final class Sql {
     private Sql() {
     }
 
-    /** The first destructive statement's rule and text, if any. */
+    /** psql meta-commands that run SQL the script does not show (another file, query results as SQL). */
+    private static final Pattern HIDDEN_META = Pattern.compile("(?m)(^|[;\\s])\\\\(i|ir|include|include_relative|gexec)\\b");
+    private static final Pattern DO_BLOCK = Pattern.compile("(?is)\\bDO\\s+(?:LANGUAGE\\s+\\w+\\s+)?(\\$[A-Za-z_]*\\$)(.*?)\\1");
+    private static final Pattern EXECUTE = Pattern.compile("(?i)\\bEXECUTE\\b");
+
+    /** Why part of the script cannot be seen: \\i of another file, \\gexec, or a DO block that EXECUTEs built SQL. */
+    static Optional<String> unseen(String script) {
+        Matcher meta = HIDDEN_META.matcher(script);
+        if (meta.find()) {
+            return Optional.of("\\" + meta.group(2) + " runs SQL from elsewhere (a file, or a query's results)");
+        }
+        Matcher block = DO_BLOCK.matcher(script);
+        while (block.find()) {
+            if (EXECUTE.matcher(block.group(2)).find()) {
+                return Optional.of("a DO block EXECUTEs SQL it builds at run time");
+            }
+        }
+        return Optional.empty();
+    }
+
+    /** The first destructive statement's rule and text, if any (a DO block's own statements included). */
     static Optional<String[]> destructive(String script) {
+        Matcher block = DO_BLOCK.matcher(script);
+        while (block.find()) {
+            Optional<String[]> inside = destructive(block.group(2).replaceAll("(?is)^\\s*(DECLARE\\b.*?)?\\bBEGIN\\b", "")
+                    .replaceAll("(?is)\\bEND\\s*;?\\s*$", ""));
+            if (inside.isPresent()) {
+                return inside;
+            }
+        }
         for (String statement : statements(script)) {
             String norm = statement.replaceAll("\\s+", " ").strip().toUpperCase(Locale.ROOT);
             String rule = null;
