@@ -41,11 +41,17 @@ record Rule(String name, Decision decision, List<String> command, List<String> a
     private static boolean wordMatches(String wanted, String word) {
         String bare = word.endsWith(",") ? word.substring(0, word.length() - 1) : word; // mix do a, b
         String base = bare.contains("/") ? bare.substring(bare.lastIndexOf('/') + 1) : bare;
+        // kubectl's TYPE/NAME (pvc/data-0) names its type first; a path (./bin/rails) its program last.
+        String type = bare.indexOf('/') > 0 ? bare.substring(0, bare.indexOf('/')) : null;
+        int at = base.indexOf('@', 1);
+        String unversioned = at > 0 ? base.substring(0, at) : base; // prisma@5
         for (String alternative : wanted.split("\\|")) {
             String a = alternative.toLowerCase(java.util.Locale.ROOT);
-            String b = base.toLowerCase(java.util.Locale.ROOT);
-            if (a.endsWith("*") ? b.startsWith(a.substring(0, a.length() - 1)) : b.equals(a)) {
-                return true;
+            for (String candidate : type == null ? List.of(base, unversioned) : List.of(base, unversioned, type)) {
+                String b = candidate.toLowerCase(java.util.Locale.ROOT);
+                if (a.endsWith("*") ? b.startsWith(a.substring(0, a.length() - 1)) : b.equals(a)) {
+                    return true;
+                }
             }
         }
         return false;
