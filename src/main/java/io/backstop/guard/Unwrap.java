@@ -165,6 +165,11 @@ final class Unwrap {
                 return Inner.line(String.join(" ", rest.subList(1, rest.size())));
             }
             case "heroku" -> {
+                if (words.size() > 2 && words.get(1).equals("pg:psql")) {
+                    List<String> psql = new ArrayList<>(List.of("psql"));
+                    psql.addAll(words.subList(2, words.size())); // -c/--command as psql's
+                    return Inner.words(psql);
+                }
                 if (words.size() > 2 && words.get(1).equals("run")) {
                     List<String> rest = afterOptions(words, 2, Set.of("-a", "--app", "-r", "--remote", "-s", "--size",
                             "-e", "--env", "--type"));
@@ -276,7 +281,10 @@ final class Unwrap {
                 k++;
                 break;
             }
-            k += withValue.contains(w) ? 2 : 1;
+            // -iu postgres: a short cluster ending in an option that takes a value takes the next word.
+            boolean cluster = !w.startsWith("--") && w.length() > 2 && w.substring(1).chars().allMatch(Character::isLetter)
+                    && withValue.contains("-" + w.charAt(w.length() - 1));
+            k += withValue.contains(w) || cluster ? 2 : 1;
         }
         return k >= words.size() ? List.of() : words.subList(k, words.size());
     }
