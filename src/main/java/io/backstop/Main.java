@@ -49,6 +49,7 @@ public final class Main {
     private Settings settings;
     private Manifests manifests;
     private PgTools tools;
+    private java.io.InputStream stdin = System.in;
 
     public Main(Map<String, String> env, Clock clock) {
         this.env = Map.copyOf(env);
@@ -97,7 +98,14 @@ public final class Main {
 
     /** Runs one command line and returns its exit status; never calls System.exit. */
     public static int run(String[] args, PrintWriter out, PrintWriter err, Map<String, String> env) {
+        return run(args, out, err, env, System.in);
+    }
+
+    /** With the command's standard input given (the guard server answers many clients in one process). */
+    public static int run(String[] args, PrintWriter out, PrintWriter err, Map<String, String> env,
+            java.io.InputStream stdin) {
         Main main = new Main(env, Clock.systemUTC());
+        main.stdin = stdin;
         // Encrypted local backups (encryption.local) are read with this identity; --identity overrides it.
         String identity = env.get("BACKSTOP_AGE_IDENTITY_FILE");
         io.backstop.backup.Archive.useIdentity(identity == null || identity.isBlank() ? null : Path.of(identity));
@@ -242,6 +250,11 @@ public final class Main {
 
     public void configFile(Optional<Path> file) {
         this.configFile = file;
+    }
+
+    /** The command's standard input. */
+    public java.io.InputStream stdin() {
+        return stdin;
     }
 
     public Map<String, String> env() {

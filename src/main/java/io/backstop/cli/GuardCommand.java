@@ -5,6 +5,7 @@ import io.backstop.ExitCode;
 import io.backstop.guard.Decision;
 import io.backstop.guard.Guard;
 import io.backstop.guard.Hook;
+import io.backstop.guard.Scan;
 import io.backstop.guard.Verdict;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -54,15 +55,23 @@ public final class GuardCommand implements Callable<Integer> {
     @Option(names = "--url", paramLabel = "URL", description = "The daemon (default: $BACKSTOP_URL or http://127.0.0.1:8080).")
     String url;
 
+    @Option(names = "--batch", description = "JSON Lines on stdin ({\"command\": \"...\"} a line): one --json verdict"
+            + " a line, in order, in one process. Exit as the worst verdict.")
+    boolean batch;
+
     @Parameters(paramLabel = "COMMAND", description = "The command to judge: its arguments as the shell"
-            + " passed them (never joined and split again); one argument is read as a whole command line.")
+            + " passed them (never joined and split again); one argument is read as a whole command line."
+            + " `scan PATH...` reports every destructive statement or command in those files instead.")
     List<String> command;
 
     @Override
     public Integer call() throws IOException {
         PrintWriter out = spec.commandLine().getOut();
         Map<String, String> env = parent.main().env();
-        byte[] stdin = command == null || command.isEmpty() || hook ? System.in.readAllBytes() : null;
+        if (!hook && !batch && command != null && command.size() > 1 && command.get(0).equals("scan")) {
+            return scan(command.subList(1, command.size()), out, env);
+        }
+        byte[] stdin = command == null || command.isEmpty() || hook || batch ? parent.main().stdin().readAllBytes() : null;
         if (!hook && (command == null || command.isEmpty()) && new String(stdin, StandardCharsets.UTF_8).isBlank()) {
             // Nothing read is nothing judged: never an allow for a command line the guard did not see.
             throw new BackstopException(ExitCode.USAGE, "guard: no command to judge; give it after the guard's options"
@@ -78,6 +87,20 @@ public final class GuardCommand implements Callable<Integer> {
             Hook.answer(withBackup(verdict, env)).ifPresent(out::println);
             return ExitCode.OK.status();
         }
+        if (batch) {
+            Verdict worst = Verdict.ALLOW;
+            for (String line : new String(stdin, StandardCharsets.UTF_8).split("\\R")) {
+                if (line.isBlank()) {
+                    continue;
+                }
+                Verdict v = Hook.batchLine(line).map(c -> judge(g -> g.classify(c), env))
+                        .orElseGet(() -> Hook.batchRefusal(line));
+                v = withLastBackup(v, env);
+                out.println(Hook.json(v));
+                worst = worst.worst(v);
+            }
+            return status(worst);
+        }
         verdict = withBackup(command == null || command.isEmpty()
                 ? judge(g -> g.classify(new String(stdin, StandardCharsets.UTF_8)), env)
                 : judge(g -> g.classifyArgv(command), env), env);
@@ -87,11 +110,41 @@ public final class GuardCommand implements Callable<Integer> {
             out.printf("%s: %s%s%n", verdict.decision().word(), verdict.reason(),
                     verdict.rule() == null ? "" : " (rule " + verdict.rule() + ")");
         }
+        return status(verdict);
+    }
+
+    private static int status(Verdict verdict) {
         return switch (verdict.decision()) {
             case ALLOW -> ExitCode.OK.status();
             case ASK -> ExitCode.GUARD_ASK.status();
             case BLOCK -> ExitCode.GUARD_BLOCK.status();
         };
+    }
+
+    /** guard scan PATH...: each finding as FILE:LINE: decision: reason; exit as the worst. */
+    private int scan(List<String> paths, PrintWriter out, Map<String, String> env) {
+        Path cwd = cwd(env);
+        List<Scan.Finding> found;
+        try {
+            found = new Scan(guard(env)).scan(paths.stream().map(cwd::resolve).toList());
+        } catch (IOException e) {
+            throw new BackstopException(ExitCode.USAGE, "guard scan: " + e.getMessage());
+        }
+        Verdict worst = Verdict.ALLOW;
+        for (Scan.Finding f : found) {
+            Path shown = f.file().startsWith(cwd) ? cwd.relativize(f.file()) : f.file();
+            out.println(new Scan.Finding(shown, f.line(), f.verdict()).describe());
+            worst = worst.worst(f.verdict());
+        }
+        out.println(found.isEmpty() ? "guard scan: nothing destructive found in " + String.join(" ", paths)
+                : "guard scan: " + found.size() + " destructive statements or commands");
+        return status(worst);
+    }
+
+    /** The directory the command runs in: relative files (psql -f x.sql) are read from there. */
+    private static Path cwd(Map<String, String> env) {
+        String pwd = env.get("BACKSTOP_GUARD_CWD");
+        return pwd != null && !pwd.isBlank() ? Path.of(pwd) : Path.of("").toAbsolutePath();
     }
 
     private Verdict judge(java.util.function.Function<Guard, Verdict> how, Map<String, String> env) {
@@ -104,16 +157,20 @@ public final class GuardCommand implements Callable<Integer> {
     }
 
     private Guard guard(Map<String, String> env) {
-        Optional<Path> file = Optional.ofNullable(parent.config)
+        return Guard.withRules(configFile(env)).in(cwd(env));
+    }
+
+    private Optional<Path> configFile(Map<String, String> env) {
+        return Optional.ofNullable(parent.config)
                 .or(() -> Optional.ofNullable(env.get("BACKSTOP_CONFIG")).filter(s -> !s.isBlank()).map(Path::of))
-                .or(() -> Optional.of(Path.of("config", "backstop.conf")).filter(Files::isRegularFile));
-        return Guard.withRules(file);
+                .or(() -> Optional.of(cwd(env).resolve("config/backstop.conf")).filter(Files::isRegularFile))
+                .map(p -> cwd(env).resolve(p));
     }
 
     /** With --backup-first and an ask: a labelled backup through the daemon, reported in the reason. */
     private Verdict withBackup(Verdict verdict, Map<String, String> env) {
         if (!backupFirst || verdict.decision() != Decision.ASK) {
-            return verdict;
+            return withLastBackup(verdict, env);
         }
         String base = url != null ? url : env.getOrDefault("BACKSTOP_URL", "http://127.0.0.1:8080");
         String token = env.getOrDefault("BACKSTOP_HTTP_TOKEN", "");
@@ -139,6 +196,68 @@ public final class GuardCommand implements Callable<Integer> {
             Thread.currentThread().interrupt();
             return verdict;
         }
+    }
+
+    /**
+     * A destructive verdict says how old the last verified backup is: from the daemon (--url or
+     * BACKSTOP_URL) or, with a configuration, from the backup directory. Nothing when neither is known.
+     */
+    private Verdict withLastBackup(Verdict verdict, Map<String, String> env) {
+        if (verdict.decision() == Decision.ALLOW) {
+            return verdict;
+        }
+        String note = null;
+        String base = url != null ? url : env.get("BACKSTOP_URL");
+        try {
+            if (base != null && !base.isBlank()) {
+                note = fromDaemon(base);
+            } else if (configFile(env).isPresent()) {
+                note = fromBackupDir();
+            }
+        } catch (IOException | RuntimeException e) {
+            note = null; // the verdict stands on its own
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        return note == null ? verdict
+                : new Verdict(verdict.decision(), verdict.reason() + note, verdict.rule(), verdict.matched());
+    }
+
+    private static String fromDaemon(String base) throws IOException, InterruptedException {
+        HttpResponse<String> r = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(1)).build().send(
+                HttpRequest.newBuilder(URI.create(base.replaceAll("/+$", "") + "/health")).timeout(Duration.ofSeconds(2))
+                        .GET().build(), HttpResponse.BodyHandlers.ofString());
+        com.fasterxml.jackson.databind.JsonNode targets = new com.fasterxml.jackson.databind.ObjectMapper()
+                .readTree(r.body()).path("targets");
+        StringBuilder note = new StringBuilder();
+        for (com.fasterxml.jackson.databind.JsonNode t : targets) {
+            String newest = t.path("newest_verified_backup").asText(null);
+            note.append(lastBackup(t.path("target").asText("?"), newest == null ? null : java.time.Instant.parse(newest)));
+        }
+        return note.length() == 0 ? null : note.toString();
+    }
+
+    private String fromBackupDir() {
+        var main = parent.main();
+        if (!Files.isDirectory(main.settings().backupDir())) {
+            return null;
+        }
+        StringBuilder note = new StringBuilder();
+        for (var t : main.settings().targets()) {
+            note.append(lastBackup(t.name(), main.catalog().newestVerified(t.name())
+                    .flatMap(e -> e.manifest()).map(m -> m.finishedAt()).orElse(null)));
+        }
+        return note.toString();
+    }
+
+    private static String lastBackup(String target, java.time.Instant at) {
+        if (at == null) {
+            return " Target " + target + " has NO verified backup: take one first (backstop backup --label pre-change).";
+        }
+        Duration age = Duration.between(at, java.time.Instant.now());
+        String ago = age.toDays() > 0 ? age.toDays() + " d " + age.toHoursPart() + " h"
+                : age.toHours() > 0 ? age.toHours() + " h " + age.toMinutesPart() + " min" : age.toMinutes() + " min";
+        return " The last verified backup of target " + target + " was taken " + ago + " ago (" + at + ").";
     }
 
     private static String field(String json, String name) {

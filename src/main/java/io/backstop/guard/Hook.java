@@ -139,4 +139,21 @@ public final class Hook {
         }
         return out.toString();
     }
+
+    /** The command of one --batch line ({"command": "..."}), empty when the line is not one. */
+    public static Optional<String> batchLine(String line) {
+        try {
+            com.fasterxml.jackson.databind.JsonNode node = new com.fasterxml.jackson.databind.ObjectMapper().readTree(line);
+            com.fasterxml.jackson.databind.JsonNode command = node == null ? null : node.get("command");
+            return command != null && command.isTextual() ? Optional.of(command.asText()) : Optional.empty();
+        } catch (IOException e) {
+            return Optional.empty();
+        }
+    }
+
+    /** A --batch line that is not {"command": "..."}: refused, never allowed (fail closed). */
+    public static Verdict batchRefusal(String line) {
+        return new Verdict(Decision.BLOCK, "not a JSON object with a \"command\" string: " + (line.length() > 80
+                ? line.substring(0, 77) + "..." : line), "batch-input", null);
+    }
 }

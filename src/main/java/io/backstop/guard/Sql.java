@@ -126,11 +126,38 @@ final class Sql {
         return false;
     }
 
+    /** A statement and the line (1-based) it starts on. */
+    record Statement(int line, String text) {
+    }
+
+    /** {@link #statements} with the line each starts on, for a scan's findings. */
+    static List<Statement> statementsWithLines(String script) {
+        List<Statement> out = new ArrayList<>();
+        List<Integer> starts = new ArrayList<>();
+        List<String> texts = statements(script, starts);
+        for (int k = 0; k < texts.size(); k++) {
+            int offset = starts.get(k);
+            int line = 1;
+            for (int i = 0; i < offset && i < script.length(); i++) {
+                if (script.charAt(i) == '\n') {
+                    line++;
+                }
+            }
+            out.add(new Statement(line, texts.get(k)));
+        }
+        return out;
+    }
+
     /** Statements with comments removed and string literals blanked (so 'DROP TABLE' in a string is data). */
     static List<String> statements(String script) {
+        return statements(script, new ArrayList<>());
+    }
+
+    private static List<String> statements(String script, List<Integer> starts) {
         List<String> out = new ArrayList<>();
         StringBuilder cur = new StringBuilder();
         int i = 0;
+        int start = 0;
         int n = script.length();
         while (i < n) {
             char c = script.charAt(i);
@@ -165,7 +192,10 @@ final class Sql {
                     i++;
                 }
             } else if (c == ';') {
-                out.add(cur.toString());
+                if (!cur.toString().isBlank()) {
+                    out.add(cur.toString());
+                    starts.add(start);
+                }
                 cur.setLength(0);
                 i++;
             } else if (c == '\\' && (cur.toString().isBlank())) {
@@ -174,12 +204,16 @@ final class Sql {
                     i++;
                 }
             } else {
+                if (cur.toString().isBlank() && !Character.isWhitespace(c)) {
+                    start = i;
+                }
                 cur.append(c);
                 i++;
             }
         }
         if (!cur.toString().isBlank()) {
             out.add(cur.toString());
+            starts.add(start);
         }
         return out;
     }
