@@ -16,7 +16,9 @@ root=""
 # debootstrap's tree goes whatever ends this script (a test's timeout sends SIGTERM): its mounts first.
 cleanup() {
   if [ -n "$root" ] && [ -d "$root" ]; then
-    findmnt -rn -o TARGET | grep -F "$root/" | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+    { findmnt -rn -o TARGET | grep -F "$root/" | sort -r || true; } | while read -r m; do
+      umount -l "$m" 2>/dev/null || true
+    done
     rm -rf --one-file-system "$root"
   fi
 }
