@@ -104,14 +104,31 @@ public final class Main {
     /** With the command's standard input given (the guard server answers many clients in one process). */
     public static int run(String[] args, PrintWriter out, PrintWriter err, Map<String, String> env,
             java.io.InputStream stdin) {
+        return run(commandLine(), args, out, err, env, stdin);
+    }
+
+    /**
+     * Runs {@code args} on a command line built by {@link #commandLine} (one may serve many runs, one
+     * at a time: picocli resets every option before it parses), with a Main of this run's own.
+     */
+    public static int run(CommandLine cmd, String[] args, PrintWriter out, PrintWriter err, Map<String, String> env,
+            java.io.InputStream stdin) {
         Main main = new Main(env, Clock.systemUTC());
         main.stdin = stdin;
         // Encrypted local backups (encryption.local) are read with this identity; --identity overrides it.
         String identity = env.get("BACKSTOP_AGE_IDENTITY_FILE");
         io.backstop.backup.Archive.useIdentity(identity == null || identity.isBlank() ? null : Path.of(identity));
-        CommandLine cmd = new CommandLine(new BackstopCommand(main));
+        ((BackstopCommand) cmd.getCommand()).use(main);
         cmd.setOut(out);
         cmd.setErr(err);
+        boolean debug = Arrays.asList(args).contains("--debug");
+        cmd.setExecutionExceptionHandler((e, commandLine, parseResult) -> report(e, commandLine.getErr(), debug));
+        return cmd.execute(args);
+    }
+
+    /** Backstop's command line, configured: exit codes, help layout, the guard's argument rule, usage errors. */
+    public static CommandLine commandLine() {
+        CommandLine cmd = new CommandLine(new BackstopCommand(null));
         cmd.getCommandSpec().exitCodeOnInvalidInput(ExitCode.USAGE.status());
         cmd.getCommandSpec().usageMessage().footer(exitCodeTable());
         cmd.getSubcommands().values().forEach(sub -> sub.getCommandSpec().usageMessage().footer(exitCodeTable()));
@@ -136,9 +153,7 @@ public final class Main {
             e.flush();
             return ExitCode.USAGE.status();
         });
-        boolean debug = Arrays.asList(args).contains("--debug");
-        cmd.setExecutionExceptionHandler((e, commandLine, parseResult) -> report(e, commandLine.getErr(), debug));
-        return cmd.execute(args);
+        return cmd;
     }
 
     /** "Did you mean --into?" for an option given that the command does not have (picocli reports a missing one first). */

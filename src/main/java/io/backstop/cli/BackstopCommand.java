@@ -14,7 +14,7 @@ import picocli.CommandLine.ScopeType;
         description = "PostgreSQL backup sidecar: verified pg_dump backups, row-count alarms, health and metrics.",
         subcommands = {DaemonCommand.class, DemoCommand.class, BackupCommand.class, ListCommand.class, CheckCommand.class, AckCommand.class,
                 PruneCommand.class, OffsiteCommand.class,
-                RestoreCommand.class, RecoverCommand.class, VerifyCommand.class, GuardCommand.class, HelpCommand.class})
+                RestoreCommand.class, RecoverCommand.class, VerifyCommand.class, GuardCommand.class, GuardServerCommand.class, HelpCommand.class})
 public final class BackstopCommand {
     // Inherited: accepted before or after the subcommand (backstop list --config F).
     @Option(names = {"-c", "--config"}, paramLabel = "FILE", scope = ScopeType.INHERIT,
@@ -27,9 +27,14 @@ public final class BackstopCommand {
     @Option(names = {"-v", "--verbose"}, scope = ScopeType.INHERIT, description = "Log at INFO on the command line (the daemon always does).")
     boolean verbose;
 
-    private final Main main;
+    private Main main;
 
     public BackstopCommand(Main main) {
+        this.main = main;
+    }
+
+    /** The Main of the run about to start (one command line may serve several runs, one at a time). */
+    public void use(Main main) {
         this.main = main;
     }
 

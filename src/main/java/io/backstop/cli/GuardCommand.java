@@ -208,20 +208,29 @@ public final class GuardCommand implements Callable<Integer> {
         }
         String note = null;
         String base = url != null ? url : env.get("BACKSTOP_URL");
-        try {
-            if (base != null && !base.isBlank()) {
-                note = fromDaemon(base);
-            } else if (configFile(env).isPresent()) {
-                note = fromBackupDir();
+        String key = base != null && !base.isBlank() ? base : configFile(env).map(Path::toString).orElse(null);
+        Noted cached = key == null ? null : NOTES.get(key);
+        if (cached != null && cached.at() > System.nanoTime() - NOTE_FOR_NANOS) {
+            note = cached.note(); // a guard server answers many calls: the catalog is read at most once in a while
+        } else if (key != null) {
+            try {
+                note = base != null && !base.isBlank() ? fromDaemon(base) : fromBackupDir();
+            } catch (IOException | RuntimeException e) {
+                note = null; // the verdict stands on its own
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
             }
-        } catch (IOException | RuntimeException e) {
-            note = null; // the verdict stands on its own
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
+            NOTES.put(key, new Noted(System.nanoTime(), note));
         }
         return note == null ? verdict
                 : new Verdict(verdict.decision(), verdict.reason() + note, verdict.rule(), verdict.matched());
     }
+
+    private record Noted(long at, String note) {
+    }
+
+    private static final java.util.concurrent.ConcurrentHashMap<String, Noted> NOTES = new java.util.concurrent.ConcurrentHashMap<>();
+    private static final long NOTE_FOR_NANOS = Duration.ofSeconds(10).toNanos();
 
     private static String fromDaemon(String base) throws IOException, InterruptedException {
         HttpResponse<String> r = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(1)).build().send(

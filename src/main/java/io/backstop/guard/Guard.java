@@ -39,8 +39,7 @@ public final class Guard {
 
     /** The built-in rules plus {@code backstop.guard.rules} from the operator's file, if any. */
     public static Guard withRules(java.util.Optional<Path> operatorFile) {
-        List<Rule> all = new ArrayList<>(parse(ConfigFactory.parseResources(Guard.class.getClassLoader(),
-                "guard-rules.conf"), "rules", "guard-rules.conf"));
+        List<Rule> all = new ArrayList<>(builtIn());
         if (operatorFile.isPresent() && Files.isReadable(operatorFile.get())) {
             Config file = ConfigFactory.parseFile(operatorFile.get().toFile());
             if (file.hasPath("backstop.guard.rules")) {
@@ -48,6 +47,19 @@ public final class Guard {
             }
         }
         return new Guard(all);
+    }
+
+    private static volatile List<Rule> builtIn;
+
+    /** guard-rules.conf, parsed once a process (a guard server answers many calls). */
+    private static List<Rule> builtIn() {
+        List<Rule> rules = builtIn;
+        if (rules == null) {
+            rules = List.copyOf(parse(ConfigFactory.parseResources(Guard.class.getClassLoader(), "guard-rules.conf"),
+                    "rules", "guard-rules.conf"));
+            builtIn = rules;
+        }
+        return rules;
     }
 
     public List<Rule> rules() {
