@@ -208,7 +208,9 @@ public final class GuardCommand implements Callable<Integer> {
         }
         String note = null;
         String base = url != null ? url : env.get("BACKSTOP_URL");
-        String key = base != null && !base.isBlank() ? base : configFile(env).map(Path::toString).orElse(null);
+        // Cached per daemon, or per configuration file and environment (the backup directory may come from either).
+        String key = base != null && !base.isBlank() ? base
+                : configFile(env).map(p -> p + "|" + new java.util.TreeMap<>(env).hashCode()).orElse(null);
         Noted cached = key == null ? null : NOTES.get(key);
         if (cached != null && cached.at() > System.nanoTime() - NOTE_FOR_NANOS) {
             note = cached.note(); // a guard server answers many calls: the catalog is read at most once in a while

@@ -52,4 +52,28 @@ class GuardBackupFirstIT {
         Cli.Result blocked = Cli.run(env, "guard", "--", "rm", "-rf", "backups");
         assertThat(blocked.status()).isEqualTo(ExitCode.GUARD_BLOCK.status());
     }
+
+    @Test
+    void aDestructiveVerdictSaysHowOldTheLastVerifiedBackupIsOrThatThereIsNone() throws Exception {
+        String db = pg.createDatabase("guardage");
+        pg.execute(db, "CREATE TABLE users(id int)", "INSERT INTO users VALUES (1)");
+        Map<String, String> env = LiveDaemon.env(pg, db, dir.resolve("backups"));
+        env.put("BACKSTOP_SCHEDULE", "0 0 0 1 1 ?");
+        try (LiveDaemon d = new LiveDaemon(env)) {
+            Fixtures.await("the start-up backup", Duration.ofSeconds(20), () -> HttpIT.backedUp(d));
+            Cli.Result fromDaemon = Cli.run(env, "guard", "--url", "http://127.0.0.1:" + d.port, "psql", "-c",
+                    "DROP TABLE users");
+            assertThat(fromDaemon.status()).isEqualTo(ExitCode.GUARD_ASK.status());
+            assertThat(fromDaemon.out()).contains("The last verified backup of target app was taken", "min ago");
+        }
+        // From the configuration's backup directory, with no daemon.
+        Cli.Result fromDir = Cli.run(env, "guard", "psql", "-c", "TRUNCATE users");
+        assertThat(fromDir.out()).contains("The last verified backup of target app was taken");
+        Cli.Result harmless = Cli.run(env, "guard", "psql", "-c", "SELECT 1");
+        assertThat(harmless.out()).doesNotContain("last verified backup");
+
+        Map<String, String> none = LiveDaemon.env(pg, db, java.nio.file.Files.createDirectories(dir.resolve("empty")));
+        Cli.Result noBackup = Cli.run(none, "guard", "psql", "-c", "TRUNCATE users");
+        assertThat(noBackup.out()).contains("Target app has NO verified backup: take one first");
+    }
 }
