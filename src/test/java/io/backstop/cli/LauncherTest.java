@@ -46,4 +46,31 @@ class LauncherTest {
         assertThat(out).contains("apt-get install --no-install-recommends maven openjdk-17-jdk-headless")
                 .doesNotContain("command not found");
     }
+
+    /** ./test's check of the JDK: a Java 11, or a runtime without javac, is not taken for one that builds. */
+    @org.junit.jupiter.params.ParameterizedTest(name = "java {0}, javac {1}: accepted {2}")
+    @org.junit.jupiter.params.provider.CsvSource({"11.0.22, true, false", "17.0.15, false, false", "17.0.15, true, true",
+        "21.0.5, true, true", "1.8.0_392, true, false"})
+    void theTestScriptTakesOnlyAJdkOf17OrNewer(String version, boolean javac, boolean accepted) throws Exception {
+        Path bin = Files.createDirectories(dir.resolve("fake-" + version + "-" + javac));
+        Path java = bin.resolve("java");
+        Files.writeString(java, "#!/bin/sh\necho 'openjdk version \"" + version + "\" 2024-01-16' >&2\n");
+        java.toFile().setExecutable(true);
+        if (javac) {
+            Path c = bin.resolve("javac");
+            Files.writeString(c, "#!/bin/sh\nexit 0\n");
+            c.toFile().setExecutable(true);
+        }
+        for (String tool : List.of("awk", "sh")) {
+            Files.createSymbolicLink(bin.resolve(tool), Path.of("/usr/bin", tool).toRealPath());
+        }
+        String script = Files.readString(Path.of("test"));
+        String function = script.substring(script.indexOf("java_ok() {"), script.indexOf("\n}\n", script.indexOf("java_ok() {")) + 3);
+        ProcessBuilder pb = new ProcessBuilder("/bin/bash", "-c", function + "\njava_ok").redirectErrorStream(true);
+        pb.environment().put("PATH", bin.toString());
+        Process p = pb.start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
+        assertThat(p.exitValue() == 0).as(out).isEqualTo(accepted);
+    }
 }
