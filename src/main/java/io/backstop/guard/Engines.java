@@ -48,6 +48,11 @@ final class Engines {
                     Set.of("-u", "-p", "--username", "--password", "--host", "--port", "--authenticationDatabase"), false)),
             Map.entry("mongo", new Client(Language.MONGO, Set.of(), Set.of("--eval"), Set.of(), Set.of(),
                     Set.of("-u", "-p", "--username", "--password", "--host", "--port"), false)),
+            // wrangler d1 execute DB --command SQL | --file F (Cloudflare D1), turso db shell DB "SQL"
+            Map.entry("d1-execute", new Client(Language.SQL, Set.of(), Set.of("--command"), Set.of(), Set.of("--file"),
+                    Set.of("--config", "-c", "--env", "-e", "--persist-to"), false)),
+            Map.entry("turso-shell", new Client(Language.SQL, Set.of(), Set.of(), Set.of(), Set.of(), Set.of("--location",
+                    "--instance"), true)),
             Map.entry("node", code('e', "--eval", "-p", "--print")), Map.entry("ruby", code('e', "--eval")),
             Map.entry("python", code('c', "--command")), Map.entry("python3", code('c', "--command")),
             Map.entry("php", code('r', "--run")), Map.entry("perl", code('e', "--eval")));

@@ -164,6 +164,23 @@ final class Unwrap {
                 }
                 return Inner.line(String.join(" ", rest.subList(1, rest.size())));
             }
+            case "wrangler" -> {
+                List<String> rest = afterOptions(words, 1, Set.of("--config", "-c", "--env", "-e"));
+                if (rest.size() > 1 && rest.get(0).equals("d1") && rest.get(1).equals("execute")) {
+                    List<String> d1 = new ArrayList<>(List.of("d1-execute"));
+                    d1.addAll(rest.subList(2, rest.size()));
+                    return Inner.words(d1);
+                }
+                return null;
+            }
+            case "turso" -> {
+                if (words.size() > 3 && words.get(1).equals("db") && words.get(2).equals("shell")) {
+                    List<String> shell = new ArrayList<>(List.of("turso-shell"));
+                    shell.addAll(words.subList(3, words.size())); // DB, then SQL
+                    return Inner.words(shell);
+                }
+                return null;
+            }
             case "heroku" -> {
                 if (words.size() > 2 && words.get(1).equals("pg:psql")) {
                     List<String> psql = new ArrayList<>(List.of("psql"));

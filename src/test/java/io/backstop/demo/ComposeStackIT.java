@@ -15,6 +15,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.BeforeAll;
@@ -134,6 +135,33 @@ class ComposeStackIT {
         assertThat(must(ROOT, Map.of(), Duration.ofMinutes(1), docker, "ps", "-aq", "--filter", "name=" + name).out())
                 .as("containers named " + name).isBlank();
         assertThat(Fixtures.processesWith(name)).as("processes still naming " + name).isEmpty();
+    }
+
+    @Test
+    @Timeout(value = 5, unit = TimeUnit.MINUTES)
+    void aBaseImageBuildStoppedMidwayLeavesNoBuildDirectory() throws Exception {
+        // A suite no other test imports, so debootstrap really starts; stopped as a test's timeout stops it.
+        Set<Path> before = baseDirs();
+        Process engine = new ProcessBuilder("bash", "src/test/docker/engine.sh", "bullseye").directory(ROOT.toFile())
+                .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+        try {
+            Fixtures.await("debootstrap writing its tree", Duration.ofMinutes(2), () -> !engine.isAlive()
+                    || baseDirs().stream().anyMatch(d -> !before.contains(d) && Files.exists(d.resolve("debootstrap"))));
+        } finally {
+            stop(engine);
+        }
+        Fixtures.await("the build directory removed", Duration.ofMinutes(1),
+                () -> baseDirs().stream().allMatch(before::contains));
+        assertThat(Fixtures.processesWith("debootstrap")).as("debootstrap processes left").isEmpty();
+    }
+
+    private static Set<Path> baseDirs() {
+        try (var dirs = Files.list(Path.of("/tmp"))) {
+            return dirs.filter(d -> d.getFileName().toString().startsWith("backstop-base-"))
+                    .collect(java.util.stream.Collectors.toSet());
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
     }
 
     /** Copies of the project a killed run left (their test JVM is gone: nothing else makes them). */
