@@ -57,7 +57,7 @@ public final class GuardServerCommand implements Callable<Integer> {
             "BACKSTOP_HTTP_TOKEN_FILE", "BACKSTOP_GUARD_CWD");
     private static final int MAX_REQUEST = 8 << 20;
     /** Built once per worker: picocli's model of every command is most of a call's cost otherwise. */
-    private static final ThreadLocal<picocli.CommandLine> COMMAND_LINE = ThreadLocal.withInitial(Main::commandLine);
+    private static final ThreadLocal<picocli.CommandLine> COMMAND_LINE = ThreadLocal.withInitial(() -> CommandLines.configured(Main.exitCodeTable()));
 
     @Option(names = "--state", required = true, paramLabel = "FILE", description = "Where the port, secret and pid go.")
     Path state;

@@ -6,9 +6,6 @@ import io.backstop.config.Settings.ObjectLock;
 import io.backstop.config.Settings.Offsite;
 import java.io.IOException;
 import java.io.InputStream;
-import java.net.ConnectException;
-import java.net.SocketTimeoutException;
-import java.net.UnknownHostException;
 import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
@@ -25,7 +22,6 @@ import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
 import software.amazon.awssdk.core.ResponseInputStream;
 import software.amazon.awssdk.core.checksums.RequestChecksumCalculation;
 import software.amazon.awssdk.core.checksums.ResponseChecksumValidation;
-import software.amazon.awssdk.core.exception.SdkClientException;
 import software.amazon.awssdk.core.exception.SdkException;
 import software.amazon.awssdk.core.sync.RequestBody;
 import software.amazon.awssdk.http.auth.aws.signer.AwsV4FamilyHttpSigner;
@@ -198,7 +194,7 @@ public final class ObjectStore implements AutoCloseable {
      */
     private boolean fallBack(SdkException e) {
         Checksum refused = algorithm;
-        if (refused == Checksum.MD5 || !notImplemented(e)) {
+        if (refused == Checksum.MD5 || !StoreErrors.notImplemented(e)) {
             return false;
         }
         synchronized (this) {
@@ -207,26 +203,10 @@ public final class ObjectStore implements AutoCloseable {
                 algorithm = Checksum.MD5;
                 log.warn("offsite: {} does not implement the x-amz-checksum-{} header ({}): sending Content-MD5 instead,"
                         + " which the store verifies as well. Set offsite.checksum = md5 for this store to say so"
-                        + " (BACKSTOP_OFFSITE_CHECKSUM=md5)", where(), refused.label(), describe(e));
+                        + " (BACKSTOP_OFFSITE_CHECKSUM=md5)", where(), refused.label(), StoreErrors.describe(e));
             }
         }
         return true;
-    }
-
-    private static boolean notImplemented(SdkException e) {
-        if (!(e instanceof S3Exception s)) {
-            return false;
-        }
-        String code = s.awsErrorDetails() == null ? "" : String.valueOf(s.awsErrorDetails().errorCode());
-        return s.statusCode() == 501 || code.equals("NotImplemented");
-    }
-
-    private static String describe(SdkException e) {
-        if (e instanceof S3Exception s) {
-            String code = s.awsErrorDetails() == null ? "" : String.valueOf(s.awsErrorDetails().errorCode());
-            return s.statusCode() + " " + code;
-        }
-        return String.valueOf(e.getMessage());
     }
 
     private Sent single(String key, Path file, long length, Optional<String> known, Map<String, String> metadata,
@@ -436,7 +416,7 @@ public final class ObjectStore implements AutoCloseable {
             return new Deleted(true, null);
         } catch (S3Exception e) {
             int status = e.statusCode();
-            if ((status == 403 && !isCredentialProblem(e)) || status == 405 || status == 501) {
+            if ((status == 403 && !StoreErrors.isCredentialProblem(e)) || status == 405 || status == 501) {
                 return new Deleted(false, status + " " + (e.awsErrorDetails() == null ? ""
                         : e.awsErrorDetails().errorCode()));
             }
@@ -487,64 +467,10 @@ public final class ObjectStore implements AutoCloseable {
         return eTag == null ? null : eTag.replace("\"", "");
     }
 
-    private static boolean isCredentialProblem(S3Exception e) {
-        String code = e.awsErrorDetails() == null ? "" : String.valueOf(e.awsErrorDetails().errorCode());
-        return code.equals("InvalidAccessKeyId") || code.equals("SignatureDoesNotMatch")
-                || code.equals("InvalidSecurity") || code.equals("ExpiredToken") || code.equals("InvalidToken");
-    }
-
     /** An SDK failure in an operator's words: which store, what it said, what to check. Never a key. */
     BackstopException failure(String what, SdkException e) {
-        String detail;
-        if (e instanceof S3Exception s) {
-            String code = s.awsErrorDetails() == null ? "" : String.valueOf(s.awsErrorDetails().errorCode());
-            if (isCredentialProblem(s)) {
-                detail = "the store refused the credentials (" + code + "): check offsite.access-key and"
-                        + " offsite.secret-key (or their _FILE variables)";
-            } else if (code.equals("NoSuchBucket")) {
-                detail = "bucket " + settings.bucket() + " does not exist there (NoSuchBucket): create it, or fix"
-                        + " offsite.url";
-            } else if (code.equals("BadDigest") || code.equals("XAmzContentChecksumMismatch")
-                    || code.equals("InvalidDigest") || code.contains("Checksum")) {
-                detail = "the store received other bytes than were sent (" + code + "); nothing was stored under"
-                        + " that name";
-            } else if (notImplemented(s)) {
-                detail = "the store does not implement this request (" + s.statusCode() + " " + code + ")"
-                        + (algorithm == Checksum.MD5 ? "" : "; for a store without the x-amz-checksum headers set"
-                        + " offsite.checksum = md5 (BACKSTOP_OFFSITE_CHECKSUM)");
-            } else if (s.statusCode() == 403) {
-                detail = "access denied (" + code + "): the key lacks the permission for this request";
-            } else {
-                detail = "the store answered " + s.statusCode() + " " + code
-                        + (s.awsErrorDetails() == null ? "" : ": " + s.awsErrorDetails().errorMessage());
-            }
-        } else {
-            Throwable root = e;
-            while (root.getCause() != null && root.getCause() != root) {
-                root = root.getCause();
-            }
-            if (root instanceof ConnectException || root instanceof UnknownHostException
-                    || root instanceof SocketTimeoutException || root instanceof java.net.NoRouteToHostException) {
-                detail = "the store is unreachable (" + root.getClass().getSimpleName() + ": " + root.getMessage()
-                        + "): check offsite.endpoint and the network";
-            } else if (e instanceof SdkClientException) {
-                detail = "the connection failed: " + rootMessage(e);
-            } else {
-                detail = rootMessage(e);
-            }
-        }
-        return new BackstopException(ExitCode.OFFSITE, what + " in " + where() + ": " + detail, e);
+        return StoreErrors.failure(what + " in " + where(), settings.bucket(), algorithm == Checksum.MD5, e);
     }
-
-    private static String rootMessage(Throwable e) {
-        Throwable root = e;
-        while (root.getCause() != null && root.getCause() != root) {
-            root = root.getCause();
-        }
-        return root == e ? String.valueOf(e.getMessage()) : e.getMessage() + " (" + root.getClass().getSimpleName()
-                + ": " + root.getMessage() + ")";
-    }
-
 
     @Override
     public void close() {
