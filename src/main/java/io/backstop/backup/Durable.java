@@ -2,6 +2,7 @@ package io.backstop.backup;
 
 import io.backstop.BackstopException;
 import io.backstop.ExitCode;
+import io.backstop.pg.ProcessOwner;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.file.AccessDeniedException;
@@ -44,15 +45,8 @@ public final class Durable {
      * taken from under it.
      */
     public static Path temporarySibling(Path target) {
-        return target.resolveSibling(BackupLayout.TEMP_PREFIX + target.getFileName() + "-" + OWNER + "-"
+        return target.resolveSibling(BackupLayout.TEMP_PREFIX + target.getFileName() + "-" + ProcessOwner.current() + "-"
                 + UUID.randomUUID().toString().substring(0, 8));
-    }
-
-    private static final String OWNER = ownerTag(ProcessHandle.current()).orElse("0.0");
-
-    /** "pid.start" (start in base 36 milliseconds): a pid alone may be taken by another process after a restart. */
-    static java.util.Optional<String> ownerTag(ProcessHandle p) {
-        return p.info().startInstant().map(t -> p.pid() + "." + Long.toString(t.toEpochMilli(), 36));
     }
 
     /**
@@ -61,20 +55,7 @@ public final class Durable {
      */
     public static boolean writerAlive(Path temporary) {
         String[] parts = temporary.getFileName().toString().split("-");
-        if (parts.length < 3) {
-            return false;
-        }
-        String tag = parts[parts.length - 2];
-        int dot = tag.indexOf('.');
-        if (dot <= 0) {
-            return false;
-        }
-        try {
-            long pid = Long.parseLong(tag.substring(0, dot));
-            return ProcessHandle.of(pid).flatMap(Durable::ownerTag).map(tag::equals).orElse(false);
-        } catch (NumberFormatException e) {
-            return false;
-        }
+        return parts.length >= 3 && ProcessOwner.alive(parts[parts.length - 2]);
     }
 
     /** Creates a new, empty, owner-only file (dumps are not world-readable). */

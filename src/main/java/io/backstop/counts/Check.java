@@ -77,12 +77,15 @@ public final class Check {
         }
         List<Drop> drops;
         if (observed == null) {
-            if (baseline == null || !backedUpUnder(target)) {
+            List<String> names = backedUpNames(target);
+            if (baseline == null || !names.contains(target.database())) {
                 // Never seen under this name: a misspelled database is a configuration error, not an incident.
                 throw new BackstopException(ExitCode.USAGE, "target " + target.name() + ": database \""
                         + target.database() + "\" does not exist on " + target.host() + ":" + target.port()
                         + " and no backup of target " + target.name() + " was ever taken of a database by that name"
-                        + knownNames(target) + ": check the target's database (PGDATABASE). Nothing was raised or pinned");
+                        + (names.isEmpty() ? "" : " (its backups are of " + names.stream().map(n -> "\"" + n + "\"")
+                        .collect(java.util.stream.Collectors.joining(", ")) + ")")
+                        + ": check the target's database (PGDATABASE). Nothing was raised or pinned");
             }
             drops = List.of(Drop.recreated("database \"" + target.database() + "\" does not exist",
                     baseline.rowCounts().values().stream().mapToLong(Long::longValue).sum(), null));
@@ -95,19 +98,11 @@ public final class Check {
                 null, how);
     }
 
-    /** Whether a backup of this target was taken of a database with the configured name: it existed, and is gone. */
-    private boolean backedUpUnder(Target target) {
+    /** The databases this target's backups were taken of: the names it has existed under. */
+    private List<String> backedUpNames(Target target) {
         return new io.backstop.backup.Catalog(layout, manifests).list(target.name()).stream()
-                .flatMap(e -> e.manifest().stream())
-                .anyMatch(m -> target.database().equals(m.database()));
-    }
-
-    private String knownNames(Target target) {
-        List<String> names = new io.backstop.backup.Catalog(layout, manifests).list(target.name()).stream()
                 .flatMap(e -> e.manifest().stream()).map(io.backstop.backup.Manifest::database)
                 .filter(java.util.Objects::nonNull).distinct().sorted().toList();
-        return names.isEmpty() ? "" : " (its backups are of " + names.stream().map(n -> "\"" + n + "\"")
-                .collect(java.util.stream.Collectors.joining(", ")) + ")";
     }
 
     /** Fails (naming the file and the way out) when the target's state.json cannot be read. */

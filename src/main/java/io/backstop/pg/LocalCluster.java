@@ -56,7 +56,7 @@ public final class LocalCluster implements AutoCloseable {
         try {
             Files.createDirectories(parent);
             Path dir = Files.createTempDirectory(parent, DIR_PREFIX);
-            Files.writeString(dir.resolve(OWNER), ownerMark(ProcessHandle.current()), StandardCharsets.UTF_8);
+            Files.writeString(dir.resolve(OWNER), ProcessOwner.current(), StandardCharsets.UTF_8);
             LocalCluster cluster = new LocalCluster(binDir, dir, freePort(), password);
             try {
                 cluster.init();
@@ -70,11 +70,6 @@ public final class LocalCluster implements AutoCloseable {
             throw new BackstopException(ExitCode.TOOLS, "cannot create a PostgreSQL cluster under " + parent + ": "
                     + e.getMessage(), e);
         }
-    }
-
-    /** "pid start-instant": a pid alone may be reused by another process after a restart. */
-    private static String ownerMark(ProcessHandle p) {
-        return p.pid() + " " + p.info().startInstant().map(Object::toString).orElse("?");
     }
 
     /**
@@ -91,10 +86,7 @@ public final class LocalCluster implements AutoCloseable {
                 if (!dir.getFileName().toString().startsWith(DIR_PREFIX) || !Files.isRegularFile(dir.resolve(OWNER))) {
                     continue;
                 }
-                String[] mark = Files.readString(dir.resolve(OWNER)).strip().split(" ", 2);
-                boolean alive = ProcessHandle.of(Long.parseLong(mark[0]))
-                        .map(p -> ownerMark(p).equals(String.join(" ", mark))).orElse(false);
-                if (alive) {
+                if (ProcessOwner.alive(Files.readString(dir.resolve(OWNER)).strip())) {
                     continue;
                 }
                 Path pidFile = dir.resolve("data/postmaster.pid");

@@ -75,7 +75,7 @@ class DrillIT {
             return dirs.filter(d -> d.getFileName().toString().startsWith(io.backstop.pg.LocalCluster.DIR_PREFIX))
                     .filter(d -> {
                         try {
-                            return Files.readString(d.resolve("owner")).startsWith(pid + " ");
+                            return Files.readString(d.resolve("owner")).startsWith(pid + ".");
                         } catch (java.io.IOException e) {
                             return false;
                         }
