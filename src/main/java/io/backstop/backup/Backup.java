@@ -2,13 +2,23 @@ package io.backstop.backup;
 
 import io.backstop.BackstopException;
 import io.backstop.ExitCode;
+import io.backstop.catalog.BackupLayout;
+import io.backstop.catalog.Catalog;
+import io.backstop.catalog.Manifest;
+import io.backstop.catalog.Manifests;
+import io.backstop.catalog.ServerInfo;
+import io.backstop.catalog.Tier;
 import io.backstop.config.Settings;
 import io.backstop.config.Settings.Target;
-import io.backstop.counts.CountedTable;
-import io.backstop.counts.RowCounter;
+import io.backstop.files.DigestingOutputStream;
+import io.backstop.files.Durable;
+import io.backstop.files.Sizes;
+import io.backstop.files.TargetLock;
+import io.backstop.pg.CountedTable;
 import io.backstop.pg.Database;
 import io.backstop.pg.PgTools;
 import io.backstop.pg.ProcessRunner;
+import io.backstop.pg.RowCounter;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -176,7 +186,7 @@ public final class Backup {
             String sha256 = verified.sha256();
             if (encrypt) {
                 encrypted = Durable.temporarySibling(finalFile);
-                io.backstop.offsite.Age.Encrypted written = io.backstop.offsite.Age.encryptFile(tmp, encrypted,
+                io.backstop.crypt.Age.Encrypted written = io.backstop.crypt.Age.encryptFile(tmp, encrypted,
                         settings.encryption().recipients(), true); // the manifest's sha256 is the ciphertext's
                 if (!written.plainSha256().equals(sha256)) {
                     throw new BackstopException(ExitCode.STORAGE, tmp + " changed on disk between its verification"

@@ -1,5 +1,6 @@
 package io.backstop.backup;
 
+import io.backstop.catalog.Manifest;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;

@@ -2,6 +2,7 @@ package io.backstop.backup;
 
 import io.backstop.BackstopException;
 import io.backstop.ExitCode;
+import io.backstop.catalog.BackupLayout;
 import io.backstop.pg.PgVersion;
 import java.util.Locale;
 

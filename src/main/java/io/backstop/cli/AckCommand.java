@@ -1,6 +1,6 @@
 package io.backstop.cli;
 
-import io.backstop.Main;
+import io.backstop.app.Components;
 import io.backstop.config.Settings;
 import io.backstop.counts.Check;
 import java.io.PrintWriter;
@@ -8,7 +8,6 @@ import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Option;
 import picocli.CommandLine.ParentCommand;
 import picocli.CommandLine.Spec;
 
@@ -28,7 +27,7 @@ public final class AckCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        Main main = parent.main();
+        Components main = parent.components();
         PrintWriter out = spec.commandLine().getOut();
         for (Settings.Target t : main.targets(targets.name())) {
             Check.Result r = main.check().ack(t);

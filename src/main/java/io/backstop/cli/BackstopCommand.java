@@ -1,6 +1,7 @@
 package io.backstop.cli;
 
-import io.backstop.Main;
+import io.backstop.app.Components;
+import io.backstop.app.Invocation;
 import java.nio.file.Path;
 import java.util.Optional;
 import picocli.CommandLine.Command;
@@ -27,19 +28,30 @@ public final class BackstopCommand {
     @Option(names = {"-v", "--verbose"}, scope = ScopeType.INHERIT, description = "Log at INFO on the command line (the daemon always does).")
     boolean verbose;
 
-    private Main main;
+    private Invocation invocation;
+    private Components components;
 
-    public BackstopCommand(Main main) {
-        this.main = main;
+    /** The invocation of the run about to start (one command line may serve several runs, one at a time). */
+    void use(Invocation invocation) {
+        this.invocation = invocation;
+        this.components = null;
     }
 
-    /** The Main of the run about to start (one command line may serve several runs, one at a time). */
-    public void use(Main main) {
-        this.main = main;
+    /** What this run was given: environment, clock, standard input. */
+    Invocation invocation() {
+        return invocation;
     }
 
-    public Main main() {
-        main.configFile(Optional.ofNullable(config));
-        return main;
+    /** This run's parts, built once from valid settings the first time a command asks. */
+    Components components() {
+        return components(Optional.empty());
+    }
+
+    /** As {@link #components()}, with encrypted local backups read with {@code identity} when one is given. */
+    Components components(Optional<Path> identity) {
+        if (components == null) {
+            components = Components.load(invocation, Optional.ofNullable(config), identity, VersionProvider.version());
+        }
+        return components;
     }
 }

@@ -2,11 +2,11 @@ package io.backstop.cli;
 
 import io.backstop.BackstopException;
 import io.backstop.ExitCode;
-import io.backstop.Main;
+import io.backstop.app.Components;
 import io.backstop.backup.Backup;
 import io.backstop.backup.BackupResult;
-import io.backstop.backup.Sizes;
 import io.backstop.config.Settings;
+import io.backstop.files.Sizes;
 import java.io.PrintWriter;
 import java.time.Duration;
 import java.util.Optional;
@@ -44,15 +44,15 @@ public final class BackupCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        Main main = parent.main();
+        Components main = parent.components();
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        io.backstop.schedule.BackupCycle cycle = main.cycle();
+        io.backstop.backup.BackupCycle cycle = main.cycle();
         Backup.Request request = new Backup.Request(Optional.ofNullable(label), Duration.ofSeconds(waitSeconds));
         int status = ExitCode.OK.status();
         for (Settings.Target t : main.targets(targets.name())) {
             try (TerminalProgress progress = TerminalProgress.forStderr(err, t.name())) {
-                io.backstop.schedule.BackupCycle.Result done = cycle.run(t, request, progress);
+                io.backstop.backup.BackupCycle.Result done = cycle.run(t, request, progress);
                 BackupResult r = done.backup();
                 progress.finish();
                 out.printf("backup %s: %s, %s, %d tables, %,d rows, %s (dump %s, verify %s), verified, sha256 %s%n",

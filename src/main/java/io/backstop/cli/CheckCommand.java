@@ -2,7 +2,7 @@ package io.backstop.cli;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import io.backstop.ExitCode;
-import io.backstop.Main;
+import io.backstop.app.Components;
 import io.backstop.config.Settings;
 import io.backstop.counts.Check;
 import io.backstop.counts.Drop;
@@ -39,7 +39,7 @@ public final class CheckCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws JsonProcessingException {
-        Main main = parent.main();
+        Components main = parent.components();
         PrintWriter out = spec.commandLine().getOut();
         Check check = main.check();
         boolean dropped = false;

@@ -1,6 +1,10 @@
 package io.backstop.cli;
 
+import io.backstop.BackstopException;
+import io.backstop.ExitCode;
+import io.backstop.app.Invocation;
 import java.io.PrintWriter;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import picocli.CommandLine;
@@ -10,10 +14,72 @@ public final class CommandLines {
     private CommandLines() {
     }
 
+    /** Runs one command line and returns its exit status; never calls System.exit. */
+    public static int run(String[] args, PrintWriter out, PrintWriter err, Invocation invocation) {
+        return run(configured(), args, out, err, invocation);
+    }
+
+    /**
+     * Runs {@code args} on a command line built by {@link #configured} (one may serve many runs, one at a time:
+     * picocli resets every option before it parses), with this run's own invocation and components.
+     */
+    public static int run(CommandLine cmd, String[] args, PrintWriter out, PrintWriter err, Invocation invocation) {
+        ((BackstopCommand) cmd.getCommand()).use(invocation);
+        cmd.setOut(out);
+        cmd.setErr(err);
+        boolean debug = Arrays.asList(args).contains("--debug");
+        cmd.setExecutionExceptionHandler((e, commandLine, parseResult) -> report(e, commandLine.getErr(), debug));
+        return cmd.execute(args);
+    }
+
+    /** Prints an error the way an operator reads it: the message, then causes that add something. */
+    static int report(Exception e, PrintWriter err, boolean debug) {
+        if (e instanceof BackstopException be) {
+            err.println("backstop: error: " + be.getMessage());
+            printCauses(be, err);
+            if (debug) {
+                be.printStackTrace(err);
+            }
+            err.flush();
+            return be.code().status();
+        }
+        err.println("backstop: internal error: " + e);
+        if (debug) {
+            e.printStackTrace(err);
+        } else {
+            err.println("  (run again with --debug for the stack trace, and report it)");
+        }
+        err.flush();
+        return ExitCode.INTERNAL.status();
+    }
+
+    private static void printCauses(Throwable e, PrintWriter err) {
+        String seen = String.valueOf(e.getMessage());
+        for (Throwable c = e.getCause(); c != null; c = c.getCause()) {
+            String m = c.getMessage();
+            if (m != null && !seen.contains(m)) {
+                err.println("  caused by: " + m);
+                seen += m;
+            }
+        }
+    }
+
+    /** The exit codes, as every command's help ends. */
+    static String[] exitCodeTable() {
+        List<String> lines = new ArrayList<>();
+        lines.add("");
+        lines.add("Exit codes:");
+        for (ExitCode code : ExitCode.values()) {
+            lines.add(String.format("  %3d  %s", code.status(), code.meaning()));
+        }
+        return lines.toArray(String[]::new);
+    }
+
     /** Backstop's command line, configured: exit codes, help layout, the guard's argument rule, usage errors. */
-    public static CommandLine configured(String[] exitCodes) {
-        CommandLine cmd = new CommandLine(new BackstopCommand(null));
-        cmd.getCommandSpec().exitCodeOnInvalidInput(io.backstop.ExitCode.USAGE.status());
+    public static CommandLine configured() {
+        String[] exitCodes = exitCodeTable();
+        CommandLine cmd = new CommandLine(new BackstopCommand());
+        cmd.getCommandSpec().exitCodeOnInvalidInput(ExitCode.USAGE.status());
         cmd.getCommandSpec().usageMessage().footer(exitCodes);
         cmd.getSubcommands().values().forEach(sub -> sub.getCommandSpec().usageMessage().footer(exitCodes));
         // Descriptions are written as source lines; picocli wraps each element by itself, so they are
@@ -35,7 +101,7 @@ public final class CommandLines {
             }
             e.println("See: " + ex.getCommandLine().getCommandSpec().qualifiedName() + " --help");
             e.flush();
-            return io.backstop.ExitCode.USAGE.status();
+            return ExitCode.USAGE.status();
         });
         return cmd;
     }

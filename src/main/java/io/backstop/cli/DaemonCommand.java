@@ -1,12 +1,12 @@
 package io.backstop.cli;
 
-import io.backstop.Main;
+import io.backstop.app.Components;
 import io.backstop.http.HealthState;
 import io.backstop.http.HttpApi;
 import io.backstop.schedule.Daemon;
 import java.time.Duration;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.ParentCommand;
 import sun.misc.Signal;
@@ -28,7 +28,7 @@ public final class DaemonCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws InterruptedException {
-        Main main = parent.main();
+        Components main = parent.components();
         HealthState state = new HealthState();
         main.seed(state);
         Daemon daemon = main.daemon(state);

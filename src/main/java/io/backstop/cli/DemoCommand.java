@@ -2,8 +2,9 @@ package io.backstop.cli;
 
 import io.backstop.BackstopException;
 import io.backstop.ExitCode;
-import io.backstop.Main;
-import io.backstop.backup.BackupLayout;
+import io.backstop.app.Components;
+import io.backstop.app.Invocation;
+import io.backstop.catalog.BackupLayout;
 import io.backstop.http.HealthState;
 import io.backstop.http.HttpApi;
 import io.backstop.pg.LocalCluster;
@@ -14,9 +15,9 @@ import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.SQLException;
 import java.sql.Statement;
-import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
@@ -72,12 +73,12 @@ public final class DemoCommand implements Callable<Integer> {
         seed(cluster);
         // Each run has a new cluster: its backups get a directory of their own, so the last run's
         // baseline (another cluster's identity) never raises a false alarm here.
-        Path runDir = backups.toAbsolutePath().resolve("run-" + BackupLayout.stamp(parent.main().clock().instant()));
+        Path runDir = backups.toAbsolutePath().resolve("run-" + BackupLayout.stamp(parent.invocation().clock().instant()));
         Path passwordFile = writePrivate(runDir, ".demo-password", password);
         // psql reads libpq's PGPASSFILE (host:port:db:user:password lines), not Backstop's PGPASSWORD_FILE.
         Path pgpass = writePrivate(runDir, ".demo-pgpass", "*:*:*:*:" + password.replace("\\", "\\\\").replace(":", "\\:"));
 
-        Map<String, String> env = new HashMap<>(parent.main().env());
+        Map<String, String> env = new HashMap<>(parent.invocation().env());
         env.put("PGHOST", cluster.host());
         env.put("PGPORT", Integer.toString(cluster.port()));
         env.put("PGUSER", LocalCluster.SUPERUSER);
@@ -95,7 +96,8 @@ public final class DemoCommand implements Callable<Integer> {
         env.put("BACKSTOP_HTTP_TOKEN", token);
         env.put("BACKSTOP_PG_BIN_DIR", cluster.bin().toString());
         env.put("BACKSTOP_CONFIG", "/dev/null");
-        Main main = new Main(env, parent.main().clock());
+        Components main = Components.load(new Invocation(env, parent.invocation().clock(), parent.invocation().stdin()),
+                Optional.empty(), Optional.empty(), VersionProvider.version());
 
         HealthState state = new HealthState();
         main.seed(state);

@@ -67,11 +67,11 @@ public final class GuardCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         PrintWriter out = spec.commandLine().getOut();
-        Map<String, String> env = parent.main().env();
+        Map<String, String> env = parent.invocation().env();
         if (!hook && !batch && command != null && command.size() > 1 && command.get(0).equals("scan")) {
             return scan(command.subList(1, command.size()), out, env);
         }
-        byte[] stdin = command == null || command.isEmpty() || hook || batch ? parent.main().stdin().readAllBytes() : null;
+        byte[] stdin = command == null || command.isEmpty() || hook || batch ? parent.invocation().stdin().readAllBytes() : null;
         if (!hook && (command == null || command.isEmpty()) && new String(stdin, StandardCharsets.UTF_8).isBlank()) {
             // Nothing read is nothing judged: never an allow for a command line the guard did not see.
             throw new BackstopException(ExitCode.USAGE, "guard: no command to judge; give it after the guard's options"
@@ -249,7 +249,7 @@ public final class GuardCommand implements Callable<Integer> {
     }
 
     private String fromBackupDir() {
-        var main = parent.main();
+        var main = parent.components();
         if (!Files.isDirectory(main.settings().backupDir())) {
             return null;
         }

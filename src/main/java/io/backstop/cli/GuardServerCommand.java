@@ -2,7 +2,7 @@ package io.backstop.cli;
 
 import io.backstop.BackstopException;
 import io.backstop.ExitCode;
-import io.backstop.Main;
+import io.backstop.app.Invocation;
 import java.io.BufferedInputStream;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
@@ -24,6 +24,7 @@ import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.MessageDigest;
 import java.security.SecureRandom;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -57,7 +58,7 @@ public final class GuardServerCommand implements Callable<Integer> {
             "BACKSTOP_HTTP_TOKEN_FILE", "BACKSTOP_GUARD_CWD");
     private static final int MAX_REQUEST = 8 << 20;
     /** Built once per worker: picocli's model of every command is most of a call's cost otherwise. */
-    private static final ThreadLocal<picocli.CommandLine> COMMAND_LINE = ThreadLocal.withInitial(() -> CommandLines.configured(Main.exitCodeTable()));
+    private static final ThreadLocal<picocli.CommandLine> COMMAND_LINE = ThreadLocal.withInitial(() -> CommandLines.configured());
 
     @Option(names = "--state", required = true, paramLabel = "FILE", description = "Where the port, secret and pid go.")
     Path state;
@@ -147,8 +148,8 @@ public final class GuardServerCommand implements Callable<Integer> {
             byte[] stdin = bytes(in);
             StringWriter out = new StringWriter();
             StringWriter err = new StringWriter();
-            int status = Main.run(COMMAND_LINE.get(), args.toArray(String[]::new), new PrintWriter(out, true),
-                    new PrintWriter(err, true), env, new ByteArrayInputStream(stdin));
+            int status = CommandLines.run(COMMAND_LINE.get(), args.toArray(String[]::new), new PrintWriter(out, true),
+                    new PrintWriter(err, true), new Invocation(env, Clock.systemUTC(), new ByteArrayInputStream(stdin)));
             OutputStream reply = client.getOutputStream();
             ByteArrayOutputStream b = new ByteArrayOutputStream();
             b.write((status + "\n").getBytes(StandardCharsets.UTF_8));

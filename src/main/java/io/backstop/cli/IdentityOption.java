@@ -1,7 +1,6 @@
 package io.backstop.cli;
 
-import io.backstop.Main;
-import io.backstop.backup.Archive;
+import io.backstop.app.Components;
 import java.nio.file.Path;
 import java.util.Optional;
 import picocli.CommandLine.Option;
@@ -16,12 +15,7 @@ final class IdentityOption {
     Path file;
 
     /** This option, else BACKSTOP_AGE_IDENTITY_FILE; what is found is also what encrypted local backups are read with. */
-    Optional<Path> resolve(Main main) {
-        if (file != null) {
-            Archive.useIdentity(file);
-            return Optional.of(file);
-        }
-        String env = main.env().get("BACKSTOP_AGE_IDENTITY_FILE");
-        return env == null || env.isBlank() ? Optional.empty() : Optional.of(Path.of(env));
+    Optional<Path> resolve(Components main) {
+        return Optional.ofNullable(file).or(() -> main.invocation().identityFile());
     }
 }

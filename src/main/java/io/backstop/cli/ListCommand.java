@@ -1,11 +1,11 @@
 package io.backstop.cli;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
-import io.backstop.Main;
-import io.backstop.backup.Catalog;
-import io.backstop.backup.Manifest;
-import io.backstop.backup.Sizes;
+import io.backstop.app.Components;
+import io.backstop.catalog.Catalog;
+import io.backstop.catalog.Manifest;
 import io.backstop.config.Settings;
+import io.backstop.files.Sizes;
 import java.io.PrintWriter;
 import java.time.Duration;
 import java.time.ZoneOffset;
@@ -48,7 +48,7 @@ public final class ListCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws JsonProcessingException {
-        Main main = parent.main();
+        Components main = parent.components();
         PrintWriter out = spec.commandLine().getOut();
         if (offsite) {
             return listOffsite(main, out);
@@ -138,7 +138,7 @@ public final class ListCommand implements Callable<Integer> {
         return o;
     }
 
-    private int listOffsite(Main main, PrintWriter out) throws JsonProcessingException {
+    private int listOffsite(Components main, PrintWriter out) throws JsonProcessingException {
         io.backstop.offsite.Offsite store = main.offsite().orElseThrow(() -> new io.backstop.BackstopException(
                 io.backstop.ExitCode.USAGE, "--offsite: no offsite store is configured; set offsite.url"
                         + " (BACKSTOP_OFFSITE_URL), its endpoint and keys"));
@@ -186,7 +186,7 @@ public final class ListCommand implements Callable<Integer> {
         try (var dirs = java.nio.file.Files.list(root)) {
             return dirs.filter(java.nio.file.Files::isDirectory)
                     .filter(d -> !configured.contains(d.getFileName().toString()))
-                    .filter(d -> java.util.Arrays.stream(io.backstop.backup.Tier.values())
+                    .filter(d -> java.util.Arrays.stream(io.backstop.catalog.Tier.values())
                             .anyMatch(t -> java.nio.file.Files.isDirectory(d.resolve(t.dir()))))
                     .map(d -> d.getFileName().toString()).sorted().toList();
         } catch (java.io.IOException e) {

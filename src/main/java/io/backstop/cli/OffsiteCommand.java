@@ -2,9 +2,9 @@ package io.backstop.cli;
 
 import io.backstop.BackstopException;
 import io.backstop.ExitCode;
-import io.backstop.Main;
-import io.backstop.backup.Sizes;
+import io.backstop.app.Components;
 import io.backstop.config.Settings;
+import io.backstop.files.Sizes;
 import io.backstop.offsite.Offsite;
 import java.io.PrintWriter;
 import java.time.Duration;
@@ -37,7 +37,7 @@ public final class OffsiteCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws com.fasterxml.jackson.core.JsonProcessingException {
-        Main main = parent.main();
+        Components main = parent.components();
         PrintWriter out = spec.commandLine().getOut();
         Offsite offsite = main.offsite().orElseThrow(() -> new BackstopException(ExitCode.USAGE,
                 "backstop.offsite.url is empty: no offsite store is configured; allowed: s3://BUCKET[/PREFIX] in the"

@@ -2,7 +2,7 @@ package io.backstop.cli;
 
 import io.backstop.BackstopException;
 import io.backstop.ExitCode;
-import io.backstop.Main;
+import io.backstop.app.Components;
 import io.backstop.offsite.Offsite;
 import java.io.PrintWriter;
 import java.nio.file.Path;
@@ -21,7 +21,7 @@ final class OffsiteReference {
     }
 
     /** For a restore: an offsite copy is downloaded into {@code <target>/offsite/}, where it stays. */
-    static String localize(Main main, String target, String backup, Optional<Path> identity, PrintWriter out) {
+    static String localize(Components main, String target, String backup, Optional<Path> identity, PrintWriter out) {
         if (backup == null || !backup.startsWith(PREFIX)) {
             return backup;
         }
@@ -31,7 +31,7 @@ final class OffsiteReference {
     }
 
     /** For a drill: an offsite copy is downloaded for it alone, and removed when the result is closed. */
-    static Local forDrill(Main main, String target, String backup, Optional<Path> identity, PrintWriter out) {
+    static Local forDrill(Components main, String target, String backup, Optional<Path> identity, PrintWriter out) {
         if (backup == null || !backup.startsWith(PREFIX)) {
             return new Local(backup, null, null);
         }
@@ -54,7 +54,7 @@ final class OffsiteReference {
         }
     }
 
-    private static Offsite offsite(Main main, String backup) {
+    private static Offsite offsite(Components main, String backup) {
         return main.offsite().orElseThrow(() -> new BackstopException(ExitCode.USAGE, backup
                 + ": no offsite store is configured; set offsite.url (BACKSTOP_OFFSITE_URL), the endpoint and the"
                 + " keys of the bucket that holds the copies"));
@@ -63,7 +63,7 @@ final class OffsiteReference {
     private static Offsite.Remote announce(Offsite offsite, String target, String backup, PrintWriter out) {
         Offsite.Remote copy = offsite.choose(target, backup.substring(PREFIX.length()));
         out.printf("offsite copy %s (%s, %s): downloading%s%n", copy.key(), copy.tier().dir(),
-                io.backstop.backup.Sizes.bytes(copy.size()), copy.encrypted() ? " and decrypting" : "");
+                io.backstop.files.Sizes.bytes(copy.size()), copy.encrypted() ? " and decrypting" : "");
         out.flush();
         return copy;
     }

@@ -1,8 +1,8 @@
 package io.backstop.cli;
 
-import io.backstop.Main;
-import io.backstop.backup.TargetLock;
+import io.backstop.app.Components;
 import io.backstop.config.Settings;
+import io.backstop.files.TargetLock;
 import io.backstop.retention.RetentionPlan;
 import java.io.PrintWriter;
 import java.time.Duration;
@@ -34,7 +34,7 @@ public final class PruneCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        Main main = parent.main();
+        Components main = parent.components();
         PrintWriter out = spec.commandLine().getOut();
         for (Settings.Target t : main.targets(targets.name())) {
             List<RetentionPlan.Deletion> plan;

@@ -1,15 +1,16 @@
 package io.backstop.cli;
 
 import io.backstop.ExitCode;
-import io.backstop.Main;
-import io.backstop.backup.Sizes;
+import io.backstop.app.Components;
 import io.backstop.config.Settings;
 import io.backstop.counts.Check;
+import io.backstop.files.Sizes;
 import io.backstop.recover.Recover;
 import io.backstop.restore.Resolver;
 import io.backstop.restore.Restore;
 import java.io.PrintWriter;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -63,8 +64,7 @@ public final class RecoverCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        Main main = parent.main();
-        identity.resolve(main); // an encrypted backup (encryption.local) is read with it
+        Components main = parent.components(Optional.ofNullable(identity.file));
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         Settings.Target target = main.targets(targets.name()).get(0);

@@ -1,12 +1,13 @@
 package io.backstop.cli;
 
 import io.backstop.ExitCode;
-import io.backstop.Main;
-import io.backstop.backup.Sizes;
+import io.backstop.app.Components;
 import io.backstop.config.Settings;
+import io.backstop.files.Sizes;
 import io.backstop.restore.Resolver;
 import io.backstop.restore.Restore;
 import java.io.PrintWriter;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -64,7 +65,7 @@ public final class RestoreCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        Main main = parent.main();
+        Components main = parent.components(Optional.ofNullable(identity.file));
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         Settings.Target target = main.targets(targets.name()).get(0);

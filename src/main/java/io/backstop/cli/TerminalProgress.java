@@ -1,7 +1,7 @@
 package io.backstop.cli;
 
 import io.backstop.backup.Progress;
-import io.backstop.backup.Sizes;
+import io.backstop.files.Sizes;
 import java.io.PrintWriter;
 import java.time.Duration;
 

@@ -1,17 +1,17 @@
 package io.backstop.cli;
 
 import io.backstop.ExitCode;
-import io.backstop.Main;
-import io.backstop.backup.Sizes;
+import io.backstop.app.Components;
 import io.backstop.config.Settings;
-import io.backstop.restore.Drill;
+import io.backstop.files.Sizes;
 import io.backstop.restore.Resolver;
+import io.backstop.verify.Drill;
 import java.io.PrintWriter;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.ParentCommand;
 import picocli.CommandLine.Spec;
@@ -39,7 +39,7 @@ public final class VerifyCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        Main main = parent.main();
+        Components main = parent.components(Optional.ofNullable(identity.file));
         PrintWriter out = spec.commandLine().getOut();
         int status = ExitCode.OK.status();
         for (Settings.Target t : main.targets(targets.name())) {

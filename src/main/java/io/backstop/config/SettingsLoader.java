@@ -7,8 +7,8 @@ import com.typesafe.config.ConfigObject;
 import com.typesafe.config.ConfigParseOptions;
 import com.typesafe.config.ConfigResolveOptions;
 import com.typesafe.config.ConfigResolver;
-import com.typesafe.config.ConfigValueFactory;
 import com.typesafe.config.ConfigValue;
+import com.typesafe.config.ConfigValueFactory;
 import com.typesafe.config.ConfigValueType;
 import io.backstop.BackstopException;
 import io.backstop.ExitCode;
@@ -286,7 +286,7 @@ public final class SettingsLoader {
                 v.bool("encryption.local"), v.bool("encryption.offsite"));
         List<String> recipients = encryption.recipients();
         for (int i = 0; i < recipients.size(); i++) {
-            String problem = io.backstop.offsite.Age.checkRecipient(recipients.get(i));
+            String problem = AgeRecipient.problem(recipients.get(i));
             if (problem != null) {
                 problems.add(ROOT + ".encryption.recipients[" + i + "]: " + problem + originOf(c.getValue(
                         "encryption.recipients").origin()));

@@ -2,12 +2,12 @@ package io.backstop.counts;
 
 import io.backstop.BackstopException;
 import io.backstop.ExitCode;
-import io.backstop.backup.BackupLayout;
-import io.backstop.backup.Catalog;
-import io.backstop.backup.Manifest;
-import io.backstop.backup.Manifests;
-import io.backstop.backup.ServerInfo;
-import io.backstop.backup.Tier;
+import io.backstop.catalog.BackupLayout;
+import io.backstop.catalog.Catalog;
+import io.backstop.catalog.Manifest;
+import io.backstop.catalog.Manifests;
+import io.backstop.catalog.ServerInfo;
+import io.backstop.catalog.Tier;
 import io.backstop.config.Settings;
 import io.backstop.config.Settings.Target;
 import io.backstop.pg.Database;
@@ -100,8 +100,8 @@ public final class Check {
 
     /** The databases this target's backups were taken of: the names it has existed under. */
     private List<String> backedUpNames(Target target) {
-        return new io.backstop.backup.Catalog(layout, manifests).list(target.name()).stream()
-                .flatMap(e -> e.manifest().stream()).map(io.backstop.backup.Manifest::database)
+        return new io.backstop.catalog.Catalog(layout, manifests).list(target.name()).stream()
+                .flatMap(e -> e.manifest().stream()).map(io.backstop.catalog.Manifest::database)
                 .filter(java.util.Objects::nonNull).distinct().sorted().toList();
     }
 

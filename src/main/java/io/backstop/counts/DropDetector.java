@@ -1,6 +1,7 @@
 package io.backstop.counts;
 
 import io.backstop.config.Settings.RowCounts;
+import io.backstop.pg.RowCounter;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;

@@ -1,6 +1,8 @@
 package io.backstop.counts;
 
 import io.backstop.config.Settings.RowCounts;
+import io.backstop.pg.CountedTable;
+import io.backstop.pg.RowCounter;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;

@@ -2,7 +2,7 @@ package io.backstop.http;
 
 import io.backstop.BackstopException;
 import io.backstop.backup.BackupResult;
-import io.backstop.backup.Tier;
+import io.backstop.catalog.Tier;
 import io.backstop.counts.Check;
 import io.backstop.counts.Drop;
 import io.backstop.retention.Rotation;
@@ -185,7 +185,7 @@ public final class HealthState implements Reporter {
     }
 
     @Override
-    public void drilled(String target, io.backstop.restore.Drill.Result result) {
+    public void drilled(String target, io.backstop.verify.Drill.Result result) {
         if (result.ran()) {
             drillSeconds.put(target, result.duration().toNanos() / 1e9);
             if (result.restoredBytes() > 0) {

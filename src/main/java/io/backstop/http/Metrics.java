@@ -1,6 +1,6 @@
 package io.backstop.http;
 
-import io.backstop.backup.Tier;
+import io.backstop.catalog.Tier;
 import io.backstop.config.Settings;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;

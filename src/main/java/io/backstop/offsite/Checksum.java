@@ -1,5 +1,6 @@
 package io.backstop.offsite;
 
+import io.backstop.files.Crc32c;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -169,6 +170,6 @@ public enum Checksum {
 
     /** A CRC32C as a store takes it: the base64 of its four big-endian bytes. */
     public static String base64(java.util.zip.Checksum crc32c) {
-        return Base64.getEncoder().encodeToString(ByteBuffer.allocate(4).putInt((int) crc32c.getValue()).array());
+        return Crc32c.base64(crc32c);
     }
 }

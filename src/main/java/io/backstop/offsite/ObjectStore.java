@@ -4,6 +4,7 @@ import io.backstop.BackstopException;
 import io.backstop.ExitCode;
 import io.backstop.config.Settings.ObjectLock;
 import io.backstop.config.Settings.Offsite;
+import io.backstop.offsite.Checksum;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.channels.Channels;

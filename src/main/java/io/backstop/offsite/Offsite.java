@@ -4,13 +4,16 @@ import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import com.fasterxml.jackson.databind.annotation.JsonNaming;
 import io.backstop.BackstopException;
 import io.backstop.ExitCode;
-import io.backstop.backup.BackupLayout;
-import io.backstop.backup.Catalog;
-import io.backstop.backup.Durable;
-import io.backstop.backup.Manifest;
-import io.backstop.backup.Manifests;
-import io.backstop.backup.Tier;
+import io.backstop.catalog.BackupLayout;
+import io.backstop.catalog.Catalog;
+import io.backstop.catalog.Manifest;
+import io.backstop.catalog.Manifests;
+import io.backstop.catalog.Tier;
 import io.backstop.config.Settings;
+import io.backstop.crypt.Age;
+import io.backstop.files.Durable;
+import io.backstop.files.Hashing;
+import io.backstop.offsite.Checksum;
 import io.backstop.retention.RetentionPlan;
 import java.io.IOException;
 import java.io.InputStream;
@@ -189,9 +192,9 @@ public final class Offsite {
     public Status syncLocked(String target, java.time.Duration wait) {
         Path lockFile = layout.targetDir(target).resolve(".offsite.lock");
         Durable.createDirectories(layout.targetDir(target));
-        io.backstop.backup.TargetLock lock;
+        io.backstop.files.TargetLock lock;
         try {
-            lock = io.backstop.backup.TargetLock.acquire(lockFile, target, wait);
+            lock = io.backstop.files.TargetLock.acquire(lockFile, target, wait);
         } catch (BackstopException e) {
             if (e.code() != ExitCode.BUSY) {
                 throw e;
@@ -444,7 +447,7 @@ public final class Offsite {
 
     /** A file whose sha256 is no longer its manifest's is never copied. */
     private static void checkPlaintext(Path file, Manifest m) {
-        if (!io.backstop.backup.Verifier.sha256(file).equals(m.sha256())) {
+        if (!io.backstop.files.Hashing.sha256(file).equals(m.sha256())) {
             throw damaged(file);
         }
     }

@@ -2,6 +2,7 @@ package io.backstop.pg;
 
 import io.backstop.BackstopException;
 import io.backstop.ExitCode;
+import io.backstop.files.ProcessOwner;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;

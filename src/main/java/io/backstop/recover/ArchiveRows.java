@@ -77,7 +77,7 @@ final class ArchiveRows {
             Duration timeout, Filter filter) {
         Loaded[] loaded = new Loaded[1];
         SQLException[] failed = new SQLException[1];
-        ProcessRunner.Spec spec = io.backstop.backup.Archive.pgRestore(List.of(tools.pgRestore().toString(),
+        ProcessRunner.Spec spec = io.backstop.catalog.Archive.pgRestore(List.of(tools.pgRestore().toString(),
                 "--data-only", "--schema=" + schema, "--table=" + table, "--file=-"), archive, Map.of(), timeout)
                 .withStdout(in -> {
                     try {

@@ -8,8 +8,8 @@ import io.backstop.pg.Database;
 import io.backstop.pg.PgTools;
 import io.backstop.pg.ProcessRunner;
 import io.backstop.restore.DatabaseProperties;
-import io.backstop.restore.DrillSite;
 import io.backstop.restore.Resolver;
+import io.backstop.verify.DrillSite;
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
@@ -80,7 +80,7 @@ record Definition(List<String> ddl, List<QualifiedName> tables, List<String> ref
         try (Database.PasswordFile passfile = db.passwordFile()) {
             java.util.Map<String, String> env = db.libpqEnvironment(passfile, database);
             ProcessRunner.Spec spec = (archive == null ? ProcessRunner.Spec.of(command, env, settings.pgDump().timeout())
-                    : io.backstop.backup.Archive.pgRestore(command, archive, env, settings.pgDump().timeout()))
+                    : io.backstop.catalog.Archive.pgRestore(command, archive, env, settings.pgDump().timeout()))
                     .withStdout(in -> in.transferTo(out));
             ProcessRunner.Result r = new ProcessRunner().run(spec, p -> { });
             // pg_restore --schema-only may meet objects this server cannot create (a missing extension):

@@ -51,7 +51,7 @@ final class ArchiveToc {
     static ArchiveToc read(PgTools tools, Path archive, Duration timeout) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         ProcessRunner runner = new ProcessRunner();
-        ProcessRunner.Spec spec = io.backstop.backup.Archive.pgRestore(List.of(tools.pgRestore().toString(), "--create",
+        ProcessRunner.Spec spec = io.backstop.catalog.Archive.pgRestore(List.of(tools.pgRestore().toString(), "--create",
                 "--list"), archive, Map.of(), timeout).withStdout(in -> in.transferTo(out));
         ProcessRunner.Result result = runner.run(spec, p -> { });
         if (result.exitCode() != 0) {

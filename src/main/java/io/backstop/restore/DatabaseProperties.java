@@ -50,7 +50,7 @@ public final class DatabaseProperties {
     }
 
     /** Reads the database entries of {@code archive}; an archive without them (an old pg_dump) gives none. */
-    static DatabaseProperties read(PgTools tools, Path archive, Duration timeout) {
+    public static DatabaseProperties read(PgTools tools, Path archive, Duration timeout) {
         ArchiveToc toc = ArchiveToc.read(tools, archive, timeout);
         Optional<String> name = toc.databaseName();
         if (name.isEmpty()) {
@@ -63,7 +63,7 @@ public final class DatabaseProperties {
             toc.databaseEntries().forEach(e -> lines.append(e.line()).append('\n'));
             Files.writeString(list, lines, StandardCharsets.UTF_8);
             ByteArrayOutputStream script = new ByteArrayOutputStream();
-            ProcessRunner.Spec spec = io.backstop.backup.Archive.pgRestore(List.of(tools.pgRestore().toString(), "--create",
+            ProcessRunner.Spec spec = io.backstop.catalog.Archive.pgRestore(List.of(tools.pgRestore().toString(), "--create",
                     "--use-list=" + list, "--file=-"), archive, Map.of(), timeout)
                     .withStdout(in -> in.transferTo(script));
             ProcessRunner.Result result = new ProcessRunner().run(spec, p -> { });

@@ -2,15 +2,15 @@ package io.backstop.restore;
 
 import io.backstop.BackstopException;
 import io.backstop.ExitCode;
-import io.backstop.backup.BackupLayout;
-import io.backstop.backup.Manifest;
-import io.backstop.backup.Verifier;
+import io.backstop.catalog.BackupLayout;
+import io.backstop.catalog.Manifest;
 import io.backstop.config.Settings.Target;
-import io.backstop.counts.CountedTable;
-import io.backstop.counts.RowCounter;
+import io.backstop.files.Hashing;
+import io.backstop.pg.CountedTable;
 import io.backstop.pg.Database;
 import io.backstop.pg.PgTools;
 import io.backstop.pg.ProcessRunner;
+import io.backstop.pg.RowCounter;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -24,11 +24,11 @@ import java.util.List;
 import java.util.Map;
 
 /** The steps a restore and a drill share: integrity, database lifecycle, pg_restore, counting. */
-final class PgRestore {
+public final class PgRestore {
     private static final String EXISTS = "SELECT 1 FROM pg_database WHERE datname = ?";
     private static final String QUOTE = "SELECT quote_ident(?)";
     private static final String USER_TABLES = """
-            SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            public SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
              WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
                AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'
             """;
@@ -36,17 +36,17 @@ final class PgRestore {
     private final PgTools tools;
     private final Duration timeout;
 
-    PgRestore(PgTools tools, Duration timeout) {
+    public PgRestore(PgTools tools, Duration timeout) {
         this.tools = tools;
         this.timeout = timeout;
     }
 
     /** The file is byte for byte what was verified: checked before anything is touched. */
-    static void checkIntegrity(Path file, Manifest manifest) {
-        String actual = Verifier.sha256(file);
+    public static void checkIntegrity(Path file, Manifest manifest) {
+        String actual = Hashing.sha256(file);
         if (!actual.equals(manifest.sha256())) {
             // Remembered: whoever finds the damage, no later latest, retention count or restore trusts the file.
-            String recorded = io.backstop.backup.Latest.recordDamage(file, manifest,
+            String recorded = io.backstop.catalog.Latest.recordDamage(file, manifest,
                     "its sha256 differs from the manifest's (found by a restore or drill)");
             throw new BackstopException(ExitCode.BAD_BACKUP, file + " does not match the sha256 in its manifest (it was"
                     + " changed, truncated or corrupted after it was verified); refusing to restore it. " + recorded
@@ -76,7 +76,7 @@ final class PgRestore {
     }
 
     /** Creates {@code name} as the archive's DATABASE entry describes it (template0, encoding, locale). */
-    static void create(Database db, String name, DatabaseProperties properties) {
+    public static void create(Database db, String name, DatabaseProperties properties) {
         try (Connection c = db.connect("postgres"); Statement st = c.createStatement()) {
             st.execute(properties.createStatement(quote(c, name)));
         } catch (SQLException e) {
@@ -90,7 +90,7 @@ final class PgRestore {
      * the server refused. Connected to that database, as pg_restore --create is: the comment lives
      * in a shared catalog in the encoding of the database it was set from.
      */
-    static List<String> applyProperties(Database db, String name, DatabaseProperties properties) {
+    public static List<String> applyProperties(Database db, String name, DatabaseProperties properties) {
         try (Connection c = db.connect(name)) {
             return properties.apply(c, quote(c, name));
         } catch (SQLException e) {
@@ -100,7 +100,7 @@ final class PgRestore {
     }
 
     /** Drops with FORCE: other sessions are ended (PostgreSQL 13+). */
-    static void drop(Database db, String name) {
+    public static void drop(Database db, String name) {
         try (Connection c = db.connect("postgres"); Statement st = c.createStatement()) {
             st.execute("DROP DATABASE IF EXISTS " + quote(c, name) + " WITH (FORCE)");
         } catch (SQLException e) {
@@ -125,7 +125,7 @@ final class PgRestore {
      * the archive entry, the server's message and a hint; with {@code continueOnError} it
      * restores everything it can and returns every object that failed.
      */
-    List<RestoreFailures.Failure> restore(Target target, Database db, Path file, String into, int jobs,
+    public List<RestoreFailures.Failure> restore(Target target, Database db, Path file, String into, int jobs,
             boolean continueOnError) {
         ProcessRunner runner = new ProcessRunner();
         RestoreFailures failures = new RestoreFailures(ArchiveToc.read(tools, file, timeout));
@@ -137,7 +137,7 @@ final class PgRestore {
             if (!continueOnError) {
                 command.add(1, "--exit-on-error");
             }
-            ProcessRunner.Spec spec = io.backstop.backup.Archive.pgRestore(command, file,
+            ProcessRunner.Spec spec = io.backstop.catalog.Archive.pgRestore(command, file,
                     db.libpqEnvironment(passfile, into), timeout).withStderrReader(failures);
             ProcessRunner.Result result = runner.run(spec, p -> { });
             List<RestoreFailures.Failure> failed = failures.failures();
@@ -161,7 +161,7 @@ final class PgRestore {
      * The rows of every table in {@code expected}, in {@code into}, counted as the backup counted
      * them (ONLY, extension filters); a missing table is absent from the result.
      */
-    static Map<String, Long> count(Database db, String into, Map<String, Long> expected) {
+    public static Map<String, Long> count(Database db, String into, Map<String, Long> expected) {
         RowCounter counter = new RowCounter();
         List<CountedTable> tables = new ArrayList<>();
         try (Connection c = db.connect(into)) {
@@ -182,7 +182,7 @@ final class PgRestore {
         }
     }
 
-    static List<String> differences(Map<String, Long> expected, Map<String, Long> actual) {
+    public static List<String> differences(Map<String, Long> expected, Map<String, Long> actual) {
         List<String> diffs = new ArrayList<>();
         expected.forEach((table, rows) -> {
             Long got = actual.get(table);

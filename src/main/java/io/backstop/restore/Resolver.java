@@ -2,12 +2,12 @@ package io.backstop.restore;
 
 import io.backstop.BackstopException;
 import io.backstop.ExitCode;
-import io.backstop.backup.BackupLayout;
-import io.backstop.backup.Catalog;
-import io.backstop.backup.Latest;
-import io.backstop.backup.Manifest;
-import io.backstop.backup.Manifests;
-import io.backstop.backup.Tier;
+import io.backstop.catalog.BackupLayout;
+import io.backstop.catalog.Catalog;
+import io.backstop.catalog.Latest;
+import io.backstop.catalog.Manifest;
+import io.backstop.catalog.Manifests;
+import io.backstop.catalog.Tier;
 import io.backstop.config.Settings.RowCounts;
 import io.backstop.counts.Drop;
 import io.backstop.counts.DropDetector;

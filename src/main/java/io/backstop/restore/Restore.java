@@ -76,7 +76,7 @@ public final class Restore {
     }
 
     /** Refuses, before anything is touched, a file that no longer matches its manifest's sha256. */
-    public static void checkIntegrity(Path file, io.backstop.backup.Manifest manifest) {
+    public static void checkIntegrity(Path file, io.backstop.catalog.Manifest manifest) {
         PgRestore.checkIntegrity(file, manifest);
     }
 
@@ -137,7 +137,7 @@ public final class Restore {
         }
         Duration took = Duration.ofNanos(System.nanoTime() - started);
         log.info("restore into {} finished: {} tables, {} differences from the manifest, {} failed objects, {}", into,
-                restored.size(), diffs.size(), failures.size(), io.backstop.backup.Sizes.seconds(took));
+                restored.size(), diffs.size(), failures.size(), io.backstop.files.Sizes.seconds(took));
         return new Result(into, file, safety, expected, restored, diffs,
                 failures.stream().map(RestoreFailures.Failure::describe).toList(), notes, took);
     }

@@ -13,7 +13,7 @@ import java.util.regex.Pattern;
  * a hint for the causes people meet on restore day. Progress chatter is consumed here so the
  * error tail stays readable.
  */
-final class RestoreFailures implements Predicate<String> {
+public final class RestoreFailures implements Predicate<String> {
     private static final Pattern TOC_ENTRY = Pattern.compile("^pg_restore: from TOC entry (\\d+);");
     private static final Pattern ERROR = Pattern.compile("^pg_restore: error: (.*)$");
     private static final Pattern PROGRESS = Pattern.compile(
@@ -23,8 +23,8 @@ final class RestoreFailures implements Predicate<String> {
     private static final Pattern CREATING = Pattern.compile("^pg_restore: (?:creating|processing data for) (.+)$");
 
     /** One object the server refused. */
-    record Failure(String object, String message, String command, Optional<String> hint) {
-        String describe() {
+    public record Failure(String object, String message, String command, Optional<String> hint) {
+        public String describe() {
             return object + ": " + message + hint.map(h -> "\n      hint: " + h).orElse("");
         }
     }

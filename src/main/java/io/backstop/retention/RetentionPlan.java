@@ -1,8 +1,8 @@
 package io.backstop.retention;
 
-import io.backstop.backup.Catalog;
-import io.backstop.backup.Manifest;
-import io.backstop.backup.Tier;
+import io.backstop.catalog.Catalog;
+import io.backstop.catalog.Manifest;
+import io.backstop.catalog.Tier;
 import io.backstop.config.Settings.Retention;
 import java.nio.file.Path;
 import java.util.ArrayList;

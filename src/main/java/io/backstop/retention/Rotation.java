@@ -1,13 +1,13 @@
 package io.backstop.retention;
 
-import io.backstop.backup.BackupLayout;
-import io.backstop.backup.Catalog;
-import io.backstop.backup.Durable;
-import io.backstop.backup.Manifest;
-import io.backstop.backup.Manifests;
-import io.backstop.backup.Sizes;
-import io.backstop.backup.Tier;
+import io.backstop.catalog.BackupLayout;
+import io.backstop.catalog.Catalog;
+import io.backstop.catalog.Manifest;
+import io.backstop.catalog.Manifests;
+import io.backstop.catalog.Tier;
 import io.backstop.config.Settings;
+import io.backstop.files.Durable;
+import io.backstop.files.Sizes;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

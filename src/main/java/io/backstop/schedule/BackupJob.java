@@ -3,6 +3,7 @@ package io.backstop.schedule;
 import io.backstop.BackstopException;
 import io.backstop.ExitCode;
 import io.backstop.backup.Backup;
+import io.backstop.backup.BackupCycle;
 import io.backstop.config.Settings.Target;
 import java.time.Clock;
 import java.time.Duration;
@@ -89,7 +90,7 @@ final class BackupJob implements InterruptableJob {
                 boolean retry = !PERMANENT.contains(e.code()) && retryAt.isBefore(deadline);
                 log.warn("backup {} failed (attempt {}, exit code {}): {}; earlier backups are kept. {}", target.name(),
                         consecutiveFailures, e.code().status(), e.getMessage(),
-                        retry ? "Retrying in " + io.backstop.backup.Sizes.seconds(backoff) + "."
+                        retry ? "Retrying in " + io.backstop.files.Sizes.seconds(backoff) + "."
                                 : "Next try at the next scheduled slot; fix the cause shown above.");
                 if (!retry || !sleep(backoff)) {
                     return;

@@ -3,12 +3,13 @@ package io.backstop.schedule;
 import io.backstop.BackstopException;
 import io.backstop.ExitCode;
 import io.backstop.backup.Backup;
-import io.backstop.backup.BackupLayout;
-import io.backstop.backup.Catalog;
-import io.backstop.backup.Latest;
-import io.backstop.backup.TargetLock;
+import io.backstop.backup.BackupCycle;
+import io.backstop.catalog.BackupLayout;
+import io.backstop.catalog.Catalog;
+import io.backstop.catalog.Latest;
 import io.backstop.config.Settings;
 import io.backstop.config.Settings.Target;
+import io.backstop.files.TargetLock;
 import io.backstop.retention.Rotation;
 import java.text.ParseException;
 import java.time.Clock;
@@ -50,7 +51,7 @@ public final class Daemon {
     private final Backup backup;
     private final io.backstop.counts.Check check;
     private final Rotation rotation;
-    private final io.backstop.restore.Drill drill;
+    private final io.backstop.verify.Drill drill;
     private final BackupLayout layout;
     private final Catalog catalog;
     private final Reporter reporter;
@@ -64,7 +65,7 @@ public final class Daemon {
     private Scheduler scheduler;
 
     public Daemon(Settings settings, Backup backup, io.backstop.counts.Check check, Rotation rotation,
-            io.backstop.restore.Drill drill, BackupLayout layout, Catalog catalog,
+            io.backstop.verify.Drill drill, BackupLayout layout, Catalog catalog,
             Optional<io.backstop.offsite.Offsite> offsite, Optional<OffsiteProcess> offsiteProcess, Reporter reporter,
             Clock clock) {
         this.drill = drill;

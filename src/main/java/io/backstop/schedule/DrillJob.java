@@ -1,10 +1,10 @@
 package io.backstop.schedule;
 
 import io.backstop.BackstopException;
-import io.backstop.backup.Catalog;
+import io.backstop.catalog.Catalog;
 import io.backstop.config.Settings.Target;
-import io.backstop.restore.Drill;
 import io.backstop.restore.Resolver;
+import io.backstop.verify.Drill;
 import org.quartz.DisallowConcurrentExecution;
 import org.quartz.InterruptableJob;
 import org.quartz.JobExecutionContext;

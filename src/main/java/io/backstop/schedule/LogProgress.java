@@ -1,7 +1,7 @@
 package io.backstop.schedule;
 
 import io.backstop.backup.Progress;
-import io.backstop.backup.Sizes;
+import io.backstop.files.Sizes;
 import java.time.Duration;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;

@@ -88,7 +88,7 @@ final class OffsiteJob implements org.quartz.InterruptableJob {
             nextAttempt = clock.instant().plus(backoff);
             reporter.offsiteFailed(target.name(), e, waiting.orElse(null));
             log.warn("offsite copy of target {} failed (attempt {}): {}; local backups are unaffected. Retrying in {}.",
-                    target.name(), consecutiveFailures, e.getMessage(), io.backstop.backup.Sizes.seconds(backoff));
+                    target.name(), consecutiveFailures, e.getMessage(), io.backstop.files.Sizes.seconds(backoff));
         } catch (RuntimeException e) {
             consecutiveFailures++;
             nextAttempt = clock.instant().plus(backoff(consecutiveFailures, interval));

@@ -25,7 +25,7 @@ public interface Reporter {
     default void checked(String target, io.backstop.counts.Check.Result result) {
     }
 
-    default void drilled(String target, io.backstop.restore.Drill.Result result) {
+    default void drilled(String target, io.backstop.verify.Drill.Result result) {
     }
 
     /** An offsite sync finished: copies made, retention applied; nothing waits any more. */

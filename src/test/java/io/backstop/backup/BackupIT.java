@@ -5,6 +5,10 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.backstop.BackstopException;
 import io.backstop.ExitCode;
+import io.backstop.catalog.Manifest;
+import io.backstop.catalog.Manifests;
+import io.backstop.catalog.Tier;
+import io.backstop.files.Hashing;
 import io.backstop.testing.Cli;
 import io.backstop.testing.Fixtures;
 import io.backstop.testing.PgCluster;
@@ -96,7 +100,7 @@ class BackupIT {
         assertThat(m.serverVersion()).startsWith("15.");
         assertThat(m.pgDumpVersion()).startsWith("15.");
         assertThat(m.sizeBytes()).isEqualTo(Files.size(dump));
-        assertThat(m.sha256()).isEqualTo(Verifier.sha256(dump));
+        assertThat(m.sha256()).isEqualTo(Hashing.sha256(dump));
         assertThat(m.rowCounts()).containsEntry("public.users", 42L);
         assertThat(m.verified()).isTrue();
         assertThat(m.verification().tableDataEntries()).isEqualTo(1);
@@ -126,7 +130,7 @@ class BackupIT {
         env.put("BACKSTOP_PG_DUMP_COMPRESS", "0");
         assertThat(Cli.run(env, "backup").status()).isZero();
         Path earlier = hourly(backups).get(0);
-        String earlierSha = Verifier.sha256(earlier);
+        String earlierSha = Hashing.sha256(earlier);
 
         env.put("BACKSTOP_PG_DUMP_COMPRESS", "9");
         Process child = Cli.spawn(env, dir.resolve("child.log"), "backup");
@@ -138,7 +142,7 @@ class BackupIT {
         assertThat(child.waitFor()).isEqualTo(ExitCode.DUMP_FAILED.status());
         assertThat(Files.readString(dir.resolve("child.log"))).contains("pg_dump", "failed");
         assertThat(hourly(backups)).containsExactly(earlier);
-        assertThat(Verifier.sha256(earlier)).isEqualTo(earlierSha);
+        assertThat(Hashing.sha256(earlier)).isEqualTo(earlierSha);
         assertThat(Fixtures.temporaries(backups)).isEmpty();
     }
 
@@ -149,7 +153,7 @@ class BackupIT {
         env.put("BACKSTOP_PG_DUMP_COMPRESS", "0");
         assertThat(Cli.run(env, "backup").status()).isZero();
         Path earlier = hourly(backups).get(0);
-        String earlierSha = Verifier.sha256(earlier);
+        String earlierSha = Hashing.sha256(earlier);
 
         env.put("BACKSTOP_PG_DUMP_COMPRESS", "9");
         Process child = Cli.spawn(env, dir.resolve("child.log"), "backup");
@@ -169,7 +173,7 @@ class BackupIT {
         assertThat(next.status()).as(next.all()).isZero();
         assertThat(Fixtures.temporaries(backups)).isEmpty();
         assertThat(hourly(backups)).hasSize(2).contains(earlier);
-        assertThat(Verifier.sha256(earlier)).isEqualTo(earlierSha);
+        assertThat(Hashing.sha256(earlier)).isEqualTo(earlierSha);
         assertThat(Fixtures.files(tmp).stream().filter(p -> p.getFileName().toString().startsWith(orphanPassfile)))
                 .as("the killed run's password file is swept").isEmpty();
     }
@@ -228,14 +232,14 @@ class BackupIT {
             Map<String, String> env = Cli.env(pg, db, mount);
             assertThat(Cli.run(env, "backup").status()).isZero();
             Path earlier = hourly(mount).get(0);
-            String sha = Verifier.sha256(earlier);
+            String sha = Hashing.sha256(earlier);
 
             pg.execute(db, "INSERT INTO t SELECT g, md5(random()::text) || md5(random()::text) FROM generate_series(1, 400000) g");
             Cli.Result r = Cli.run(env, "backup");
             assertThat(r.status()).as(r.all()).isEqualTo(ExitCode.STORAGE.status());
             assertThat(r.err()).contains("is full", "No space left on device", "Earlier backups are untouched");
             assertThat(hourly(mount)).containsExactly(earlier);
-            assertThat(Verifier.sha256(earlier)).isEqualTo(sha);
+            assertThat(Hashing.sha256(earlier)).isEqualTo(sha);
             assertThat(Fixtures.temporaries(mount)).isEmpty();
         } finally {
             Fixtures.sh("umount", mount.toString());
@@ -383,9 +387,9 @@ class BackupIT {
         final Path taken = good;
         io.backstop.pg.PgTools tools = io.backstop.pg.PgTools.locate(java.util.Optional.of(pg.bin()));
         Verifier verifier = new Verifier(tools, new io.backstop.pg.ProcessRunner());
-        var tables = List.of(new io.backstop.counts.CountedTable(0, "public.t", List.of(), "ONLY public.t"));
+        var tables = List.of(new io.backstop.pg.CountedTable(0, "public.t", List.of(), "ONLY public.t"));
         assertThat(verifier.verify(taken, tables, Duration.ofMinutes(1), ExitCode.BAD_BACKUP).sha256())
-                .isEqualTo(Verifier.sha256(taken));
+                .isEqualTo(Hashing.sha256(taken));
 
         // The default on pg_dump 15 is a zstd stream: cut it short, and it fails too.
         if (good.toString().endsWith(".zst")) {

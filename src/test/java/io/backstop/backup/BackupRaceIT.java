@@ -2,13 +2,14 @@ package io.backstop.backup;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.backstop.Main;
+import io.backstop.app.Components;
+import io.backstop.catalog.BackupLayout;
 import io.backstop.counts.TargetState;
+import io.backstop.files.TargetLock;
 import io.backstop.testing.Cli;
 import io.backstop.testing.Fixtures;
 import io.backstop.testing.PgCluster;
 import java.nio.file.Path;
-import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -67,7 +68,7 @@ class BackupRaceIT {
     @Test
     void aThousandSweepsNeverTakeTheStateFileTemporaryOfALiveWriter() throws Exception {
         Map<String, String> env = Cli.env(pg, "postgres", dir.resolve("backups"));
-        Main main = new Main(env, Clock.systemUTC());
+        Components main = io.backstop.testing.Cli.components(env);
         BackupLayout layout = main.layout();
         Backup backup = main.backup();
         java.nio.file.Files.createDirectories(layout.targetDir("app"));

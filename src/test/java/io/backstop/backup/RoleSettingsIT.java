@@ -2,6 +2,8 @@ package io.backstop.backup;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.backstop.catalog.Manifest;
+import io.backstop.catalog.Manifests;
 import io.backstop.testing.Cli;
 import io.backstop.testing.Fixtures;
 import io.backstop.testing.PgCluster;

@@ -4,19 +4,15 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.backstop.ExitCode;
-import io.backstop.Main;
-
-import io.backstop.backup.Manifest;
-import io.backstop.backup.Manifests;
+import io.backstop.catalog.Manifest;
+import io.backstop.catalog.Manifests;
 import io.backstop.schedule.Daemon;
 import io.backstop.testing.Cli;
 import io.backstop.testing.Fixtures;
 import io.backstop.testing.PgCluster;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Clock;
 import java.time.Duration;
-import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -209,7 +205,7 @@ class DataLossIT {
     void theAlarmSurvivesADaemonRestartAndIsRaisedWithinOneCheckInterval() throws Exception {
         env.put("BACKSTOP_CHECK_INTERVAL", "1s");
         env.put("BACKSTOP_SCHEDULE", "0 0 * * * ?");
-        Daemon first = new Main(env, Clock.systemUTC()).daemon();
+        Daemon first = io.backstop.testing.Cli.components(env).daemon();
         first.start();
         try {
             Thread.sleep(1500);
@@ -222,7 +218,7 @@ class DataLossIT {
         } finally {
             first.stop(Duration.ofSeconds(8));
         }
-        Daemon second = new Main(env, Clock.systemUTC()).daemon();
+        Daemon second = io.backstop.testing.Cli.components(env).daemon();
         second.start();
         try {
             Thread.sleep(2500);

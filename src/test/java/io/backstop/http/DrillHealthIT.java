@@ -3,9 +3,9 @@ package io.backstop.http;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.backstop.backup.BackupLayout;
-import io.backstop.backup.Manifests;
-import io.backstop.backup.Verifier;
+import io.backstop.catalog.BackupLayout;
+import io.backstop.catalog.Manifests;
+import io.backstop.files.Hashing;
 import io.backstop.testing.Cli;
 import io.backstop.testing.Fixtures;
 import io.backstop.testing.PgCluster;
@@ -45,7 +45,7 @@ class DrillHealthIT {
                 java.nio.file.StandardCopyOption.REPLACE_EXISTING);
         Manifests manifests = new Manifests();
         ObjectNode m = (ObjectNode) manifests.json().readTree(BackupLayout.manifestOf(dump).toFile());
-        m.put("sha256", Verifier.sha256(dump));
+        m.put("sha256", Hashing.sha256(dump));
         m.put("size_bytes", Files.size(dump));
         m.put("file_modified_at", Files.getLastModifiedTime(dump).toInstant().toString());
         Files.writeString(BackupLayout.manifestOf(dump), m.toString());

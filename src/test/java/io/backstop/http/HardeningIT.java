@@ -3,7 +3,7 @@ package io.backstop.http;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.backstop.ExitCode;
-import io.backstop.backup.Manifests;
+import io.backstop.catalog.Manifests;
 import io.backstop.testing.Cli;
 import io.backstop.testing.Fixtures;
 import io.backstop.testing.PgCluster;
@@ -115,13 +115,13 @@ class HardeningIT {
     void theStartUpSweepNeverDropsAScratchDatabaseWhoseDrillIsRunning() throws Exception {
         String db = pg.createDatabase("sweep");
         Map<String, String> env = Cli.env(pg, db, dir.resolve("backups"));
-        io.backstop.Main main = new io.backstop.Main(env, java.time.Clock.systemUTC());
+        var main = Cli.components(env);
         String running = "backstop_drill_running" + System.nanoTime();
         String abandoned = "backstop_drill_gone" + System.nanoTime();
         pg.execute("postgres", "CREATE DATABASE " + running, "CREATE DATABASE " + abandoned);
         // A drill in another process: it holds its lock and is connected to its scratch database.
         try (Connection lock = pg.connect("postgres"); Connection drill = pg.connect(running);
-                var hold = lock.prepareStatement(io.backstop.restore.Drill.HOLD)) {
+                var hold = lock.prepareStatement(io.backstop.verify.Drill.HOLD)) {
             hold.setString(1, running);
             hold.executeQuery().close();
             List<String> dropped = main.drill().sweep(main.settings().targets().get(0));

@@ -1,25 +1,24 @@
 package io.backstop.http;
 
-import io.backstop.Main;
+import io.backstop.app.Components;
 import io.backstop.schedule.Daemon;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.time.Clock;
 import java.time.Duration;
 import java.util.Map;
 
 /** The daemon and its HTTP server in this JVM, wired as DaemonCommand wires them. */
 final class LiveDaemon implements AutoCloseable {
-    final Main main;
+    final Components main;
     final Daemon daemon;
     final HttpApi http;
     final int port;
     private final HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
     LiveDaemon(Map<String, String> env) {
-        main = new Main(env, Clock.systemUTC());
+        main = io.backstop.testing.Cli.components(env);
         HealthState state = new HealthState();
         main.seed(state);
         daemon = main.daemon(state);

@@ -5,9 +5,10 @@ import static org.assertj.core.api.Assertions.catchThrowableOfType;
 
 import io.backstop.BackstopException;
 import io.backstop.ExitCode;
-import io.backstop.backup.Verifier;
 import io.backstop.config.Settings;
 import io.backstop.config.SettingsLoader;
+import io.backstop.files.Hashing;
+import io.backstop.offsite.Checksum;
 import io.backstop.testing.Fixtures;
 import io.backstop.testing.S3Server;
 import java.io.IOException;
@@ -70,7 +71,7 @@ class ObjectStoreIT {
 
     private ObjectStore.Sent upload(ObjectStore store, String key, Optional<String> checksum) {
         try {
-            return store.upload(key, file, Files.size(file), checksum, Map.of("backstop-sha256", Verifier.sha256(file)),
+            return store.upload(key, file, Files.size(file), checksum, Map.of("backstop-sha256", Hashing.sha256(file)),
                     Optional.empty(), null);
         } catch (IOException e) {
             throw new java.io.UncheckedIOException(e);
@@ -97,7 +98,7 @@ class ObjectStoreIT {
                 ObjectStore.Head head = store.head(key).orElseThrow();
                 assertThat(head.size()).isEqualTo(Files.size(file));
                 assertThat(head.checksum()).as("the CRC32C the store computed on receipt").isEqualTo(crc);
-                assertThat(head.metadata()).containsEntry("backstop-sha256", Verifier.sha256(file));
+                assertThat(head.metadata()).containsEntry("backstop-sha256", Hashing.sha256(file));
                 assertThat(Files.mismatch(object(key), file)).isEqualTo(-1L);
             }
             // Content-MD5 (stores without the newer headers): the ETag the PUT answered is what reads back.

@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.backstop.ExitCode;
-import io.backstop.backup.BackupLayout;
+import io.backstop.catalog.BackupLayout;
 import io.backstop.testing.Cli;
 import io.backstop.testing.Fixtures;
 import io.backstop.testing.PgCluster;
@@ -676,7 +676,7 @@ class OffsiteIT {
         assertThat(dump.getFileName().toString()).endsWith(".dump.zst.age");
         assertThat(Files.readString(dump, StandardCharsets.ISO_8859_1)).startsWith("age-encryption.org/v1\n")
                 .doesNotContain("@example.com", "CREATE TABLE");
-        assertThat(sha256(dump)).isEqualTo(new io.backstop.backup.Manifests().read(dump).sha256());
+        assertThat(sha256(dump)).isEqualTo(new io.backstop.catalog.Manifests().read(dump).sha256());
         assertThat(Fixtures.temporaries(backups.resolve("app/hourly"))).isEmpty();
         // By hand: age, zstd, pg_restore.
         String plainDb = pg.createDatabase("localbyhand");

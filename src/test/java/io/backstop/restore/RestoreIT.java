@@ -3,7 +3,7 @@ package io.backstop.restore;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.backstop.ExitCode;
-import io.backstop.backup.Manifests;
+import io.backstop.catalog.Manifests;
 import io.backstop.testing.Cli;
 import io.backstop.testing.Fixtures;
 import io.backstop.testing.PgCluster;

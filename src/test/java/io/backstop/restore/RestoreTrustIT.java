@@ -3,8 +3,8 @@ package io.backstop.restore;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.backstop.ExitCode;
-import io.backstop.backup.Manifest;
-import io.backstop.backup.Manifests;
+import io.backstop.catalog.Manifest;
+import io.backstop.catalog.Manifests;
 import io.backstop.testing.Cli;
 import io.backstop.testing.Fixtures;
 import io.backstop.testing.PgCluster;

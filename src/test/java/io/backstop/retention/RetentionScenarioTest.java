@@ -2,9 +2,9 @@ package io.backstop.retention;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.backstop.backup.BackupLayout;
-import io.backstop.backup.Catalog;
-import io.backstop.backup.Tier;
+import io.backstop.catalog.BackupLayout;
+import io.backstop.catalog.Catalog;
+import io.backstop.catalog.Tier;
 import io.backstop.testing.Cli;
 import java.io.IOException;
 import java.nio.file.Files;

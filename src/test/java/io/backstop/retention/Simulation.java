@@ -2,14 +2,15 @@ package io.backstop.retention;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.backstop.backup.BackupLayout;
-import io.backstop.backup.Catalog;
-import io.backstop.backup.Durable;
-import io.backstop.backup.Manifest;
-import io.backstop.backup.Manifests;
-import io.backstop.backup.Tier;
+import io.backstop.catalog.BackupLayout;
+import io.backstop.catalog.Catalog;
+import io.backstop.catalog.Manifest;
+import io.backstop.catalog.Manifests;
+import io.backstop.catalog.Tier;
 import io.backstop.config.Settings;
 import io.backstop.config.SettingsLoader;
+import io.backstop.files.Durable;
+import io.backstop.files.Hashing;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -78,7 +79,7 @@ final class Simulation {
             throw new IllegalStateException(e);
         }
         Manifest m = new Manifest(Manifest.FORMAT_VERSION, sequence, TARGET, "app", "db", 5432, "15.0", "15.0", "1", 1,
-                file.getFileName().toString(), Tier.HOURLY, null, now, now.plusSeconds(5), 5, ("dump " + sequence).length(), io.backstop.backup.Verifier.sha256(file), "6",
+                file.getFileName().toString(), Tier.HOURLY, null, now, now.plusSeconds(5), 5, ("dump " + sequence).length(), io.backstop.files.Hashing.sha256(file), "6",
                 Map.of("public.users", sequence), new Manifest.Verification("test", "passed", now, 1), false, null, null, false,
                 Manifest.COUNT_METHOD, modified, 0);
         manifests.write(file, m);

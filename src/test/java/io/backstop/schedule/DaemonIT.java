@@ -3,14 +3,13 @@ package io.backstop.schedule;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.backstop.ExitCode;
-import io.backstop.Main;
-import io.backstop.backup.Verifier;
+import io.backstop.app.Components;
+import io.backstop.files.Hashing;
 import io.backstop.testing.Cli;
 import io.backstop.testing.Fixtures;
 import io.backstop.testing.PgCluster;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -53,8 +52,7 @@ class DaemonIT {
             Path foreign = Files.writeString(backups.resolve("a/hourly/keep-me.txt"), "operator's notes");
             Map<String, String> env = Cli.env(pg, dbA, backups);
             env.put("BACKSTOP_CONFIG", conf.toString());
-            Main main = new Main(env, Clock.systemUTC());
-            main.configFile(java.util.Optional.of(conf));
+            Components main = io.backstop.testing.Cli.components(env, conf);
             Daemon daemon = main.daemon();
             daemon.start();
             try {
@@ -86,7 +84,7 @@ class DaemonIT {
         }
     }
 
-    private static long sequenceOf(Main main, String target) {
+    private static long sequenceOf(Components main, String target) {
         return main.catalog().newestVerified(target).flatMap(e -> e.manifest()).map(m -> m.sequence()).orElse(0L);
     }
 
@@ -100,13 +98,13 @@ class DaemonIT {
         assertThat(Cli.run(env, "backup").status()).isZero();
         Path hourlyDir = backups.resolve("app/hourly");
         Path earlier = dumps(hourlyDir).get(0);
-        String sha = Verifier.sha256(earlier);
+        String sha = Hashing.sha256(earlier);
         env.put("BACKSTOP_PG_DUMP_COMPRESS", "9");
         env.put("BACKSTOP_SCHEDULE", "0/10 * * * * ?");
         env.put("BACKSTOP_HTTP_PORT", "0"); // a shared machine may have anything on 8080
         env.put("BACKSTOP_HTTP_BIND", "127.0.0.1");
         // As if the daemon had been down for two days: its start-up backup is due at once.
-        Path manifest = io.backstop.backup.BackupLayout.manifestOf(earlier);
+        Path manifest = io.backstop.catalog.BackupLayout.manifestOf(earlier);
         var json = (com.fasterxml.jackson.databind.node.ObjectNode) new com.fasterxml.jackson.databind.ObjectMapper()
                 .readTree(manifest.toFile());
         json.put("started_at", java.time.Instant.now().minus(Duration.ofDays(2)).toString());
@@ -129,7 +127,7 @@ class DaemonIT {
                     || !second.isAlive());
             assertThat(dumps(hourlyDir)).as(Files.readString(log2)).hasSizeGreaterThanOrEqualTo(2).contains(earlier);
             assertThat(Files.readString(log2)).contains("removing leftover temporary file");
-            assertThat(Verifier.sha256(earlier)).isEqualTo(sha);
+            assertThat(Hashing.sha256(earlier)).isEqualTo(sha);
 
             // Now SIGTERM while a dump runs: exit 0 within the bound, temporary file removed, pg_dump gone.
             Fixtures.await("a dump in progress", Duration.ofSeconds(60), () -> Fixtures.temporaries(backups)

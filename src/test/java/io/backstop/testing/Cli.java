@@ -1,15 +1,19 @@
 package io.backstop.testing;
 
 import io.backstop.Main;
+import io.backstop.app.Components;
+import io.backstop.app.Invocation;
 import java.io.File;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Path;
+import java.time.Clock;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 /** Runs the real command line: in-process through {@link Main#run}, or as a child JVM. */
 public final class Cli {
@@ -27,6 +31,18 @@ public final class Cli {
         StringWriter err = new StringWriter();
         int status = Main.run(args, new PrintWriter(out, true), new PrintWriter(err, true), env);
         return new Result(status, out.toString(), err.toString());
+    }
+
+    /** The parts a run with {@code env} builds, wired as a command gets them. */
+    public static Components components(Map<String, String> env) {
+        return Components.load(new Invocation(env, Clock.systemUTC(), System.in), Optional.empty(), Optional.empty(),
+                "test");
+    }
+
+    /** As {@link #components(Map)}, with the configuration read from {@code config}. */
+    public static Components components(Map<String, String> env, Path config) {
+        return Components.load(new Invocation(env, Clock.systemUTC(), System.in), Optional.of(config),
+                Optional.empty(), "test");
     }
 
     /** Starts {@code backstop args...} in a child JVM with exactly {@code env} added to a clean environment. */

@@ -62,7 +62,7 @@ public final class Fixtures {
     }
 
     public static List<Path> finalDumps(Path dir) {
-        return files(dir).stream().filter(p -> io.backstop.backup.BackupLayout.isDumpName(p.getFileName().toString())
+        return files(dir).stream().filter(p -> io.backstop.catalog.BackupLayout.isDumpName(p.getFileName().toString())
                 && !p.getFileName().toString().startsWith(".")).toList();
     }
 

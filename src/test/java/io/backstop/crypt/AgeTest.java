@@ -1,8 +1,9 @@
-package io.backstop.offsite;
+package io.backstop.crypt;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.backstop.offsite.Checksum;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;

@@ -1,4 +1,4 @@
-package io.backstop.pg;
+package io.backstop.files;
 
 import java.util.Optional;
 

@@ -1,7 +1,8 @@
-package io.backstop.backup;
+package io.backstop.catalog;
 
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import com.fasterxml.jackson.databind.annotation.JsonNaming;
+import io.backstop.catalog.Tier;
 import java.time.Instant;
 import java.util.Map;
 import java.util.TreeMap;

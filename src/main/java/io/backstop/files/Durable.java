@@ -1,8 +1,8 @@
-package io.backstop.backup;
+package io.backstop.files;
 
 import io.backstop.BackstopException;
 import io.backstop.ExitCode;
-import io.backstop.pg.ProcessOwner;
+import io.backstop.files.ProcessOwner;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.file.AccessDeniedException;
@@ -17,6 +17,9 @@ import java.util.UUID;
 
 /** Crash-safe file operations: a file with its final name is complete, on disk, and its directory knows it. */
 public final class Durable {
+    /** What every temporary file Backstop writes starts with: sweeps and listings know them by it. */
+    public static final String TEMP_PREFIX = ".backstop-tmp-";
+
     private Durable() {
     }
 
@@ -45,7 +48,7 @@ public final class Durable {
      * taken from under it.
      */
     public static Path temporarySibling(Path target) {
-        return target.resolveSibling(BackupLayout.TEMP_PREFIX + target.getFileName() + "-" + ProcessOwner.current() + "-"
+        return target.resolveSibling(TEMP_PREFIX + target.getFileName() + "-" + ProcessOwner.current() + "-"
                 + UUID.randomUUID().toString().substring(0, 8));
     }
 

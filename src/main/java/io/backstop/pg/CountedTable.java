@@ -1,4 +1,4 @@
-package io.backstop.counts;
+package io.backstop.pg;
 
 import java.util.List;
 

@@ -1,4 +1,4 @@
-package io.backstop.backup;
+package io.backstop.files;
 
 import java.io.FilterOutputStream;
 import java.io.IOException;
@@ -7,7 +7,7 @@ import java.util.Optional;
 
 /**
  * Writes to a file and hands the same bytes to a hashing command on a pipe ({@link
- * Verifier#hashCommand}: OpenSSL's, else coreutils'), so the file's sha256 is known when the last
+ * Hashing#hashCommand}: OpenSSL's, else coreutils'), so the file's sha256 is known when the last
  * byte is written instead of after a second read of the file on the backup's critical path (0.27 s
  * for a 141 MB backup with coreutils' sha256sum). The hash only ever follows the file: if the
  * hashing process is missing or goes away, the file is still written and {@link #sha256()} is
@@ -25,7 +25,7 @@ public final class DigestingOutputStream extends FilterOutputStream {
     }
 
     private static Process start() {
-        java.util.List<String> command = Verifier.hashCommand(Optional.empty());
+        java.util.List<String> command = Hashing.hashCommand(Optional.empty());
         if (command == null) {
             return null;
         }
@@ -82,7 +82,7 @@ public final class DigestingOutputStream extends FilterOutputStream {
         try {
             pipe.close();
             pipe = null;
-            sha256 = Verifier.hashResult(hasher).orElse(null);
+            sha256 = Hashing.hashResult(hasher).orElse(null);
         } catch (IOException e) {
             abandon();
         } catch (InterruptedException e) {

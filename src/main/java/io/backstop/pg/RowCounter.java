@@ -1,8 +1,9 @@
-package io.backstop.counts;
+package io.backstop.pg;
 
 import io.backstop.BackstopException;
 import io.backstop.ExitCode;
 import io.backstop.config.Settings.RowCounts;
+import io.backstop.pg.CountedTable;
 import java.sql.Array;
 import java.sql.Connection;
 import java.sql.PreparedStatement;

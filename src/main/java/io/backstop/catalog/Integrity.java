@@ -1,5 +1,7 @@
-package io.backstop.backup;
+package io.backstop.catalog;
 
+import io.backstop.catalog.Manifest;
+import io.backstop.files.Hashing;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -62,7 +64,7 @@ public final class Integrity {
     }
 
     private Optional<String> hashDamage(Path file, Manifest m, Seen seen) {
-        String actual = Verifier.sha256(file);
+        String actual = Hashing.sha256(file);
         hashed.put(seen, actual);
         return actual.equals(m.sha256()) ? Optional.empty() : Optional.of(shaMismatch());
     }

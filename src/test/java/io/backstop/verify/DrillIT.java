@@ -1,12 +1,12 @@
-package io.backstop.restore;
+package io.backstop.verify;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.backstop.ExitCode;
-import io.backstop.backup.BackupLayout;
-import io.backstop.backup.Manifests;
-import io.backstop.backup.Verifier;
+import io.backstop.catalog.BackupLayout;
+import io.backstop.catalog.Manifests;
+import io.backstop.files.Hashing;
 import io.backstop.testing.Cli;
 import io.backstop.testing.Fixtures;
 import io.backstop.testing.PgCluster;
@@ -59,7 +59,7 @@ class DrillIT {
         Path otherDump = Fixtures.finalDumps(other.resolve("app/hourly")).get(0);
         Files.copy(otherDump, dump, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
         ObjectNode m = (ObjectNode) manifests.json().readTree(BackupLayout.manifestOf(dump).toFile());
-        m.put("sha256", Verifier.sha256(dump));
+        m.put("sha256", Hashing.sha256(dump));
         Files.writeString(BackupLayout.manifestOf(dump), m.toString());
 
         Cli.Result bad = Cli.run(env, "verify", dump.toString());
@@ -104,7 +104,7 @@ class DrillIT {
         env.put("BACKSTOP_SCHEDULE", "0 0 0 1 1 ?");
         env.put("BACKSTOP_HTTP_PORT", "0");
         env.put("BACKSTOP_HTTP_BIND", "127.0.0.1");
-        var daemon = new io.backstop.Main(env, java.time.Clock.systemUTC()).daemon();
+        var daemon = io.backstop.testing.Cli.components(env).daemon();
         daemon.start();
         try {
             Fixtures.await("the postmaster stopped", Duration.ofSeconds(20), () -> ProcessHandle.of(postmaster).isEmpty());

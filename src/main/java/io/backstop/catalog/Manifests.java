@@ -1,4 +1,4 @@
-package io.backstop.backup;
+package io.backstop.catalog;
 
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -6,8 +6,11 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
 import io.backstop.BackstopException;
 import io.backstop.ExitCode;
+import io.backstop.catalog.BackupLayout;
+import io.backstop.catalog.Integrity;
+import io.backstop.catalog.Manifest;
+import io.backstop.files.Durable;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 

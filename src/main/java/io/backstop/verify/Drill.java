@@ -1,13 +1,18 @@
-package io.backstop.restore;
+package io.backstop.verify;
 
 import io.backstop.BackstopException;
-import io.backstop.backup.Manifest;
-import io.backstop.backup.Manifests;
-import io.backstop.backup.Sizes;
+import io.backstop.catalog.Manifest;
+import io.backstop.catalog.Manifests;
 import io.backstop.config.Settings;
 import io.backstop.config.Settings.Target;
+import io.backstop.files.Sizes;
 import io.backstop.pg.Database;
 import io.backstop.pg.PgTools;
+import io.backstop.restore.DatabaseProperties;
+import io.backstop.restore.PgRestore;
+import io.backstop.restore.Resolver;
+import io.backstop.restore.RestoreFailures;
+import io.backstop.verify.DrillSite;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
@@ -78,7 +83,7 @@ public final class Drill {
     public Result run(Target target, Resolver.Resolved backup) {
         long started = System.nanoTime();
         Manifest m = backup.manifest();
-        if (io.backstop.backup.BackupLayout.isEncrypted(backup.file()) && !io.backstop.backup.Archive.hasIdentity()) {
+        if (io.backstop.catalog.BackupLayout.isEncrypted(backup.file()) && !io.backstop.catalog.Archive.hasIdentity()) {
             // encryption.local: this process holds only public keys. Not a failed drill: one that cannot run here.
             String why = backup.file().getFileName() + " is encrypted and this process has no age identity: drill it"
                     + " where the identity is (backstop verify offsite:latest --identity KEY on another host), or give"

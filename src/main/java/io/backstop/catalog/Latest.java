@@ -1,5 +1,12 @@
-package io.backstop.backup;
+package io.backstop.catalog;
 
+import io.backstop.catalog.BackupLayout;
+import io.backstop.catalog.Catalog;
+import io.backstop.catalog.Manifest;
+import io.backstop.catalog.Manifests;
+import io.backstop.catalog.Tier;
+import io.backstop.files.Durable;
+import io.backstop.files.TargetLock;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

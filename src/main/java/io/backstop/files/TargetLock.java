@@ -1,7 +1,8 @@
-package io.backstop.backup;
+package io.backstop.files;
 
 import io.backstop.BackstopException;
 import io.backstop.ExitCode;
+import io.backstop.files.Durable;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;

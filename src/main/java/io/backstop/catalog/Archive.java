@@ -1,6 +1,7 @@
-package io.backstop.backup;
+package io.backstop.catalog;
 
 import com.github.luben.zstd.ZstdInputStream;
+import io.backstop.catalog.BackupLayout;
 import io.backstop.pg.ProcessRunner;
 import java.io.IOException;
 import java.io.InputStream;
@@ -76,7 +77,7 @@ public final class Archive {
         }
         InputStream file = new java.io.BufferedInputStream(Files.newInputStream(archive), 1 << 16);
         if (BackupLayout.isEncrypted(archive)) {
-            file = io.backstop.offsite.Age.decrypting(file, identity, archive.getFileName().toString());
+            file = io.backstop.crypt.Age.decrypting(file, identity, archive.getFileName().toString());
         }
         return BackupLayout.isZstd(archive) ? new ZstdInputStream(file) : file;
     }

@@ -1,5 +1,7 @@
-package io.backstop.backup;
+package io.backstop.catalog;
 
+import io.backstop.catalog.Tier;
+import io.backstop.files.Durable;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.time.LocalDate;
@@ -23,10 +25,10 @@ public final class BackupLayout {
     /** A custom-format archive written uncompressed by pg_dump and compressed as a zstd stream by Backstop. */
     public static final String ZSTD_SUFFIX = ".dump.zst";
     /** Encrypted to the age recipients ({@code encryption.local}): {@code .dump.age} or {@code .dump.zst.age}. */
-    public static final String AGE_SUFFIX = ".age";
+    public static final String AGE_SUFFIX = io.backstop.crypt.Age.SUFFIX;
     public static final String MANIFEST_SUFFIX = ".json";
     /** Temporary files start with this; only Backstop writes such names, and only under the target's lock. */
-    public static final String TEMP_PREFIX = ".backstop-tmp-";
+    public static final String TEMP_PREFIX = Durable.TEMP_PREFIX;
     public static final Pattern LABEL = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_.-]{0,62}");
 
     private static final DateTimeFormatter STAMP =

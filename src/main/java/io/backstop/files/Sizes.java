@@ -1,4 +1,4 @@
-package io.backstop.backup;
+package io.backstop.files;
 
 import java.time.Duration;
 import java.util.Locale;

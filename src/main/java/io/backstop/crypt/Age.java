@@ -1,4 +1,4 @@
-package io.backstop.offsite;
+package io.backstop.crypt;
 
 import com.exceptionfactory.jagged.RecipientStanzaReader;
 import com.exceptionfactory.jagged.RecipientStanzaWriter;
@@ -8,8 +8,9 @@ import com.exceptionfactory.jagged.x25519.X25519RecipientStanzaReaderFactory;
 import com.exceptionfactory.jagged.x25519.X25519RecipientStanzaWriterFactory;
 import io.backstop.BackstopException;
 import io.backstop.ExitCode;
-import io.backstop.backup.Durable;
-import io.backstop.backup.Verifier;
+import io.backstop.files.Crc32c;
+import io.backstop.files.Durable;
+import io.backstop.files.Hashing;
 import java.io.BufferedInputStream;
 import java.io.BufferedOutputStream;
 import java.io.IOException;
@@ -40,25 +41,9 @@ import java.util.zip.CheckedOutputStream;
  */
 public final class Age {
     /** The name ending of an encrypted copy. */
-    public static final String SUFFIX = io.backstop.backup.BackupLayout.AGE_SUFFIX;
+    public static final String SUFFIX = ".age";
 
     private Age() {
-    }
-
-    /** Why {@code recipient} is not an age X25519 public key, or null when it is one. */
-    public static String checkRecipient(String recipient) {
-        if (recipient.startsWith("AGE-SECRET-KEY-")) {
-            // Never echo it: this is a private key put where a public one belongs.
-            return "is an age identity (a private key); only public keys (age1...) belong in the configuration:"
-                    + " keep the identity away from this host";
-        }
-        try {
-            X25519RecipientStanzaWriterFactory.newRecipientStanzaWriter(recipient);
-            return null;
-        } catch (GeneralSecurityException | RuntimeException e) {
-            return "\"" + recipient + "\" is not an age public key; allowed: the \"age1...\" line age-keygen prints"
-                    + " (age-keygen -y KEYFILE shows it)";
-        }
     }
 
     /** Bytes written to {@code out} are encrypted to every recipient; closing it ends the file. */
@@ -112,7 +97,7 @@ public final class Age {
         }
         argv.add("--");
         argv.add(plain.toAbsolutePath().toString());
-        CompletableFuture<String> plainSha256 = beside("age-plaintext-sha256", () -> Verifier.sha256(plain));
+        CompletableFuture<String> plainSha256 = beside("age-plaintext-sha256", () -> Hashing.sha256(plain));
         // Appended to the file just created, never truncated: ext4 writes a file truncated on open back to the
         // disk as soon as it is closed (its guard for files replaced in place), and an upload's copy is removed
         // once it is up; unlinking the written-back copy cost 0.3 s here, its writeback 269 MB of disk writes.
@@ -132,9 +117,9 @@ public final class Age {
                 throw new IOException(command.get() + " exited with " + exit + (errors.isEmpty() ? "" : ": " + errors));
             }
             // Both read the file age just wrote, still in the page cache: OpenSSL's sha256 beside the CRC32C.
-            CompletableFuture<String> written = sha256 ? beside("age-ciphertext-sha256", () -> Verifier.sha256(out))
+            CompletableFuture<String> written = sha256 ? beside("age-ciphertext-sha256", () -> Hashing.sha256(out))
                     : null;
-            String crc32c = Checksum.CRC32C.of(out, 0, Files.size(out));
+            String crc32c = Crc32c.of(out);
             return new Encrypted(Optional.ofNullable(written).map(CompletableFuture::join), plainSha256.join(), crc32c);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -171,7 +156,7 @@ public final class Age {
                 in.transferTo(age);
             }
             return new Encrypted(Optional.ofNullable(digest).map(d -> HexFormat.of().formatHex(d.digest())),
-                    HexFormat.of().formatHex(plainDigest.digest()), Checksum.base64(crc));
+                    HexFormat.of().formatHex(plainDigest.digest()), Crc32c.base64(crc));
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }

@@ -1,7 +1,8 @@
-package io.backstop.backup;
+package io.backstop.catalog;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.backstop.catalog.Manifest;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;

@@ -1,4 +1,4 @@
-package io.backstop.backup;
+package io.backstop.catalog;
 
 import io.backstop.pg.PgVersion;
 import java.sql.Connection;

@@ -1,4 +1,4 @@
-package io.backstop.restore;
+package io.backstop.verify;
 
 import io.backstop.BackstopException;
 import io.backstop.ExitCode;
@@ -9,6 +9,7 @@ import io.backstop.pg.Database;
 import io.backstop.pg.LocalCluster;
 import io.backstop.pg.PgTools;
 import io.backstop.pg.ProcessRunner;
+import io.backstop.restore.DatabaseProperties;
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -150,8 +151,8 @@ public final class DrillSite implements AutoCloseable {
             long free = Files.getFileStore(parent).getUsableSpace();
             long need = (long) (needBytes * DISK_MARGIN);
             if (free < need) {
-                throw new NotPossible("the drill needs about " + io.backstop.backup.Sizes.bytes(need) + " free in "
-                        + parent + " and only " + io.backstop.backup.Sizes.bytes(free) + " are: it was not started"
+                throw new NotPossible("the drill needs about " + io.backstop.files.Sizes.bytes(need) + " free in "
+                        + parent + " and only " + io.backstop.files.Sizes.bytes(free) + " are: it was not started"
                         + " (it would fill the disk). Free space or set restore-drill.scratch-dir to a larger volume");
             }
         } catch (java.io.IOException e) {

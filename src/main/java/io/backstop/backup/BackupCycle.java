@@ -1,15 +1,15 @@
-package io.backstop.schedule;
+package io.backstop.backup;
 
 import io.backstop.backup.Backup;
-import io.backstop.backup.BackupLayout;
 import io.backstop.backup.BackupResult;
-import io.backstop.backup.Latest;
-import io.backstop.backup.Manifest;
-import io.backstop.backup.Manifests;
 import io.backstop.backup.Progress;
-import io.backstop.backup.TargetLock;
+import io.backstop.catalog.BackupLayout;
+import io.backstop.catalog.Latest;
+import io.backstop.catalog.Manifest;
+import io.backstop.catalog.Manifests;
 import io.backstop.config.Settings.Target;
 import io.backstop.counts.Check;
+import io.backstop.files.TargetLock;
 import io.backstop.retention.Rotation;
 import java.time.Duration;
 

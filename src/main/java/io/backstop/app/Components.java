@@ -1,0 +1,188 @@
+package io.backstop.app;
+
+import io.backstop.BackstopException;
+import io.backstop.ExitCode;
+import io.backstop.backup.Backup;
+import io.backstop.backup.BackupCycle;
+import io.backstop.catalog.Archive;
+import io.backstop.catalog.BackupLayout;
+import io.backstop.catalog.Catalog;
+import io.backstop.catalog.Manifests;
+import io.backstop.config.Settings;
+import io.backstop.config.SettingsLoader;
+import io.backstop.counts.Check;
+import io.backstop.counts.LiveCounts;
+import io.backstop.counts.StateStore;
+import io.backstop.http.Health;
+import io.backstop.http.HealthSeed;
+import io.backstop.http.HealthState;
+import io.backstop.http.HttpApi;
+import io.backstop.http.Metrics;
+import io.backstop.offsite.Offsite;
+import io.backstop.pg.PgTools;
+import io.backstop.pg.RowCounter;
+import io.backstop.recover.Recover;
+import io.backstop.restore.Restore;
+import io.backstop.retention.Rotation;
+import io.backstop.schedule.Daemon;
+import io.backstop.schedule.OffsiteProcess;
+import io.backstop.schedule.Reporter;
+import io.backstop.verify.Drill;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * The one place Backstop's parts are wired together, by hand, each getting its collaborators through its
+ * constructor: built once per run, after the settings are valid, and handed to the command that runs.
+ * Nothing here is static and nothing here decides anything: the parts do.
+ */
+public final class Components {
+    private final Invocation invocation;
+    private final Optional<Path> configFile;
+    private final Settings settings;
+    private final BackupLayout layout;
+    private final Manifests manifests;
+    private final PgTools tools;
+    private final Catalog catalog;
+    private final StateStore states;
+    private final Backup backup;
+    private final Check check;
+    private final Rotation rotation;
+    private final BackupCycle cycle;
+    private final Optional<Offsite> offsite;
+    private final String version;
+
+    private Components(Invocation invocation, Optional<Path> configFile, Settings settings, String version) {
+        this.invocation = invocation;
+        this.configFile = configFile;
+        this.settings = settings;
+        this.version = version;
+        Clock clock = invocation.clock();
+        this.layout = new BackupLayout(settings.backupDir());
+        this.manifests = new Manifests();
+        this.tools = PgTools.locate(settings.pgDump().binDir());
+        this.catalog = new Catalog(layout, manifests);
+        this.states = new StateStore(layout, manifests.json());
+        this.backup = new Backup(settings, layout, tools, manifests, new RowCounter(), clock);
+        this.check = new Check(settings, layout, manifests, states, new LiveCounts(new RowCounter()), clock);
+        this.rotation = new Rotation(settings, layout, manifests);
+        this.cycle = new BackupCycle(backup, check, rotation, layout, manifests);
+        // One store client per run, only when offsite.url is set.
+        this.offsite = settings.offsite().map(o -> new Offsite(o, settings.encryption(), layout, catalog, clock));
+    }
+
+    /**
+     * Reads and validates the settings ({@code configFile}, else where {@link SettingsLoader#locate} finds them),
+     * then builds every part. Encrypted local backups are read with {@code identity}, else the environment's.
+     */
+    public static Components load(Invocation invocation, Optional<Path> configFile, Optional<Path> identity,
+            String version) {
+        SettingsLoader loader = new SettingsLoader(invocation.env());
+        Settings settings = loader.load(loader.locate(configFile));
+        Archive.useIdentity(identity.or(invocation::identityFile).orElse(null));
+        return new Components(invocation, configFile, settings, version);
+    }
+
+    public Invocation invocation() {
+        return invocation;
+    }
+
+    public Map<String, String> env() {
+        return invocation.env();
+    }
+
+    public Clock clock() {
+        return invocation.clock();
+    }
+
+    public Settings settings() {
+        return settings;
+    }
+
+    public Manifests manifests() {
+        return manifests;
+    }
+
+    public PgTools tools() {
+        return tools;
+    }
+
+    public BackupLayout layout() {
+        return layout;
+    }
+
+    public Catalog catalog() {
+        return catalog;
+    }
+
+    public StateStore states() {
+        return states;
+    }
+
+    public Backup backup() {
+        return backup;
+    }
+
+    public Check check() {
+        return check;
+    }
+
+    public Rotation rotation() {
+        return rotation;
+    }
+
+    public BackupCycle cycle() {
+        return cycle;
+    }
+
+    public Optional<Offsite> offsite() {
+        return offsite;
+    }
+
+    public Restore restore() {
+        return new Restore(backup, check, tools, settings.pgDump().timeout());
+    }
+
+    public Recover recover() {
+        return new Recover(settings, backup, tools);
+    }
+
+    public Drill drill() {
+        return new Drill(settings, tools, manifests, invocation.clock());
+    }
+
+    public Daemon daemon() {
+        return daemon(Reporter.NONE);
+    }
+
+    /** The scheduled jobs, reporting to {@code reporter}; offsite syncs run in child JVMs with this run's environment. */
+    public Daemon daemon(Reporter reporter) {
+        return new Daemon(settings, backup, check, rotation, drill(), layout, catalog, offsite,
+                offsite.map(o -> new OffsiteProcess(invocation.env(), configFile, settings.pgDump().timeout(),
+                        manifests.json())), reporter, invocation.clock());
+    }
+
+    /** What /health and /metrics know before the daemon's first event: what is on disk. */
+    public void seed(HealthState state) {
+        HealthSeed.seed(state, settings, catalog, states, rotation, offsite);
+    }
+
+    /** The HTTP surface over {@code state}, which the daemon's jobs keep current. */
+    public HttpApi http(HealthState state) {
+        return new HttpApi(settings, new Health(settings, state, invocation.clock()),
+                new Metrics(settings, state, version), cycle, state, invocation.clock(), manifests.json());
+    }
+
+    /** The targets a command acts on: the named one (an error naming the known ones if absent), else all. */
+    public List<Settings.Target> targets(Optional<String> name) {
+        if (name.isEmpty()) {
+            return settings.targets();
+        }
+        return List.of(settings.target(name.get()).orElseThrow(() -> new BackstopException(ExitCode.USAGE,
+                "--target " + name.get() + ": no such target; configured: "
+                        + String.join(", ", settings.targets().stream().map(Settings.Target::name).toList()))));
+    }
+}
