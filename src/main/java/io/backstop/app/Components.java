@@ -23,7 +23,7 @@ import io.backstop.pg.PgTools;
 import io.backstop.pg.RowCounter;
 import io.backstop.recover.Recover;
 import io.backstop.restore.Restore;
-import io.backstop.retention.Rotation;
+import io.backstop.retention.Prune;
 import io.backstop.schedule.Daemon;
 import io.backstop.schedule.OffsiteProcess;
 import io.backstop.schedule.Reporter;
@@ -50,7 +50,7 @@ public final class Components {
     private final StateStore states;
     private final Backup backup;
     private final Check check;
-    private final Rotation rotation;
+    private final Prune prune;
     private final BackupCycle cycle;
     private final Optional<Offsite> offsite;
     private final String version;
@@ -68,8 +68,8 @@ public final class Components {
         this.states = new StateStore(layout, manifests.json());
         this.backup = new Backup(settings, layout, tools, manifests, new RowCounter(), clock);
         this.check = new Check(settings, layout, manifests, states, new LiveCounts(new RowCounter()), clock);
-        this.rotation = new Rotation(settings, layout, manifests);
-        this.cycle = new BackupCycle(backup, check, rotation, layout, manifests);
+        this.prune = new Prune(settings, layout, manifests);
+        this.cycle = new BackupCycle(backup, check, prune, layout, manifests);
         // One store client per run, only when offsite.url is set.
         this.offsite = settings.offsite().map(o -> new Offsite(o, settings.encryption(), layout, catalog, clock));
     }
@@ -130,8 +130,8 @@ public final class Components {
         return check;
     }
 
-    public Rotation rotation() {
-        return rotation;
+    public Prune prune() {
+        return prune;
     }
 
     public BackupCycle cycle() {
@@ -160,14 +160,14 @@ public final class Components {
 
     /** The scheduled jobs, reporting to {@code reporter}; offsite syncs run in child JVMs with this run's environment. */
     public Daemon daemon(Reporter reporter) {
-        return new Daemon(settings, backup, check, rotation, drill(), layout, catalog, offsite,
+        return new Daemon(settings, backup, check, prune, drill(), layout, catalog, offsite,
                 offsite.map(o -> new OffsiteProcess(invocation.env(), configFile, settings.pgDump().timeout(),
                         manifests.json())), reporter, invocation.clock());
     }
 
     /** What /health and /metrics know before the daemon's first event: what is on disk. */
     public void seed(HealthState state) {
-        HealthSeed.seed(state, settings, catalog, states, rotation, offsite);
+        HealthSeed.seed(state, settings, catalog, states, prune, offsite);
     }
 
     /** The HTTP surface over {@code state}, which the daemon's jobs keep current. */

@@ -201,14 +201,18 @@ public final class Backup {
             Durable.fsync(kept);
             Instant finished = clock.instant();
             Duration duration = Duration.ofNanos(System.nanoTime() - startNanos);
-            Manifest manifest = new Manifest(Manifest.FORMAT_VERSION, nextSequence(target.name()), target.name(), target.database(), target.host(),
-                    target.port(), server.version().text(), tools.dumpVersion().text(), server.systemIdentifier(),
-                    server.databaseOid(), finalFile.getFileName().toString(), tier, request.label().orElse(null),
-                    started, finished, duration.toMillis() / 1000.0, size, sha256,
-                    compression.describe() + (encrypt ? "; encrypted with age" : ""), rowCounts,
-                    new Manifest.Verification(Verifier.METHOD, "passed", finished, verified.tableDataEntries()),
-                    false, null, null, false, Manifest.COUNT_METHOD, Files.getLastModifiedTime(kept).toInstant(),
-                    server.databaseSizeBytes());
+            Manifest manifest = Manifest.builder().sequence(nextSequence(target.name())).target(target.name())
+                    .database(target.database()).host(target.host()).port(target.port())
+                    .serverVersion(server.version().text()).pgDumpVersion(tools.dumpVersion().text())
+                    .systemIdentifier(server.systemIdentifier()).databaseOid(server.databaseOid())
+                    .file(finalFile.getFileName().toString()).tier(tier).label(request.label().orElse(null))
+                    .startedAt(started).finishedAt(finished).durationSeconds(duration.toMillis() / 1000.0)
+                    .sizeBytes(size).sha256(sha256)
+                    .compress(compression.describe() + (encrypt ? "; encrypted with age" : "")).rowCounts(rowCounts)
+                    .verification(new Manifest.Verification(Verifier.METHOD, "passed", finished,
+                            verified.tableDataEntries()))
+                    .countMethod(Manifest.COUNT_METHOD).fileModifiedAt(Files.getLastModifiedTime(kept).toInstant())
+                    .databaseSizeBytes(server.databaseSizeBytes()).build();
             // Manifest first: a crash between the two renames leaves an orphan manifest (swept at start),
             // never a final dump without one.
             manifests.write(finalFile, manifest);

@@ -10,7 +10,7 @@ import io.backstop.catalog.Manifests;
 import io.backstop.config.Settings.Target;
 import io.backstop.counts.Check;
 import io.backstop.files.TargetLock;
-import io.backstop.retention.Rotation;
+import io.backstop.retention.Prune;
 import java.time.Duration;
 
 /**
@@ -21,12 +21,12 @@ import java.time.Duration;
 public final class BackupCycle {
     private final Backup backup;
     private final Check check;
-    private final Rotation rotation;
+    private final Prune rotation;
     private final BackupLayout layout;
     private final Manifests manifests;
     private final Latest latest;
 
-    public BackupCycle(Backup backup, Check check, Rotation rotation, BackupLayout layout, Manifests manifests) {
+    public BackupCycle(Backup backup, Check check, Prune rotation, BackupLayout layout, Manifests manifests) {
         this.backup = backup;
         this.check = check;
         this.rotation = rotation;
@@ -36,7 +36,7 @@ public final class BackupCycle {
     }
 
     /** {@code check} is null for a safety backup, which is compared with nothing. */
-    public record Result(BackupResult backup, Check.Result check, Rotation.Result rotation) {
+    public record Result(BackupResult backup, Check.Result check, Prune.Result rotation) {
     }
 
     public Result run(Target target, Backup.Request request, Progress progress) {
@@ -46,7 +46,7 @@ public final class BackupCycle {
         // A safety backup copies a state about to be changed on purpose: it neither moves the baseline nor raises.
         Check.Result checked = request.safety() ? null : check.afterBackup(target.name(), result.manifest());
         Manifest manifest = result.manifest();
-        Rotation.Result rotated;
+        Prune.Result rotated;
         try (TargetLock lock = TargetLock.acquire(layout.lockFile(target.name()), target.name(),
                 request.lockWait().plus(Duration.ofMinutes(1)))) {
             if (checked != null && checked.alarmRaised()) {

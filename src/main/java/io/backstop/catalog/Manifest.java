@@ -86,25 +86,18 @@ public record Manifest(
     }
 
     public Manifest withFile(String newFile, Tier newTier) {
-        return new Manifest(formatVersion, sequence, target, database, host, port, serverVersion, pgDumpVersion,
-                systemIdentifier, databaseOid, newFile, newTier, label, startedAt, finishedAt, durationSeconds,
-                sizeBytes, sha256, compress, rowCounts, verification, pinned, pinReason, lastDrill, takenDuringAlarm, countMethod, fileModifiedAt, databaseSizeBytes);
+        return toBuilder().file(newFile).tier(newTier).build();
     }
 
     public Manifest withDrill(Drill drill) {
-        return new Manifest(formatVersion, sequence, target, database, host, port, serverVersion, pgDumpVersion,
-                systemIdentifier, databaseOid, file, tier, label, startedAt, finishedAt, durationSeconds,
-                sizeBytes, sha256, compress, rowCounts, verification, pinned, pinReason, drill, takenDuringAlarm, countMethod, fileModifiedAt, databaseSizeBytes);
+        return toBuilder().lastDrill(drill).build();
     }
 
     /** The same dump found damaged after it was verified: never counted, never restored, shown as such. */
     public Manifest withDamage(String why, Instant at) {
         Verification damaged = new Verification(verification == null ? null : verification.method(), DAMAGED, at,
                 verification == null ? 0 : verification.tableDataEntries(), why);
-        return new Manifest(formatVersion, sequence, target, database, host, port, serverVersion, pgDumpVersion,
-                systemIdentifier, databaseOid, file, tier, label, startedAt, finishedAt, durationSeconds,
-                sizeBytes, sha256, compress, rowCounts, damaged, pinned, pinReason, lastDrill, takenDuringAlarm, countMethod,
-                fileModifiedAt, databaseSizeBytes);
+        return toBuilder().verification(damaged).build();
     }
 
     public boolean damaged() {
@@ -112,14 +105,228 @@ public record Manifest(
     }
 
     public Manifest withAlarmRaised() {
-        return new Manifest(formatVersion, sequence, target, database, host, port, serverVersion, pgDumpVersion,
-                systemIdentifier, databaseOid, file, tier, label, startedAt, finishedAt, durationSeconds,
-                sizeBytes, sha256, compress, rowCounts, verification, pinned, pinReason, lastDrill, true, countMethod, fileModifiedAt, databaseSizeBytes);
+        return toBuilder().takenDuringAlarm(true).build();
     }
 
     public Manifest withPin(boolean pin, String reason) {
-        return new Manifest(formatVersion, sequence, target, database, host, port, serverVersion, pgDumpVersion,
-                systemIdentifier, databaseOid, file, tier, label, startedAt, finishedAt, durationSeconds,
-                sizeBytes, sha256, compress, rowCounts, verification, pin, pin ? reason : null, lastDrill, takenDuringAlarm, countMethod, fileModifiedAt, databaseSizeBytes);
+        return toBuilder().pinned(pin).pinReason(pin ? reason : null).build();
+    }
+
+    /** A manifest to be made: each component named, none given by position. Starts at the current format. */
+    public static Builder builder() {
+        return new Builder().formatVersion(FORMAT_VERSION);
+    }
+
+    /** This manifest's components in a builder, to change some of them. */
+    public Builder toBuilder() {
+        Builder b = new Builder();
+            b.formatVersion = formatVersion;
+            b.sequence = sequence;
+            b.target = target;
+            b.database = database;
+            b.host = host;
+            b.port = port;
+            b.serverVersion = serverVersion;
+            b.pgDumpVersion = pgDumpVersion;
+            b.systemIdentifier = systemIdentifier;
+            b.databaseOid = databaseOid;
+            b.file = file;
+            b.tier = tier;
+            b.label = label;
+            b.startedAt = startedAt;
+            b.finishedAt = finishedAt;
+            b.durationSeconds = durationSeconds;
+            b.sizeBytes = sizeBytes;
+            b.sha256 = sha256;
+            b.compress = compress;
+            b.rowCounts = rowCounts;
+            b.verification = verification;
+            b.pinned = pinned;
+            b.pinReason = pinReason;
+            b.lastDrill = lastDrill;
+            b.takenDuringAlarm = takenDuringAlarm;
+            b.countMethod = countMethod;
+            b.fileModifiedAt = fileModifiedAt;
+            b.databaseSizeBytes = databaseSizeBytes;
+        return b;
+    }
+
+    /** Builds a {@link Manifest} by name; components not set are null, zero or false. */
+    public static final class Builder {
+        private int formatVersion;
+        private long sequence;
+        private String target;
+        private String database;
+        private String host;
+        private int port;
+        private String serverVersion;
+        private String pgDumpVersion;
+        private String systemIdentifier;
+        private long databaseOid;
+        private String file;
+        private Tier tier;
+        private String label;
+        private Instant startedAt;
+        private Instant finishedAt;
+        private double durationSeconds;
+        private long sizeBytes;
+        private String sha256;
+        private String compress;
+        private Map<String, Long> rowCounts;
+        private Verification verification;
+        private boolean pinned;
+        private String pinReason;
+        private Drill lastDrill;
+        private boolean takenDuringAlarm;
+        private String countMethod;
+        private Instant fileModifiedAt;
+        private long databaseSizeBytes;
+
+        private Builder() {
+        }
+
+        public Builder formatVersion(int formatVersion) {
+            this.formatVersion = formatVersion;
+            return this;
+        }
+
+        public Builder sequence(long sequence) {
+            this.sequence = sequence;
+            return this;
+        }
+
+        public Builder target(String target) {
+            this.target = target;
+            return this;
+        }
+
+        public Builder database(String database) {
+            this.database = database;
+            return this;
+        }
+
+        public Builder host(String host) {
+            this.host = host;
+            return this;
+        }
+
+        public Builder port(int port) {
+            this.port = port;
+            return this;
+        }
+
+        public Builder serverVersion(String serverVersion) {
+            this.serverVersion = serverVersion;
+            return this;
+        }
+
+        public Builder pgDumpVersion(String pgDumpVersion) {
+            this.pgDumpVersion = pgDumpVersion;
+            return this;
+        }
+
+        public Builder systemIdentifier(String systemIdentifier) {
+            this.systemIdentifier = systemIdentifier;
+            return this;
+        }
+
+        public Builder databaseOid(long databaseOid) {
+            this.databaseOid = databaseOid;
+            return this;
+        }
+
+        public Builder file(String file) {
+            this.file = file;
+            return this;
+        }
+
+        public Builder tier(Tier tier) {
+            this.tier = tier;
+            return this;
+        }
+
+        public Builder label(String label) {
+            this.label = label;
+            return this;
+        }
+
+        public Builder startedAt(Instant startedAt) {
+            this.startedAt = startedAt;
+            return this;
+        }
+
+        public Builder finishedAt(Instant finishedAt) {
+            this.finishedAt = finishedAt;
+            return this;
+        }
+
+        public Builder durationSeconds(double durationSeconds) {
+            this.durationSeconds = durationSeconds;
+            return this;
+        }
+
+        public Builder sizeBytes(long sizeBytes) {
+            this.sizeBytes = sizeBytes;
+            return this;
+        }
+
+        public Builder sha256(String sha256) {
+            this.sha256 = sha256;
+            return this;
+        }
+
+        public Builder compress(String compress) {
+            this.compress = compress;
+            return this;
+        }
+
+        public Builder rowCounts(Map<String, Long> rowCounts) {
+            this.rowCounts = rowCounts;
+            return this;
+        }
+
+        public Builder verification(Verification verification) {
+            this.verification = verification;
+            return this;
+        }
+
+        public Builder pinned(boolean pinned) {
+            this.pinned = pinned;
+            return this;
+        }
+
+        public Builder pinReason(String pinReason) {
+            this.pinReason = pinReason;
+            return this;
+        }
+
+        public Builder lastDrill(Drill lastDrill) {
+            this.lastDrill = lastDrill;
+            return this;
+        }
+
+        public Builder takenDuringAlarm(boolean takenDuringAlarm) {
+            this.takenDuringAlarm = takenDuringAlarm;
+            return this;
+        }
+
+        public Builder countMethod(String countMethod) {
+            this.countMethod = countMethod;
+            return this;
+        }
+
+        public Builder fileModifiedAt(Instant fileModifiedAt) {
+            this.fileModifiedAt = fileModifiedAt;
+            return this;
+        }
+
+        public Builder databaseSizeBytes(long databaseSizeBytes) {
+            this.databaseSizeBytes = databaseSizeBytes;
+            return this;
+        }
+
+        public Manifest build() {
+            return new Manifest(formatVersion, sequence, target, database, host, port, serverVersion, pgDumpVersion, systemIdentifier, databaseOid, file, tier, label, startedAt, finishedAt, durationSeconds, sizeBytes, sha256, compress, rowCounts, verification, pinned, pinReason, lastDrill, takenDuringAlarm, countMethod, fileModifiedAt, databaseSizeBytes);
+        }
     }
 }

@@ -56,7 +56,7 @@ public final class ListCommand implements Callable<Integer> {
         Catalog catalog = main.catalog();
         List<Map<String, Object>> rows = new ArrayList<>();
         for (Settings.Target t : main.targets(targets.name())) {
-            Map<String, io.backstop.offsite.Offsite.Copy> copies = main.offsite()
+            Map<String, io.backstop.offsite.Copy> copies = main.offsite()
                     .map(o -> o.state(t.name()).copies()).orElse(null);
             java.util.Set<String> waiting = main.offsite().map(o -> o.waiting(t.name())).orElse(java.util.Set.of());
             for (Catalog.Entry e : catalog.list(t.name())) {
@@ -120,7 +120,7 @@ public final class ListCommand implements Callable<Integer> {
      * A backup's offsite state for list: copied (with where and how it was checked), pending (its upload
      * is due), not-kept (offsite retention keeps fewer of its tier, or deleted its copy), or - (not verified).
      */
-    private static Map<String, Object> offsiteOf(io.backstop.offsite.Offsite.Copy copy, boolean waiting,
+    private static Map<String, Object> offsiteOf(io.backstop.offsite.Copy copy, boolean waiting,
             boolean verified) {
         Map<String, Object> o = new LinkedHashMap<>();
         if (copy == null) {
@@ -144,7 +144,7 @@ public final class ListCommand implements Callable<Integer> {
                         + " (BACKSTOP_OFFSITE_URL), its endpoint and keys"));
         List<Map<String, Object>> rows = new ArrayList<>();
         for (Settings.Target t : main.targets(targets.name())) {
-            for (io.backstop.offsite.Offsite.Remote r : store.remote(t.name())) {
+            for (io.backstop.offsite.Remote r : store.remote(t.name())) {
                 Map<String, Object> row = new LinkedHashMap<>();
                 row.put("target", t.name());
                 row.put("tier", r.tier().dir());

@@ -3,7 +3,9 @@ package io.backstop.cli;
 import io.backstop.BackstopException;
 import io.backstop.ExitCode;
 import io.backstop.app.Components;
+import io.backstop.offsite.Fetched;
 import io.backstop.offsite.Offsite;
+import io.backstop.offsite.Remote;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.Optional;
@@ -26,7 +28,7 @@ final class OffsiteReference {
             return backup;
         }
         Offsite offsite = offsite(main, backup);
-        Offsite.Remote copy = announce(offsite, target, backup, out);
+        Remote copy = announce(offsite, target, backup, out);
         return offsite.fetch(target, copy, identity).toString();
     }
 
@@ -36,8 +38,8 @@ final class OffsiteReference {
             return new Local(backup, null, null);
         }
         Offsite offsite = offsite(main, backup);
-        Offsite.Remote copy = announce(offsite, target, backup, out);
-        Offsite.Fetched fetched = offsite.fetchForDrill(target, copy, identity);
+        Remote copy = announce(offsite, target, backup, out);
+        Fetched fetched = offsite.fetchForDrill(target, copy, identity);
         return new Local(fetched.file().toString(), fetched, copy.key());
     }
 
@@ -45,7 +47,7 @@ final class OffsiteReference {
      * The reference to resolve and, for an offsite copy, its key (what to call it once its download is
      * gone); closing removes the download, if one was made for it.
      */
-    record Local(String reference, Offsite.Fetched download, String key) implements AutoCloseable {
+    record Local(String reference, Fetched download, String key) implements AutoCloseable {
         @Override
         public void close() {
             if (download != null) {
@@ -60,8 +62,8 @@ final class OffsiteReference {
                 + " keys of the bucket that holds the copies"));
     }
 
-    private static Offsite.Remote announce(Offsite offsite, String target, String backup, PrintWriter out) {
-        Offsite.Remote copy = offsite.choose(target, backup.substring(PREFIX.length()));
+    private static Remote announce(Offsite offsite, String target, String backup, PrintWriter out) {
+        Remote copy = offsite.choose(target, backup.substring(PREFIX.length()));
         out.printf("offsite copy %s (%s, %s): downloading%s%n", copy.key(), copy.tier().dir(),
                 io.backstop.files.Sizes.bytes(copy.size()), copy.encrypted() ? " and decrypting" : "");
         out.flush();

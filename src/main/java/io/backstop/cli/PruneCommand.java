@@ -39,7 +39,7 @@ public final class PruneCommand implements Callable<Integer> {
         for (Settings.Target t : main.targets(targets.name())) {
             List<RetentionPlan.Deletion> plan;
             try (TargetLock lock = TargetLock.acquire(main.layout().lockFile(t.name()), t.name(), Duration.ofMinutes(1))) {
-                plan = main.rotation().prune(t.name(), dryRun);
+                plan = main.prune().prune(t.name(), dryRun);
             }
             for (RetentionPlan.Deletion d : plan) {
                 out.printf("%s %s (%s)%n", dryRun ? "would delete" : "deleted", main.layout().root().relativize(d.file()),

@@ -5,8 +5,9 @@ import io.backstop.catalog.Manifest;
 import io.backstop.config.Settings;
 import io.backstop.counts.StateStore;
 import io.backstop.counts.TargetState;
+import io.backstop.offsite.Copy;
 import io.backstop.offsite.Offsite;
-import io.backstop.retention.Rotation;
+import io.backstop.retention.Prune;
 import io.backstop.verify.Drill;
 import java.time.Duration;
 import java.time.Instant;
@@ -21,7 +22,7 @@ public final class HealthSeed {
     }
 
     public static void seed(HealthState state, Settings settings, Catalog catalog, StateStore states,
-            Rotation rotation, Optional<Offsite> offsite) {
+            Prune rotation, Optional<Offsite> offsite) {
         for (Settings.Target t : settings.targets()) {
             Optional<Catalog.Entry> newestEntry = catalog.newestVerified(t.name());
             Instant newest = newestEntry.flatMap(Catalog.Entry::manifest).map(Manifest::finishedAt).orElse(null);
@@ -32,7 +33,7 @@ public final class HealthSeed {
                     st.alarm() == null ? List.of() : st.alarm().drops(), rotation.retained(t.name()));
             state.damaged(t.name(), catalog.damaged(t.name()));
             offsite.ifPresent(o -> state.seedOffsite(t.name(), o.state(t.name()).copies().values().stream()
-                    .map(Offsite.Copy::uploadedAt).max(Comparator.naturalOrder()).orElse(null),
+                    .map(Copy::uploadedAt).max(Comparator.naturalOrder()).orElse(null),
                     o.waitingSince(t.name()).orElse(null)));
             newestEntry.flatMap(Catalog.Entry::manifest).map(Manifest::lastDrill)
                     .ifPresent(d -> state.drilled(t.name(), new Drill.Result(d.passed(), true, d.details(),

@@ -5,7 +5,7 @@ import io.backstop.backup.BackupResult;
 import io.backstop.catalog.Tier;
 import io.backstop.counts.Check;
 import io.backstop.counts.Drop;
-import io.backstop.retention.Rotation;
+import io.backstop.retention.Prune;
 import io.backstop.schedule.Reporter;
 import java.time.Instant;
 import java.util.List;
@@ -146,7 +146,7 @@ public final class HealthState implements Reporter {
     }
 
     @Override
-    public void success(String target, BackupResult result, Rotation.Result rotation) {
+    public void success(String target, BackupResult result, Prune.Result rotation) {
         counter(runs, target, "success");
         damaged(target, rotation.damaged());
         for (var d : rotation.deleted()) {

@@ -1,7 +1,6 @@
 package io.backstop.retention;
 
 import io.backstop.catalog.Catalog;
-import io.backstop.catalog.Manifest;
 import io.backstop.catalog.Tier;
 import io.backstop.config.Settings.Retention;
 import java.nio.file.Path;
@@ -27,27 +26,38 @@ public final class RetentionPlan {
     public record Deletion(Path file, Tier tier, long sequence, String reason) {
     }
 
-    public static List<Deletion> plan(List<Catalog.Entry> entries, Retention retention) {
-        Comparator<Catalog.Entry> newestFirst = Comparator
-                .comparingLong((Catalog.Entry e) -> e.manifest().map(Manifest::sequence).orElse(0L)).reversed();
-        Optional<Catalog.Entry> newest = entries.stream().filter(Catalog.Entry::verified).min(newestFirst);
-        // Several tiers can hold the same backup (hard links); "newest" protects every copy of it.
-        long newestSequence = newest.flatMap(Catalog.Entry::manifest).map(Manifest::sequence).orElse(-1L);
+    /**
+     * What the plan needs of a verified backup, local or offsite: where it is, its tier, its place in
+     * creation order, and whether it is pinned.
+     */
+    public record Candidate(Path file, Tier tier, long sequence, boolean pinned) {
+        /** A catalog entry as a candidate; empty when it is not verified (never counted, never deleted). */
+        public static Optional<Candidate> of(Catalog.Entry e) {
+            return e.verified() ? Optional.of(new Candidate(e.file(), e.tier(), e.manifest().orElseThrow().sequence(),
+                    e.pinned())) : Optional.empty();
+        }
+    }
 
-        Map<Tier, List<Catalog.Entry>> byTier = entries.stream()
-                .filter(Catalog.Entry::verified)
-                .collect(Collectors.groupingBy(Catalog.Entry::tier));
+    /** The plan for a target's catalog: its verified entries are the candidates. */
+    public static List<Deletion> plan(List<Catalog.Entry> entries, Retention retention) {
+        return planCandidates(entries.stream().flatMap(e -> Candidate.of(e).stream()).toList(), retention);
+    }
+
+    public static List<Deletion> planCandidates(List<Candidate> candidates, Retention retention) {
+        Comparator<Candidate> newestFirst = Comparator.comparingLong(Candidate::sequence).reversed();
+        // Several tiers can hold the same backup (hard links); "newest" protects every copy of it.
+        long newestSequence = candidates.stream().min(newestFirst).map(Candidate::sequence).orElse(-1L);
+        Map<Tier, List<Candidate>> byTier = candidates.stream().collect(Collectors.groupingBy(Candidate::tier));
         List<Deletion> deletions = new ArrayList<>();
-        for (Map.Entry<Tier, List<Catalog.Entry>> tier : byTier.entrySet()) {
+        for (Map.Entry<Tier, List<Candidate>> tier : byTier.entrySet()) {
             int keep = keep(retention, tier.getKey());
-            List<Catalog.Entry> sorted = tier.getValue().stream().sorted(newestFirst).toList();
+            List<Candidate> sorted = tier.getValue().stream().sorted(newestFirst).toList();
             for (int i = keep; i < sorted.size(); i++) {
-                Catalog.Entry e = sorted.get(i);
-                Manifest m = e.manifest().orElseThrow();
-                if (m.pinned() || m.sequence() == newestSequence) {
+                Candidate c = sorted.get(i);
+                if (c.pinned() || c.sequence() == newestSequence) {
                     continue;
                 }
-                deletions.add(new Deletion(e.file(), e.tier(), m.sequence(), tier.getKey().dir() + " keeps " + keep
+                deletions.add(new Deletion(c.file(), c.tier(), c.sequence(), tier.getKey().dir() + " keeps " + keep
                         + (keep == 1 ? " backup" : " backups") + "; " + i + " newer verified "
                         + (i == 1 ? "one exists" : "ones exist")));
             }

@@ -10,7 +10,7 @@ import io.backstop.catalog.Latest;
 import io.backstop.config.Settings;
 import io.backstop.config.Settings.Target;
 import io.backstop.files.TargetLock;
-import io.backstop.retention.Rotation;
+import io.backstop.retention.Prune;
 import java.text.ParseException;
 import java.time.Clock;
 import java.time.Duration;
@@ -50,7 +50,7 @@ public final class Daemon {
     private final Settings settings;
     private final Backup backup;
     private final io.backstop.counts.Check check;
-    private final Rotation rotation;
+    private final Prune rotation;
     private final io.backstop.verify.Drill drill;
     private final BackupLayout layout;
     private final Catalog catalog;
@@ -64,7 +64,7 @@ public final class Daemon {
     private final Optional<OffsiteProcess> offsiteProcess;
     private Scheduler scheduler;
 
-    public Daemon(Settings settings, Backup backup, io.backstop.counts.Check check, Rotation rotation,
+    public Daemon(Settings settings, Backup backup, io.backstop.counts.Check check, Prune rotation,
             io.backstop.verify.Drill drill, BackupLayout layout, Catalog catalog,
             Optional<io.backstop.offsite.Offsite> offsite, Optional<OffsiteProcess> offsiteProcess, Reporter reporter,
             Clock clock) {

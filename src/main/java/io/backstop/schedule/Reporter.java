@@ -2,7 +2,7 @@ package io.backstop.schedule;
 
 import io.backstop.BackstopException;
 import io.backstop.backup.BackupResult;
-import io.backstop.retention.Rotation;
+import io.backstop.retention.Prune;
 import java.time.Instant;
 
 /**
@@ -16,7 +16,7 @@ public interface Reporter {
     default void attempt(String target, Instant at) {
     }
 
-    default void success(String target, BackupResult result, Rotation.Result rotation) {
+    default void success(String target, BackupResult result, Prune.Result rotation) {
     }
 
     default void failure(String target, BackstopException error, int consecutiveFailures) {

@@ -26,7 +26,7 @@ import java.util.stream.Collectors;
 
 /**
  * Simulated hourly runs on real files: each "backup" is a tiny file with a real manifest,
- * written the way {@code Backup} writes them, then handed to the same {@link Rotation} the
+ * written the way {@code Backup} writes them, then handed to the same {@link Prune} the
  * daemon calls. Checks the retention invariants after every step.
  */
 final class Simulation {
@@ -78,13 +78,16 @@ final class Simulation {
         } catch (IOException e) {
             throw new IllegalStateException(e);
         }
-        Manifest m = new Manifest(Manifest.FORMAT_VERSION, sequence, TARGET, "app", "db", 5432, "15.0", "15.0", "1", 1,
-                file.getFileName().toString(), Tier.HOURLY, null, now, now.plusSeconds(5), 5, ("dump " + sequence).length(), io.backstop.files.Hashing.sha256(file), "6",
-                Map.of("public.users", sequence), new Manifest.Verification("test", "passed", now, 1), false, null, null, false,
-                Manifest.COUNT_METHOD, modified, 0);
+        Manifest m = Manifest.builder().sequence(sequence).target(TARGET).database("app").host("db").port(5432)
+                .serverVersion("15.0").pgDumpVersion("15.0").systemIdentifier("1").databaseOid(1)
+                .file(file.getFileName().toString()).tier(Tier.HOURLY).startedAt(now).finishedAt(now.plusSeconds(5))
+                .durationSeconds(5).sizeBytes(("dump " + sequence).length()).sha256(io.backstop.files.Hashing.sha256(file))
+                .compress("6").rowCounts(Map.of("public.users", sequence))
+                .verification(new Manifest.Verification("test", "passed", now, 1)).countMethod(Manifest.COUNT_METHOD)
+                .fileModifiedAt(modified).build();
         manifests.write(file, m);
         Map<Path, Long> before = verified();
-        new Rotation(settings, layout, manifests).afterBackup(TARGET, file, m);
+        new Prune(settings, layout, manifests).afterBackup(TARGET, file, m);
         checkInvariants(before, verified());
         return file;
     }

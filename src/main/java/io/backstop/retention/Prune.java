@@ -28,14 +28,14 @@ import org.slf4j.LoggerFactory;
  * the target's lock, so it never races a running backup. {@link #prune} alone serves
  * {@code backstop prune}.
  */
-public final class Rotation {
-    private static final Logger log = LoggerFactory.getLogger(Rotation.class);
+public final class Prune {
+    private static final Logger log = LoggerFactory.getLogger(Prune.class);
 
     private final Settings settings;
     private final BackupLayout layout;
     private final Manifests manifests;
 
-    public Rotation(Settings settings, BackupLayout layout, Manifests manifests) {
+    public Prune(Settings settings, BackupLayout layout, Manifests manifests) {
         this.settings = settings;
         this.layout = layout;
         this.manifests = manifests;
