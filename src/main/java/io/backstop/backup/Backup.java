@@ -1,5 +1,6 @@
 package io.backstop.backup;
 
+import io.backstop.Background;
 import io.backstop.BackstopException;
 import io.backstop.ExitCode;
 import io.backstop.catalog.BackupLayout;
@@ -253,17 +254,8 @@ public final class Backup {
     }
 
     private CompletableFuture<Map<String, Long>> countInBackground(Target target, Connection c, List<CountedTable> tables) {
-        CompletableFuture<Map<String, Long>> future = new CompletableFuture<>();
-        Thread t = new Thread(() -> {
-            try {
-                future.complete(counter.count(c, tables, settings.pgDump().timeout()));
-            } catch (Throwable e) {
-                future.completeExceptionally(e);
-            }
-        }, "row-counts-" + target.name());
-        t.setDaemon(true);
-        t.start();
-        return future;
+        return Background.supply("row-counts-" + target.name(),
+                () -> counter.count(c, tables, settings.pgDump().timeout()));
     }
 
     private static Map<String, Long> awaitCounts(Target target, CompletableFuture<Map<String, Long>> counts) {

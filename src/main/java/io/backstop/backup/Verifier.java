@@ -1,5 +1,6 @@
 package io.backstop.backup;
 
+import io.backstop.Background;
 import io.backstop.BackstopException;
 import io.backstop.ExitCode;
 import io.backstop.catalog.Archive;
@@ -90,16 +91,13 @@ public final class Verifier {
 
     private FullRead start(ProcessRunner.Spec spec, String name) {
         FullRead read = new FullRead();
-        Thread t = new Thread(() -> {
+        read.thread = Background.start("verify-" + name, () -> {
             try {
                 read.result.complete(runner.run(spec, p -> { }));
             } catch (RuntimeException e) {
                 read.result.completeExceptionally(e);
             }
-        }, "verify-" + name);
-        t.setDaemon(true);
-        read.thread = t;
-        t.start();
+        });
         return read;
     }
 
@@ -137,7 +135,7 @@ public final class Verifier {
     public Verified finish(Path dump, Collection<CountedTable> tables, Duration timeout, ExitCode failure,
             FullRead read, Optional<String> written) {
         CompletableFuture<String> sha = written.isPresent() ? CompletableFuture.completedFuture(written.get())
-                : CompletableFuture.supplyAsync(() -> Hashing.sha256(dump), r -> named(r, "sha256-" + dump.getFileName()));
+                : Background.supply("sha256-" + dump.getFileName(), () -> Hashing.sha256(dump));
         Set<Long> present;
         try {
             present = tableDataOids(dump, timeout, failure);
@@ -213,10 +211,5 @@ public final class Verifier {
         return oids;
     }
 
-    private static void named(Runnable r, String name) {
-        Thread t = new Thread(r, name);
-        t.setDaemon(true);
-        t.start();
-    }
 
 }

@@ -1,5 +1,6 @@
 package io.backstop.cli;
 
+import io.backstop.Background;
 import io.backstop.BackstopException;
 import io.backstop.ExitCode;
 import io.backstop.app.Invocation;
@@ -88,11 +89,7 @@ public final class GuardServerCommand implements Callable<Integer> {
             byte[] secret = new byte[24];
             new SecureRandom().nextBytes(secret);
             String secretHex = HexFormat.of().formatHex(secret);
-            ExecutorService workers = Executors.newFixedThreadPool(2, r -> {
-                Thread t = new Thread(r, "guard-server-worker");
-                t.setDaemon(true);
-                return t;
-            });
+            ExecutorService workers = Executors.newFixedThreadPool(2, Background.threads("guard-server-worker"));
             try (ServerSocket server = new ServerSocket(0, 64, InetAddress.getLoopbackAddress())) {
                 Path tmp = dir.resolve("." + state.getFileName() + "." + ProcessHandle.current().pid());
                 Files.deleteIfExists(tmp);

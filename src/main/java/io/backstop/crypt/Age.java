@@ -6,6 +6,7 @@ import com.exceptionfactory.jagged.framework.stream.StandardDecryptingChannelFac
 import com.exceptionfactory.jagged.framework.stream.StandardEncryptingChannelFactory;
 import com.exceptionfactory.jagged.x25519.X25519RecipientStanzaReaderFactory;
 import com.exceptionfactory.jagged.x25519.X25519RecipientStanzaWriterFactory;
+import io.backstop.Background;
 import io.backstop.BackstopException;
 import io.backstop.ExitCode;
 import io.backstop.files.Crc32c;
@@ -97,14 +98,14 @@ public final class Age {
         }
         argv.add("--");
         argv.add(plain.toAbsolutePath().toString());
-        CompletableFuture<String> plainSha256 = beside("age-plaintext-sha256", () -> Hashing.sha256(plain));
+        CompletableFuture<String> plainSha256 = Background.supply("age-plaintext-sha256", () -> Hashing.sha256(plain));
         // Appended to the file just created, never truncated: ext4 writes a file truncated on open back to the
         // disk as soon as it is closed (its guard for files replaced in place), and an upload's copy is removed
         // once it is up; unlinking the written-back copy cost 0.3 s here, its writeback 269 MB of disk writes.
         Process age = new ProcessBuilder(argv).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(Durable.createPrivate(out).toFile())).start();
         try {
-            CompletableFuture<String> stderr = beside("age-stderr", () -> {
+            CompletableFuture<String> stderr = Background.supply("age-stderr", () -> {
                 try (InputStream err = age.getErrorStream()) {
                     return new String(err.readAllBytes(), StandardCharsets.UTF_8).strip();
                 } catch (IOException e) {
@@ -117,7 +118,7 @@ public final class Age {
                 throw new IOException(command.get() + " exited with " + exit + (errors.isEmpty() ? "" : ": " + errors));
             }
             // Both read the file age just wrote, still in the page cache: OpenSSL's sha256 beside the CRC32C.
-            CompletableFuture<String> written = sha256 ? beside("age-ciphertext-sha256", () -> Hashing.sha256(out))
+            CompletableFuture<String> written = sha256 ? Background.supply("age-ciphertext-sha256", () -> Hashing.sha256(out))
                     : null;
             String crc32c = Crc32c.of(out);
             return new Encrypted(Optional.ofNullable(written).map(CompletableFuture::join), plainSha256.join(), crc32c);
@@ -131,13 +132,6 @@ public final class Age {
         }
     }
 
-    private static CompletableFuture<String> beside(String name, java.util.function.Supplier<String> work) {
-        return CompletableFuture.supplyAsync(work, r -> {
-            Thread t = new Thread(r, name);
-            t.setDaemon(true);
-            t.start();
-        });
-    }
 
     /** Jagged, in this JVM: where the age command is not installed. */
     private static Encrypted inProcess(Path plain, Path out, List<String> recipients, boolean sha256)

@@ -3,6 +3,7 @@ package io.backstop.http;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
+import io.backstop.Background;
 import io.backstop.BackstopException;
 import io.backstop.ExitCode;
 import io.backstop.backup.Backup;
@@ -25,7 +26,6 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -82,14 +82,9 @@ public final class HttpApi implements AutoCloseable {
             throw new BackstopException(ExitCode.USAGE, "backstop.http: cannot listen on " + settings.http().bind() + ":"
                     + settings.http().port() + " (" + e.getMessage() + "); choose a free port with BACKSTOP_HTTP_PORT", e);
         }
-        AtomicInteger n = new AtomicInteger();
         // Threads start on demand and end after 30 s idle: an idle daemon holds none.
         ThreadPoolExecutor pool = new ThreadPoolExecutor(MAX_WORKERS, MAX_WORKERS, 30, TimeUnit.SECONDS,
-                new LinkedBlockingQueue<>(), r -> {
-                    Thread t = new Thread(r, "backstop-http-" + n.incrementAndGet());
-                    t.setDaemon(true);
-                    return t;
-                });
+                new LinkedBlockingQueue<>(), Background.threads("backstop-http"));
         pool.allowCoreThreadTimeOut(true);
         executor = pool;
         server.setExecutor(executor);

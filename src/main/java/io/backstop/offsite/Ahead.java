@@ -1,5 +1,6 @@
 package io.backstop.offsite;
 
+import io.backstop.Background;
 import io.backstop.catalog.BackupLayout;
 import io.backstop.catalog.Catalog;
 import io.backstop.catalog.Manifest;
@@ -45,11 +46,7 @@ final class Ahead implements AutoCloseable {
     Ahead(Shipping shipping, String target, List<Catalog.Entry> pending, Ledger.State state) {
         this.shipping = shipping;
         uploads = shipping.uploadDir(target);
-        thread = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
-            Thread t = new Thread(r, "offsite-ahead");
-            t.setDaemon(true);
-            return t;
-        });
+        thread = java.util.concurrent.Executors.newSingleThreadExecutor(Background.threads("offsite-ahead"));
         Checksum algorithm = shipping.checksum();
         java.util.Set<String> seen = new java.util.HashSet<>();
         for (Catalog.Entry e : pending) {

@@ -1,5 +1,6 @@
 package io.backstop.offsite;
 
+import io.backstop.Background;
 import io.backstop.pg.ProcessRunner;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -20,7 +21,6 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import javax.net.ssl.TrustManager;
 import javax.net.ssl.TrustManagerFactory;
 import javax.net.ssl.X509TrustManager;
 import software.amazon.awssdk.awscore.exception.AwsErrorDetails;
@@ -257,7 +257,7 @@ final class CurlPut {
      * by the upload.
      */
     void prepare(boolean https, Runnable alsoAhead) {
-        Thread t = new Thread(() -> {
+        Background.start("curl-prepare", () -> {
             alsoAhead.run();
             if (https) {
                 try {
@@ -266,9 +266,7 @@ final class CurlPut {
                     // the upload reads it again and reports what fails
                 }
             }
-        }, "curl-prepare");
-        t.setDaemon(true);
-        t.start();
+        });
     }
 
     /** Removes the trust file. */

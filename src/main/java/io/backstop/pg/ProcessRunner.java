@@ -1,5 +1,6 @@
 package io.backstop.pg;
 
+import io.backstop.Background;
 import io.backstop.BackstopException;
 import io.backstop.ExitCode;
 import java.io.IOException;
@@ -224,15 +225,12 @@ public final class ProcessRunner {
     }
 
     private static Thread drainThread(String name, IoTask task) {
-        Thread t = new Thread(() -> {
+        return Background.start(name, () -> {
             try {
                 task.run();
             } catch (IOException ignored) {
                 // The process went away; its exit code tells the story.
             }
-        }, name);
-        t.setDaemon(true);
-        t.start();
-        return t;
+        });
     }
 }

@@ -1,0 +1,65 @@
+package io.backstop.recover;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/** What recover decides before it touches a database: the order of the tables, and the words of its question. */
+class RecoverPlanTest {
+    private static TablePlan live(String quoted) {
+        return new TablePlan(quoted, true, 10, List.of("id"), true, List.of());
+    }
+
+    private static TablePlan gone(String quoted) {
+        return new TablePlan(quoted, false, 10, List.of(), false, List.of());
+    }
+
+    private static List<String> names(List<TablePlan> plans) {
+        return plans.stream().map(p -> p.quoted).toList();
+    }
+
+    @Test
+    void parentsComeBeforeTheirChildrenWhateverOrderTheyWereNamedIn() {
+        List<TablePlan> named = List.of(live("public.order_lines"), live("public.orders"), live("public.customers"));
+        Map<String, List<String>> parents = Map.of(
+                "public.order_lines", List.of("public.orders"),
+                "public.orders", List.of("public.customers"),
+                "public.customers", List.of());
+        assertThat(names(TablePlan.ordered(named, parents)))
+                .containsExactly("public.customers", "public.orders", "public.order_lines");
+    }
+
+    @Test
+    void aParentThatIsNotBeingRecoveredImposesNoOrder() {
+        List<TablePlan> named = List.of(live("public.b"), live("public.a"));
+        Map<String, List<String>> parents = Map.of("public.b", List.of("public.elsewhere"), "public.a", List.of());
+        assertThat(names(TablePlan.ordered(named, parents))).containsExactly("public.b", "public.a");
+    }
+
+    @Test
+    void aCycleOfForeignKeysStillGivesEveryTableOnce() {
+        List<TablePlan> named = List.of(live("public.a"), live("public.b"));
+        Map<String, List<String>> parents = Map.of("public.a", List.of("public.b"), "public.b", List.of("public.a"));
+        assertThat(names(TablePlan.ordered(named, parents))).containsExactlyInAnyOrder("public.a", "public.b");
+    }
+
+    @Test
+    void tablesToRecreateComeFirst() {
+        List<TablePlan> named = List.of(live("public.child"), gone("public.parent"));
+        assertThat(names(TablePlan.ordered(named, Map.of()))).containsExactly("public.parent", "public.child");
+    }
+
+    @Test
+    void theQuestionNamesEveryChangeAndSaysNewRowsAreKept() {
+        List<Recover.TableReport> reports = List.of(
+                new Recover.TableReport("public.users", true, true, 100, 60, 40, 3, 0, List.of(), List.of(), 0, 0, false),
+                new Recover.TableReport("public.audit", false, false, 7, 0, 0, 0, 0, List.of(), List.of(), 0, 0, false));
+        assertThat(Recover.describe(reports, true, false)).isEqualTo("INSERT 40 missing rows into public.users,"
+                + " RECREATE public.audit with 7 rows (rows written since the backup are kept)");
+        assertThat(Recover.describe(reports.subList(0, 1), true, true))
+                .isEqualTo("INSERT 40 missing rows into public.users RESET 3 changed rows"
+                        + " (rows written since the backup are kept)");
+    }
+}
