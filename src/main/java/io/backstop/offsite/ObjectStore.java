@@ -4,13 +4,9 @@ import io.backstop.BackstopException;
 import io.backstop.ExitCode;
 import io.backstop.config.Settings.ObjectLock;
 import io.backstop.config.Settings.Offsite;
-import io.backstop.offsite.Checksum;
 import java.io.IOException;
 import java.io.InputStream;
-import java.nio.channels.Channels;
-import java.nio.channels.FileChannel;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -18,21 +14,11 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
-import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
-import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
 import software.amazon.awssdk.core.ResponseInputStream;
-import software.amazon.awssdk.core.checksums.RequestChecksumCalculation;
-import software.amazon.awssdk.core.checksums.ResponseChecksumValidation;
 import software.amazon.awssdk.core.exception.SdkException;
 import software.amazon.awssdk.core.sync.RequestBody;
-import software.amazon.awssdk.http.auth.aws.signer.AwsV4FamilyHttpSigner;
-import software.amazon.awssdk.regions.Region;
 import software.amazon.awssdk.services.s3.S3Client;
-import software.amazon.awssdk.services.s3.S3Configuration;
-import software.amazon.awssdk.services.s3.auth.scheme.S3AuthSchemeProvider;
 import software.amazon.awssdk.services.s3.model.ChecksumMode;
-import software.amazon.awssdk.services.s3.model.CompletedPart;
-import software.amazon.awssdk.services.s3.model.CreateMultipartUploadRequest;
 import software.amazon.awssdk.services.s3.model.GetObjectResponse;
 import software.amazon.awssdk.services.s3.model.HeadObjectResponse;
 import software.amazon.awssdk.services.s3.model.NoSuchKeyException;
@@ -40,7 +26,6 @@ import software.amazon.awssdk.services.s3.model.ObjectLockMode;
 import software.amazon.awssdk.services.s3.model.PutObjectRequest;
 import software.amazon.awssdk.services.s3.model.S3Exception;
 import software.amazon.awssdk.services.s3.model.S3Object;
-import software.amazon.awssdk.services.s3.model.UploadPartRequest;
 import software.amazon.awssdk.services.s3.presigner.S3Presigner;
 import software.amazon.awssdk.services.s3.presigner.model.PresignedPutObjectRequest;
 
@@ -75,24 +60,7 @@ public final class ObjectStore implements AutoCloseable {
     ObjectStore(Offsite settings, Path curlCommand) {
         this.settings = settings;
         this.algorithm = Checksum.parse(settings.checksum());
-        var builder = S3Client.builder()
-                .region(Region.of(settings.region()))
-                .forcePathStyle(settings.pathStyle())
-                .credentialsProvider(StaticCredentialsProvider.create(AwsBasicCredentials.create(
-                        settings.accessKey().reveal(), settings.secretKey().reveal())))
-                .httpClient(software.amazon.awssdk.http.apache.ApacheHttpClient.builder()
-                        .connectionTimeout(Duration.ofSeconds(10))
-                        .socketTimeout(Duration.ofMinutes(2))
-                        .maxConnections(2)
-                        .build())
-                .requestChecksumCalculation(RequestChecksumCalculation.WHEN_REQUIRED)
-                .responseChecksumValidation(ResponseChecksumValidation.WHEN_REQUIRED)
-                .authSchemeProvider(params -> S3AuthSchemeProvider.defaultProvider().resolveAuthScheme(params).stream()
-                        .map(o -> o.toBuilder().putSignerProperty(AwsV4FamilyHttpSigner.PAYLOAD_SIGNING_ENABLED, false)
-                                .build())
-                        .toList());
-        settings.endpoint().ifPresent(builder::endpointOverride);
-        this.s3 = builder.build();
+        this.s3 = S3Clients.client(settings);
         this.curl = switch (settings.uploader()) {
             case "sdk" -> Optional.empty();
             case "curl" -> Optional.of(CurlPut.installed(curlCommand).orElseThrow(() -> new BackstopException(
@@ -107,13 +75,7 @@ public final class ObjectStore implements AutoCloseable {
 
     private synchronized S3Presigner presigner() {
         if (presigner == null) {
-            var builder = S3Presigner.builder()
-                    .region(Region.of(settings.region()))
-                    .credentialsProvider(StaticCredentialsProvider.create(AwsBasicCredentials.create(
-                            settings.accessKey().reveal(), settings.secretKey().reveal())))
-                    .serviceConfiguration(S3Configuration.builder().pathStyleAccessEnabled(settings.pathStyle()).build());
-            settings.endpoint().ifPresent(builder::endpointOverride);
-            presigner = builder.build();
+            presigner = S3Clients.presigner(settings);
         }
         return presigner;
     }
@@ -185,7 +147,7 @@ public final class ObjectStore implements AutoCloseable {
             // A checksum taken ahead is of the configured algorithm: not the one sent once the store refused it.
             return single(key, file, length, fellBack ? Optional.empty() : known, metadata, lock, retainUntil);
         }
-        return multipart(key, file, length, metadata, lock, retainUntil);
+        return Multipart.upload(s3, settings, algorithm, key, file, length, metadata, lock, retainUntil);
     }
 
     /**
@@ -223,49 +185,9 @@ public final class ObjectStore implements AutoCloseable {
             return new Sent(length, algorithm == Checksum.MD5 ? null : value, unquote(answer.eTag()),
                     algorithm.label(), "curl");
         }
-        var response = s3.putObject(put, RequestBody.fromContentProvider(() -> region(file, 0, length), length,
+        var response = s3.putObject(put, RequestBody.fromContentProvider(() -> FileRegion.open(file, 0, length), length,
                 "application/octet-stream"));
         return new Sent(length, algorithm == Checksum.MD5 ? null : value, unquote(response.eTag()), algorithm.label());
-    }
-
-    private Sent multipart(String key, Path file, long length, Map<String, String> metadata, Optional<ObjectLock> lock,
-            Instant retainUntil) throws IOException {
-        CreateMultipartUploadRequest.Builder create = CreateMultipartUploadRequest.builder().bucket(settings.bucket())
-                .key(key).contentType("application/octet-stream").metadata(metadata);
-        algorithm.create(create);
-        lock.ifPresent(l -> create.objectLockMode(ObjectLockMode.fromValue(l.mode().toUpperCase(Locale.ROOT)))
-                .objectLockRetainUntilDate(retainUntil));
-        String uploadId = s3.createMultipartUpload(create.build()).uploadId();
-        try {
-            List<CompletedPart> parts = new ArrayList<>();
-            List<String> values = new ArrayList<>();
-            int number = 1;
-            for (long offset = 0; offset < length; offset += settings.partSize(), number++) {
-                long size = Math.min(settings.partSize(), length - offset);
-                String value = algorithm.of(file, offset, size);
-                values.add(value);
-                UploadPartRequest.Builder part = UploadPartRequest.builder().bucket(settings.bucket()).key(key)
-                        .uploadId(uploadId).partNumber(number).contentLength(size);
-                algorithm.part(part, value);
-                long from = offset;
-                var response = s3.uploadPart(part.build(),
-                        RequestBody.fromContentProvider(() -> region(file, from, size), size, "application/octet-stream"));
-                CompletedPart.Builder done = CompletedPart.builder().partNumber(number).eTag(response.eTag());
-                algorithm.completed(done, value);
-                parts.add(done.build());
-            }
-            var complete = s3.completeMultipartUpload(c -> c.bucket(settings.bucket()).key(key).uploadId(uploadId)
-                    .multipartUpload(m -> m.parts(parts)));
-            return new Sent(length, algorithm == Checksum.MD5 ? null : algorithm.composite(values),
-                    unquote(complete.eTag()), algorithm.label() + " of part " + algorithm.label() + "s");
-        } catch (RuntimeException | IOException e) {
-            try {
-                s3.abortMultipartUpload(a -> a.bucket(settings.bucket()).key(key).uploadId(uploadId));
-            } catch (SdkException abortFailed) {
-                e.addSuppressed(abortFailed); // the store drops abandoned parts itself (lifecycle); never visible
-            }
-            throw e;
-        }
     }
 
     /** A PUT of {@code length} bytes with the checksum the store verifies ({@code value}) and the lock, if any. */
@@ -427,44 +349,7 @@ public final class ObjectStore implements AutoCloseable {
         }
     }
 
-    private static InputStream region(Path file, long offset, long length) {
-        try {
-            FileChannel channel = FileChannel.open(file, StandardOpenOption.READ);
-            channel.position(offset);
-            InputStream in = Channels.newInputStream(channel);
-            return new java.io.BufferedInputStream(new java.io.FilterInputStream(in) {
-                private long left = length;
-
-                @Override
-                public int read() throws IOException {
-                    if (left <= 0) {
-                        return -1;
-                    }
-                    int b = super.read();
-                    if (b >= 0) {
-                        left--;
-                    }
-                    return b;
-                }
-
-                @Override
-                public int read(byte[] b, int off, int len) throws IOException {
-                    if (left <= 0) {
-                        return -1;
-                    }
-                    int n = super.read(b, off, (int) Math.min(len, left));
-                    if (n > 0) {
-                        left -= n;
-                    }
-                    return n;
-                }
-            }, 1 << 20);
-        } catch (IOException e) {
-            throw new java.io.UncheckedIOException(e);
-        }
-    }
-
-    private static String unquote(String eTag) {
+    static String unquote(String eTag) {
         return eTag == null ? null : eTag.replace("\"", "");
     }
 

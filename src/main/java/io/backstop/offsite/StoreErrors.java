@@ -2,7 +2,6 @@ package io.backstop.offsite;
 
 import io.backstop.BackstopException;
 import io.backstop.ExitCode;
-import io.backstop.offsite.Checksum;
 import java.net.ConnectException;
 import java.net.SocketTimeoutException;
 import java.net.UnknownHostException;
