@@ -11,7 +11,7 @@ import io.backstop.catalog.ServerInfo;
 import io.backstop.catalog.Tier;
 import io.backstop.config.Settings;
 import io.backstop.config.Settings.Target;
-import io.backstop.files.DigestingOutputStream;
+import io.backstop.crypt.Age;
 import io.backstop.files.Durable;
 import io.backstop.files.Sizes;
 import io.backstop.files.TargetLock;
@@ -126,23 +126,27 @@ public final class Backup {
         }
     }
 
-    private BackupResult runLocked(Target target, Request request, Path pgDump, Progress progress) {
-        Tier tier = request.tier();
-        Path dir = layout.tierDir(target.name(), tier);
-        Durable.createDirectories(dir);
-        Instant started = clock.instant();
-        Compression compression = Compression.of(settings.pgDump().compress(), tools.dumpVersion());
-        boolean encrypt = settings.encryption().localEncrypted();
-        Path finalFile = freeName(target.name(), tier, started, request.label(),
-                compression.suffix() + (encrypt ? BackupLayout.AGE_SUFFIX : ""));
-        // The plain dump's temporary is named as the plain file: it is verified (and read) as plain bytes.
-        Path tmp = Durable.temporarySibling(encrypt ? finalFile.resolveSibling(finalFile.getFileName().toString()
-                .substring(0, finalFile.getFileName().toString().length() - BackupLayout.AGE_SUFFIX.length()))
-                : finalFile);
-        Path encrypted = null;
-        long startNanos = System.nanoTime();
-        log.info("backup {} started: {} tier, {}", target.name(), tier.dir(), target.describe());
+    /** Where this backup goes: its final name, the temporary it is written to, and how it is written. */
+    private record Placement(Tier tier, Path finalFile, Path tmp, Optional<Path> encryptedTmp, Compression compression) {
+        boolean encrypt() {
+            return encryptedTmp.isPresent();
+        }
+    }
 
+    /** What the dump's snapshot gave: pg_dump's run, and the row counts taken in the same snapshot. */
+    private record Taken(PgDumpRun.Dumped dumped, Map<String, Long> rowCounts, Verifier.Verified verified,
+            Duration verifyTime) {
+    }
+
+    /** The file kept and its sha256 (the ciphertext's when encrypted). */
+    private record Kept(Path file, String sha256, long size) {
+    }
+
+    private BackupResult runLocked(Target target, Request request, Path pgDump, Progress progress) {
+        Instant started = clock.instant();
+        long startNanos = System.nanoTime();
+        Placement place = place(target, request.tier(), request.label(), started);
+        log.info("backup {} started: {} tier, {}", target.name(), place.tier().dir(), target.describe());
         Database db = new Database(target);
         ProcessRunner runner = new ProcessRunner();
         try (Database.PasswordFile passfile = db.passwordFile(); Connection snapshotConnection = db.connect()) {
@@ -150,90 +154,135 @@ public final class Backup {
             ServerInfo server = ServerInfo.read(snapshotConnection);
             tools.requireDumpCanRead(server.version());
             String snapshot = exportSnapshot(snapshotConnection);
-            Settings.RowCounts which = request.tables().isEmpty() ? settings.rowCounts()
-                    : new Settings.RowCounts(request.tables(), List.of(), settings.rowCounts().dropThreshold(),
-                            Map.of(), settings.rowCounts().checkInterval(), settings.rowCounts().estimateAbove());
-            List<CountedTable> tables = counter.resolve(snapshotConnection, which);
-
-            createTemporary(tmp);
-            CompletableFuture<Map<String, Long>> counts = countInBackground(target, snapshotConnection, tables);
-            Verifier verifier = new Verifier(tools, runner);
-            AtomicBoolean dumpDone = new AtomicBoolean();
-            Tee tee = compression.stream() ? new Tee() : null;
-            Verifier.FullRead fullRead = tee != null
-                    ? verifier.startFullRead(tee::drainTo, finalFile.getFileName().toString(), settings.pgDump().timeout())
-                    : verifier.startFullRead(tmp, dumpDone::get, settings.pgDump().timeout());
-            Dumped dumped;
-            try (Progress.Watch watch = Progress.watch(tmp, "dump", "backup-progress-" + target.name(),
-                    Duration.ofSeconds(1), progress)) {
-                dumped = dump(target, db, passfile, runner, pgDump, snapshot, tmp, request.tables(), compression, tee);
-            } catch (RuntimeException e) {
-                fullRead.cancel();
-                counts.cancel(true);
-                throw e;
-            } finally {
-                dumpDone.set(true);
-            }
-            Map<String, Long> rowCounts = awaitCounts(target, counts);
-            snapshotConnection.commit();
-
-            long verifyStart = System.nanoTime();
-            Verifier.Verified verified = verifier.finish(tmp, tables, settings.pgDump().timeout(),
-                    ExitCode.DUMP_FAILED, fullRead, dumped.sha256());
-            Duration verifyTime = Duration.ofNanos(System.nanoTime() - verifyStart);
-
-            // Verified in full as plain bytes: only now encrypted (encryption.local), and what is kept is that.
-            Path kept = tmp;
-            String sha256 = verified.sha256();
-            if (encrypt) {
-                encrypted = Durable.temporarySibling(finalFile);
-                io.backstop.crypt.Age.Encrypted written = io.backstop.crypt.Age.encryptFile(tmp, encrypted,
-                        settings.encryption().recipients(), true); // the manifest's sha256 is the ciphertext's
-                if (!written.plainSha256().equals(sha256)) {
-                    throw new BackstopException(ExitCode.STORAGE, tmp + " changed on disk between its verification"
-                            + " and its encryption (sha256 " + written.plainSha256() + ", verified " + sha256
-                            + "); nothing was kept");
-                }
-                sha256 = written.sha256().orElseThrow();
-                deleteQuietly(tmp);
-                kept = encrypted;
-            }
-            long size = Files.size(kept);
-            Durable.fsync(kept);
-            Instant finished = clock.instant();
-            Duration duration = Duration.ofNanos(System.nanoTime() - startNanos);
-            Manifest manifest = Manifest.builder().sequence(nextSequence(target.name())).target(target.name())
-                    .database(target.database()).host(target.host()).port(target.port())
-                    .serverVersion(server.version().text()).pgDumpVersion(tools.dumpVersion().text())
-                    .systemIdentifier(server.systemIdentifier()).databaseOid(server.databaseOid())
-                    .file(finalFile.getFileName().toString()).tier(tier).label(request.label().orElse(null))
-                    .startedAt(started).finishedAt(finished).durationSeconds(duration.toMillis() / 1000.0)
-                    .sizeBytes(size).sha256(sha256)
-                    .compress(compression.describe() + (encrypt ? "; encrypted with age" : "")).rowCounts(rowCounts)
-                    .verification(new Manifest.Verification(Verifier.METHOD, "passed", finished,
-                            verified.tableDataEntries()))
-                    .countMethod(Manifest.COUNT_METHOD).fileModifiedAt(Files.getLastModifiedTime(kept).toInstant())
-                    .databaseSizeBytes(server.databaseSizeBytes()).build();
+            List<CountedTable> tables = counter.resolve(snapshotConnection, rowCountsFor(request));
+            Taken taken = dumpCountAndVerify(target, request, place, db, passfile, runner, pgDump, snapshotConnection,
+                    snapshot, tables, progress);
+            Kept kept = keep(place, taken.verified().sha256());
+            Manifest manifest = manifest(target, request, place, server, started, startNanos, kept, taken);
             // Manifest first: a crash between the two renames leaves an orphan manifest (swept at start),
             // never a final dump without one.
-            manifests.write(finalFile, manifest);
-            Durable.rename(kept, finalFile);
-
+            manifests.write(place.finalFile(), manifest);
+            Durable.rename(kept.file(), place.finalFile());
+            Duration duration = Duration.ofNanos(System.nanoTime() - startNanos);
             log.info("backup {} finished: {}, {} tables, {} rows, {} (dump {}, verify {}) -> {}", target.name(),
-                    Sizes.bytes(size), rowCounts.size(), String.format("%,d", manifest.totalRows()), Sizes.seconds(duration),
-                    Sizes.seconds(dumped.elapsed()), Sizes.seconds(verifyTime), finalFile);
-            return new BackupResult(finalFile, manifest, size, duration, rowCounts, dumped.elapsed(), verifyTime);
+                    Sizes.bytes(kept.size()), taken.rowCounts().size(), String.format("%,d", manifest.totalRows()),
+                    Sizes.seconds(duration), Sizes.seconds(taken.dumped().elapsed()), Sizes.seconds(taken.verifyTime()),
+                    place.finalFile());
+            return new BackupResult(place.finalFile(), manifest, kept.size(), duration, taken.rowCounts(),
+                    taken.dumped().elapsed(), taken.verifyTime());
         } catch (SQLException e) {
             throw new BackstopException(ExitCode.DUMP_FAILED, "backup of target " + target.name() + " failed: "
                     + runner.redact(e.getMessage()), e);
         } catch (IOException e) {
             throw Durable.storageError("backup of target " + target.name() + " failed", e);
         } finally {
-            deleteQuietly(tmp);
-            if (encrypted != null) {
-                deleteQuietly(encrypted);
-            }
+            deleteQuietly(place.tmp());
+            place.encryptedTmp().ifPresent(Backup::deleteQuietly);
         }
+    }
+
+    /** The final name nobody has used, and the temporaries written on the way to it. */
+    private Placement place(Target target, Tier tier, Optional<String> label, Instant started) {
+        Durable.createDirectories(layout.tierDir(target.name(), tier));
+        Compression compression = Compression.of(settings.pgDump().compress(), tools.dumpVersion());
+        boolean encrypt = settings.encryption().localEncrypted();
+        Path finalFile = freeName(target.name(), tier, started, label,
+                compression.suffix() + (encrypt ? BackupLayout.AGE_SUFFIX : ""));
+        // The plain dump's temporary is named as the plain file: it is verified (and read) as plain bytes.
+        String name = finalFile.getFileName().toString();
+        Path tmp = Durable.temporarySibling(encrypt
+                ? finalFile.resolveSibling(name.substring(0, name.length() - BackupLayout.AGE_SUFFIX.length()))
+                : finalFile);
+        return new Placement(tier, finalFile, tmp,
+                encrypt ? Optional.of(Durable.temporarySibling(finalFile)) : Optional.empty(), compression);
+    }
+
+    /** The tables whose rows are counted: the request's own (a safety backup of some tables), else the settings'. */
+    private Settings.RowCounts rowCountsFor(Request request) {
+        return request.tables().isEmpty() ? settings.rowCounts()
+                : new Settings.RowCounts(request.tables(), List.of(), settings.rowCounts().dropThreshold(),
+                        Map.of(), settings.rowCounts().checkInterval(), settings.rowCounts().estimateAbove());
+    }
+
+    /**
+     * pg_dump in the exported snapshot, the rows counted in the same snapshot beside it, and the archive read
+     * in full by pg_restore as it is written (from the tee, or from the file as it grows); then verified.
+     */
+    private Taken dumpCountAndVerify(Target target, Request request, Placement place, Database db,
+            Database.PasswordFile passfile, ProcessRunner runner, Path pgDump, Connection snapshotConnection,
+            String snapshot, List<CountedTable> tables, Progress progress) throws SQLException {
+        Path tmp = place.tmp();
+        createTemporary(tmp);
+        CompletableFuture<Map<String, Long>> counts = countInBackground(target, snapshotConnection, tables);
+        Verifier verifier = new Verifier(tools, runner);
+        AtomicBoolean dumpDone = new AtomicBoolean();
+        Tee tee = place.compression().stream() ? new Tee() : null;
+        Verifier.FullRead fullRead = tee != null
+                ? verifier.startFullRead(tee::drainTo, place.finalFile().getFileName().toString(),
+                        settings.pgDump().timeout())
+                : verifier.startFullRead(tmp, dumpDone::get, settings.pgDump().timeout());
+        PgDumpRun.Dumped dumped;
+        try (Progress.Watch watch = Progress.watch(tmp, "dump", "backup-progress-" + target.name(),
+                Duration.ofSeconds(1), progress)) {
+            dumped = new PgDumpRun(settings).dump(target, db, passfile, runner, pgDump, snapshot, tmp, request.tables(),
+                    place.compression(), tee);
+        } catch (RuntimeException e) {
+            fullRead.cancel();
+            counts.cancel(true);
+            throw e;
+        } finally {
+            dumpDone.set(true);
+        }
+        Map<String, Long> rowCounts = awaitCounts(target, counts);
+        snapshotConnection.commit();
+        long verifyStart = System.nanoTime();
+        Verifier.Verified verified = verifier.finish(tmp, tables, settings.pgDump().timeout(), ExitCode.DUMP_FAILED,
+                fullRead, dumped.sha256());
+        return new Taken(dumped, rowCounts, verified, Duration.ofNanos(System.nanoTime() - verifyStart));
+    }
+
+    /**
+     * The verified temporary, as it is kept: encrypted only now (encryption.local), after it was verified in
+     * full as plain bytes, and fsynced.
+     */
+    private Kept keep(Placement place, String verifiedSha256) throws IOException {
+        Path kept = place.tmp();
+        String sha256 = verifiedSha256;
+        if (place.encrypt()) {
+            Path encrypted = place.encryptedTmp().orElseThrow();
+            Age.Encrypted written = Age.encryptFile(place.tmp(), encrypted, settings.encryption().recipients(),
+                    true); // the manifest's sha256 is the ciphertext's
+            if (!written.plainSha256().equals(sha256)) {
+                throw new BackstopException(ExitCode.STORAGE, place.tmp() + " changed on disk between its verification"
+                        + " and its encryption (sha256 " + written.plainSha256() + ", verified " + sha256
+                        + "); nothing was kept");
+            }
+            sha256 = written.sha256().orElseThrow();
+            deleteQuietly(place.tmp());
+            kept = encrypted;
+        }
+        long size = Files.size(kept);
+        Durable.fsync(kept);
+        return new Kept(kept, sha256, size);
+    }
+
+    private Manifest manifest(Target target, Request request, Placement place, ServerInfo server, Instant started,
+            long startNanos, Kept kept, Taken taken) throws IOException {
+        Instant finished = clock.instant();
+        return Manifest.builder().sequence(nextSequence(target.name())).target(target.name())
+                .database(target.database()).host(target.host()).port(target.port())
+                .serverVersion(server.version().text()).pgDumpVersion(tools.dumpVersion().text())
+                .systemIdentifier(server.systemIdentifier()).databaseOid(server.databaseOid())
+                .file(place.finalFile().getFileName().toString()).tier(place.tier())
+                .label(request.label().orElse(null)).startedAt(started).finishedAt(finished)
+                .durationSeconds(Duration.ofNanos(System.nanoTime() - startNanos).toMillis() / 1000.0)
+                .sizeBytes(kept.size()).sha256(kept.sha256())
+                .compress(place.compression().describe() + (place.encrypt() ? "; encrypted with age" : ""))
+                .rowCounts(taken.rowCounts())
+                .verification(new Manifest.Verification(Verifier.METHOD, "passed", finished,
+                        taken.verified().tableDataEntries()))
+                .countMethod(Manifest.COUNT_METHOD).fileModifiedAt(Files.getLastModifiedTime(kept.file()).toInstant())
+                .databaseSizeBytes(server.databaseSizeBytes()).build();
     }
 
     /** One more than the highest sequence on disk: creation order that does not trust the clock. */
@@ -269,107 +318,6 @@ public final class Backup {
             throw new BackstopException(ExitCode.DUMP_FAILED, "counting rows of target " + target.name() + " failed: "
                     + cause.getMessage(), cause);
         }
-    }
-
-    /** pg_dump's run: how long it took, and the file's sha256 when it was hashed as it was written. */
-    private record Dumped(Duration elapsed, Optional<String> sha256) {
-    }
-
-    private Dumped dump(Target target, Database db, Database.PasswordFile passfile, ProcessRunner runner, Path pgDump,
-            String snapshot, Path tmp, List<String> only, Compression compression, Tee tee) {
-        List<String> command = new ArrayList<>(List.of(pgDump.toString(),
-                "--format=custom",
-                "--compress=" + compression.pgDumpArgument(),
-                "--snapshot=" + snapshot,
-                "--lock-wait-timeout=" + settings.pgDump().lockWaitTimeout().toMillis(),
-                "--no-password"));
-        if (tee == null) {
-            command.add("--file=" + tmp); // else stdout (pg_dump has no "-" for it: that would be a file named -)
-        }
-        command.addAll(settings.pgDump().extraArgs());
-        only.forEach(t -> command.add("--table=" + t));
-        ProcessRunner.Spec spec = ProcessRunner.Spec.of(command, db.libpqEnvironment(passfile, target.database()),
-                settings.pgDump().timeout());
-        IOException[] writeFailed = new IOException[1];
-        List<Optional<String>> hashed = new ArrayList<>(List.of(Optional.empty()));
-        if (tee != null) {
-            spec = spec.withStdout(in -> {
-                try {
-                    hashed.set(0, compress(in, tmp, compression.zstdLevel(), tee));
-                } catch (IOException e) {
-                    writeFailed[0] = e;
-                    in.transferTo(java.io.OutputStream.nullOutputStream());
-                }
-            });
-        }
-        ProcessRunner.Result result = runner.run(spec, p -> { });
-        if (writeFailed[0] != null) {
-            String why = String.valueOf(writeFailed[0].getMessage());
-            if (why.contains("No space left on device") || why.contains("Disk quota exceeded")) {
-                throw fullDisk(target, tmp, why);
-            }
-            throw Durable.storageError("backup of target " + target.name() + ": writing " + tmp.getFileName() + " failed",
-                    writeFailed[0]);
-        }
-        if (result.exitCode() != 0) {
-            throw classify(target, spec, result, runner, tmp);
-        }
-        return new Dumped(result.elapsed(), hashed.get(0));
-    }
-
-    /**
-     * pg_dump's uncompressed archive, from its stdout: compressed with zstd into {@code tmp} and, the
-     * same bytes, handed to the verifier. Two workers: pg_dump and the server use the rest. Returns
-     * the file's sha256, hashed as it was written (empty if that could not be done).
-     */
-    private static Optional<String> compress(java.io.InputStream in, Path tmp, int level, Tee tee) throws IOException {
-        byte[] chunk = new byte[Tee.CHUNK];
-        DigestingOutputStream file = new DigestingOutputStream(new java.io.BufferedOutputStream(
-                Files.newOutputStream(tmp), Tee.CHUNK));
-        try (file; com.github.luben.zstd.ZstdOutputStream zstd = new com.github.luben.zstd.ZstdOutputStream(file, level)) {
-            zstd.setWorkers(Math.max(1, Runtime.getRuntime().availableProcessors() - 1));
-            int n;
-            while ((n = in.readNBytes(chunk, 0, chunk.length)) > 0) {
-                zstd.write(chunk, 0, n);
-                tee.write(chunk, n);
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IOException("interrupted", e);
-        } finally {
-            tee.end();
-        }
-        return file.sha256();
-    }
-
-    private static BackstopException fullDisk(Target target, Path tmp, String detail) {
-        return new BackstopException(ExitCode.STORAGE, "backup of target " + target.name() + ": the backup directory "
-                + tmp.getParent() + " is full (No space left on device); free space or lower retention. Earlier backups"
-                + " are untouched.\n    " + detail.replace("\n", "\n    "));
-    }
-
-    /** Turns pg_dump's stderr into the error the operator needs: full disk, permissions, locks or the rest. */
-    private BackstopException classify(Target target, ProcessRunner.Spec spec, ProcessRunner.Result result,
-            ProcessRunner runner, Path tmp) {
-        String err = result.stderrTail();
-        String prefix = "backup of target " + target.name() + ": ";
-        if (err.contains("No space left on device") || err.contains("Disk quota exceeded")) {
-            return fullDisk(target, tmp, err);
-        }
-        if (err.contains("Permission denied") || err.contains("Read-only file system")) {
-            return new BackstopException(ExitCode.STORAGE, prefix + "cannot write to " + tmp.getParent() + "\n    "
-                    + err.replace("\n", "\n    "));
-        }
-        if (err.contains("could not obtain lock")) {
-            return new BackstopException(ExitCode.DUMP_FAILED, prefix + "a table lock was not granted within "
-                    + "pg-dump.lock-wait-timeout (" + settings.pgDump().lockWaitTimeout() + "); a long transaction or"
-                    + " migration holds it\n    " + err.replace("\n", "\n    "));
-        }
-        if (err.contains("server version mismatch") || err.contains("aborting because of server version")) {
-            return new BackstopException(ExitCode.TOOLS, prefix + "pg_dump cannot dump this server version\n    "
-                    + err.replace("\n", "\n    "));
-        }
-        return runner.failure(spec, result, ExitCode.DUMP_FAILED);
     }
 
     /** A final name nobody has used: two backups within one second get consecutive stamps. */
