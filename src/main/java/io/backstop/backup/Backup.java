@@ -14,6 +14,7 @@ import io.backstop.config.Settings.Target;
 import io.backstop.crypt.Age;
 import io.backstop.files.Durable;
 import io.backstop.files.Sizes;
+import io.backstop.files.Sweep;
 import io.backstop.files.TargetLock;
 import io.backstop.pg.CountedTable;
 import io.backstop.pg.Database;
@@ -366,27 +367,17 @@ public final class Backup {
             dirs.add(layout.tierDir(target, tier));
         }
         for (Path dir : dirs) {
-            if (!Files.isDirectory(dir)) {
-                continue;
-            }
-            try (var files = Files.list(dir)) {
-                for (Path f : (Iterable<Path>) files::iterator) {
-                    String name = f.getFileName().toString();
-                    if (BackupLayout.isTemporary(f) && Durable.writerAlive(f)) {
-                        continue; // a live process's state, manifest or link, written under another lock
-                    } else if (BackupLayout.isTemporary(f)) {
-                        log.info("removing leftover temporary file {} (an earlier run was interrupted)", f);
-                        Files.deleteIfExists(f);
-                    } else if (name.endsWith(BackupLayout.MANIFEST_SUFFIX) && BackupLayout.isDumpName(name.substring(0, name.length() - 5))
-                            && BackupLayout.parse(target, name.substring(0, name.length() - ".json".length())).isPresent()
-                            && !Files.exists(f.resolveSibling(name.substring(0, name.length() - ".json".length())))) {
-                        log.info("removing manifest {} whose dump never got its final name", f);
-                        Files.deleteIfExists(f);
-                    }
+            Sweep.run(dir, f -> {
+                String name = f.getFileName().toString();
+                if (BackupLayout.isTemporary(f)) {
+                    // a live process's state, manifest or link, written under another lock, is left to it
+                    return Durable.writerAlive(f) ? null : "a temporary file of an interrupted run";
                 }
-            } catch (IOException e) {
-                throw Durable.storageError("cannot sweep " + dir, e);
-            }
+                String dump = name.substring(0, Math.max(0, name.length() - BackupLayout.MANIFEST_SUFFIX.length()));
+                boolean orphan = name.endsWith(BackupLayout.MANIFEST_SUFFIX) && BackupLayout.isDumpName(dump)
+                        && BackupLayout.parse(target, dump).isPresent() && !Files.exists(f.resolveSibling(dump));
+                return orphan ? "a manifest whose dump never got its final name" : null;
+            });
         }
     }
 

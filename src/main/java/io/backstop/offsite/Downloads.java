@@ -6,6 +6,7 @@ import io.backstop.catalog.BackupLayout;
 import io.backstop.catalog.Manifests;
 import io.backstop.crypt.Age;
 import io.backstop.files.Durable;
+import io.backstop.files.Sweep;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -207,31 +208,33 @@ final class Downloads {
      * drill in progress keeps its file locked, so it is left be).
      */
     private static void sweepDownloads(Path dir) {
-        try (var files = Files.list(dir)) {
-            for (Path f : (Iterable<Path>) files::iterator) {
-                boolean drill = f.getFileName().toString().startsWith(DRILL_PREFIX) && Files.isDirectory(f);
-                if (!drill && !(BackupLayout.isTemporary(f) && Files.isRegularFile(f))) {
-                    continue;
-                }
-                try (FileChannel channel = FileChannel.open(drill ? f.resolve(DRILL_LOCK) : f,
-                        StandardOpenOption.WRITE); FileLock free = channel.tryLock()) {
-                    if (free == null) {
-                        continue;
-                    }
-                    log.info("removing {}, left by an interrupted offsite {}", f, drill ? "drill" : "download");
-                    if (drill) {
-                        removeDrillDir(f, null);
-                    } else {
-                        Files.deleteIfExists(f);
-                    }
-                } catch (java.nio.channels.OverlappingFileLockException e) {
-                    // in use by this process
-                } catch (NoSuchFileException e) {
-                    // gone already, or a drill's directory before its lock is made (empty: left be)
-                }
+        Sweep.run(dir, "*", f -> {
+            if (f.getFileName().toString().startsWith(DRILL_PREFIX) && Files.isDirectory(f)) {
+                return "a drill's download, left by an interrupted offsite drill";
             }
-        } catch (IOException e) {
-            throw Durable.storageError("cannot sweep " + dir, e);
+            return BackupLayout.isTemporary(f) && Files.isRegularFile(f)
+                    ? "a download left by an interrupted offsite fetch" : null;
+        }, Downloads::removeUnlocked);
+    }
+
+    /** Removes a download, or a drill's directory, that no running process holds locked. */
+    private static boolean removeUnlocked(Path f) throws IOException {
+        boolean drill = Files.isDirectory(f);
+        try (FileChannel channel = FileChannel.open(drill ? f.resolve(DRILL_LOCK) : f, StandardOpenOption.WRITE);
+                FileLock free = channel.tryLock()) {
+            if (free == null) {
+                return false;
+            }
+            if (drill) {
+                removeDrillDir(f, null);
+            } else {
+                Files.deleteIfExists(f);
+            }
+            return true;
+        } catch (java.nio.channels.OverlappingFileLockException e) {
+            return false; // in use by this process
+        } catch (NoSuchFileException e) {
+            return false; // gone already, or a drill's directory before its lock is made (empty: left be)
         }
     }
 

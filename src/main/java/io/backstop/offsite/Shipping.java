@@ -10,6 +10,7 @@ import io.backstop.catalog.Tier;
 import io.backstop.config.Settings;
 import io.backstop.crypt.Age;
 import io.backstop.files.Durable;
+import io.backstop.files.Sweep;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -71,18 +72,8 @@ final class Shipping {
 
     /** What an interrupted sync left (an encrypted copy half written or not yet removed). */
     void sweepUploads(String target) {
-        Path dir = uploadDir(target);
-        if (!Files.isDirectory(dir)) {
-            return;
-        }
-        try (var files = Files.list(dir)) {
-            for (Path f : (Iterable<Path>) files::iterator) {
-                log.info("removing leftover offsite upload file {} (an earlier sync was interrupted)", f);
-                Files.deleteIfExists(f);
-            }
-        } catch (IOException e) {
-            throw Durable.storageError("cannot sweep " + dir, e);
-        }
+        // Only a sync, under the offsite lock, writes here: whatever is here, an interrupted sync left.
+        Sweep.run(uploadDir(target), f -> "an offsite upload file of an interrupted sync");
     }
 
     String key(String target, Tier tier, String file) {

@@ -3,6 +3,7 @@ package io.backstop.pg;
 import io.backstop.BackstopException;
 import io.backstop.ExitCode;
 import io.backstop.config.Settings.Target;
+import io.backstop.files.Sweep;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -175,23 +176,18 @@ public final class Database {
      */
     static void sweepStalePasswordFiles() {
         Path tmp = Path.of(System.getProperty("java.io.tmpdir"));
-        try (var files = Files.newDirectoryStream(tmp, PASSFILE_PREFIX + "*")) {
-            for (Path f : files) {
+        try {
+            Sweep.run(tmp, PASSFILE_PREFIX + "*", f -> {
                 String rest = f.getFileName().toString().substring(PASSFILE_PREFIX.length());
                 int dash = rest.indexOf('-');
-                if (dash <= 0) {
-                    continue;
-                }
                 try {
-                    long pid = Long.parseLong(rest.substring(0, dash));
-                    if (ProcessHandle.of(pid).isEmpty()) {
-                        Files.deleteIfExists(f);
-                    }
-                } catch (NumberFormatException | IOException ignored) {
-                    // not ours, or already gone
+                    return dash > 0 && ProcessHandle.of(Long.parseLong(rest.substring(0, dash))).isEmpty()
+                            ? "a password file of a Backstop process that was killed" : null;
+                } catch (NumberFormatException notOurs) {
+                    return null;
                 }
-            }
-        } catch (IOException ignored) {
+            }, f -> Files.deleteIfExists(f) || true);
+        } catch (RuntimeException unreadable) {
             // tmp unreadable: nothing to sweep
         }
     }

@@ -3,6 +3,7 @@ package io.backstop.pg;
 import io.backstop.BackstopException;
 import io.backstop.ExitCode;
 import io.backstop.files.ProcessOwner;
+import io.backstop.files.Sweep;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
@@ -78,35 +79,25 @@ public final class LocalCluster implements AutoCloseable {
      * drill's): its postmaster is stopped immediately and its directory deleted. Returns them.
      */
     public static List<Path> sweep(Path parent) {
-        List<Path> swept = new ArrayList<>();
-        if (!Files.isDirectory(parent)) {
-            return swept;
+        try {
+            return Sweep.run(parent, DIR_PREFIX + "*", dir -> Files.isRegularFile(dir.resolve(OWNER))
+                    && !ProcessOwner.alive(Files.readString(dir.resolve(OWNER)).strip())
+                    ? "a drill's cluster whose process is gone" : null, dir -> {
+                        Path pidFile = dir.resolve("data/postmaster.pid");
+                        if (Files.isRegularFile(pidFile)) {
+                            String pid = Files.readAllLines(pidFile).get(0).strip();
+                            ProcessHandle.of(Long.parseLong(pid)).ifPresent(ProcessHandle::destroyForcibly);
+                        }
+                        return Sweep.deleteTree(dir);
+                    });
+        } catch (RuntimeException e) {
+            return List.of(); // best effort: the next sweep tries again
         }
-        try (Stream<Path> dirs = Files.list(parent)) {
-            for (Path dir : (Iterable<Path>) dirs::iterator) {
-                if (!dir.getFileName().toString().startsWith(DIR_PREFIX) || !Files.isRegularFile(dir.resolve(OWNER))) {
-                    continue;
-                }
-                if (ProcessOwner.alive(Files.readString(dir.resolve(OWNER)).strip())) {
-                    continue;
-                }
-                Path pidFile = dir.resolve("data/postmaster.pid");
-                if (Files.isRegularFile(pidFile)) {
-                    String pid = Files.readAllLines(pidFile).get(0).strip();
-                    ProcessHandle.of(Long.parseLong(pid)).ifPresent(ProcessHandle::destroyForcibly);
-                }
-                deleteTree(dir);
-                swept.add(dir);
-            }
-        } catch (IOException | RuntimeException e) {
-            // best effort: the next sweep tries again
-        }
-        return swept;
     }
 
     private static void deleteTree(Path dir) {
-        try (Stream<Path> walk = Files.walk(dir)) {
-            walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        try {
+            Sweep.deleteTree(dir);
         } catch (IOException ignored) {
             // gone already, or not ours to delete
         }
