@@ -61,7 +61,10 @@ class PrometheusIT {
                 // absent(up) is pending until the first scrape is evaluated; then nothing may be pending or firing.
                 Fixtures.await("no alert pending or firing with a fresh backup and no drop", Duration.ofSeconds(15),
                         () -> alertStates(alerts).isEmpty());
-                Thread.sleep(2000);
+                // Still quiet after the rules were evaluated twice more (each a chance to go pending).
+                java.time.Instant quietAt = java.time.Instant.now();
+                Fixtures.await("two more rule evaluations", Duration.ofSeconds(30),
+                        () -> lastEvaluation(promPort).isAfter(quietAt.plusSeconds(1)));
                 assertThat(alertStates(alerts)).as("still quiet").isEmpty();
 
                 pg.execute(db, "DELETE FROM users");
@@ -148,6 +151,23 @@ class PrometheusIT {
             return states;
         } catch (Exception e) {
             return Map.of("unreachable", e.toString());
+        }
+    }
+
+    /** When Prometheus last evaluated the alert rules (the oldest of the groups); the epoch before the first. */
+    private java.time.Instant lastEvaluation(int port) {
+        try {
+            URI uri = URI.create("http://127.0.0.1:" + port + "/api/v1/rules");
+            JsonNode groups = json.readTree(client.send(HttpRequest.newBuilder(uri).build(),
+                    HttpResponse.BodyHandlers.ofString()).body()).get("data").get("groups");
+            java.time.Instant oldest = null;
+            for (JsonNode g : groups) {
+                java.time.Instant at = java.time.OffsetDateTime.parse(g.get("lastEvaluation").asText()).toInstant();
+                oldest = oldest == null || at.isBefore(oldest) ? at : oldest;
+            }
+            return oldest == null ? java.time.Instant.EPOCH : oldest;
+        } catch (Exception e) {
+            return java.time.Instant.EPOCH;
         }
     }
 

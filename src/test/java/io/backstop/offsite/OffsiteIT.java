@@ -24,6 +24,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -795,17 +796,41 @@ class OffsiteIT {
             env.putAll(s3.env(BUCKET + "/room"));
             Path log = dir.resolve("offsite-room.log");
             Path uploads = backups.resolve("app/.offsite-upload");
-            Process upload = Cli.spawn(env, log, "offsite");
+            // Every creation and removal in the upload directory, in order (inotify): the copies at once, exactly.
+            Files.createDirectories(uploads);
             int most = 0;
             boolean seen = false;
-            while (upload.isAlive()) {
-                int now = encryptedCopies(uploads);
-                seen |= now > 0;
-                most = Math.max(most, now);
-                Thread.sleep(5);
+            try (java.nio.file.WatchService watch = uploads.getFileSystem().newWatchService()) {
+                uploads.register(watch, java.nio.file.StandardWatchEventKinds.ENTRY_CREATE,
+                        java.nio.file.StandardWatchEventKinds.ENTRY_DELETE);
+                Process upload = Cli.spawn(env, log, "offsite");
+                java.util.Set<Path> present = new java.util.HashSet<>();
+                boolean done = false;
+                while (!done) {
+                    done = !upload.isAlive(); // one more pass after it ended: its last events are queued by then
+                    java.nio.file.WatchKey key = watch.poll(100, TimeUnit.MILLISECONDS);
+                    if (key == null) {
+                        continue;
+                    }
+                    for (java.nio.file.WatchEvent<?> event : key.pollEvents()) {
+                        assertThat(event.kind()).as("no event lost").isNotEqualTo(java.nio.file.StandardWatchEventKinds.OVERFLOW);
+                        Path name = (Path) event.context();
+                        if (!name.toString().endsWith(".age")) {
+                            continue;
+                        }
+                        if (event.kind() == java.nio.file.StandardWatchEventKinds.ENTRY_CREATE) {
+                            present.add(name);
+                            seen = true;
+                            most = Math.max(most, present.size());
+                        } else {
+                            present.remove(name);
+                        }
+                    }
+                    key.reset();
+                }
+                assertThat(upload.exitValue()).as(Files.readString(log)).isZero();
             }
             String out = Files.readString(log);
-            assertThat(upload.exitValue()).as(out).isZero();
             assertThat(out).contains("3 uploaded");
             assertThat(seen).as("the copies were seen going up").isTrue();
             assertThat(most).as("encrypted copies at once on a file system without room for two").isEqualTo(1);
