@@ -170,10 +170,14 @@ public final class Components {
         HealthSeed.seed(state, settings, catalog, states, prune, offsite);
     }
 
-    /** The HTTP surface over {@code state}, which the daemon's jobs keep current. */
-    public HttpApi http(HealthState state) {
+    /**
+     * The HTTP surface over {@code state}, which the daemon's jobs keep current; a backup it takes is followed
+     * by what follows a scheduled one ({@link Daemon#afterBackup}).
+     */
+    public HttpApi http(HealthState state, Daemon daemon) {
         return new HttpApi(settings, new Health(settings, state, invocation.clock()),
-                new Metrics(settings, state, version), cycle, state, invocation.clock(), manifests.json());
+                new Metrics(settings, state, version), cycle, state, invocation.clock(), manifests.json(),
+                daemon::afterBackup);
     }
 
     /** The targets a command acts on: the named one (an error naming the known ones if absent), else all. */

@@ -32,7 +32,7 @@ public final class DaemonCommand implements Callable<Integer> {
         HealthState state = new HealthState();
         main.seed(state);
         Daemon daemon = main.daemon(state);
-        HttpApi http = main.http(state);
+        HttpApi http = main.http(state, daemon);
         CountDownLatch stopped = new CountDownLatch(1);
         Runnable stop = () -> {
             daemon.stop(STOP_BOUND);

@@ -102,7 +102,7 @@ public final class DemoCommand implements Callable<Integer> {
         HealthState state = new HealthState();
         main.seed(state);
         Daemon daemon = main.daemon(state);
-        HttpApi http = main.http(state);
+        HttpApi http = main.http(state, daemon);
         CountDownLatch stopped = new CountDownLatch(1);
         Runnable stop = () -> {
             daemon.stop(DaemonCommand.STOP_BOUND);

@@ -26,6 +26,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -48,13 +49,15 @@ public final class HttpApi implements AutoCloseable {
     private final Metrics metrics;
     private final BackupCycle cycle;
     private final Reporter reporter;
+    private final Consumer<String> afterBackup;
     private final Clock clock;
     private final ObjectMapper json;
     private HttpServer server;
     private ExecutorService executor;
 
     public HttpApi(Settings settings, Health health, Metrics metrics, BackupCycle cycle, Reporter reporter, Clock clock,
-            ObjectMapper json) {
+            ObjectMapper json, Consumer<String> afterBackup) {
+        this.afterBackup = afterBackup;
         this.settings = settings;
         this.health = health;
         this.metrics = metrics;
@@ -153,6 +156,7 @@ public final class HttpApi implements AutoCloseable {
             BackupCycle.Result r = cycle.run(t, safety ? Backup.Request.safety(label, Duration.ZERO)
                     : new Backup.Request(Optional.of(label), Duration.ZERO), Progress.NONE);
             reporter.success(t.name(), r.backup(), r.rotation());
+            afterBackup.accept(t.name()); // its offsite copy, as after a scheduled backup
             if (r.check() != null) {
                 reporter.checked(t.name(), r.check());
             }

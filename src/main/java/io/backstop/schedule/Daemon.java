@@ -60,6 +60,8 @@ public final class Daemon {
     private final Map<String, CheckJob> checks = new HashMap<>();
     private final Map<String, DrillJob> drills = new HashMap<>();
     private final Map<String, OffsiteJob> offsiteJobs = new HashMap<>();
+    /** What follows a backup of each target, whoever took it: its offsite copy, started at once. */
+    private final Map<String, Runnable> afterBackups = new java.util.concurrent.ConcurrentHashMap<>();
     private final Optional<io.backstop.offsite.Offsite> offsite;
     private final Optional<OffsiteProcess> offsiteProcess;
     private Scheduler scheduler;
@@ -164,6 +166,7 @@ public final class Daemon {
                         }
                     };
                 }
+                afterBackups.put(t.name(), afterBackup);
                 jobs.put(t.name(), new BackupJob(t, new BackupCycle(backup, check, rotation, layout, catalog.manifests()), reporter, clock,
                         interval, afterBackup));
                 JobDetail detail = JobBuilder.newJob(BackupJob.class).withIdentity(t.name(), GROUP).storeDurably().build();
@@ -194,6 +197,14 @@ public final class Daemon {
         } catch (SchedulerException e) {
             throw new BackstopException(ExitCode.INTERNAL, "cannot start the scheduler: " + e.getMessage(), e);
         }
+    }
+
+    /**
+     * What follows a backup of {@code target} taken outside the schedule ({@code POST /backup}): the same as
+     * after a scheduled one, its offsite copy started at once on the offsite job's thread.
+     */
+    public void afterBackup(String target) {
+        afterBackups.getOrDefault(target, () -> { }).run();
     }
 
     /**

@@ -22,7 +22,7 @@ final class LiveDaemon implements AutoCloseable {
         HealthState state = new HealthState();
         main.seed(state);
         daemon = main.daemon(state);
-        http = main.http(state);
+        http = main.http(state, daemon);
         port = http.start();
         daemon.start();
     }

@@ -126,7 +126,7 @@ class DaemonIT {
             Fixtures.await("the swept temporary and a new dump", Duration.ofSeconds(60), () -> dumps(hourlyDir).size() >= 2
                     || !second.isAlive());
             assertThat(dumps(hourlyDir)).as(Files.readString(log2)).hasSizeGreaterThanOrEqualTo(2).contains(earlier);
-            assertThat(Files.readString(log2)).contains("removing leftover temporary file");
+            assertThat(Files.readString(log2)).contains("(a temporary file of an interrupted run)");
             assertThat(Hashing.sha256(earlier)).isEqualTo(sha);
 
             // Now SIGTERM while a dump runs: exit 0 within the bound, temporary file removed, pg_dump gone.
