@@ -54,8 +54,12 @@ public final class Components {
     private final BackupCycle cycle;
     private final Optional<Offsite> offsite;
     private final String version;
+    /** How backups are read: encrypted ones with the identity this run was given. */
+    private final Archive reader;
 
-    private Components(Invocation invocation, Optional<Path> configFile, Settings settings, String version) {
+    private Components(Invocation invocation, Optional<Path> configFile, Settings settings, Archive reader,
+            String version) {
+        this.reader = reader;
         this.invocation = invocation;
         this.configFile = configFile;
         this.settings = settings;
@@ -82,8 +86,8 @@ public final class Components {
             String version) {
         SettingsLoader loader = new SettingsLoader(invocation.env());
         Settings settings = loader.load(loader.locate(configFile));
-        Archive.useIdentity(identity.or(invocation::identityFile).orElse(null));
-        return new Components(invocation, configFile, settings, version);
+        return new Components(invocation, configFile, settings, new Archive(identity.or(invocation::identityFile)),
+                version);
     }
 
     public Invocation invocation() {
@@ -143,15 +147,15 @@ public final class Components {
     }
 
     public Restore restore() {
-        return new Restore(backup, check, tools, settings.pgDump().timeout());
+        return new Restore(backup, check, tools, settings.pgDump().timeout(), reader);
     }
 
     public Recover recover() {
-        return new Recover(settings, backup, tools);
+        return new Recover(settings, backup, tools, reader);
     }
 
     public Drill drill() {
-        return new Drill(settings, tools, manifests, invocation.clock());
+        return new Drill(settings, tools, manifests, invocation.clock(), reader);
     }
 
     public Daemon daemon() {

@@ -59,7 +59,7 @@ public final class Verifier {
      */
     public Verified verify(Path dump, Collection<CountedTable> tables, Duration timeout, ExitCode failure) {
         FullRead read = BackupLayout.isStreamed(dump) ? startFullRead(out -> {
-            try (java.io.InputStream in = Archive.decompressed(dump)) {
+            try (java.io.InputStream in = Archive.PLAIN.decompressed(dump)) {
                 in.transferTo(out);
             }
         }, dump.getFileName().toString(), timeout) : startFullRead(dump, () -> true, timeout);
@@ -192,7 +192,7 @@ public final class Verifier {
 
     private Set<Long> tableDataOids(Path dump, Duration timeout, ExitCode failure) {
         ByteArrayOutputStream toc = new ByteArrayOutputStream();
-        ProcessRunner.Spec list = Archive.pgRestore(List.of(tools.pgRestore().toString(), "--list"), dump, Map.of(),
+        ProcessRunner.Spec list = Archive.PLAIN.pgRestore(List.of(tools.pgRestore().toString(), "--list"), dump, Map.of(),
                 timeout).withStdout(in -> in.transferTo(toc));
         ProcessRunner.Result result = runner.run(list, p -> { });
         if (result.exitCode() != 0) {

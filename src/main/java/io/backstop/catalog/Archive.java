@@ -1,7 +1,6 @@
 package io.backstop.catalog;
 
 import com.github.luben.zstd.ZstdInputStream;
-import io.backstop.catalog.BackupLayout;
 import io.backstop.pg.ProcessRunner;
 import java.io.IOException;
 import java.io.InputStream;
@@ -11,6 +10,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * How pg_restore reads a backup file: a plain custom-format archive ({@code .dump}) by its path;
@@ -21,24 +21,24 @@ import java.util.Map;
  * {@code age -d -i KEY FILE | ...} does. Every pg_restore of a backup goes through here.
  */
 public final class Archive {
-    /** The age identity file of this process: set once from the command line or the environment. */
-    private static volatile Path identity;
+    /** Reads backups that are not encrypted; an encrypted one is refused with the option that gives an identity. */
+    public static final Archive PLAIN = new Archive(Optional.empty());
 
-    private Archive() {
+    /** Where the age identity for encrypted backups is (never its content). */
+    private final Optional<Path> identity;
+
+    /** Reads backups, encrypted ones with {@code identity} ({@code --identity} or BACKSTOP_AGE_IDENTITY_FILE). */
+    public Archive(Optional<Path> identity) {
+        this.identity = identity;
     }
 
-    /** Whether this process was given an age identity (encrypted backups can be read). */
-    public static boolean hasIdentity() {
-        return identity != null;
-    }
-
-    /** Where the age identity for encrypted backups is, for this process (never its content). */
-    public static void useIdentity(Path identityFile) {
-        identity = identityFile;
+    /** Whether an age identity was given (encrypted backups can be read). */
+    public boolean hasIdentity() {
+        return identity.isPresent();
     }
 
     /** {@code command} (pg_restore and its options, no archive) reading {@code archive}. */
-    public static ProcessRunner.Spec pgRestore(List<String> command, Path archive, Map<String, String> env,
+    public ProcessRunner.Spec pgRestore(List<String> command, Path archive, Map<String, String> env,
             Duration timeout) {
         List<String> full = new ArrayList<>(command);
         if (BackupLayout.isEncrypted(archive)) {
@@ -69,15 +69,15 @@ public final class Archive {
     }
 
     /** The archive's bytes as pg_restore reads them: decrypted, then decompressed, as they are read. */
-    public static InputStream decompressed(Path archive) throws IOException {
-        if (BackupLayout.isEncrypted(archive) && identity == null) {
+    public InputStream decompressed(Path archive) throws IOException {
+        if (BackupLayout.isEncrypted(archive) && identity.isEmpty()) {
             throw new io.backstop.BackstopException(io.backstop.ExitCode.USAGE, archive.getFileName()
                     + " is encrypted (encryption.local); give the age identity that decrypts it: --identity FILE or"
                     + " BACKSTOP_AGE_IDENTITY_FILE");
         }
         InputStream file = new java.io.BufferedInputStream(Files.newInputStream(archive), 1 << 16);
         if (BackupLayout.isEncrypted(archive)) {
-            file = io.backstop.crypt.Age.decrypting(file, identity, archive.getFileName().toString());
+            file = io.backstop.crypt.Age.decrypting(file, identity.get(), archive.getFileName().toString());
         }
         return BackupLayout.isZstd(archive) ? new ZstdInputStream(file) : file;
     }

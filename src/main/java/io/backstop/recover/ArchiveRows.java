@@ -2,6 +2,7 @@ package io.backstop.recover;
 
 import io.backstop.BackstopException;
 import io.backstop.ExitCode;
+import io.backstop.catalog.Archive;
 import io.backstop.pg.PgTools;
 import io.backstop.pg.ProcessRunner;
 import io.backstop.restore.DatabaseProperties;
@@ -67,17 +68,17 @@ final class ArchiveRows {
      * Loads {@code schema.table}'s rows from {@code archive} into {@code into} (a table with those
      * columns, named as SQL). Empty when the archive holds no data for the table.
      */
-    static Optional<Loaded> copy(PgTools tools, Path archive, String schema, String table, Connection c, String into,
-            Duration timeout) {
-        return copy(tools, archive, schema, table, c, into, timeout, ALL);
+    static Optional<Loaded> copy(PgTools tools, Archive reader, Path archive, String schema, String table, Connection c,
+            String into, Duration timeout) {
+        return copy(tools, reader, archive, schema, table, c, into, timeout, ALL);
     }
 
     /** As {@link #copy}, loading only the rows {@code filter} keeps. */
-    static Optional<Loaded> copy(PgTools tools, Path archive, String schema, String table, Connection c, String into,
+    static Optional<Loaded> copy(PgTools tools, Archive reader, Path archive, String schema, String table, Connection c, String into,
             Duration timeout, Filter filter) {
         Loaded[] loaded = new Loaded[1];
         SQLException[] failed = new SQLException[1];
-        ProcessRunner.Spec spec = io.backstop.catalog.Archive.pgRestore(List.of(tools.pgRestore().toString(),
+        ProcessRunner.Spec spec = reader.pgRestore(List.of(tools.pgRestore().toString(),
                 "--data-only", "--schema=" + schema, "--table=" + table, "--file=-"), archive, Map.of(), timeout)
                 .withStdout(in -> {
                     try {

@@ -2,6 +2,7 @@ package io.backstop.recover;
 
 import io.backstop.BackstopException;
 import io.backstop.ExitCode;
+import io.backstop.catalog.Archive;
 import io.backstop.config.Settings;
 import io.backstop.config.Settings.Target;
 import io.backstop.pg.Database;
@@ -33,7 +34,7 @@ record Definition(List<String> ddl, List<QualifiedName> tables, List<String> ref
     /** Restoring a schema's objects needs little room: no rows. */
     private static final long SCHEMA_ONLY_BYTES = 256L * 1024 * 1024;
 
-    static Definition read(Settings settings, PgTools tools, Target target, Resolver.Resolved backup, QualifiedName name,
+    static Definition read(Settings settings, PgTools tools, Archive reader, Target target, Resolver.Resolved backup, QualifiedName name,
             boolean wholeSchema) {
         try (DrillSite site = DrillSite.open(settings, tools, target, SCHEMA_ONLY_BYTES)) {
             Database db = new Database(site.server());
@@ -42,11 +43,11 @@ record Definition(List<String> ddl, List<QualifiedName> tables, List<String> ref
                 st.execute("CREATE DATABASE " + scratch + " TEMPLATE template0");
             }
             try {
-                run(tools, db, scratch, settings, List.of(tools.pgRestore().toString(), "--schema-only", "--no-password",
+                run(tools, reader, db, scratch, settings, List.of(tools.pgRestore().toString(), "--schema-only", "--no-password",
                         "--dbname=" + scratch), backup.file(), false);
                 String pattern = wholeSchema ? "--schema=" + sqlPattern(name.schema())
                         : "--table=" + sqlPattern(name.schema()) + "." + sqlPattern(name.table());
-                String sql = run(tools, db, scratch, settings, List.of(tools.pgDump().resolveSibling("pg_dump").toString(),
+                String sql = run(tools, reader, db, scratch, settings, List.of(tools.pgDump().resolveSibling("pg_dump").toString(),
                         "--schema-only", "--no-password", pattern), null, true);
                 List<String> ddl = new ArrayList<>();
                 for (String statement : DatabaseProperties.statements(sql)) {
@@ -74,13 +75,13 @@ record Definition(List<String> ddl, List<QualifiedName> tables, List<String> ref
         return "\"" + identifier.replace("\"", "\"\"") + "\"";
     }
 
-    private static String run(PgTools tools, Database db, String database, Settings settings, List<String> command,
-            java.nio.file.Path archive, boolean output) {
+    private static String run(PgTools tools, Archive reader, Database db, String database, Settings settings,
+            List<String> command, java.nio.file.Path archive, boolean output) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         try (Database.PasswordFile passfile = db.passwordFile()) {
             java.util.Map<String, String> env = db.libpqEnvironment(passfile, database);
             ProcessRunner.Spec spec = (archive == null ? ProcessRunner.Spec.of(command, env, settings.pgDump().timeout())
-                    : io.backstop.catalog.Archive.pgRestore(command, archive, env, settings.pgDump().timeout()))
+                    : reader.pgRestore(command, archive, env, settings.pgDump().timeout()))
                     .withStdout(in -> in.transferTo(out));
             ProcessRunner.Result r = new ProcessRunner().run(spec, p -> { });
             // pg_restore --schema-only may meet objects this server cannot create (a missing extension):

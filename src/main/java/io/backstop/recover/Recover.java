@@ -4,6 +4,7 @@ import io.backstop.Background;
 import io.backstop.BackstopException;
 import io.backstop.ExitCode;
 import io.backstop.backup.Backup;
+import io.backstop.catalog.Archive;
 import io.backstop.config.Settings;
 import io.backstop.config.Settings.Target;
 import io.backstop.files.Sizes;
@@ -42,16 +43,18 @@ public final class Recover {
     private final Settings settings;
     private final Backup backup;
     private final PgTools tools;
+    private final Archive reader;
 
     private final RowDiff rows;
     private final Recreate recreate;
 
-    public Recover(Settings settings, Backup backup, PgTools tools) {
+    public Recover(Settings settings, Backup backup, PgTools tools, Archive reader) {
         this.settings = settings;
         this.backup = backup;
         this.tools = tools;
-        this.rows = new RowDiff(settings, tools);
-        this.recreate = new Recreate(settings, tools);
+        this.reader = reader;
+        this.rows = new RowDiff(settings, tools, reader);
+        this.recreate = new Recreate(settings, tools, reader);
     }
 
     public record Request(Resolver.Resolved backup, List<String> tables, boolean apply, boolean missing,
@@ -234,7 +237,7 @@ public final class Recover {
         List<String> samples = new ArrayList<>();
         Optional<ArchiveRows.Loaded> loaded;
         try {
-            loaded = ArchiveRows.copy(tools, archive, p.name.schema(), p.name.table(), c, p.quoted,
+            loaded = ArchiveRows.copy(tools, reader, archive, p.name.schema(), p.name.table(), c, p.quoted,
                     settings.pgDump().timeout(), columns -> keys.get().missing(columns, p.pk.get(0), safety::start,
                             samples, RowDiff.SAMPLES));
         } catch (BackstopException e) {

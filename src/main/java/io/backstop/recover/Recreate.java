@@ -1,5 +1,6 @@
 package io.backstop.recover;
 
+import io.backstop.catalog.Archive;
 import io.backstop.config.Settings;
 import io.backstop.config.Settings.Target;
 import io.backstop.pg.Jdbc;
@@ -19,8 +20,10 @@ final class Recreate {
 
     private final Settings settings;
     private final PgTools tools;
+    private final Archive reader;
 
-    Recreate(Settings settings, PgTools tools) {
+    Recreate(Settings settings, PgTools tools, Archive reader) {
+        this.reader = reader;
         this.settings = settings;
         this.tools = tools;
     }
@@ -28,13 +31,13 @@ final class Recreate {
     /** Recreates a table (and its schema when that is gone too) from the backup; returns the foreign keys to add last. */
     List<String> recreate(Connection c, Target target, Path archive, TablePlan p, Recover.Request request) throws SQLException {
         boolean schemaGone = Jdbc.one(c, "SELECT nspname FROM pg_namespace WHERE nspname = ?", p.name.schema()).isEmpty();
-        Definition def = Definition.read(settings, tools, target, request.backup(), p.name, schemaGone);
+        Definition def = Definition.read(settings, tools, reader, target, request.backup(), p.name, schemaGone);
         for (String statement : def.ddl()) {
             Jdbc.execute(c, statement);
         }
         Jdbc.execute(c, "SELECT pg_catalog.set_config('search_path', '', true)");
         for (QualifiedName t : def.tables()) {
-            Optional<ArchiveRows.Loaded> loaded = ArchiveRows.copy(tools, archive, t.schema(), t.table(), c,
+            Optional<ArchiveRows.Loaded> loaded = ArchiveRows.copy(tools, reader, archive, t.schema(), t.table(), c,
                     Jdbc.quoted(c, t.schema(), t.table()), settings.pgDump().timeout());
             loaded.ifPresent(l -> log.info("recover {}: {} recreated with {} rows", target.name(), t, l.rows()));
             RowDiff.moveSequences(c, Jdbc.quoted(c, t.schema(), t.table()));

@@ -2,6 +2,7 @@ package io.backstop.recover;
 
 import io.backstop.BackstopException;
 import io.backstop.ExitCode;
+import io.backstop.catalog.Archive;
 import io.backstop.config.Settings;
 import io.backstop.pg.Jdbc;
 import io.backstop.pg.PgTools;
@@ -27,8 +28,10 @@ final class RowDiff {
 
     private final Settings settings;
     private final PgTools tools;
+    private final Archive reader;
 
-    RowDiff(Settings settings, PgTools tools) {
+    RowDiff(Settings settings, PgTools tools, Archive reader) {
+        this.reader = reader;
         this.settings = settings;
         this.tools = tools;
     }
@@ -36,7 +39,7 @@ final class RowDiff {
     void load(Connection c, Path archive, TablePlan p, String temp) throws SQLException {
         Jdbc.execute(c, "CREATE TEMP TABLE " + temp.substring("pg_temp.".length()) + " (LIKE " + p.quoted + ")");
         p.temp = temp;
-        Optional<ArchiveRows.Loaded> loaded = ArchiveRows.copy(tools, archive, p.name.schema(), p.name.table(), c, temp,
+        Optional<ArchiveRows.Loaded> loaded = ArchiveRows.copy(tools, reader, archive, p.name.schema(), p.name.table(), c, temp,
                 settings.pgDump().timeout());
         if (loaded.isEmpty()) {
             throw new BackstopException(ExitCode.USAGE, p.quoted + " has no data in " + archive.getFileName()

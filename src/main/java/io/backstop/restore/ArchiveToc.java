@@ -2,6 +2,7 @@ package io.backstop.restore;
 
 import io.backstop.BackstopException;
 import io.backstop.ExitCode;
+import io.backstop.catalog.Archive;
 import io.backstop.pg.PgTools;
 import io.backstop.pg.ProcessRunner;
 import java.io.ByteArrayOutputStream;
@@ -48,10 +49,10 @@ final class ArchiveToc {
         this.entries = entries;
     }
 
-    static ArchiveToc read(PgTools tools, Path archive, Duration timeout) {
+    static ArchiveToc read(PgTools tools, Archive reader, Path archive, Duration timeout) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         ProcessRunner runner = new ProcessRunner();
-        ProcessRunner.Spec spec = io.backstop.catalog.Archive.pgRestore(List.of(tools.pgRestore().toString(), "--create",
+        ProcessRunner.Spec spec = reader.pgRestore(List.of(tools.pgRestore().toString(), "--create",
                 "--list"), archive, Map.of(), timeout).withStdout(in -> in.transferTo(out));
         ProcessRunner.Result result = runner.run(spec, p -> { });
         if (result.exitCode() != 0) {

@@ -2,6 +2,7 @@ package io.backstop.restore;
 
 import io.backstop.BackstopException;
 import io.backstop.ExitCode;
+import io.backstop.catalog.Archive;
 import io.backstop.pg.PgTools;
 import io.backstop.pg.ProcessRunner;
 import java.io.ByteArrayOutputStream;
@@ -50,8 +51,8 @@ public final class DatabaseProperties {
     }
 
     /** Reads the database entries of {@code archive}; an archive without them (an old pg_dump) gives none. */
-    public static DatabaseProperties read(PgTools tools, Path archive, Duration timeout) {
-        ArchiveToc toc = ArchiveToc.read(tools, archive, timeout);
+    public static DatabaseProperties read(PgTools tools, Archive reader, Path archive, Duration timeout) {
+        ArchiveToc toc = ArchiveToc.read(tools, reader, archive, timeout);
         Optional<String> name = toc.databaseName();
         if (name.isEmpty()) {
             return new DatabaseProperties("", Optional.empty(), List.of());
@@ -63,7 +64,7 @@ public final class DatabaseProperties {
             toc.databaseEntries().forEach(e -> lines.append(e.line()).append('\n'));
             Files.writeString(list, lines, StandardCharsets.UTF_8);
             ByteArrayOutputStream script = new ByteArrayOutputStream();
-            ProcessRunner.Spec spec = io.backstop.catalog.Archive.pgRestore(List.of(tools.pgRestore().toString(), "--create",
+            ProcessRunner.Spec spec = reader.pgRestore(List.of(tools.pgRestore().toString(), "--create",
                     "--use-list=" + list, "--file=-"), archive, Map.of(), timeout)
                     .withStdout(in -> in.transferTo(script));
             ProcessRunner.Result result = new ProcessRunner().run(spec, p -> { });

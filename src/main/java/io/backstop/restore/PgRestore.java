@@ -2,6 +2,7 @@ package io.backstop.restore;
 
 import io.backstop.BackstopException;
 import io.backstop.ExitCode;
+import io.backstop.catalog.Archive;
 import io.backstop.catalog.BackupLayout;
 import io.backstop.catalog.Manifest;
 import io.backstop.config.Settings.Target;
@@ -35,8 +36,10 @@ public final class PgRestore {
 
     private final PgTools tools;
     private final Duration timeout;
+    private final Archive reader;
 
-    public PgRestore(PgTools tools, Duration timeout) {
+    public PgRestore(PgTools tools, Archive reader, Duration timeout) {
+        this.reader = reader;
         this.tools = tools;
         this.timeout = timeout;
     }
@@ -128,7 +131,7 @@ public final class PgRestore {
     public List<RestoreFailures.Failure> restore(Target target, Database db, Path file, String into, int jobs,
             boolean continueOnError) {
         ProcessRunner runner = new ProcessRunner();
-        RestoreFailures failures = new RestoreFailures(ArchiveToc.read(tools, file, timeout));
+        RestoreFailures failures = new RestoreFailures(ArchiveToc.read(tools, reader, file, timeout));
         try (Database.PasswordFile passfile = db.passwordFile()) {
             // A zstd stream reaches pg_restore on stdin, which one job reads.
             int workers = BackupLayout.isStreamed(file) ? 1 : jobs;
@@ -137,7 +140,7 @@ public final class PgRestore {
             if (!continueOnError) {
                 command.add(1, "--exit-on-error");
             }
-            ProcessRunner.Spec spec = io.backstop.catalog.Archive.pgRestore(command, file,
+            ProcessRunner.Spec spec = reader.pgRestore(command, file,
                     db.libpqEnvironment(passfile, into), timeout).withStderrReader(failures);
             ProcessRunner.Result result = runner.run(spec, p -> { });
             List<RestoreFailures.Failure> failed = failures.failures();

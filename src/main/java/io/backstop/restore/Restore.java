@@ -5,6 +5,7 @@ import io.backstop.ExitCode;
 import io.backstop.backup.Backup;
 import io.backstop.backup.BackupResult;
 import io.backstop.backup.Progress;
+import io.backstop.catalog.Archive;
 import io.backstop.config.Settings.Target;
 import io.backstop.pg.Database;
 import io.backstop.pg.PgTools;
@@ -32,9 +33,11 @@ public final class Restore {
     private final Backup backup;
     private final io.backstop.counts.Check check;
     private final PgTools tools;
+    private final Archive reader;
     private final Duration timeout;
 
-    public Restore(Backup backup, io.backstop.counts.Check check, PgTools tools, Duration timeout) {
+    public Restore(Backup backup, io.backstop.counts.Check check, PgTools tools, Duration timeout, Archive reader) {
+        this.reader = reader;
         this.backup = backup;
         this.check = check;
         this.tools = tools;
@@ -85,7 +88,7 @@ public final class Restore {
         Path file = request.backup().file();
         String into = request.into();
         PgRestore.checkIntegrity(file, request.backup().manifest());
-        DatabaseProperties properties = DatabaseProperties.read(tools, file, timeout);
+        DatabaseProperties properties = DatabaseProperties.read(tools, reader, file, timeout);
         Database db = new Database(target);
         boolean exists = PgRestore.exists(db, into);
         long relations = exists ? PgRestore.userRelations(db, into) : 0;
@@ -112,7 +115,7 @@ public final class Restore {
                     + " restore not finish, put them back with: backstop restore {} --into {} --clean", into,
                     saved.file(), saved.file(), into);
             // --clean keeps the replaced database's own properties: the safety backup describes them.
-            properties = DatabaseProperties.read(tools, saved.file(), timeout);
+            properties = DatabaseProperties.read(tools, reader, saved.file(), timeout);
             PgRestore.drop(db, into);
         }
         if (!exists || relations > 0) {
@@ -121,7 +124,7 @@ public final class Restore {
         log.info("restore {} into {} started", file.getFileName(), into);
         List<RestoreFailures.Failure> failures;
         try {
-            failures = new PgRestore(tools, timeout).restore(target, db, file, into, request.jobs(),
+            failures = new PgRestore(tools, reader, timeout).restore(target, db, file, into, request.jobs(),
                     request.continueOnError());
         } catch (BackstopException e) {
             throw new BackstopException(e.code(), e.getMessage() + safety.map(s -> "\n    the database's previous"

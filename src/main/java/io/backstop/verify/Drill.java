@@ -1,6 +1,7 @@
 package io.backstop.verify;
 
 import io.backstop.BackstopException;
+import io.backstop.catalog.Archive;
 import io.backstop.catalog.Manifest;
 import io.backstop.catalog.Manifests;
 import io.backstop.config.Settings;
@@ -52,11 +53,13 @@ public final class Drill {
 
     private final Settings settings;
     private final PgTools tools;
+    private final Archive reader;
     private final Manifests manifests;
     private final Duration timeout;
     private final Clock clock;
 
-    public Drill(Settings settings, PgTools tools, Manifests manifests, Clock clock) {
+    public Drill(Settings settings, PgTools tools, Manifests manifests, Clock clock, Archive reader) {
+        this.reader = reader;
         this.settings = settings;
         this.tools = tools;
         this.manifests = manifests;
@@ -83,7 +86,7 @@ public final class Drill {
     public Result run(Target target, Resolver.Resolved backup) {
         long started = System.nanoTime();
         Manifest m = backup.manifest();
-        if (io.backstop.catalog.BackupLayout.isEncrypted(backup.file()) && !io.backstop.catalog.Archive.hasIdentity()) {
+        if (io.backstop.catalog.BackupLayout.isEncrypted(backup.file()) && !reader.hasIdentity()) {
             // encryption.local: this process holds only public keys. Not a failed drill: one that cannot run here.
             String why = backup.file().getFileName() + " is encrypted and this process has no age identity: drill it"
                     + " where the identity is (backstop verify offsite:latest --identity KEY on another host), or give"
@@ -110,11 +113,11 @@ public final class Drill {
         log.info("restore drill of {} into {} on {} started", backup.file().getFileName(), scratch, site.describe());
         try {
             PgRestore.checkIntegrity(backup.file(), m);
-            DatabaseProperties properties = DatabaseProperties.read(tools, backup.file(), timeout);
+            DatabaseProperties properties = DatabaseProperties.read(tools, reader, backup.file(), timeout);
             holder = db.connect("postgres");
             hold(holder, HOLD, scratch); // says "in use" to any sweep until the drill is done
             PgRestore.create(db, scratch, properties);
-            List<RestoreFailures.Failure> failed = new PgRestore(tools, timeout).restore(site.server(), db,
+            List<RestoreFailures.Failure> failed = new PgRestore(tools, reader, timeout).restore(site.server(), db,
                     backup.file(), scratch, 1, true);
             List<String> notes = PgRestore.applyProperties(db, scratch, properties);
             Map<String, Long> restored = PgRestore.count(db, scratch, m.rowCounts());
