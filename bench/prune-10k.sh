@@ -12,7 +12,7 @@ mkdir -p "$work/app/hourly"
 n="${1:-10000}"
 echo "writing $n backups ..."
 python3 - "$work/app/hourly" "$n" <<'PY'
-import json, sys, datetime, os
+import json, sys, datetime, os, hashlib
 d, n = sys.argv[1], int(sys.argv[2])
 start = datetime.datetime(2025, 1, 1, tzinfo=datetime.timezone.utc)
 for i in range(n):
@@ -24,7 +24,7 @@ for i in range(n):
          "server_version": "15.18", "pg_dump_version": "15.18", "system_identifier": "1", "database_oid": 1,
          "file": name, "tier": "hourly", "label": None, "started_at": t.isoformat().replace("+00:00", "Z"),
          "finished_at": t.isoformat().replace("+00:00", "Z"), "duration_seconds": 1.0, "size_bytes": 1,
-         "sha256": "0" * 64, "compress": "6", "row_counts": {"public.users": i},
+         "sha256": hashlib.sha256(b"x").hexdigest(), "compress": "6", "row_counts": {"public.users": i},
          "verification": {"method": "bench", "result": "passed", "verified_at": t.isoformat().replace("+00:00", "Z"),
                           "table_data_entries": 1}, "pinned": False, "pin_reason": None}
     with open(os.path.join(d, name + ".json"), "w") as f:

@@ -124,7 +124,7 @@ public final class Prune {
                 Optional<String> problem = manifests.integrity().thorough(e.file(), e.manifest().orElseThrow(), false);
                 if (problem.isPresent()) {
                     manifests.markDamaged(e.file(), e.manifest().orElseThrow(), problem.get());
-                    log.warn("{} is {}; it no longer counts as a verified backup and retention keeps what it would"
+                    log.warn("{}: {}; it no longer counts as a verified backup and retention keeps what it would"
                             + " have replaced. Move it away and run backstop verify.", layout.root().relativize(e.file()),
                             problem.get());
                     damaged = true;
