@@ -26,10 +26,7 @@ public final class LiveCounts {
     /** schema.table (server-quoted) → oid and estimate, for names as stored in a baseline. */
     private static final String LOOKUP = """
             SELECT c.oid, format('%I.%I', n.nspname, c.relname), coalesce(s.n_live_tup, c.reltuples::bigint),
-                   CASE WHEN c.relkind = 'p' THEN format('%I.%I', n.nspname, c.relname)
-                        ELSE 'ONLY ' || format('%I.%I', n.nspname, c.relname) END
-                     || coalesce(' ' || nullif((SELECT e.extcondition[array_position(e.extconfig, c.oid)]
-                                                  FROM pg_extension e WHERE c.oid = ANY (e.extconfig) LIMIT 1), ''), '')
+            """ + RowCounter.COUNTED_FROM + """
               FROM pg_class c
               JOIN pg_namespace n ON n.oid = c.relnamespace
               LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid

@@ -24,13 +24,26 @@ import java.util.regex.Pattern;
  */
 public final class RowCounter {
     /**
+     * What one table's row count means (the contract's invariant 4), as the FROM clause that counts it, for a
+     * relation {@code c} in namespace {@code n}: the rows pg_dump writes for it. A partitioned table counts its
+     * partitions; any other table its own rows only ({@code ONLY}); an extension's configuration table only
+     * the rows its dump filter keeps. Every count Backstop takes, in a dump's snapshot or live, uses this.
+     */
+    public static final String COUNTED_FROM = """
+            (CASE WHEN c.relkind = 'p' THEN format('%I.%I', n.nspname, c.relname)
+                  ELSE 'ONLY ' || format('%I.%I', n.nspname, c.relname) END
+               || coalesce(' ' || nullif((SELECT e.extcondition[array_position(e.extconfig, c.oid)]
+                                            FROM pg_extension e WHERE c.oid = ANY (e.extconfig) LIMIT 1), ''), ''))
+            """.strip();
+
+    /**
      * Every user table pg_dump writes data for: ordinary tables and leaf partitions, unlogged
      * ones too, and extension configuration tables (pg_extension.extconfig) with their filter;
      * not other extension members. Columns: oid, quoted name, unquoted name, FROM clause.
      */
     private static final String ALL_USER_TABLES = """
             SELECT c.oid, format('%I.%I', n.nspname, c.relname), n.nspname || '.' || c.relname,
-                   'ONLY ' || format('%I.%I', n.nspname, c.relname) || coalesce(' ' || nullif(x.cond, ''), '')
+            """ + COUNTED_FROM + """
               FROM pg_class c
               JOIN pg_namespace n ON n.oid = c.relnamespace
               LEFT JOIN LATERAL (SELECT e.extcondition[array_position(e.extconfig, c.oid)] AS cond
@@ -51,10 +64,7 @@ public final class RowCounter {
                    CASE WHEN c.relkind = 'p'
                         THEN ARRAY(SELECT t.relid::oid::bigint FROM pg_partition_tree(c.oid) t WHERE t.isleaf)
                         ELSE ARRAY[c.oid::bigint] END,
-                   CASE WHEN c.relkind = 'p' THEN format('%I.%I', n.nspname, c.relname)
-                        ELSE 'ONLY ' || format('%I.%I', n.nspname, c.relname) END
-                     || coalesce(' ' || nullif((SELECT e.extcondition[array_position(e.extconfig, c.oid)]
-                                                  FROM pg_extension e WHERE c.oid = ANY (e.extconfig) LIMIT 1), ''), '')
+            """ + COUNTED_FROM + """
               FROM pg_class c
               JOIN pg_namespace n ON n.oid = c.relnamespace
              WHERE c.oid = to_regclass(?)
