@@ -34,7 +34,7 @@ PGUSER=postgres java -XX:+UseSerialGC -Xss512k -XX:ReservedCodeCacheSize=32m -XX
   -jar "$jar" --config "$work/backstop.conf" daemon > "$work/daemon.log" 2>&1 &
 daemon=$!
 until grep -q "daemon started" "$work/daemon.log"; do sleep 0.1; done
-until [ "$(find "$work/backups/t9/hourly" -name '*.dump' 2>/dev/null | wc -l)" -ge 1 ]; do sleep 0.2; done
+until [ "$(find "$work/backups/t9/hourly" -name '*.dump*' ! -name '*.json' 2>/dev/null | wc -l)" -ge 1 ]; do sleep 0.2; done
 until find "$work/backups/dumping/hourly" -name '.backstop-tmp-*' 2>/dev/null | grep -q .; do sleep 0.2; done
 echo "targets: dumping ($dumpdb, dump in progress) + 9 x 1,000 tables; /health at $rate req/s for 10 s:"
 python3 - "$hport" "$rate" <<'PY'

@@ -53,6 +53,9 @@ public final class Components {
     private final Prune prune;
     private final BackupCycle cycle;
     private final Optional<Offsite> offsite;
+    private final Restore restore;
+    private final Recover recover;
+    private final Drill drill;
     private final String version;
     /** How backups are read: encrypted ones with the identity this run was given. */
     private final Archive reader;
@@ -76,6 +79,9 @@ public final class Components {
         this.cycle = new BackupCycle(backup, check, prune, layout, manifests);
         // One store client per run, only when offsite.url is set.
         this.offsite = settings.offsite().map(o -> new Offsite(o, settings.encryption(), layout, catalog, clock));
+        this.restore = new Restore(backup, check, tools, settings.pgDump().timeout(), reader);
+        this.recover = new Recover(settings, backup, tools, reader);
+        this.drill = new Drill(settings, tools, manifests, clock, reader);
     }
 
     /**
@@ -147,15 +153,15 @@ public final class Components {
     }
 
     public Restore restore() {
-        return new Restore(backup, check, tools, settings.pgDump().timeout(), reader);
+        return restore;
     }
 
     public Recover recover() {
-        return new Recover(settings, backup, tools, reader);
+        return recover;
     }
 
     public Drill drill() {
-        return new Drill(settings, tools, manifests, invocation.clock(), reader);
+        return drill;
     }
 
     public Daemon daemon() {
@@ -164,7 +170,7 @@ public final class Components {
 
     /** The scheduled jobs, reporting to {@code reporter}; offsite syncs run in child JVMs with this run's environment. */
     public Daemon daemon(Reporter reporter) {
-        return new Daemon(settings, backup, check, prune, drill(), layout, catalog, offsite,
+        return new Daemon(settings, backup, check, prune, drill, layout, catalog, offsite,
                 offsite.map(o -> new OffsiteProcess(invocation.env(), configFile, settings.pgDump().timeout(),
                         manifests.json())), reporter, invocation.clock());
     }

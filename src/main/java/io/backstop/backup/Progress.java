@@ -1,5 +1,6 @@
 package io.backstop.backup;
 
+import io.backstop.Background;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -28,7 +29,7 @@ public interface Progress {
             return () -> { };
         }
         long started = System.nanoTime();
-        Thread t = new Thread(() -> {
+        Thread t = Background.start(threadName, () -> {
             try {
                 while (!Thread.currentThread().isInterrupted()) {
                     Thread.sleep(every.toMillis());
@@ -38,9 +39,7 @@ public interface Progress {
             } catch (InterruptedException | java.io.IOException e) {
                 // closed, or the file went away at the end
             }
-        }, threadName);
-        t.setDaemon(true);
-        t.start();
+        });
         return t::interrupt;
     }
 }

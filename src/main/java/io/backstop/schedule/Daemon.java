@@ -1,5 +1,6 @@
 package io.backstop.schedule;
 
+import io.backstop.Background;
 import io.backstop.BackstopException;
 import io.backstop.ExitCode;
 import io.backstop.backup.Backup;
@@ -224,14 +225,13 @@ public final class Daemon {
             for (String name : offsiteJobs.keySet()) {
                 scheduler.interrupt(JobKey.jobKey(name, OFFSITE));
             }
-            Thread waiter = new Thread(() -> {
+            Thread waiter = Background.start("backstop-scheduler-shutdown", () -> {
                 try {
                     scheduler.shutdown(true);
                 } catch (SchedulerException e) {
                     log.warn("scheduler shutdown: {}", e.getMessage());
                 }
-            }, "backstop-scheduler-shutdown");
-            waiter.start();
+            });
             waiter.join(bound.toMillis());
             if (waiter.isAlive()) {
                 log.warn("a backup did not stop within {}; exiting anyway (its temporary file is swept at the next start)",

@@ -1,5 +1,6 @@
 package io.backstop.schedule;
 
+import io.backstop.Background;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.backstop.BackstopException;
@@ -80,7 +81,7 @@ public final class OffsiteProcess {
         }
         running.add(p);
         String[] error = new String[1];
-        Thread stderr = new Thread(() -> {
+        Thread stderr = Background.start("offsite-" + target + "-log", () -> {
             // The child's log lines, on to the daemon's stderr; its error line kept for the failure.
             try (var lines = new java.io.BufferedReader(new java.io.InputStreamReader(p.getErrorStream(),
                     StandardCharsets.UTF_8))) {
@@ -95,9 +96,7 @@ public final class OffsiteProcess {
             } catch (IOException e) {
                 // the child is gone
             }
-        }, "offsite-" + target + "-log");
-        stderr.setDaemon(true);
-        stderr.start();
+        });
         try {
             byte[] out = p.getInputStream().readAllBytes();
             if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
