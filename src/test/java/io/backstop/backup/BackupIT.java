@@ -286,8 +286,10 @@ class BackupIT {
         String password = pg.password();
         Path log = dir.resolve("child.log");
         Process child = Cli.spawn(env, log, "--verbose", "backup");
-        boolean sawPgDump = false;
-        while (child.isAlive()) {
+        java.util.concurrent.atomic.AtomicBoolean sawPgDump = new java.util.concurrent.atomic.AtomicBoolean();
+        // Every process's argv, sampled until the backup ends.
+        Fixtures.await("the backup to end", Duration.ofMinutes(3), () -> {
+            boolean ended = !child.isAlive();
             try (var procs = Files.list(Path.of("/proc"))) {
                 for (Path p : (Iterable<Path>) procs::iterator) {
                     var cmd = Fixtures.cmdline(p);
@@ -296,7 +298,7 @@ class BackupIT {
                     }
                     assertThat(cmd.get()).as("argv of pid " + p.getFileName()).doesNotContain(password);
                     if (cmd.get().contains("pg_dump") && cmd.get().contains("--snapshot=")) {
-                        sawPgDump = true;
+                        sawPgDump.set(true);
                         assertThat(cmd.get()).contains("--lock-wait-timeout=");
                         byte[] environ = Files.readAllBytes(p.resolve("environ"));
                         assertThat(new String(environ, java.nio.charset.StandardCharsets.UTF_8))
@@ -305,11 +307,13 @@ class BackupIT {
                 }
             } catch (java.nio.file.NoSuchFileException ignored) {
                 // a process ended while we read it
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException(e);
             }
-            Thread.sleep(25);
-        }
+            return ended;
+        });
         assertThat(child.exitValue()).as(Files.readString(log)).isZero();
-        assertThat(sawPgDump).as("sampled argv while pg_dump ran").isTrue();
+        assertThat(sawPgDump.get()).as("sampled argv while pg_dump ran").isTrue();
         String logText = Files.readString(log);
         assertThat(logText).contains("backup app finished").doesNotContain(password);
         for (Path f : Fixtures.files(backups)) {

@@ -92,20 +92,13 @@ class AgeTest {
         });
         encrypting.start();
         try {
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-            while (ageChildren() == 0) {
-                assertThat(System.nanoTime()).as("age started").isLessThan(deadline);
-                Thread.sleep(20);
-            }
+            io.backstop.testing.Fixtures.await("age started", java.time.Duration.ofSeconds(60), () -> ageChildren() > 0);
             encrypting.interrupt();
             encrypting.join(TimeUnit.SECONDS.toMillis(30));
             assertThat(encrypting.isAlive()).as("the encryption ended with its interrupt").isFalse();
             assertThat(failure.get()).isInstanceOf(java.io.InterruptedIOException.class)
                     .hasMessageContaining(fifo.toString());
-            while (ageChildren() > 0) {
-                assertThat(System.nanoTime()).as("age killed").isLessThan(deadline);
-                Thread.sleep(20);
-            }
+            io.backstop.testing.Fixtures.await("age killed", java.time.Duration.ofSeconds(60), () -> ageChildren() == 0);
         } finally {
             encrypting.interrupt();
             try (var release = Files.newOutputStream(fifo)) {
