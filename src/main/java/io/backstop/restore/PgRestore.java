@@ -29,7 +29,7 @@ public final class PgRestore {
     private static final String EXISTS = "SELECT 1 FROM pg_database WHERE datname = ?";
     private static final String QUOTE = "SELECT quote_ident(?)";
     private static final String USER_TABLES = """
-            public SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
              WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
                AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'
             """;
