@@ -36,7 +36,8 @@ import java.util.Optional;
 
 /**
  * The one place Backstop's parts are wired together, by hand, each getting its collaborators through its
- * constructor: built once per run, after the settings are valid, and handed to the command that runs.
+ * constructor: once per run, after the settings are valid, and handed to the command that runs. Each part is
+ * built the first time the command asks for it and kept for the rest of the run.
  * Nothing here is static and nothing here decides anything: the parts do.
  */
 public final class Components {
@@ -44,19 +45,22 @@ public final class Components {
     private final Optional<Path> configFile;
     private final Settings settings;
     private final BackupLayout layout;
-    private final Manifests manifests;
-    private final PgTools tools;
-    private final Catalog catalog;
-    private final StateStore states;
-    private final Backup backup;
-    private final Check check;
-    private final Prune prune;
-    private final BackupCycle cycle;
-    private final Optional<Offsite> offsite;
-    private final Restore restore;
-    private final Recover recover;
-    private final Drill drill;
     private final String version;
+    // Each verb's part is built the first time it is asked for, and then kept: a command that only lists, or a
+    // guard that only reads the newest backup's age, loads none of the classes of the verbs it does not run
+    // (building every part at once cost a JVM-per-call guard 70 ms, bench/guard.sh: Jackson's start among them).
+    private Manifests manifests;
+    private Catalog catalog;
+    private StateStore states;
+    private PgTools tools;
+    private Backup backup;
+    private Check check;
+    private Prune prune;
+    private BackupCycle cycle;
+    private Optional<Offsite> offsite;
+    private Restore restore;
+    private Recover recover;
+    private Drill drill;
     /** How backups are read: encrypted ones with the identity this run was given. */
     private final Archive reader;
 
@@ -67,21 +71,7 @@ public final class Components {
         this.configFile = configFile;
         this.settings = settings;
         this.version = version;
-        Clock clock = invocation.clock();
         this.layout = new BackupLayout(settings.backupDir());
-        this.manifests = new Manifests();
-        this.tools = PgTools.locate(settings.pgDump().binDir());
-        this.catalog = new Catalog(layout, manifests);
-        this.states = new StateStore(layout, manifests.json());
-        this.backup = new Backup(settings, layout, tools, manifests, new RowCounter(), clock);
-        this.check = new Check(settings, layout, manifests, states, new LiveCounts(new RowCounter()), clock);
-        this.prune = new Prune(settings, layout, manifests);
-        this.cycle = new BackupCycle(backup, check, prune, layout, manifests);
-        // One store client per run, only when offsite.url is set.
-        this.offsite = settings.offsite().map(o -> new Offsite(o, settings.encryption(), layout, catalog, clock));
-        this.restore = new Restore(backup, check, tools, settings.pgDump().timeout(), reader);
-        this.recover = new Recover(settings, backup, tools, reader);
-        this.drill = new Drill(settings, tools, manifests, clock, reader);
     }
 
     /**
@@ -112,11 +102,17 @@ public final class Components {
         return settings;
     }
 
-    public Manifests manifests() {
+    public synchronized Manifests manifests() {
+        if (manifests == null) {
+            manifests = new Manifests();
+        }
         return manifests;
     }
 
-    public PgTools tools() {
+    public synchronized PgTools tools() {
+        if (tools == null) {
+            tools = PgTools.locate(settings.pgDump().binDir());
+        }
         return tools;
     }
 
@@ -124,43 +120,74 @@ public final class Components {
         return layout;
     }
 
-    public Catalog catalog() {
+    public synchronized Catalog catalog() {
+        if (catalog == null) {
+            catalog = new Catalog(layout, manifests());
+        }
         return catalog;
     }
 
-    public StateStore states() {
+    public synchronized StateStore states() {
+        if (states == null) {
+            states = new StateStore(layout, manifests().json());
+        }
         return states;
     }
 
-    public Backup backup() {
+    public synchronized Backup backup() {
+        if (backup == null) {
+            backup = new Backup(settings, layout, tools(), manifests(), new RowCounter(), clock());
+        }
         return backup;
     }
 
-    public Check check() {
+    public synchronized Check check() {
+        if (check == null) {
+            check = new Check(settings, layout, manifests(), states(), new LiveCounts(new RowCounter()), clock());
+        }
         return check;
     }
 
-    public Prune prune() {
+    public synchronized Prune prune() {
+        if (prune == null) {
+            prune = new Prune(settings, layout, manifests());
+        }
         return prune;
     }
 
-    public BackupCycle cycle() {
+    public synchronized BackupCycle cycle() {
+        if (cycle == null) {
+            cycle = new BackupCycle(backup(), check(), prune(), layout, manifests());
+        }
         return cycle;
     }
 
-    public Optional<Offsite> offsite() {
+    /** Offsite copies when {@code offsite.url} is set: one store client per run, started when first used. */
+    public synchronized Optional<Offsite> offsite() {
+        if (offsite == null) {
+            offsite = settings.offsite().map(o -> new Offsite(o, settings.encryption(), layout, catalog(), clock()));
+        }
         return offsite;
     }
 
-    public Restore restore() {
+    public synchronized Restore restore() {
+        if (restore == null) {
+            restore = new Restore(backup(), check(), tools(), settings.pgDump().timeout(), reader);
+        }
         return restore;
     }
 
-    public Recover recover() {
+    public synchronized Recover recover() {
+        if (recover == null) {
+            recover = new Recover(settings, backup(), tools(), reader);
+        }
         return recover;
     }
 
-    public Drill drill() {
+    public synchronized Drill drill() {
+        if (drill == null) {
+            drill = new Drill(settings, tools(), manifests(), clock(), reader);
+        }
         return drill;
     }
 
@@ -170,14 +197,14 @@ public final class Components {
 
     /** The scheduled jobs, reporting to {@code reporter}; offsite syncs run in child JVMs with this run's environment. */
     public Daemon daemon(Reporter reporter) {
-        return new Daemon(settings, backup, check, prune, drill, layout, catalog, offsite,
-                offsite.map(o -> new OffsiteProcess(invocation.env(), configFile, settings.pgDump().timeout(),
-                        manifests.json())), reporter, invocation.clock());
+        return new Daemon(settings, backup(), check(), prune(), drill(), layout, catalog(), offsite(),
+                offsite().map(o -> new OffsiteProcess(invocation.env(), configFile, settings.pgDump().timeout(),
+                        manifests().json())), reporter, invocation.clock());
     }
 
     /** What /health and /metrics know before the daemon's first event: what is on disk. */
     public void seed(HealthState state) {
-        HealthSeed.seed(state, settings, catalog, states, prune, offsite);
+        HealthSeed.seed(state, settings, catalog(), states(), prune(), offsite());
     }
 
     /**
@@ -186,7 +213,7 @@ public final class Components {
      */
     public HttpApi http(HealthState state, Daemon daemon) {
         return new HttpApi(settings, new Health(settings, state, invocation.clock()),
-                new Metrics(settings, state, version), cycle, state, invocation.clock(), manifests.json(),
+                new Metrics(settings, state, version), cycle(), state, invocation.clock(), manifests().json(),
                 daemon::afterBackup);
     }
 
