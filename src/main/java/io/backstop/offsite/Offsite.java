@@ -164,11 +164,6 @@ public final class Offsite {
         return new Status(uploaded, copied, bytes, gone.deleted(), gone.locked(), clock.instant());
     }
 
-    /** The object key of a backup file of a target's tier. */
-    String key(String target, io.backstop.catalog.Tier tier, String file) {
-        return shipping.key(target, tier, file);
-    }
-
     // ---- reading copies back, on this host or a new one ----
 
     /** Every copy of {@code target} in the store with both its object and its manifest, oldest first. */
