@@ -3,7 +3,6 @@ package io.backstop;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -168,11 +167,5 @@ class LayeringTest {
     private static int indexOrEnd(String s, String what, int from) {
         int at = s.indexOf(what, from);
         return at < 0 ? s.length() : at;
-    }
-
-    static {
-        if (!Files.isDirectory(SOURCES)) {
-            throw new UncheckedIOException(new IOException(SOURCES.toAbsolutePath() + " not found: run from the project"));
-        }
     }
 }

@@ -373,9 +373,12 @@ public final class Backup {
                     // a live process's state, manifest or link, written under another lock, is left to it
                     return Durable.writerAlive(f) ? null : "a temporary file of an interrupted run";
                 }
-                String dump = name.substring(0, Math.max(0, name.length() - BackupLayout.MANIFEST_SUFFIX.length()));
-                boolean orphan = name.endsWith(BackupLayout.MANIFEST_SUFFIX) && BackupLayout.isDumpName(dump)
-                        && BackupLayout.parse(target, dump).isPresent() && !Files.exists(f.resolveSibling(dump));
+                if (!name.endsWith(BackupLayout.MANIFEST_SUFFIX)) {
+                    return null;
+                }
+                String dump = name.substring(0, name.length() - BackupLayout.MANIFEST_SUFFIX.length());
+                boolean orphan = BackupLayout.isDumpName(dump) && BackupLayout.parse(target, dump).isPresent()
+                        && !Files.exists(f.resolveSibling(dump));
                 return orphan ? "a manifest whose dump never got its final name" : null;
             });
         }

@@ -19,15 +19,7 @@ public final class Crc32c {
     /** The CRC32C of a whole file, base64. */
     public static String of(Path file) throws IOException {
         CRC32C crc = new CRC32C();
-        try (java.nio.channels.FileChannel channel = java.nio.channels.FileChannel.open(file,
-                java.nio.file.StandardOpenOption.READ)) {
-            java.nio.ByteBuffer buffer = ByteBuffer.allocateDirect(1 << 20);
-            while (channel.read(buffer) >= 0) {
-                buffer.flip();
-                crc.update(buffer);
-                buffer.clear();
-            }
-        }
+        FileBytes.read(file, crc::update);
         return base64(crc);
     }
 }

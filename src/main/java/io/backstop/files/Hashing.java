@@ -3,12 +3,9 @@ package io.backstop.files;
 import io.backstop.BackstopException;
 import io.backstop.ExitCode;
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
@@ -86,14 +83,9 @@ public final class Hashing {
     }
 
     public static String javaSha256(Path file) {
-        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+        try {
             MessageDigest digest = MessageDigest.getInstance("SHA-256");
-            ByteBuffer buffer = ByteBuffer.allocateDirect(1 << 20);
-            while (ch.read(buffer) >= 0) {
-                buffer.flip();
-                digest.update(buffer);
-                buffer.clear();
-            }
+            FileBytes.read(file, digest::update);
             return HexFormat.of().formatHex(digest.digest());
         } catch (IOException e) {
             throw Durable.storageError("cannot read " + file, e);

@@ -39,6 +39,11 @@ public final class Sweep {
         return run(dir, "*", rule, Sweep::deleteTree);
     }
 
+    /** {@link #run(Path, String, Rule, Removal)} of the entries matching {@code glob}, deleting each leftover. */
+    public static List<Path> run(Path dir, String glob, Rule rule) {
+        return run(dir, glob, rule, Sweep::deleteTree);
+    }
+
     /**
      * Judges every entry of {@code dir} matching {@code glob} and removes the leftovers; returns what was removed.
      * A directory that does not exist has nothing to sweep; one that cannot be read is a storage error.

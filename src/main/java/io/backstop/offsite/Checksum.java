@@ -1,11 +1,10 @@
 package io.backstop.offsite;
 
 import io.backstop.files.Crc32c;
+import io.backstop.files.FileBytes;
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.Base64;
@@ -50,21 +49,7 @@ public enum Checksum {
     /** The checksum of {@code length} bytes of {@code file} from {@code offset}, base64. */
     public String of(Path file, long offset, long length) throws IOException {
         Sum sum = start();
-        try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
-            ByteBuffer buffer = ByteBuffer.allocateDirect(1 << 20);
-            long position = offset;
-            long end = offset + length;
-            while (position < end) {
-                buffer.clear().limit((int) Math.min(buffer.capacity(), end - position));
-                int n = channel.read(buffer, position);
-                if (n < 0) {
-                    throw new java.io.EOFException(file + " ended at byte " + position + ", before " + end);
-                }
-                buffer.flip();
-                sum.update(buffer);
-                position += n;
-            }
-        }
+        FileBytes.read(file, offset, length, sum::update);
         return sum.base64();
     }
 

@@ -186,7 +186,7 @@ public final class Database {
                 } catch (NumberFormatException notOurs) {
                     return null;
                 }
-            }, f -> Files.deleteIfExists(f) || true);
+            });
         } catch (RuntimeException unreadable) {
             // tmp unreadable: nothing to sweep
         }

@@ -111,7 +111,7 @@ public final class Recover {
                     RowDiff.compare(c, p);
                 }
             }
-            trusted(integrity);
+            Background.join(integrity); // a file that no longer matches its manifest is refused
             List<TableReport> reports = plans.stream().map(p -> p.report(0, 0, false)).toList();
             boolean work = reports.stream().anyMatch(t -> !t.existsLive() || (request.missing() && t.missing() > 0)
                     || (request.changed() && t.changed() > 0));
@@ -187,7 +187,7 @@ public final class Recover {
                 RowDiff.moveSequences(c, p.quoted);
                 done.add(p.report(inserted, 0, false));
             }
-            trusted(integrity);
+            Background.join(integrity); // a file that no longer matches its manifest is refused
             if (done.stream().allMatch(t -> t.inserted() == 0)) {
                 c.rollback();
                 log.info("recover {}: compared {} tables with {}; nothing to apply", target.name(), plans.size(),
@@ -265,11 +265,6 @@ public final class Recover {
                 p.liveRows, Sizes.seconds(Duration.ofNanos(t1 - t0)), p.missing, p.backupRows,
                 Sizes.seconds(Duration.ofNanos(System.nanoTime() - t1)));
         return true;
-    }
-
-    /** Waits for the archive's sha256 check: a file that no longer matches its manifest is refused. */
-    private static void trusted(CompletableFuture<Void> integrity) {
-        Background.join(integrity);
     }
 
     /** Rolls back after a failure, waits for a safety backup that was started, and says both. */
