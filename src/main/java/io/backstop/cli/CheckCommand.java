@@ -58,6 +58,7 @@ public final class CheckCommand implements Callable<Integer> {
                 report.put("live", r.counts());
                 report.put("drops", r.drops());
                 report.put("pinned", r.alarm() == null ? List.of() : r.alarm().pinned());
+                report.put("held_until_ack", r.held());
                 report.put("method", r.method());
                 report.put("duration_ms", millis);
                 reports.add(report);
@@ -100,6 +101,10 @@ public final class CheckCommand implements Callable<Integer> {
         if (r.drops().isEmpty()) {
             out.printf("check %s: ok, nothing dropped against the baseline of %s%n", target,
                     r.baseline().file() == null ? "the last ack" : r.baseline().file());
+            if (!r.held().isEmpty()) {
+                out.printf("pinned by an earlier alarm, kept until `backstop ack --target %s`: %s%n", target,
+                        String.join(", ", r.held()));
+            }
         } else {
             out.printf("check %s: DATA DROPPED (%d %s); pinned: %s. Restore from the pinned backup, or `backstop ack"
                     + " --target %s` if the change was intended.%n", target, r.drops().size(),

@@ -112,7 +112,8 @@ public final class RecoverCommand implements Callable<Integer> {
         Check.Result again = main.check().run(target);
         out.printf("recover %s: applied in one transaction (%s); the data-loss check now says: %s%n", target.name(),
                 Sizes.seconds(r.duration()), again.alarmRaised() ? "still dropped (" + again.drops().size()
-                        + " tables): backstop check" : "no drop");
+                        + " tables): backstop check" : "no drop" + (again.held().isEmpty() ? "" : "; the backups the alarm"
+                        + " pinned stay pinned until `backstop ack`"));
         return ExitCode.OK.status();
     }
 

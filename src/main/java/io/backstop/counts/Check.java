@@ -54,7 +54,7 @@ public final class Check {
 
     /** The outcome of one comparison. */
     public record Result(String target, TargetState.Baseline baseline, Map<String, Long> counts, List<Drop> drops,
-            TargetState.Alarm alarm, boolean newlyRaised, boolean cleared, String method) {
+            TargetState.Alarm alarm, boolean newlyRaised, boolean cleared, String method, List<String> held) {
         public boolean alarmRaised() {
             return alarm != null;
         }
@@ -140,16 +140,20 @@ public final class Check {
         AtomicReference<TargetState> beforeRef = new AtomicReference<>();
         TargetState after = states.update(target.name(), s -> {
             beforeRef.set(s);
-            return s.withBaseline(baseline).withAlarm(null);
+            return s.withBaseline(baseline).withAlarm(null).withHeld(List.of());
         });
         TargetState before = beforeRef.get();
+        List<String> released = before.allPinned();
+        release(released);
         if (before.alarm() != null) {
-            release(before.alarm().pinned());
             log.info("data-loss alarm of target {} acknowledged: {} tables, {} rows are the new baseline; {} pinned backups"
-                    + " released", target.name(), o.rowCounts().size(), total(o.rowCounts()), before.alarm().pinned().size());
+                    + " released", target.name(), o.rowCounts().size(), total(o.rowCounts()), released.size());
+        } else if (!released.isEmpty()) {
+            log.info("target {}: acknowledged; {} backups pinned by an earlier alarm released", target.name(),
+                    released.size());
         }
-        return new Result(target.name(), after.baseline(), o.rowCounts(), List.of(), null, false, before.alarm() != null,
-                l.method());
+        return new Result(target.name(), after.baseline(), o.rowCounts(), List.of(), null, false,
+                before.alarm() != null || !released.isEmpty(), l.method(), List.of());
     }
 
     /**
@@ -184,8 +188,9 @@ public final class Check {
             before.set(s);
             TargetState r = record.apply(s);
             if (drops.isEmpty()) {
-                // Counts at (or above) the baseline: no alarm; a backup's counts become the new baseline.
-                r = r.withAlarm(null);
+                // Counts at (or above) the baseline: no alarm; a backup's counts become the new baseline. The
+                // alarm's pins are held until ack: what the playbook prints (restore pinned) still works.
+                r = r.withAlarm(null).withHeld(s.allPinned());
                 return nextBaseline == null ? r : r.withBaseline(nextBaseline);
             }
             TargetState.Alarm raised = s.alarm() != null
@@ -204,10 +209,10 @@ public final class Check {
                     Drop.recoverCommand(target, drops).map(cmd -> "Put back the lost rows with `" + cmd + " --apply`")
                             .orElse("Restore from it"));
         } else if (clear) {
-            release(before.get().alarm().pinned());
-            log.info("data-loss alarm of target {} cleared: counts are back at the baseline; pins released", target);
+            log.info("data-loss alarm of target {} cleared: counts are back at the baseline; the pinned backups {} stay"
+                    + " pinned until `backstop ack --target {}`", target, String.join(", ", after.held()), target);
         }
-        return new Result(target, after.baseline(), counts, drops, after.alarm(), raise, clear, method);
+        return new Result(target, after.baseline(), counts, drops, after.alarm(), raise, clear, method, after.held());
     }
 
     /** Pins the newest verified backup of each tier taken no later than the baseline's. */

@@ -12,8 +12,24 @@ import java.util.TreeMap;
  * atomically; survives restarts, so an alarm stays raised until acknowledged or recovered.
  */
 @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
-public record TargetState(int formatVersion, String target, Baseline baseline, Alarm alarm, LastCheck lastCheck) {
+public record TargetState(int formatVersion, String target, Baseline baseline, Alarm alarm, LastCheck lastCheck,
+        List<String> held, List<Long> recoveredXids) {
     public static final int FORMAT_VERSION = 1;
+
+    /**
+     * {@code held}: backups an alarm pinned that stay pinned after the counts came back (by a recover, or by
+     * rows written again), until {@code ack} releases them: the evidence outlives whatever cleared the alarm.
+     * {@code recoveredXids}: the transactions of recover's applies, whose rows are the backup's rows put back
+     * (not rows the application wrote since), so a second comparison knows them.
+     */
+    public TargetState {
+        held = held == null ? List.of() : List.copyOf(held);
+        recoveredXids = recoveredXids == null ? List.of() : List.copyOf(recoveredXids);
+    }
+
+    public TargetState(int formatVersion, String target, Baseline baseline, Alarm alarm, LastCheck lastCheck) {
+        this(formatVersion, target, baseline, alarm, lastCheck, List.of(), List.of());
+    }
 
     public static TargetState empty(String target) {
         return new TargetState(FORMAT_VERSION, target, null, null, null);
@@ -48,15 +64,36 @@ public record TargetState(int formatVersion, String target, Baseline baseline, A
     }
 
     public TargetState withBaseline(Baseline b) {
-        return new TargetState(formatVersion, target, b, alarm, lastCheck);
+        return new TargetState(formatVersion, target, b, alarm, lastCheck, held, recoveredXids);
     }
 
     public TargetState withAlarm(Alarm a) {
-        return new TargetState(formatVersion, target, baseline, a, lastCheck);
+        return new TargetState(formatVersion, target, baseline, a, lastCheck, held, recoveredXids);
     }
 
     public TargetState withLastCheck(LastCheck c) {
-        return new TargetState(formatVersion, target, baseline, alarm, c);
+        return new TargetState(formatVersion, target, baseline, alarm, c, held, recoveredXids);
+    }
+
+    public TargetState withHeld(List<String> h) {
+        return new TargetState(formatVersion, target, baseline, alarm, lastCheck, h, recoveredXids);
+    }
+
+    public TargetState withRecoveredXid(long xid) {
+        List<Long> xids = new java.util.ArrayList<>(recoveredXids);
+        xids.add(xid);
+        // Enough for every apply of an incident; the oldest go first.
+        return new TargetState(formatVersion, target, baseline, alarm, lastCheck, held,
+                xids.subList(Math.max(0, xids.size() - 1000), xids.size()));
+    }
+
+    /** Every backup this state keeps pinned: the raised alarm's and those held since an alarm cleared. */
+    public List<String> allPinned() {
+        java.util.LinkedHashSet<String> all = new java.util.LinkedHashSet<>(held);
+        if (alarm != null) {
+            all.addAll(alarm.pinned());
+        }
+        return List.copyOf(all);
     }
 
     public boolean alarmRaised() {

@@ -59,7 +59,7 @@ public final class Resolver {
         }
         if (ref.equals("pinned")) {
             return pinned(target).orElseThrow(() -> new BackstopException(ExitCode.BAD_BACKUP, "target " + target
-                    + " has no pinned backup (pins exist only while a data-loss alarm is raised); use latest,"
+                    + " has no pinned backup (a data-loss alarm pins backups, and they stay pinned until `backstop ack`); use latest,"
                     + " a label or a timestamp prefix (see backstop list)"));
         }
         Optional<Catalog.Entry> labelled = newest(catalog, target, e -> ref.equals(e.manifest().orElseThrow().label()));

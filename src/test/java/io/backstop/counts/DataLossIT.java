@@ -199,6 +199,11 @@ class DataLossIT {
         Cli.Result r = check();
         assertThat(r.status()).as(r.all()).isZero();
         Path evidence = Fixtures.finalDumps(backups.resolve("app/hourly")).get(0);
+        assertThat(manifests.read(evidence).pinned()).as("the evidence stays pinned until ack").isTrue();
+        Cli.Result restore = Cli.run(env, "restore", "pinned", "--into", pg.createDatabase("still"), "--yes");
+        assertThat(restore.status()).as("the playbook's next step still works: " + restore.all()).isZero();
+        Cli.Result ack = Cli.run(env, "ack");
+        assertThat(ack.out()).as(ack.all()).contains("alarm cleared, pinned backups released");
         assertThat(manifests.read(evidence).pinned()).isFalse();
     }
 
