@@ -21,6 +21,8 @@ import io.backstop.pg.Database;
 import io.backstop.pg.PgTools;
 import io.backstop.pg.ProcessRunner;
 import io.backstop.pg.RowCounter;
+import io.backstop.pg.SnapshotFacts;
+import io.backstop.pg.Watched;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -135,8 +137,8 @@ public final class Backup {
     }
 
     /** What the dump's snapshot gave: pg_dump's run, and the row counts taken in the same snapshot. */
-    private record Taken(PgDumpRun.Dumped dumped, Map<String, Long> rowCounts, Verifier.Verified verified,
-            Duration verifyTime) {
+    private record Taken(PgDumpRun.Dumped dumped, Map<String, Long> rowCounts, SnapshotFacts facts,
+            Verifier.Verified verified, Duration verifyTime) {
     }
 
     /** The file kept and its sha256 (the ciphertext's when encrypted). */
@@ -201,8 +203,7 @@ public final class Backup {
     /** The tables whose rows are counted: the request's own (a safety backup of some tables), else the settings'. */
     private Settings.RowCounts rowCountsFor(Request request) {
         return request.tables().isEmpty() ? settings.rowCounts()
-                : new Settings.RowCounts(request.tables(), List.of(), settings.rowCounts().dropThreshold(),
-                        Map.of(), settings.rowCounts().checkInterval(), settings.rowCounts().estimateAbove());
+                : settings.rowCounts().only(request.tables());
     }
 
     /**
@@ -214,7 +215,8 @@ public final class Backup {
             String snapshot, List<CountedTable> tables, Progress progress) throws SQLException {
         Path tmp = place.tmp();
         createTemporary(tmp);
-        CompletableFuture<Map<String, Long>> counts = countInBackground(target, snapshotConnection, tables);
+        CompletableFuture<Counted> counts = countInBackground(target, snapshotConnection, tables,
+                request.tables().isEmpty());
         Verifier verifier = new Verifier(tools, runner);
         AtomicBoolean dumpDone = new AtomicBoolean();
         Tee tee = place.compression().stream() ? new Tee() : null;
@@ -234,12 +236,13 @@ public final class Backup {
         } finally {
             dumpDone.set(true);
         }
-        Map<String, Long> rowCounts = awaitCounts(target, counts);
+        Counted counted = awaitCounts(target, counts);
         snapshotConnection.commit();
         long verifyStart = System.nanoTime();
         Verifier.Verified verified = verifier.finish(tmp, tables, settings.pgDump().timeout(), ExitCode.DUMP_FAILED,
                 fullRead, dumped.sha256());
-        return new Taken(dumped, rowCounts, verified, Duration.ofNanos(System.nanoTime() - verifyStart));
+        return new Taken(dumped, counted.rows(), counted.facts(), verified,
+                Duration.ofNanos(System.nanoTime() - verifyStart));
     }
 
     /**
@@ -279,7 +282,7 @@ public final class Backup {
                 .durationSeconds(Duration.ofNanos(System.nanoTime() - startNanos).toMillis() / 1000.0)
                 .sizeBytes(kept.size()).sha256(kept.sha256())
                 .compress(place.compression().describe() + (place.encrypt() ? "; encrypted with age" : ""))
-                .rowCounts(taken.rowCounts())
+                .rowCounts(taken.rowCounts()).snapshotFacts(taken.facts())
                 .verification(new Manifest.Verification(Verifier.METHOD, "passed", finished,
                         taken.verified().tableDataEntries()))
                 .countMethod(Manifest.COUNT_METHOD).fileModifiedAt(Files.getLastModifiedTime(kept.file()).toInstant())
@@ -303,12 +306,24 @@ public final class Backup {
         }
     }
 
-    private CompletableFuture<Map<String, Long>> countInBackground(Target target, Connection c, List<CountedTable> tables) {
-        return Background.supply("row-counts-" + target.name(),
-                () -> counter.count(c, tables, settings.pgDump().timeout()));
+    /** The rows counted in the dump's snapshot, and what else the snapshot said. */
+    private record Counted(Map<String, Long> rows, SnapshotFacts facts) {
     }
 
-    private static Map<String, Long> awaitCounts(Target target, CompletableFuture<Map<String, Long>> counts) {
+    /**
+     * Counts in the dump's snapshot beside pg_dump; with {@code watch} (a backup of the whole target, not a
+     * safety backup of some tables) also the large objects and nullable references the alarm watches.
+     */
+    private CompletableFuture<Counted> countInBackground(Target target, Connection c, List<CountedTable> tables,
+            boolean watch) {
+        return Background.supply("row-counts-" + target.name(), () -> {
+            Map<String, Long> rows = counter.count(c, tables, settings.pgDump().timeout());
+            SnapshotFacts facts = SnapshotFacts.read(c, tables, watch ? new Watched(settings.rowCounts()) : null);
+            return new Counted(rows, facts);
+        });
+    }
+
+    private static Counted awaitCounts(Target target, CompletableFuture<Counted> counts) {
         try {
             return counts.join();
         } catch (CompletionException e) {

@@ -3,6 +3,7 @@ package io.backstop.catalog;
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import com.fasterxml.jackson.databind.annotation.JsonNaming;
 import io.backstop.catalog.Tier;
+import io.backstop.pg.SnapshotFacts;
 import java.time.Instant;
 import java.util.Map;
 import java.util.TreeMap;
@@ -42,13 +43,16 @@ public record Manifest(
         boolean takenDuringAlarm,
         String countMethod,
         Instant fileModifiedAt,
-        long databaseSizeBytes) {
+        long databaseSizeBytes,
+        SnapshotFacts snapshotFacts) {
 
     /**
      * 2: safety tier, {@code taken_during_alarm}, counts that are exactly the rows of each table's
      * data entry ({@code count_method}), and the dump's modification time ({@code file_modified_at},
      * checked with its size before a file is trusted), and the database's size at the time
-     * ({@code database_size_bytes}: the room a restore drill needs). Version 1 manifests still load.
+     * ({@code database_size_bytes}: the room a restore drill needs), and what the dump's snapshot says
+     * besides counts ({@code snapshot_facts}, absent in manifests written before it). Version 1 manifests
+     * still load.
      */
     public static final int FORMAT_VERSION = 2;
     /** How version 2 counts rows: what pg_dump writes for each table, in the dump's snapshot. */
@@ -79,6 +83,11 @@ public record Manifest(
 
     public boolean verified() {
         return verification != null && "passed".equals(verification.result());
+    }
+
+    /** What the dump's snapshot said besides counts; empty facts for a manifest written before they were kept. */
+    public SnapshotFacts facts() {
+        return snapshotFacts == null ? new SnapshotFacts(null, null, null, null) : snapshotFacts;
     }
 
     public long totalRows() {
@@ -148,6 +157,7 @@ public record Manifest(
             b.countMethod = countMethod;
             b.fileModifiedAt = fileModifiedAt;
             b.databaseSizeBytes = databaseSizeBytes;
+            b.snapshotFacts = snapshotFacts;
         return b;
     }
 
@@ -181,6 +191,7 @@ public record Manifest(
         private String countMethod;
         private Instant fileModifiedAt;
         private long databaseSizeBytes;
+        private SnapshotFacts snapshotFacts;
 
         private Builder() {
         }
@@ -325,8 +336,13 @@ public record Manifest(
             return this;
         }
 
+        public Builder snapshotFacts(SnapshotFacts snapshotFacts) {
+            this.snapshotFacts = snapshotFacts;
+            return this;
+        }
+
         public Manifest build() {
-            return new Manifest(formatVersion, sequence, target, database, host, port, serverVersion, pgDumpVersion, systemIdentifier, databaseOid, file, tier, label, startedAt, finishedAt, durationSeconds, sizeBytes, sha256, compress, rowCounts, verification, pinned, pinReason, lastDrill, takenDuringAlarm, countMethod, fileModifiedAt, databaseSizeBytes);
+            return new Manifest(formatVersion, sequence, target, database, host, port, serverVersion, pgDumpVersion, systemIdentifier, databaseOid, file, tier, label, startedAt, finishedAt, durationSeconds, sizeBytes, sha256, compress, rowCounts, verification, pinned, pinReason, lastDrill, takenDuringAlarm, countMethod, fileModifiedAt, databaseSizeBytes, snapshotFacts);
         }
     }
 }

@@ -42,7 +42,7 @@ public record Settings(
     }
 
     public record RowCounts(List<String> tables, List<String> exclude, double dropThreshold,
-            Map<String, Double> thresholds, Duration checkInterval, long estimateAbove) {
+            Map<String, Double> thresholds, Duration checkInterval, long estimateAbove, double updateThreshold) {
         public RowCounts {
             tables = List.copyOf(tables);
             exclude = List.copyOf(exclude);
@@ -52,6 +52,11 @@ public record Settings(
         /** The drop threshold for one table: its override, else the global one. */
         public double thresholdFor(String table) {
             return thresholds.getOrDefault(table, dropThreshold);
+        }
+
+        /** The same settings without a mass-update watch (a safety backup's own counts). */
+        public RowCounts only(List<String> someTables) {
+            return new RowCounts(someTables, List.of(), dropThreshold, Map.of(), checkInterval, estimateAbove, 0);
         }
     }
 

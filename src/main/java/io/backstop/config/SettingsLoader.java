@@ -184,7 +184,8 @@ public final class SettingsLoader {
                 v.fraction("row-counts.drop-threshold"),
                 thresholds,
                 v.duration("row-counts.check-interval", Duration.ofSeconds(1)),
-                v.longRange("row-counts.estimate-above", 0, Long.MAX_VALUE));
+                v.longRange("row-counts.estimate-above", 0, Long.MAX_VALUE),
+                v.fraction("row-counts.update-threshold"));
 
         String scratch = v.string("restore-drill.scratch-dir", x -> true, "a directory path");
         String drillHost = v.string("restore-drill.server.host", x -> true, "a host name, or empty");

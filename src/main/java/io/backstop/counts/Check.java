@@ -11,6 +11,7 @@ import io.backstop.catalog.Tier;
 import io.backstop.config.Settings;
 import io.backstop.config.Settings.Target;
 import io.backstop.pg.Database;
+import io.backstop.pg.Watched;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -68,7 +69,7 @@ public final class Check {
         String method;
         try {
             Map<String, Long> baselineCounts = baseline == null ? Map.of() : baseline.rowCounts();
-            LiveCountsWithIdentity l = observe(target, baselineCounts);
+            LiveCountsWithIdentity l = observe(target, baselineCounts, baseline == null ? Map.of() : baseline.watched());
             observed = l.observation();
             method = l.method();
         } catch (DatabaseMissing e) {
@@ -76,6 +77,7 @@ public final class Check {
             method = "database missing";
         }
         List<Drop> drops;
+        Map<String, Long> counters = observed == null ? null : observed.updateCounters();
         if (observed == null) {
             List<String> names = backedUpNames(target);
             if (baseline == null || !names.contains(target.database())) {
@@ -90,12 +92,14 @@ public final class Check {
             drops = List.of(Drop.recreated("database \"" + target.database() + "\" does not exist",
                     baseline.rowCounts().values().stream().mapToLong(Long::longValue).sum(), null));
         } else {
-            drops = DropDetector.compare(baseline, observed, settings.rowCounts());
+            drops = new ArrayList<>(DropDetector.compare(baseline, observed, settings.rowCounts()));
+            drops.addAll(DropDetector.massUpdates(state.updateCounters(), observed.updateCounters(),
+                    observed.rowCounts(), settings.rowCounts()));
         }
         Map<String, Long> counts = observed == null ? Map.of() : observed.rowCounts();
         String how = method;
-        return apply(target.name(), drops, counts, s -> s.withLastCheck(new TargetState.LastCheck(clock.instant(), counts, how)),
-                null, how);
+        return apply(target.name(), drops, counts, s -> (counters == null ? s : s.withUpdateCounters(counters))
+                .withLastCheck(new TargetState.LastCheck(clock.instant(), counts, how)), null, how);
     }
 
     /** The databases this target's backups were taken of: the names it has existed under. */
@@ -114,12 +118,17 @@ public final class Check {
     public Result afterBackup(String target, Manifest manifest) {
         TargetState state = states.read(target);
         DropDetector.Observation observed = new DropDetector.Observation(manifest.systemIdentifier(),
-                manifest.databaseOid(), manifest.rowCounts());
-        List<Drop> drops = DropDetector.compare(state.baseline(), observed, settings.rowCounts());
+                manifest.databaseOid(), manifest.rowCounts(), manifest.facts().watched(), manifest.facts().updates());
+        List<Drop> drops = new ArrayList<>(DropDetector.compare(state.baseline(), observed, settings.rowCounts()));
+        drops.addAll(DropDetector.massUpdates(state.updateCounters(), observed.updateCounters(), observed.rowCounts(),
+                settings.rowCounts()));
         TargetState.Baseline next = drops.isEmpty() ? new TargetState.Baseline(manifest.finishedAt(), manifest.sequence(),
                 layout.root().relativize(layout.tierDir(target, manifest.tier()).resolve(manifest.file())).toString(),
-                manifest.systemIdentifier(), manifest.databaseOid(), manifest.rowCounts()) : null;
-        return apply(target, drops, manifest.rowCounts(), s -> s, next, "backup " + manifest.file());
+                manifest.systemIdentifier(), manifest.databaseOid(), manifest.rowCounts(), manifest.facts().watched())
+                : null;
+        Map<String, Long> counters = observed.updateCounters();
+        return apply(target, drops, manifest.rowCounts(), s -> counters.isEmpty() ? s : s.withUpdateCounters(counters),
+                next, "backup " + manifest.file());
     }
 
     /** The operator says the drop was intended: current counts become the baseline, pins are released. */
@@ -127,7 +136,8 @@ public final class Check {
         TargetState current = states.read(target.name());
         LiveCountsWithIdentity l;
         try {
-            l = observe(target, current.baseline() == null ? Map.of() : current.baseline().rowCounts());
+            l = observe(target, current.baseline() == null ? Map.of() : current.baseline().rowCounts(),
+                    current.baseline() == null ? Map.of() : current.baseline().watched());
         } catch (DatabaseMissing e) {
             throw new BackstopException(ExitCode.DATABASE_UNREACHABLE, "target " + target.name() + ": database \""
                     + target.database() + "\" does not exist; create it (or restore it) before acknowledging", e);
@@ -136,11 +146,11 @@ public final class Check {
         long sequence = new Catalog(layout, manifests).list(target.name()).stream().flatMap(e -> e.manifest().stream())
                 .mapToLong(Manifest::sequence).max().orElse(0);
         TargetState.Baseline baseline = new TargetState.Baseline(clock.instant(), sequence, null, o.systemIdentifier(),
-                o.databaseOid(), o.rowCounts());
+                o.databaseOid(), o.rowCounts(), o.watched());
         AtomicReference<TargetState> beforeRef = new AtomicReference<>();
         TargetState after = states.update(target.name(), s -> {
             beforeRef.set(s);
-            return s.withBaseline(baseline).withAlarm(null).withHeld(List.of());
+            return s.withBaseline(baseline).withAlarm(null).withHeld(List.of()).withUpdateCounters(o.updateCounters());
         });
         TargetState before = beforeRef.get();
         List<String> released = before.allPinned();
@@ -169,7 +179,7 @@ public final class Check {
             }
             states.update(target.name(), s -> s.baseline() == null ? s : s.withBaseline(new TargetState.Baseline(
                     s.baseline().takenAt(), s.baseline().sequence(), s.baseline().file(), info.systemIdentifier(),
-                    info.databaseOid(), s.baseline().rowCounts())));
+                    info.databaseOid(), s.baseline().rowCounts(), s.baseline().watched())));
         } catch (SQLException e) {
             throw new BackstopException(ExitCode.DATABASE_UNREACHABLE, "cannot read the restored database's identity: "
                     + e.getMessage(), e);
@@ -181,11 +191,14 @@ public final class Check {
      * state read under the state lock, so a daemon check and a CLI check never both raise (and
      * pin) the same drop.
      */
-    private Result apply(String target, List<Drop> drops, Map<String, Long> counts,
+    private Result apply(String target, List<Drop> found, Map<String, Long> counts,
             java.util.function.UnaryOperator<TargetState> record, TargetState.Baseline nextBaseline, String method) {
         AtomicReference<TargetState> before = new AtomicReference<>();
+        AtomicReference<List<Drop>> seen = new AtomicReference<>();
         TargetState after = states.update(target, s -> {
             before.set(s);
+            List<Drop> drops = carried(s, found);
+            seen.set(drops);
             TargetState r = record.apply(s);
             if (drops.isEmpty()) {
                 // Counts at (or above) the baseline: no alarm; a backup's counts become the new baseline. The
@@ -198,6 +211,7 @@ public final class Check {
                     : new TargetState.Alarm(clock.instant(), drops, pin(target, s.baseline(), drops));
             return r.withAlarm(raised);
         });
+        List<Drop> drops = seen.get();
         boolean raise = !drops.isEmpty() && before.get().alarm() == null;
         boolean clear = drops.isEmpty() && before.get().alarm() != null;
         if (raise) {
@@ -213,6 +227,34 @@ public final class Check {
                     + " pinned until `backstop ack --target {}`", target, String.join(", ", after.held()), target);
         }
         return new Result(target, after.baseline(), counts, drops, after.alarm(), raise, clear, method, after.held());
+    }
+
+    /**
+     * The drops found now, and the mass updates the raised alarm already holds: an update leaves the counts
+     * as they were, so nothing but {@code recover --changed} of the table or {@code ack} ends it.
+     */
+    private static List<Drop> carried(TargetState s, List<Drop> found) {
+        if (s.alarm() == null) {
+            return found;
+        }
+        List<Drop> all = new ArrayList<>(found);
+        for (Drop d : s.alarm().drops()) {
+            if (d.kind() == Drop.Kind.UPDATED && all.stream().noneMatch(x -> x.kind() == Drop.Kind.UPDATED
+                    && x.table().equals(d.table()))) {
+                all.add(d);
+            }
+        }
+        return all;
+    }
+
+    /**
+     * After {@code recover --changed} put back the rows of {@code tables}: the mass updates the alarm holds
+     * for them are undone. The next comparison (run by the caller) clears the alarm if nothing else is left.
+     */
+    public void updatesUndone(String target, java.util.Collection<String> tables) {
+        states.update(target, s -> s.alarm() == null ? s : s.withAlarm(new TargetState.Alarm(s.alarm().raisedAt(),
+                s.alarm().drops().stream().filter(d -> d.kind() != Drop.Kind.UPDATED || !tables.contains(d.table()))
+                        .toList(), s.alarm().pinned())));
     }
 
     /** Pins the newest verified backup of each tier taken no later than the baseline's. */
@@ -261,16 +303,19 @@ public final class Check {
         }
     }
 
-    private LiveCountsWithIdentity observe(Target target, Map<String, Long> baseline) throws DatabaseMissing {
+    private LiveCountsWithIdentity observe(Target target, Map<String, Long> baseline, Map<String, Long> watchedBaseline)
+            throws DatabaseMissing {
         Database db = new Database(target);
         try (Connection c = db.connect()) {
             ServerInfo info = ServerInfo.read(c);
             c.setAutoCommit(false);
             c.setReadOnly(true);
             LiveCounts.Result r = live.count(c, baseline, settings.rowCounts(), Duration.ofMinutes(10));
+            Map<String, Long> watched = new Watched(settings.rowCounts()).count(c, watchedBaseline);
+            Map<String, Long> counters = Watched.updateCounters(c, r.counts().keySet());
             c.commit();
             return new LiveCountsWithIdentity(new DropDetector.Observation(info.systemIdentifier(), info.databaseOid(),
-                    r.counts()), r.exact() + " exact, " + r.estimated() + " estimated");
+                    r.counts(), watched, counters), r.exact() + " exact, " + r.estimated() + " estimated");
         } catch (Database.MissingDatabase e) {
             throw new DatabaseMissing(e);
         } catch (SQLException e) {

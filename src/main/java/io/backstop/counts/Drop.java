@@ -6,8 +6,10 @@ import java.util.Locale;
 
 /**
  * One reason for a data-loss alarm: what dropped, from how many rows to how many. {@code table}
- * is always a table name (null for the database as a whole); {@code reason} says why the
- * database as a whole counts as lost (RECREATED), and is null otherwise.
+ * is always a table name (null for the database as a whole and for large objects); {@code reason}
+ * says why the database as a whole counts as lost (RECREATED), names the columns that lost their
+ * references and the table they reference (NULLED: {@code (customer_id) references public.customer}),
+ * and is null otherwise.
  */
 @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
 public record Drop(String table, Kind kind, long before, Long after, String reason) {
@@ -35,7 +37,20 @@ public record Drop(String table, Kind kind, long before, Long after, String reas
         /** The table no longer exists. */
         GONE,
         /** The database is not the one the baseline came from, or every counted table is gone or empty. */
-        RECREATED
+        RECREATED,
+        /** The database lost large objects ({@code before}, {@code after}: how many it holds). */
+        LARGE_OBJECTS,
+        /**
+         * A foreign key with {@code ON DELETE SET NULL} or {@code SET DEFAULT} lost values ({@code reason}:
+         * its columns; {@code before}, {@code after}: rows holding a value): rows of its parent were deleted.
+         */
+        NULLED,
+        /**
+         * At least {@code update-threshold} of the table's rows were updated between two observations
+         * ({@code before}: its rows, {@code after}: how many updates): an UPDATE without WHERE. It does not
+         * clear by itself: {@code recover --changed} of the table, or {@code ack}.
+         */
+        UPDATED
     }
 
     /**
@@ -46,11 +61,18 @@ public record Drop(String table, Kind kind, long before, Long after, String reas
         if (drops.stream().anyMatch(d -> d.kind() == Kind.RECREATED)) {
             return java.util.Optional.empty(); // the database as a whole: restore pinned, not table by table
         }
-        java.util.List<String> tables = drops.stream().map(Drop::table).filter(java.util.Objects::nonNull).sorted()
-                .distinct().toList();
-        return tables.isEmpty() ? java.util.Optional.empty() : java.util.Optional.of("backstop recover "
+        java.util.List<String> tables = java.util.stream.Stream.concat(drops.stream().map(Drop::table),
+                // the parent of a nulled reference comes back with it, or the references point at nothing
+                drops.stream().filter(d -> d.kind() == Kind.NULLED && d.reason() != null)
+                        .map(d -> io.backstop.pg.Watched.referencedOf(d.reason()).orElse(null)))
+                .filter(java.util.Objects::nonNull).sorted().distinct().toList();
+        boolean largeObjects = drops.stream().anyMatch(d -> d.kind() == Kind.LARGE_OBJECTS);
+        // Nulled references and updated rows are rows the backup holds with other values: --changed resets them.
+        boolean changed = drops.stream().anyMatch(d -> d.kind() == Kind.NULLED || d.kind() == Kind.UPDATED);
+        return tables.isEmpty() && !largeObjects ? java.util.Optional.empty() : java.util.Optional.of("backstop recover "
                 + String.join(" ", tables.stream().map(t -> t.contains("\"") ? "'" + t + "'" : t).toList())
-                + " --from pinned --target " + target);
+                + (largeObjects ? (tables.isEmpty() ? "" : " ") + "--large-objects" : "")
+                + (changed ? " --changed" : "") + " --from pinned --target " + target);
     }
 
     public String describe() {
@@ -60,6 +82,11 @@ public record Drop(String table, Kind kind, long before, Long after, String reas
             case EMPTIED -> String.format(Locale.ROOT, "%s is empty (had %,d rows)", table, before);
             case GONE -> String.format(Locale.ROOT, "%s is gone (had %,d rows)", table, before);
             case RECREATED -> "the database was recreated: " + reason;
+            case LARGE_OBJECTS -> String.format(Locale.ROOT, "large objects dropped from %,d to %,d", before, after);
+            case NULLED -> String.format(Locale.ROOT, "%s%s lost %,d of its %,d references (ON DELETE SET NULL/DEFAULT:"
+                    + " rows it referenced were deleted)", table, reason, before - after, before);
+            case UPDATED -> String.format(Locale.ROOT, "%s: %,d of its %,d rows updated at once (an UPDATE without"
+                    + " WHERE?)", table, after, before);
         };
     }
 }

@@ -13,22 +13,25 @@ import java.util.TreeMap;
  */
 @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
 public record TargetState(int formatVersion, String target, Baseline baseline, Alarm alarm, LastCheck lastCheck,
-        List<String> held, List<Long> recoveredXids) {
+        List<String> held, List<Long> recoveredXids, Map<String, Long> updateCounters) {
     public static final int FORMAT_VERSION = 1;
 
     /**
      * {@code held}: backups an alarm pinned that stay pinned after the counts came back (by a recover, or by
      * rows written again), until {@code ack} releases them: the evidence outlives whatever cleared the alarm.
+     * {@code updateCounters}: each table's updated-row counter at the last check or backup (mass updates).
      * {@code recoveredXids}: the transactions of recover's applies, whose rows are the backup's rows put back
      * (not rows the application wrote since), so a second comparison knows them.
      */
     public TargetState {
         held = held == null ? List.of() : List.copyOf(held);
         recoveredXids = recoveredXids == null ? List.of() : List.copyOf(recoveredXids);
+        updateCounters = updateCounters == null ? Map.of() : java.util.Collections.unmodifiableMap(
+                new TreeMap<>(updateCounters));
     }
 
     public TargetState(int formatVersion, String target, Baseline baseline, Alarm alarm, LastCheck lastCheck) {
-        this(formatVersion, target, baseline, alarm, lastCheck, List.of(), List.of());
+        this(formatVersion, target, baseline, alarm, lastCheck, List.of(), List.of(), Map.of());
     }
 
     public static TargetState empty(String target) {
@@ -41,9 +44,15 @@ public record TargetState(int formatVersion, String target, Baseline baseline, A
      */
     @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
     public record Baseline(Instant takenAt, long sequence, String file, String systemIdentifier, long databaseOid,
-            Map<String, Long> rowCounts) {
+            Map<String, Long> rowCounts, Map<String, Long> watched) {
         public Baseline {
             rowCounts = rowCounts == null ? Map.of() : java.util.Collections.unmodifiableMap(new TreeMap<>(rowCounts));
+            watched = watched == null ? Map.of() : java.util.Collections.unmodifiableMap(new TreeMap<>(watched));
+        }
+
+        public Baseline(Instant takenAt, long sequence, String file, String systemIdentifier, long databaseOid,
+                Map<String, Long> rowCounts) {
+            this(takenAt, sequence, file, systemIdentifier, databaseOid, rowCounts, Map.of());
         }
     }
 
@@ -64,19 +73,19 @@ public record TargetState(int formatVersion, String target, Baseline baseline, A
     }
 
     public TargetState withBaseline(Baseline b) {
-        return new TargetState(formatVersion, target, b, alarm, lastCheck, held, recoveredXids);
+        return new TargetState(formatVersion, target, b, alarm, lastCheck, held, recoveredXids, updateCounters);
     }
 
     public TargetState withAlarm(Alarm a) {
-        return new TargetState(formatVersion, target, baseline, a, lastCheck, held, recoveredXids);
+        return new TargetState(formatVersion, target, baseline, a, lastCheck, held, recoveredXids, updateCounters);
     }
 
     public TargetState withLastCheck(LastCheck c) {
-        return new TargetState(formatVersion, target, baseline, alarm, c, held, recoveredXids);
+        return new TargetState(formatVersion, target, baseline, alarm, c, held, recoveredXids, updateCounters);
     }
 
     public TargetState withHeld(List<String> h) {
-        return new TargetState(formatVersion, target, baseline, alarm, lastCheck, h, recoveredXids);
+        return new TargetState(formatVersion, target, baseline, alarm, lastCheck, h, recoveredXids, updateCounters);
     }
 
     public TargetState withRecoveredXid(long xid) {
@@ -84,7 +93,12 @@ public record TargetState(int formatVersion, String target, Baseline baseline, A
         xids.add(xid);
         // Enough for every apply of an incident; the oldest go first.
         return new TargetState(formatVersion, target, baseline, alarm, lastCheck, held,
-                xids.subList(Math.max(0, xids.size() - 1000), xids.size()));
+                xids.subList(Math.max(0, xids.size() - 1000), xids.size()), updateCounters);
+    }
+
+    /** The statistics collector's updated-row counters at the last observation, to find the next mass update. */
+    public TargetState withUpdateCounters(Map<String, Long> counters) {
+        return new TargetState(formatVersion, target, baseline, alarm, lastCheck, held, recoveredXids, counters);
     }
 
     /** Every backup this state keeps pinned: the raised alarm's and those held since an alarm cleared. */

@@ -48,7 +48,7 @@ class DropDetectorTest {
     @MethodSource("thresholds")
     void perTableThresholdOverridesTheGlobalOne(double threshold, long after, boolean raised) {
         Settings.RowCounts settings = new Settings.RowCounts(List.of(), List.of(), 0.05, Map.of("public.users", threshold),
-                SETTINGS.checkInterval(), SETTINGS.estimateAbove());
+                SETTINGS.checkInterval(), SETTINGS.estimateAbove(), SETTINGS.updateThreshold());
         List<Drop> drops = DropDetector.compare(BASELINE,
                 new DropDetector.Observation("sys1", 42, live(Map.of("public.users", after))), settings);
         assertThat(drops.isEmpty()).isEqualTo(!raised);
@@ -62,7 +62,7 @@ class DropDetectorTest {
     @MethodSource("exclusions")
     void excludedTablesNeverRaise(String pattern) {
         Settings.RowCounts settings = new Settings.RowCounts(List.of(), List.of(pattern), 0.05, Map.of(),
-                SETTINGS.checkInterval(), SETTINGS.estimateAbove());
+                SETTINGS.checkInterval(), SETTINGS.estimateAbove(), SETTINGS.updateThreshold());
         List<Drop> drops = DropDetector.compare(BASELINE, new DropDetector.Observation("sys1", 42,
                 without("public.orders")), settings);
         assertThat(drops).isEmpty();
@@ -88,5 +88,65 @@ class DropDetectorTest {
         Map<String, Long> m = new HashMap<>(BASE);
         m.remove(table);
         return m;
+    }
+
+    private static final String RENTAL = "public.rental(customer_id) references public.customer";
+    private static final TargetState.Baseline WATCHING = new TargetState.Baseline(Instant.EPOCH, 1, "hourly/x.dump",
+            "sys1", 42, BASE, Map.of("large objects", 40L, RENTAL, 3000L));
+
+    static Stream<Arguments> watchedScenarios() {
+        return Stream.of(
+                Arguments.of("as they were", Map.of("large objects", 40L, RENTAL, 3000L), BASE, List.of()),
+                Arguments.of("more of both", Map.of("large objects", 41L, RENTAL, 3100L), BASE, List.of()),
+                Arguments.of("every large object unlinked", Map.of("large objects", 0L, RENTAL, 3000L), BASE,
+                        List.of(Drop.Kind.LARGE_OBJECTS)),
+                Arguments.of("references nulled by a parent's delete", Map.of("large objects", 40L, RENTAL, 1000L), BASE,
+                        List.of(Drop.Kind.NULLED)),
+                Arguments.of("under the threshold", Map.of("large objects", 39L, RENTAL, 2900L), BASE, List.of()),
+                Arguments.of("a column of a table gone is the table's drop", Map.of("large objects", 40L),
+                        Map.of("public.users", 1000L, "public.empty_queue", 0L), List.of(Drop.Kind.GONE)));
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("watchedScenarios")
+    void largeObjectsAndNulledReferences(String title, Map<String, Long> watched, Map<String, Long> rows,
+            List<Drop.Kind> expected) {
+        List<Drop> drops = DropDetector.compare(WATCHING, new DropDetector.Observation("sys1", 42, rows, watched,
+                Map.of()), SETTINGS);
+        assertThat(drops).extracting(Drop::kind).containsExactlyElementsOf(expected);
+    }
+
+    @org.junit.jupiter.api.Test
+    void theRecoverCommandOfANulledReferenceBringsItsParentAndResetsTheColumn() {
+        List<Drop> drops = DropDetector.compare(WATCHING, new DropDetector.Observation("sys1", 42, BASE,
+                Map.of("large objects", 0L, RENTAL, 10L), Map.of()), SETTINGS);
+        assertThat(drops).extracting(Drop::describe).containsExactly("large objects dropped from 40 to 0",
+                "public.rental(customer_id) references public.customer lost 2,990 of its 3,000 references"
+                        + " (ON DELETE SET NULL/DEFAULT: rows it referenced were deleted)");
+        assertThat(Drop.recoverCommand("app", drops)).contains("backstop recover public.customer public.rental"
+                + " --large-objects --changed --from pinned --target app");
+    }
+
+    static Stream<Arguments> updates() {
+        return Stream.of(
+                Arguments.of("no counter before: first observation", Map.of(), Map.of("public.users", 900L), List.of()),
+                Arguments.of("a few updates", Map.of("public.users", 100L), Map.of("public.users", 200L), List.of()),
+                Arguments.of("every row updated", Map.of("public.users", 100L), Map.of("public.users", 1100L),
+                        List.of("public.users")),
+                Arguments.of("half of them: the threshold", Map.of("public.users", 0L), Map.of("public.users", 500L),
+                        List.of("public.users")),
+                Arguments.of("a counter reset", Map.of("public.users", 5000L), Map.of("public.users", 10L), List.of()),
+                Arguments.of("a table too small to tell", Map.of("public.tiny", 0L), Map.of("public.tiny", 5L),
+                        List.of()));
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("updates")
+    void massUpdatesFromTheStatisticsCounters(String title, Map<String, Long> before, Map<String, Long> after,
+            List<String> expected) {
+        List<Drop> drops = DropDetector.massUpdates(before, after, Map.of("public.users", 1000L, "public.tiny", 5L),
+                SETTINGS);
+        assertThat(drops).extracting(Drop::table).containsExactlyElementsOf(expected);
+        assertThat(drops).allSatisfy(d -> assertThat(d.kind()).isEqualTo(Drop.Kind.UPDATED));
     }
 }
