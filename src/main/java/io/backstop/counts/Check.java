@@ -248,13 +248,23 @@ public final class Check {
     }
 
     /**
-     * After {@code recover --changed} put back the rows of {@code tables}: the mass updates the alarm holds
-     * for them are undone. The next comparison (run by the caller) clears the alarm if nothing else is left.
+     * After recover wrote {@code tables}: their update counters start afresh (the apply's own updates are
+     * no incident), and with {@code changed} the mass updates the alarm holds for them are undone. The next
+     * comparison (run by the caller) clears the alarm if nothing else is left.
      */
-    public void updatesUndone(String target, java.util.Collection<String> tables) {
-        states.update(target, s -> s.alarm() == null ? s : s.withAlarm(new TargetState.Alarm(s.alarm().raisedAt(),
-                s.alarm().drops().stream().filter(d -> d.kind() != Drop.Kind.UPDATED || !tables.contains(d.table()))
-                        .toList(), s.alarm().pinned())));
+    public void recovered(String target, java.util.Collection<String> tables, boolean changed) {
+        states.update(target, s -> {
+            // recover's own writes are no mass update: the next observation starts these tables' counters afresh
+            Map<String, Long> counters = new java.util.TreeMap<>(s.updateCounters());
+            counters.keySet().removeAll(tables);
+            TargetState r = s.withUpdateCounters(counters);
+            if (!changed || s.alarm() == null) {
+                return r;
+            }
+            return r.withAlarm(new TargetState.Alarm(s.alarm().raisedAt(), s.alarm().drops().stream()
+                    .filter(d -> d.kind() != Drop.Kind.UPDATED || !tables.contains(d.table())).toList(),
+                    s.alarm().pinned()));
+        });
     }
 
     /** Pins the newest verified backup of each tier taken no later than the baseline's. */

@@ -54,13 +54,13 @@ public record Drop(String table, Kind kind, long before, Long after, String reas
     }
 
     /**
-     * The undo for these drops: {@code backstop recover TABLES --from pinned --target T}, when
-     * tables dropped (a recreated database as a whole is a restore, not a recover).
+     * The undo for these drops: {@code backstop recover TABLES --from pinned --target T}, when tables
+     * (or large objects) dropped; with {@code --rekey-new} when the database was recreated.
      */
     public static java.util.Optional<String> recoverCommand(String target, java.util.List<Drop> drops) {
-        if (drops.stream().anyMatch(d -> d.kind() == Kind.RECREATED)) {
-            return java.util.Optional.empty(); // the database as a whole: restore pinned, not table by table
-        }
+        // The database recreated (a schema reset, a volume or database created again) with the application
+        // writing again: its new rows reuse the old ids, so the undo that keeps both moves the new ones.
+        boolean recreated = drops.stream().anyMatch(d -> d.kind() == Kind.RECREATED);
         java.util.List<String> tables = java.util.stream.Stream.concat(drops.stream().map(Drop::table),
                 // the parent of a nulled reference comes back with it, or the references point at nothing
                 drops.stream().filter(d -> d.kind() == Kind.NULLED && d.reason() != null)
@@ -72,7 +72,7 @@ public record Drop(String table, Kind kind, long before, Long after, String reas
         return tables.isEmpty() && !largeObjects ? java.util.Optional.empty() : java.util.Optional.of("backstop recover "
                 + String.join(" ", tables.stream().map(t -> t.contains("\"") ? "'" + t + "'" : t).toList())
                 + (largeObjects ? (tables.isEmpty() ? "" : " ") + "--large-objects" : "")
-                + (changed ? " --changed" : "") + " --from pinned --target " + target);
+                + (changed ? " --changed" : "") + (recreated ? " --rekey-new" : "") + " --from pinned --target " + target);
     }
 
     public String describe() {

@@ -30,12 +30,19 @@ import java.util.UUID;
  * rules, policies, comments, grants and owned sequences. Foreign keys from other tables that
  * pointed at it are read from the same catalog.
  */
-record Definition(List<String> ddl, List<QualifiedName> tables, List<String> referencing) {
+record Definition(List<String> ddl, List<QualifiedName> tables, List<String> referencing, List<Dependent> dependents) {
+    /**
+     * A view or materialized view that depended on the table (DROP … CASCADE took it too), with its
+     * own definition (and a materialized view's indexes), in the order they can be created.
+     */
+    record Dependent(String name, boolean materialized, List<String> ddl) {
+    }
+
     /** Restoring a schema's objects needs little room: no rows. */
     private static final long SCHEMA_ONLY_BYTES = 256L * 1024 * 1024;
 
     static Definition read(Settings settings, PgTools tools, Archive reader, Target target, Resolver.Resolved backup, QualifiedName name,
-            boolean wholeSchema) {
+            boolean wholeSchema, java.util.function.Predicate<String> existsLive) {
         try (DrillSite site = DrillSite.open(settings, tools, target, SCHEMA_ONLY_BYTES)) {
             Database db = new Database(site.server());
             String scratch = "backstop_recover_" + UUID.randomUUID().toString().replace("-", "").substring(0, 12);
@@ -45,19 +52,29 @@ record Definition(List<String> ddl, List<QualifiedName> tables, List<String> ref
             try {
                 run(tools, reader, db, scratch, settings, List.of(tools.pgRestore().toString(), "--schema-only", "--no-password",
                         "--dbname=" + scratch), backup.file(), false);
-                String pattern = wholeSchema ? "--schema=" + sqlPattern(name.schema())
-                        : "--table=" + sqlPattern(name.schema()) + "." + sqlPattern(name.table());
-                String sql = run(tools, reader, db, scratch, settings, List.of(tools.pgDump().resolveSibling("pg_dump").toString(),
-                        "--schema-only", "--no-password", pattern), null, true);
-                List<String> ddl = new ArrayList<>();
-                for (String statement : DatabaseProperties.statements(sql)) {
-                    if (!statement.regionMatches(true, 0, "SET client_encoding", 0, 19)) {
-                        ddl.add(statement);
-                    }
-                }
                 try (Connection c = db.connect(scratch)) {
                     List<QualifiedName> tables = tables(c, name, wholeSchema);
-                    return new Definition(ddl, tables, referencing(c, tables));
+                    List<String> command = new ArrayList<>(List.of(tools.pgDump().resolveSibling("pg_dump").toString(),
+                            "--schema-only", "--no-password"));
+                    if (wholeSchema) {
+                        command.add("--schema=" + sqlPattern(name.schema()));
+                    } else {
+                        // A partitioned table comes with its partitions (pg_dump --table names each of them).
+                        command.add("--table=" + sqlPattern(name.schema()) + "." + sqlPattern(name.table()));
+                        tables.forEach(t -> command.add("--table=" + sqlPattern(t.schema()) + "." + sqlPattern(t.table())));
+                    }
+                    List<String> ddl = statements(run(tools, reader, db, scratch, settings, command, null, true));
+                    List<Dependent> dependents = new ArrayList<>();
+                    for (String[] view : dependents(c, name, tables, wholeSchema)) {
+                        if (existsLive.test(view[0])) {
+                            continue; // created again by someone since: left as it is
+                        }
+                        QualifiedName q = QualifiedName.parse(view[0]).orElseThrow();
+                        dependents.add(new Dependent(view[0], view[1].equals("m"), statements(run(tools, reader, db,
+                                scratch, settings, List.of(command.get(0), "--schema-only", "--no-password",
+                                        "--table=" + sqlPattern(q.schema()) + "." + sqlPattern(q.table())), null, true))));
+                    }
+                    return new Definition(ddl, tables, referencing(c, tables), dependents);
                 }
             } finally {
                 try (Connection admin = db.connect("postgres"); Statement st = admin.createStatement()) {
@@ -68,6 +85,56 @@ record Definition(List<String> ddl, List<QualifiedName> tables, List<String> ref
             throw new BackstopException(ExitCode.DUMP_FAILED, "cannot read the definition of " + name + " from "
                     + backup.file().getFileName() + ": " + e.getMessage(), e);
         }
+    }
+
+    private static List<String> statements(String sql) {
+        List<String> ddl = new ArrayList<>();
+        for (String statement : DatabaseProperties.statements(sql)) {
+            if (!statement.regionMatches(true, 0, "SET client_encoding", 0, 19)) {
+                ddl.add(statement);
+            }
+        }
+        return ddl;
+    }
+
+    /**
+     * Views and materialized views that depend on the tables (through their rules, at any depth), outside
+     * what the DDL already holds, ordered so that each comes after what it depends on: [name, relkind].
+     */
+    private static List<String[]> dependents(Connection c, QualifiedName name, List<QualifiedName> tables,
+            boolean wholeSchema) throws SQLException {
+        List<String[]> out = new ArrayList<>();
+        try (PreparedStatement ps = c.prepareStatement("""
+                WITH RECURSIVE dep(oid, depth) AS (
+                    SELECT c.oid, 0 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                     WHERE (n.nspname, c.relname) IN (SELECT * FROM unnest(?::text[], ?::text[]))
+                        OR (? AND n.nspname = ?)
+                    UNION
+                    SELECT r.ev_class, dep.depth + 1 FROM dep
+                      JOIN pg_depend d ON d.refclassid = 'pg_class'::regclass AND d.refobjid = dep.oid
+                                      AND d.classid = 'pg_rewrite'::regclass
+                      JOIN pg_rewrite r ON r.oid = d.objid
+                     WHERE r.ev_class <> dep.oid AND dep.depth < 50
+                )
+                SELECT format('%I.%I', n.nspname, c.relname), c.relkind::text, max(dep.depth)
+                  FROM dep JOIN pg_class c ON c.oid = dep.oid JOIN pg_namespace n ON n.oid = c.relnamespace
+                 WHERE c.relkind IN ('v', 'm') AND dep.depth > 0 AND NOT (? AND n.nspname = ?)
+                 GROUP BY 1, 2 ORDER BY 3, 1""")) {
+            List<QualifiedName> base = new ArrayList<>(List.of(name));
+            base.addAll(tables);
+            ps.setArray(1, c.createArrayOf("text", base.stream().map(QualifiedName::schema).toArray()));
+            ps.setArray(2, c.createArrayOf("text", base.stream().map(QualifiedName::table).toArray()));
+            ps.setBoolean(3, wholeSchema);
+            ps.setString(4, name.schema());
+            ps.setBoolean(5, wholeSchema);
+            ps.setString(6, name.schema());
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    out.add(new String[] {rs.getString(1), rs.getString(2)});
+                }
+            }
+        }
+        return out;
     }
 
     /** A pg_dump pattern matching exactly this name: double quotes make it literal. */
@@ -96,11 +163,20 @@ record Definition(List<String> ddl, List<QualifiedName> tables, List<String> ref
 
     private static List<QualifiedName> tables(Connection c, QualifiedName name, boolean wholeSchema) throws SQLException {
         List<QualifiedName> out = new ArrayList<>();
-        try (PreparedStatement ps = c.prepareStatement("SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n"
-                + " ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND n.nspname = ? AND (? OR c.relname = ?) ORDER BY 2")) {
-            ps.setString(1, name.schema());
-            ps.setBoolean(2, wholeSchema);
-            ps.setString(3, name.table());
+        // The table, or a partitioned table's partitions (at any depth), or every table of the schema.
+        try (PreparedStatement ps = c.prepareStatement("""
+                SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                 WHERE c.relkind = 'r' AND ((? AND n.nspname = ?) OR (n.nspname = ? AND c.relname = ?) OR c.oid IN (
+                       SELECT t.relid FROM pg_class p JOIN pg_namespace pn ON pn.oid = p.relnamespace,
+                              pg_partition_tree(p.oid) t
+                        WHERE pn.nspname = ? AND p.relname = ?))
+                 ORDER BY 1, 2""")) {
+            ps.setBoolean(1, wholeSchema);
+            ps.setString(2, name.schema());
+            ps.setString(3, name.schema());
+            ps.setString(4, name.table());
+            ps.setString(5, name.schema());
+            ps.setString(6, name.table());
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
                     out.add(new QualifiedName(rs.getString(1), rs.getString(2)));

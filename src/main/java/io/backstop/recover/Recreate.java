@@ -8,13 +8,19 @@ import io.backstop.pg.PgTools;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.SQLException;
+import java.sql.Savepoint;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-/** A table (and its schema) that no longer exists, recreated from the backup as it was, its rows with it. */
+/**
+ * A table (and its schema) that no longer exists, recreated from the backup as it was, its rows with
+ * it, and then what depended on it: the views and materialized views a {@code DROP … CASCADE} took
+ * along (a materialized view with its indexes, refreshed once its tables hold their rows).
+ */
 final class Recreate {
     private static final Logger log = LoggerFactory.getLogger(Recreate.class);
 
@@ -28,26 +34,73 @@ final class Recreate {
         this.tools = tools;
     }
 
-    /** Recreates a table (and its schema when that is gone too) from the backup; returns the foreign keys to add last. */
-    List<String> recreate(Connection c, Target target, Path archive, TablePlan p, Recover.Request request) throws SQLException {
+    /** What one recreate did: the tables it created, the foreign keys to add last, the dependents to create. */
+    record Done(List<String> tables, List<String> foreignKeys, List<Definition.Dependent> dependents) {
+    }
+
+    /** Recreates a table (and its schema when that is gone too) from the backup, with its rows. */
+    Done recreate(Connection c, Target target, Path archive, TablePlan p, Recover.Request request, Triggers triggers)
+            throws SQLException {
         boolean schemaGone = Jdbc.one(c, "SELECT nspname FROM pg_namespace WHERE nspname = ?", p.name.schema()).isEmpty();
-        Definition def = Definition.read(settings, tools, reader, target, request.backup(), p.name, schemaGone);
+        Definition def = Definition.read(settings, tools, reader, target, request.backup(), p.name, schemaGone,
+                name -> exists(c, name));
         for (String statement : def.ddl()) {
             Jdbc.execute(c, statement);
         }
         Jdbc.execute(c, "SELECT pg_catalog.set_config('search_path', '', true)");
+        List<String> created = new ArrayList<>();
+        long rows = 0;
         for (QualifiedName t : def.tables()) {
+            String quoted = Jdbc.quoted(c, t.schema(), t.table());
+            triggers.disableOnCreated(c, quoted);
             Optional<ArchiveRows.Loaded> loaded = ArchiveRows.copy(tools, reader, archive, t.schema(), t.table(), c,
-                    Jdbc.quoted(c, t.schema(), t.table()), settings.pgDump().timeout());
+                    quoted, settings.pgDump().timeout());
             loaded.ifPresent(l -> log.info("recover {}: {} recreated with {} rows", target.name(), t, l.rows()));
-            RowDiff.moveSequences(c, Jdbc.quoted(c, t.schema(), t.table()));
+            rows += loaded.map(ArchiveRows.Loaded::rows).orElse(0L);
+            RowDiff.moveSequences(c, quoted);
+            created.add(quoted);
         }
-        // Foreign keys from tables that still exist, pointing at what was dropped: after every load.
-        List<String> fks = new ArrayList<>();
-        for (String fk : def.referencing()) {
-            fks.add(fk);
+        p.backupRows = rows;
+        return new Done(created, def.referencing(), def.dependents());
+    }
+
+    /**
+     * Creates the views that depended on recreated tables, each on its own savepoint: one that cannot
+     * be created (it also needs a table that is still gone) is named in {@code failed} and the others
+     * go on; one that a later table made possible is removed from it.
+     */
+    static void createDependents(Connection c, List<Definition.Dependent> dependents, Map<String, String> failed,
+            List<String> created) throws SQLException {
+        for (Definition.Dependent d : dependents) {
+            if (exists(c, d.name())) {
+                continue;
+            }
+            Savepoint sp = c.setSavepoint();
+            try {
+                for (String statement : d.ddl()) {
+                    Jdbc.execute(c, statement);
+                }
+                if (d.materialized()) {
+                    Jdbc.execute(c, "REFRESH MATERIALIZED VIEW " + d.name());
+                }
+                Jdbc.execute(c, "SELECT pg_catalog.set_config('search_path', '', true)");
+                c.releaseSavepoint(sp);
+                failed.remove(d.name());
+                created.add((d.materialized() ? "materialized view " : "view ") + d.name());
+            } catch (SQLException e) {
+                c.rollback(sp);
+                failed.put(d.name(), e.getMessage());
+            }
         }
-        return fks;
+    }
+
+    private static boolean exists(Connection c, String name) {
+        try {
+            return Jdbc.one(c, "SELECT to_regclass(?)::text", name).isPresent();
+        } catch (SQLException e) {
+            throw new io.backstop.BackstopException(io.backstop.ExitCode.DATABASE_UNREACHABLE,
+                    "cannot look up " + name + ": " + e.getMessage(), e);
+        }
     }
 
     /**
@@ -55,7 +108,7 @@ final class Recreate {
      * may not match: then it is added NOT VALID (new rows are checked, old ones are not) and said so.
      */
     static void addForeignKey(Connection c, String fk) throws SQLException {
-        java.sql.Savepoint sp = c.setSavepoint();
+        Savepoint sp = c.setSavepoint();
         try {
             Jdbc.execute(c, fk);
             c.releaseSavepoint(sp);

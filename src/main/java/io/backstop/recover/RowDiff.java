@@ -50,7 +50,13 @@ final class RowDiff {
         Jdbc.execute(c, "ANALYZE " + temp);
     }
 
-    static void compare(Connection c, TablePlan p) throws SQLException {
+    /**
+     * Compares the loaded backup rows with the live ones. With a primary key, a key both sides hold
+     * with other values is a changed row, or, in a table reset since the backup ({@link Provenance}),
+     * a collision of two rows. Without one, the backup's rows are compared with the live rows that were
+     * there at the backup, so a new row equal to a deleted one does not stand in for it.
+     */
+    static void compare(Connection c, TablePlan p, Provenance provenance) throws SQLException {
         p.liveRows = Jdbc.number(c, "SELECT count(*) FROM ONLY " + p.quoted);
         String l = "l";
         String b = "b";
@@ -66,24 +72,39 @@ final class RowDiff {
                     + ") FROM " + p.temp + " b LEFT JOIN ONLY " + p.quoted + " l ON " + join)) {
                 rs.next();
                 p.missing = rs.getLong(1);
-                p.changed = rs.getLong(2);
+                p.changed = p.reset.isPresent() ? 0 : rs.getLong(2);
+                p.collisions = p.reset.isPresent() ? rs.getLong(2) : 0;
             }
             // Keys are unique on both sides: the live rows that matched none are the rest.
             p.onlyLive = p.liveRows - (p.backupRows - p.missing);
             p.missingSamples = Jdbc.strings(c, "SELECT " + keys + " FROM " + p.temp + " b WHERE NOT EXISTS (SELECT 1 FROM ONLY "
                     + p.quoted + " l WHERE " + join + ") LIMIT " + SAMPLES);
-            if (p.changed > 0) {
-                p.changedSamples = Jdbc.strings(c, "SELECT " + keys + " FROM " + p.temp + " b JOIN ONLY " + p.quoted + " l ON "
-                        + join + " WHERE " + differs + " LIMIT " + SAMPLES);
-            }
+            List<String> samples = p.changed > 0 || p.collisions > 0 ? Jdbc.strings(c, "SELECT " + keys + " FROM " + p.temp
+                    + " b JOIN ONLY " + p.quoted + " l ON " + join + " WHERE " + differs + " LIMIT " + SAMPLES) : List.of();
+            p.changedSamples = p.changed > 0 ? samples : List.of();
+            p.collisionSamples = p.collisions > 0 ? samples : List.of();
         } else {
-            // No primary key: rows are compared whole, as multisets.
+            // No primary key: rows are compared whole, as multisets, with the live rows that were there.
             String cols = p.columns.stream().map(x -> x + "::text").collect(Collectors.joining(", "));
             p.missing = Jdbc.number(c, "SELECT count(*) FROM (SELECT " + cols + " FROM " + p.temp + " EXCEPT ALL SELECT " + cols
-                    + " FROM ONLY " + p.quoted + ") x");
+                    + " FROM ONLY " + p.quoted + " l WHERE " + wasThere(p, provenance) + ") x");
             p.onlyLive = Jdbc.number(c, "SELECT count(*) FROM (SELECT " + cols + " FROM ONLY " + p.quoted + " EXCEPT ALL SELECT "
                     + cols + " FROM " + p.temp + ") x");
         }
+    }
+
+    /** The live rows {@code l} that were there at the backup: none in a reset table. */
+    private static String wasThere(TablePlan p, Provenance provenance) {
+        return p.reset.isPresent() ? "false" : provenance.wasThere("l");
+    }
+
+    /** The keys (one column) that both sides hold with other values, as a query of one column. */
+    static String collidingKeys(Connection c, TablePlan p) throws SQLException {
+        String k = p.pk.get(0);
+        List<String> others = nonKey(p);
+        String differs = others.isEmpty() ? "false" : row(c, p, "l", others) + " IS DISTINCT FROM " + row(c, p, "b", others);
+        return "SELECT l." + k + " FROM ONLY " + p.quoted + " l JOIN " + p.temp + " b ON l." + k + " = b." + k + " WHERE "
+                + differs;
     }
 
     private static List<String> nonKey(TablePlan p) {
@@ -107,7 +128,7 @@ final class RowDiff {
                 .collect(Collectors.joining(", ")) + ")";
     }
 
-    static long insertMissing(Connection c, TablePlan p) throws SQLException {
+    static long insertMissing(Connection c, TablePlan p, Provenance provenance) throws SQLException {
         String cols = String.join(", ", p.columns);
         String overriding = p.identityAlways.isEmpty() ? "" : " OVERRIDING SYSTEM VALUE";
         if (!p.pk.isEmpty()) {
@@ -125,7 +146,8 @@ final class RowDiff {
         return Jdbc.update(c, "INSERT INTO " + p.quoted + " (" + cols + ")" + overriding + " SELECT "
                 + p.columns.stream().map(x -> "b." + x).collect(Collectors.joining(", ")) + " FROM (SELECT b.*,"
                 + " row_number() OVER (PARTITION BY " + text + ") AS backstop_n FROM " + p.temp + " b) b"
-                + " WHERE b.backstop_n > (SELECT count(*) FROM ONLY " + p.quoted + " l WHERE " + same + ")");
+                + " WHERE b.backstop_n > (SELECT count(*) FROM ONLY " + p.quoted + " l WHERE " + same + " AND "
+                + wasThere(p, provenance) + ")");
     }
 
     static long resetChanged(Connection c, TablePlan p) throws SQLException {

@@ -37,6 +37,12 @@ final class TablePlan {
     List<String> missingSamples = List.of();
     List<String> changedSamples = List.of();
     List<String> textOnly;
+    /** Why the table's keys are not the backup's any more (then a key both sides hold is a collision). */
+    Optional<String> reset = Optional.empty();
+    long collisions;
+    List<String> collisionSamples = List.of();
+    /** What an apply did besides inserting and resetting: keys moved, rows followed. */
+    final List<String> notes = new ArrayList<>();
 
     TablePlan(String quoted, boolean live, long backupRows, List<String> pk, boolean integerKey,
             List<String> identityAlways) {
@@ -51,11 +57,15 @@ final class TablePlan {
 
     Recover.TableReport report(long inserted, long updated, boolean recreated) {
         return new Recover.TableReport(quoted, live, !pk.isEmpty(), backupRows, liveRows, missing, changed, onlyLive,
-                missingSamples, changedSamples, inserted, updated, recreated);
+                missingSamples, changedSamples, inserted, updated, recreated, reset, collisions, collisionSamples,
+                List.copyOf(notes));
     }
 
-    /** What the catalog says of the table {@code typed} names, live or only in the backup. */
-    static TablePlan look(Connection c, String typed, Recover.Request request) throws SQLException {
+    /**
+     * What the catalog says of the table {@code typed} names, live or only in the backup. A partitioned
+     * table stands for its partitions, each a plan of its own.
+     */
+    static List<TablePlan> look(Connection c, String typed, Recover.Request request) throws SQLException {
         Optional<String> live = Jdbc.one(c, "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n"
                 + " ON n.oid = c.relnamespace WHERE c.oid = to_regclass(?) AND c.relkind IN ('r', 'p')", typed);
         Map<String, Long> counts = request.backup().manifest().rowCounts();
@@ -68,18 +78,43 @@ final class TablePlan {
             List<String> matches = counts.keySet().stream().filter(k -> QualifiedName.parse(k)
                     .map(q -> (q.schema() + "." + q.table()).equals(wanted)
                             || (!typed.contains(".") && q.table().equals(typed))).orElse(false)).toList();
-            if (matches.size() != 1) {
-                throw new BackstopException(ExitCode.USAGE, "table \"" + typed + "\" " + (matches.isEmpty()
-                        ? "is neither in the database nor in backup " + request.backup().file().getFileName()
-                        + "; tables in the backup: " + String.join(", ", counts.keySet())
-                        : "is ambiguous in the backup: " + String.join(", ", matches) + "; name it with its schema"));
+            if (matches.size() > 1) {
+                throw new BackstopException(ExitCode.USAGE, "table \"" + typed + "\" is ambiguous in the backup: "
+                        + String.join(", ", matches) + "; name it with its schema");
+            }
+            if (matches.isEmpty()) {
+                // Not counted by that name (a partitioned table is counted by its partitions): the backup's own
+                // schema says whether it is there, when its definition is read.
+                QualifiedName name = QualifiedName.parse(typed).orElseThrow(() -> new BackstopException(
+                        ExitCode.USAGE, "\"" + typed + "\" is not a table name; allowed: schema.table, quoted where"
+                        + " needed, e.g. public.\"Users\""));
+                return List.of(new TablePlan(name.sql(), false, -1, List.of(), false, List.of()));
             }
             quoted = matches.get(0);
         }
         long backupRows = counts.getOrDefault(quoted, -1L);
         if (live.isEmpty()) {
-            return new TablePlan(quoted, false, backupRows, List.of(), false, List.of());
+            return List.of(new TablePlan(quoted, false, backupRows, List.of(), false, List.of()));
         }
+        if (Jdbc.one(c, "SELECT relkind::text FROM pg_class WHERE oid = ?::regclass", quoted).orElse("").equals("p")) {
+            List<String> partitions = Jdbc.strings(c, """
+                    SELECT format('%I.%I', n.nspname, c.relname) FROM pg_partition_tree(?::regclass) t
+                      JOIN pg_class c ON c.oid = t.relid JOIN pg_namespace n ON n.oid = c.relnamespace
+                     WHERE t.isleaf AND c.relkind = 'r' ORDER BY 1""", quoted);
+            if (partitions.isEmpty()) {
+                throw new BackstopException(ExitCode.USAGE, quoted + " is a partitioned table without partitions"
+                        + " live: it holds no rows; name the partitions it had (they are gone live)");
+            }
+            List<TablePlan> plans = new ArrayList<>();
+            for (String partition : partitions) {
+                plans.add(live(c, partition, counts.getOrDefault(partition, -1L)));
+            }
+            return plans;
+        }
+        return List.of(live(c, quoted, backupRows));
+    }
+
+    private static TablePlan live(Connection c, String quoted, long backupRows) throws SQLException {
         List<String> pk = Jdbc.strings(c, """
                 SELECT quote_ident(a.attname) FROM pg_index i
                   JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)

@@ -133,11 +133,21 @@ class BackupIT {
         String earlierSha = Hashing.sha256(earlier);
 
         env.put("BACKSTOP_PG_DUMP_COMPRESS", "9");
-        Process child = Cli.spawn(env, dir.resolve("child.log"), "backup");
-        Fixtures.await("pg_dump writing", Duration.ofSeconds(30), () -> !Fixtures.temporaries(backups).isEmpty()
-                && !Fixtures.processesWith("--file=" + backups).isEmpty());
-        for (long pid : Fixtures.processesWith("--file=" + backups)) {
-            ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
+        Process child;
+        // The table is locked while pg_dump starts, so it is still running when it is killed, however fast
+        // the machine dumps: the kill never races its end.
+        try (java.sql.Connection lock = pg.connect(db); java.sql.Statement st = lock.createStatement()) {
+            lock.setAutoCommit(false);
+            st.execute("LOCK TABLE big IN ACCESS EXCLUSIVE MODE");
+            child = Cli.spawn(env, dir.resolve("child.log"), "backup");
+            Fixtures.await("pg_dump started", Duration.ofSeconds(30), () -> !Fixtures.temporaries(backups).isEmpty()
+                    && !Fixtures.processesWith("--file=" + backups).isEmpty());
+            for (long pid : Fixtures.processesWith("--file=" + backups)) {
+                ProcessHandle.of(pid).ifPresent(ProcessHandle::destroyForcibly);
+            }
+            Fixtures.await("pg_dump gone", Duration.ofSeconds(10),
+                    () -> Fixtures.processesWith("--file=" + backups).isEmpty());
+            lock.rollback();
         }
         assertThat(child.waitFor()).isEqualTo(ExitCode.DUMP_FAILED.status());
         assertThat(Files.readString(dir.resolve("child.log"))).contains("pg_dump", "failed");

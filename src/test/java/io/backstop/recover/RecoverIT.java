@@ -183,24 +183,25 @@ class RecoverIT {
     @Test
     void anApplyInterruptedByKillingItsConnectionChangesNothingAndASecondApplyChangesNothing() throws Exception {
         pg.execute(db, "DELETE FROM users WHERE id > 100");
-        // A trigger added since the backup makes the apply's INSERT wait, so it can be killed mid-way.
-        pg.execute(db, "CREATE FUNCTION slow() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN PERFORM pg_sleep(60); RETURN NULL; END$$",
-                "CREATE TRIGGER slow AFTER INSERT ON users FOR EACH STATEMENT EXECUTE FUNCTION slow()");
         Map<String, String> before = state("users");
         AtomicReference<Cli.Result> result = new AtomicReference<>();
-        Thread t = new Thread(() -> result.set(recover("users", "--apply", "--yes")), "recover-apply");
-        t.start();
-        Fixtures.await("the apply inside its INSERT", Duration.ofSeconds(60),
-                () -> count("SELECT count(*) FROM pg_stat_activity WHERE (query LIKE 'INSERT INTO public.users%' OR query LIKE 'COPY public.users %')"
-                        + " AND application_name = 'backstop'") > 0);
-        count("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE (query LIKE 'INSERT INTO public.users%' OR query LIKE 'COPY public.users %')"
-                + " AND application_name = 'backstop'");
-        t.join(60_000);
+        // Another session inserts one of the missing keys and does not commit: the apply's insert of that key
+        // waits for it, so it can be killed mid-way.
+        try (Connection blocker = pg.connect(db); Statement st = blocker.createStatement()) {
+            blocker.setAutoCommit(false);
+            st.execute("INSERT INTO users(id, email) VALUES (150, 'uncommitted')");
+            Thread t = new Thread(() -> result.set(recover("users", "--apply", "--yes")), "recover-apply");
+            t.start();
+            Fixtures.await("the apply inside its INSERT", Duration.ofSeconds(60), () -> count(APPLY_WAITING) > 0);
+            count("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE (query LIKE 'INSERT INTO"
+                    + " public.users%' OR query LIKE 'COPY public.users %') AND application_name = 'backstop'");
+            t.join(60_000);
+            blocker.rollback();
+        }
         assertThat(result.get().status()).isNotZero();
         assertThat(result.get().err()).contains("recover");
         assertThat(state("users")).as("nothing changed").isEqualTo(before);
 
-        pg.execute(db, "DROP TRIGGER slow ON users");
         assertThat(recover("users", "--apply", "--yes").status()).isZero();
         Map<String, String> after = state("users");
         assertThat(after.get("users")).startsWith("1000:");
@@ -245,18 +246,30 @@ class RecoverIT {
     @Test
     void aMissingKeyWrittenMeanwhileFallsBackToTheFullComparison() throws Exception {
         pg.execute(db, "DELETE FROM users WHERE id > 900");
-        // Written by the application between the keys' read and the insert: a trigger does it at the insert's start.
-        pg.execute(db, "CREATE FUNCTION meanwhile() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN"
-                        + " IF pg_trigger_depth() = 1 THEN INSERT INTO users(id, email) VALUES (950, 'meanwhile')"
-                        + " ON CONFLICT DO NOTHING; END IF; RETURN NULL; END$$",
-                "CREATE TRIGGER meanwhile BEFORE INSERT ON users FOR EACH STATEMENT EXECUTE FUNCTION meanwhile()");
-        Cli.Result r = recover("users", "--apply", "--yes");
+        // Written by the application between the keys' read and the insert: its transaction holds key 950
+        // uncommitted while the apply reads the live keys, and commits while the apply's insert waits for it.
+        AtomicReference<Cli.Result> result = new AtomicReference<>();
+        try (Connection app = pg.connect(db); Statement st = app.createStatement()) {
+            app.setAutoCommit(false);
+            st.execute("INSERT INTO users(id, email) VALUES (950, 'meanwhile')");
+            Thread t = new Thread(() -> result.set(recover("users", "--apply", "--yes")), "recover-apply");
+            t.start();
+            Fixtures.await("the apply waiting for key 950", Duration.ofSeconds(60), () -> count(APPLY_WAITING) > 0);
+            app.commit();
+            t.join(60_000);
+        }
+        Cli.Result r = result.get();
         assertThat(r.status()).as(r.all()).isZero();
         assertThat(r.out()).as("compared in SQL after the conflict, the key written meanwhile kept")
-                .contains("missing live 100", "changed 0", "applied: 99 rows inserted", "safety backup of those tables");
+                .contains("missing live 99", "changed 1 (e.g. 950)", "applied: 99 rows inserted", "safety backup of those tables");
         assertThat(count("SELECT count(*) FROM users")).isEqualTo(1000);
         assertThat(count("SELECT count(*) FROM users WHERE id = 950 AND email = 'meanwhile'")).isEqualTo(1);
     }
+
+    /** The apply's insert (or COPY) into users, waiting for a lock another session holds. */
+    private static final String APPLY_WAITING = "SELECT count(*) FROM pg_stat_activity WHERE (query LIKE 'INSERT INTO"
+            + " public.users%' OR query LIKE 'COPY public.users %') AND application_name = 'backstop'"
+            + " AND wait_event_type = 'Lock'";
 
     private long count(String sql) {
         try (Connection c = pg.connect(db); Statement st = c.createStatement(); ResultSet rs = st.executeQuery(sql)) {
