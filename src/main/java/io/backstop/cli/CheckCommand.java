@@ -94,8 +94,9 @@ public final class CheckCommand implements Callable<Integer> {
                     now == null ? "gone" : String.format("%,d", now), change, status);
         }
         for (Drop d : r.drops()) {
-            if (d.kind() == Drop.Kind.RECREATED) {
-                out.println("RECREATED: " + d.describe());
+            // Row counts are in the table above; what they cannot show is said in a line of its own.
+            if (d.kind() != Drop.Kind.DROPPED && d.kind() != Drop.Kind.EMPTIED && d.kind() != Drop.Kind.GONE) {
+                out.println(d.kind() + ": " + d.describe());
             }
         }
         if (r.drops().isEmpty()) {

@@ -147,9 +147,10 @@ public final class Watched {
             throws SQLException {
         Map<String, Long> out = new LinkedHashMap<>();
         try (PreparedStatement ps = c.prepareStatement("SELECT sum(s.n_tup_upd)::bigint FROM pg_stat_user_tables s"
-                + " WHERE s.relid IN (SELECT relid FROM pg_partition_tree(to_regclass(?)))")) {
+                + " WHERE s.relid = to_regclass(?) OR s.relid IN (SELECT relid FROM pg_partition_tree(to_regclass(?)))")) {
             for (String t : tables) {
                 ps.setString(1, t);
+                ps.setString(2, t);
                 try (ResultSet rs = ps.executeQuery()) {
                     if (rs.next()) {
                         long n = rs.getLong(1);

@@ -200,9 +200,9 @@ public final class Recover {
                         List.of(), Map.of(), 0);
             }
             refuseUndecided(c, plans, request);
-            String what = describe(reports, request.missing(), request.changed(), request.onCollision())
-                    + (objects.missing() > 0 ? String.format(", %,d LARGE OBJECTS put back under their OIDs",
-                            objects.missing()) : "");
+            String what = (reports.isEmpty() ? "" : describe(reports, request.missing(), request.changed(),
+                    request.onCollision()) + (objects.missing() > 0 ? ", " : "")) + (objects.missing() > 0
+                    ? String.format("%,d LARGE OBJECTS put back under their OIDs", objects.missing()) : "");
             if (!request.confirmation().confirm(target.database(), what)) {
                 c.rollback();
                 throw new BackstopException(ExitCode.USAGE, "not confirmed; nothing was changed");
