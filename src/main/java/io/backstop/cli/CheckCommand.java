@@ -95,7 +95,8 @@ public final class CheckCommand implements Callable<Integer> {
         }
         for (Drop d : r.drops()) {
             // Row counts are in the table above; what they cannot show is said in a line of its own.
-            if (d.kind() != Drop.Kind.DROPPED && d.kind() != Drop.Kind.EMPTIED && d.kind() != Drop.Kind.GONE) {
+            if ((d.kind() != Drop.Kind.DROPPED && d.kind() != Drop.Kind.EMPTIED && d.kind() != Drop.Kind.GONE)
+                    || Drop.RESET.equals(d.reason())) {
                 out.println(d.kind() + ": " + d.describe());
             }
         }

@@ -11,6 +11,7 @@ import io.backstop.catalog.Tier;
 import io.backstop.config.Settings;
 import io.backstop.config.Settings.Target;
 import io.backstop.pg.Database;
+import io.backstop.pg.SnapshotFacts;
 import io.backstop.pg.Watched;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -118,13 +119,15 @@ public final class Check {
     public Result afterBackup(String target, Manifest manifest) {
         TargetState state = states.read(target);
         DropDetector.Observation observed = new DropDetector.Observation(manifest.systemIdentifier(),
-                manifest.databaseOid(), manifest.rowCounts(), manifest.facts().watched(), manifest.facts().updates());
+                manifest.databaseOid(), manifest.rowCounts(), manifest.facts().watched(), manifest.facts().updates(),
+                manifest.facts().tableFiles());
         List<Drop> drops = new ArrayList<>(DropDetector.compare(state.baseline(), observed, settings.rowCounts()));
         drops.addAll(DropDetector.massUpdates(state.updateCounters(), observed.updateCounters(), observed.rowCounts(),
                 settings.rowCounts()));
         TargetState.Baseline next = drops.isEmpty() ? new TargetState.Baseline(manifest.finishedAt(), manifest.sequence(),
                 layout.root().relativize(layout.tierDir(target, manifest.tier()).resolve(manifest.file())).toString(),
-                manifest.systemIdentifier(), manifest.databaseOid(), manifest.rowCounts(), manifest.facts().watched())
+                manifest.systemIdentifier(), manifest.databaseOid(), manifest.rowCounts(), manifest.facts().watched(),
+                manifest.facts().tableFiles())
                 : null;
         Map<String, Long> counters = observed.updateCounters();
         return apply(target, drops, manifest.rowCounts(), s -> counters.isEmpty() ? s : s.withUpdateCounters(counters),
@@ -146,7 +149,7 @@ public final class Check {
         long sequence = new Catalog(layout, manifests).list(target.name()).stream().flatMap(e -> e.manifest().stream())
                 .mapToLong(Manifest::sequence).max().orElse(0);
         TargetState.Baseline baseline = new TargetState.Baseline(clock.instant(), sequence, null, o.systemIdentifier(),
-                o.databaseOid(), o.rowCounts(), o.watched());
+                o.databaseOid(), o.rowCounts(), o.watched(), o.tableFiles());
         AtomicReference<TargetState> beforeRef = new AtomicReference<>();
         TargetState after = states.update(target.name(), s -> {
             beforeRef.set(s);
@@ -179,7 +182,7 @@ public final class Check {
             }
             states.update(target.name(), s -> s.baseline() == null ? s : s.withBaseline(new TargetState.Baseline(
                     s.baseline().takenAt(), s.baseline().sequence(), s.baseline().file(), info.systemIdentifier(),
-                    info.databaseOid(), s.baseline().rowCounts(), s.baseline().watched())));
+                    info.databaseOid(), s.baseline().rowCounts(), s.baseline().watched(), Map.of())));
         } catch (SQLException e) {
             throw new BackstopException(ExitCode.DATABASE_UNREACHABLE, "cannot read the restored database's identity: "
                     + e.getMessage(), e);
@@ -323,9 +326,10 @@ public final class Check {
             LiveCounts.Result r = live.count(c, baseline, settings.rowCounts(), Duration.ofMinutes(10));
             Map<String, Long> watched = new Watched(settings.rowCounts()).count(c, watchedBaseline);
             Map<String, Long> counters = Watched.updateCounters(c, r.counts().keySet());
+            Map<String, String> files = SnapshotFacts.tableFiles(c, r.counts().keySet());
             c.commit();
             return new LiveCountsWithIdentity(new DropDetector.Observation(info.systemIdentifier(), info.databaseOid(),
-                    r.counts(), watched, counters), r.exact() + " exact, " + r.estimated() + " estimated");
+                    r.counts(), watched, counters, files), r.exact() + " exact, " + r.estimated() + " estimated");
         } catch (Database.MissingDatabase e) {
             throw new DatabaseMissing(e);
         } catch (SQLException e) {

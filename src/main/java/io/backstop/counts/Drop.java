@@ -25,6 +25,9 @@ public record Drop(String table, Kind kind, long before, Long after, String reas
     }
 
     /** The database as a whole: recreated, replaced, or every counted table gone. */
+    /** The reason of a table's drop when the table was dropped and created again, or truncated, since the baseline. */
+    public static final String RESET = "reset: dropped and created again, or truncated";
+
     public static Drop recreated(String reason, long before, Long after) {
         return new Drop(null, Kind.RECREATED, before, after, reason);
     }
@@ -60,7 +63,7 @@ public record Drop(String table, Kind kind, long before, Long after, String reas
     public static java.util.Optional<String> recoverCommand(String target, java.util.List<Drop> drops) {
         // The database recreated (a schema reset, a volume or database created again) with the application
         // writing again: its new rows reuse the old ids, so the undo that keeps both moves the new ones.
-        boolean recreated = drops.stream().anyMatch(d -> d.kind() == Kind.RECREATED);
+        boolean recreated = drops.stream().anyMatch(d -> d.kind() == Kind.RECREATED || RESET.equals(d.reason()));
         java.util.List<String> tables = java.util.stream.Stream.concat(drops.stream().map(Drop::table),
                 // the parent of a nulled reference comes back with it, or the references point at nothing
                 drops.stream().filter(d -> d.kind() == Kind.NULLED && d.reason() != null)
@@ -77,9 +80,10 @@ public record Drop(String table, Kind kind, long before, Long after, String reas
 
     public String describe() {
         return switch (kind) {
-            case DROPPED -> String.format(Locale.ROOT, "%s dropped from %,d to %,d rows (-%.1f%%)", table, before, after,
-                    100.0 * (before - after) / before);
-            case EMPTIED -> String.format(Locale.ROOT, "%s is empty (had %,d rows)", table, before);
+            case DROPPED -> String.format(Locale.ROOT, "%s dropped from %,d to %,d rows (-%.1f%%)%s", table, before, after,
+                    100.0 * (before - after) / before, RESET.equals(reason) ? "; " + reason : "");
+            case EMPTIED -> String.format(Locale.ROOT, "%s is empty (had %,d rows)%s", table, before,
+                    RESET.equals(reason) ? "; " + reason : "");
             case GONE -> String.format(Locale.ROOT, "%s is gone (had %,d rows)", table, before);
             case RECREATED -> "the database was recreated: " + reason;
             case LARGE_OBJECTS -> String.format(Locale.ROOT, "large objects dropped from %,d to %,d", before, after);

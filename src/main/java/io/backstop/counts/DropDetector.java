@@ -19,14 +19,15 @@ public final class DropDetector {
 
     /** What was observed: the database's identity and each counted table's rows (absent: gone). */
     public record Observation(String systemIdentifier, long databaseOid, Map<String, Long> rowCounts,
-            Map<String, Long> watched, Map<String, Long> updateCounters) {
+            Map<String, Long> watched, Map<String, Long> updateCounters, Map<String, String> tableFiles) {
         public Observation {
             watched = watched == null ? Map.of() : Map.copyOf(watched);
             updateCounters = updateCounters == null ? Map.of() : Map.copyOf(updateCounters);
+            tableFiles = tableFiles == null ? Map.of() : Map.copyOf(tableFiles);
         }
 
         public Observation(String systemIdentifier, long databaseOid, Map<String, Long> rowCounts) {
-            this(systemIdentifier, databaseOid, rowCounts, Map.of(), Map.of());
+            this(systemIdentifier, databaseOid, rowCounts, Map.of(), Map.of(), Map.of());
         }
     }
 
@@ -66,11 +67,11 @@ public final class DropDetector {
                     lostAll++;
                 }
             } else if (before > 0 && after == 0) {
-                drops.add(new Drop(table, Drop.Kind.EMPTIED, before, 0L));
+                drops.add(new Drop(table, Drop.Kind.EMPTIED, before, 0L, reset(baseline, live, table)));
                 lostAll++;
             } else if (before > 0 && after < before
                     && (before - after) > settings.thresholdFor(table) * before) {
-                drops.add(new Drop(table, Drop.Kind.DROPPED, before, after));
+                drops.add(new Drop(table, Drop.Kind.DROPPED, before, after, reset(baseline, live, table)));
             }
         }
         if (!otherCluster && !otherDatabase) {
@@ -84,6 +85,16 @@ public final class DropDetector {
                     baseline.rowCounts().values().stream().mapToLong(Long::longValue).sum(), 0L));
         }
         return drops;
+    }
+
+    /**
+     * {@value Drop#RESET} when the table is not the baseline's table any more (another OID: dropped and
+     * created again; another file node: truncated), else null: its rows written since reuse old keys.
+     */
+    private static String reset(TargetState.Baseline baseline, Observation live, String table) {
+        String was = baseline.tableFiles().get(table);
+        String now = live.tableFiles().get(table);
+        return was != null && now != null && !was.equals(now) ? Drop.RESET : null;
     }
 
     /** Large objects and nullable references that lost more than the threshold of what the baseline had. */

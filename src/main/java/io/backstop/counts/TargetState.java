@@ -40,19 +40,21 @@ public record TargetState(int formatVersion, String target, Baseline baseline, A
 
     /**
      * Counts to compare against: those of the last verified backup taken while no alarm was
-     * raised ({@code sequence} and {@code file} say which), or the live counts at an ack.
+     * raised ({@code sequence} and {@code file} say which), or the live counts at an ack; the
+     * large objects and references it watched, and each table's {@code oid:relfilenode}.
      */
     @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
     public record Baseline(Instant takenAt, long sequence, String file, String systemIdentifier, long databaseOid,
-            Map<String, Long> rowCounts, Map<String, Long> watched) {
+            Map<String, Long> rowCounts, Map<String, Long> watched, Map<String, String> tableFiles) {
         public Baseline {
             rowCounts = rowCounts == null ? Map.of() : java.util.Collections.unmodifiableMap(new TreeMap<>(rowCounts));
             watched = watched == null ? Map.of() : java.util.Collections.unmodifiableMap(new TreeMap<>(watched));
+            tableFiles = tableFiles == null ? Map.of() : java.util.Collections.unmodifiableMap(new TreeMap<>(tableFiles));
         }
 
         public Baseline(Instant takenAt, long sequence, String file, String systemIdentifier, long databaseOid,
                 Map<String, Long> rowCounts) {
-            this(takenAt, sequence, file, systemIdentifier, databaseOid, rowCounts, Map.of());
+            this(takenAt, sequence, file, systemIdentifier, databaseOid, rowCounts, Map.of(), Map.of());
         }
     }
 

@@ -60,6 +60,23 @@ public record SnapshotFacts(String snapshot, Map<String, String> tableFiles, Map
                 Watched.updateCounters(c, tables.stream().map(CountedTable::name).toList()));
     }
 
+    /** Each named table's {@code oid:relfilenode} now (a partitioned table, which has no file, is left out). */
+    public static Map<String, String> tableFiles(Connection c, java.util.Collection<String> tables) throws SQLException {
+        Map<String, String> files = new LinkedHashMap<>();
+        try (PreparedStatement ps = c.prepareStatement("SELECT c.oid::bigint || ':' || c.relfilenode::bigint FROM"
+                + " pg_class c WHERE c.oid = to_regclass(?) AND c.relkind = 'r'")) {
+            for (String t : tables) {
+                ps.setString(1, t);
+                try (ResultSet rs = ps.executeQuery()) {
+                    if (rs.next()) {
+                        files.put(t, rs.getString(1));
+                    }
+                }
+            }
+        }
+        return files;
+    }
+
     /** The OID part of a {@code tableFiles} value. */
     public static long oidOf(String tableFile) {
         return Long.parseLong(tableFile.substring(0, tableFile.indexOf(':')));

@@ -109,6 +109,8 @@ class IncidentsIT {
 
         Cli.Result check = Cli.run(env, "check");
         assertThat(check.status()).as(check.all()).isEqualTo(1);
+        assertThat(check.out()).as("the alarm knows the tables were reset").contains("reset: dropped and created again",
+                "backstop recover public.customer public.payment public.rental --rekey-new --from pinned --target app");
 
         Cli.Result dry = Cli.run(env, "recover", "customer", "rental", "payment");
         assertThat(dry.status()).as(dry.all()).isZero();
@@ -122,7 +124,7 @@ class IncidentsIT {
                 "--keep-new", "--keep-old");
         assertThat(everything()).as("refused: nothing changed").isEqualTo(incident);
 
-        Cli.Result r = Cli.run(env, "recover", "customer", "rental", "payment", "--rekey-new", "--apply", "--yes");
+        Cli.Result r = Cli.run(env, alarmCommand(check));
         assertThat(r.status()).as(r.all()).isZero();
         assertThat(r.out()).contains("moved 3 rows written since the backup to fresh keys (1→201, 2→202, 3→203)",
                 "public.rental.customer_id 3", "public.payment.rental_id 2", "moved 3 rows", "moved 2 rows");

@@ -111,8 +111,8 @@ class PlaybookIT {
 
     private void runSection(String title, String body, Map<String, String> attrs, Path work, Map<String, String> env,
             Map<String, String> seedEnv) throws Exception {
-        pg.execute("app", "CREATE TABLE users(id int primary key, email text)",
-                "INSERT INTO users SELECT g, 'u' || g || '@example.com' FROM generate_series(1, 700) g",
+        pg.execute("app", "CREATE TABLE users(id serial primary key, email text)",
+                "INSERT INTO users(email) SELECT 'u' || g || '@example.com' FROM generate_series(1, 700) g",
                 "CREATE TABLE orders(id int, user_id int)", "INSERT INTO orders SELECT g, g % 700 + 1 FROM generate_series(1, 300) g");
         assertThat(shell("./backstop backup", seedEnv)).as("seed backup").isZero();
         if (attrs.containsKey("before")) {
@@ -122,7 +122,7 @@ class PlaybookIT {
             Fixtures.sh("rm", "-rf", work.resolve("backups").toString()); // the host is gone, with its disk
         }
         String on = attrs.getOrDefault("incident-on", "app");
-        for (String key : List.of("incident", "incident2", "incident3", "incident4")) {
+        for (String key : List.of("incident", "incident2", "incident3", "incident4", "incident5", "incident6")) {
             if (attrs.containsKey(key)) {
                 pg.execute(on.equals("postgres") || key.equals("incident") ? on : "app", attrs.get(key));
             }
@@ -143,9 +143,17 @@ class PlaybookIT {
             }
         }
         assertThat(commands).as("commands in section " + title).isGreaterThanOrEqualTo(2);
-        assertThat(pg.count("app", "users")).as("users back").isEqualTo(700);
-        assertThat(pg.count("app", "orders")).as("orders back").isEqualTo(300);
-        assertThat(pg.count("app", "users WHERE email IS NOT NULL")).isEqualTo(700);
+        // Rows the application wrote after the incident are kept beside the old ones where the section says so.
+        long users = Long.parseLong(attrs.getOrDefault("users", "700"));
+        assertThat(pg.count("app", "users")).as("users back").isEqualTo(users);
+        assertThat(pg.count("app", "orders")).as("orders back").isEqualTo(Long.parseLong(attrs.getOrDefault("orders", "300")));
+        assertThat(pg.count("app", "users WHERE email IS NOT NULL")).isEqualTo(users);
+        assertThat(pg.count("app", "users WHERE id <= 700 AND email = 'u' || id || '@example.com'"))
+                .as("the old rows under their own keys").isEqualTo(700);
+        if (users > 700) {
+            assertThat(pg.count("app", "orders o JOIN users u ON u.id = o.user_id WHERE u.email = 'new2@example.com'"))
+                    .as("the new order followed its new user to its fresh key").isEqualTo(1);
+        }
     }
 
     /** Runs one playbook line with bash in the repository root; returns its exit code. */
