@@ -92,7 +92,7 @@ class DropDetectorTest {
 
     private static final String RENTAL = "public.rental(customer_id) references public.customer";
     private static final TargetState.Baseline WATCHING = new TargetState.Baseline(Instant.EPOCH, 1, "hourly/x.dump",
-            "sys1", 42, BASE, Map.of("large objects", 40L, RENTAL, 3000L));
+            "sys1", 42, BASE, Map.of("large objects", 40L, RENTAL, 3000L), Map.of("public.users", "16400:16400"));
 
     static Stream<Arguments> watchedScenarios() {
         return Stream.of(
@@ -112,14 +112,14 @@ class DropDetectorTest {
     void largeObjectsAndNulledReferences(String title, Map<String, Long> watched, Map<String, Long> rows,
             List<Drop.Kind> expected) {
         List<Drop> drops = DropDetector.compare(WATCHING, new DropDetector.Observation("sys1", 42, rows, watched,
-                Map.of()), SETTINGS);
+                Map.of(), Map.of()), SETTINGS);
         assertThat(drops).extracting(Drop::kind).containsExactlyElementsOf(expected);
     }
 
     @org.junit.jupiter.api.Test
     void theRecoverCommandOfANulledReferenceBringsItsParentAndResetsTheColumn() {
         List<Drop> drops = DropDetector.compare(WATCHING, new DropDetector.Observation("sys1", 42, BASE,
-                Map.of("large objects", 0L, RENTAL, 10L), Map.of()), SETTINGS);
+                Map.of("large objects", 0L, RENTAL, 10L), Map.of(), Map.of()), SETTINGS);
         assertThat(drops).extracting(Drop::describe).containsExactly("large objects dropped from 40 to 0",
                 "public.rental(customer_id) references public.customer lost 2,990 of its 3,000 references"
                         + " (ON DELETE SET NULL/DEFAULT: rows it referenced were deleted)");
@@ -148,5 +148,23 @@ class DropDetectorTest {
                 SETTINGS);
         assertThat(drops).extracting(Drop::table).containsExactlyElementsOf(expected);
         assertThat(drops).allSatisfy(d -> assertThat(d.kind()).isEqualTo(Drop.Kind.UPDATED));
+    }
+
+    static Stream<Arguments> resets() {
+        return Stream.of(
+                Arguments.of("the same table", "16400:16400", null),
+                Arguments.of("dropped and created again", "16500:16500", Drop.RESET),
+                Arguments.of("truncated", "16400:16444", Drop.RESET));
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("resets")
+    void aTableThatIsNotTheBaselinesTableAnyMoreIsResetAndItsUndoRekeysTheNewRows(String title, String file,
+            String reason) {
+        List<Drop> drops = DropDetector.compare(WATCHING, new DropDetector.Observation("sys1", 42,
+                live(Map.of("public.users", 3L)), Map.of("large objects", 40L, RENTAL, 3000L), Map.of(),
+                Map.of("public.users", file)), SETTINGS);
+        assertThat(drops).singleElement().satisfies(d -> assertThat(d.reason()).isEqualTo(reason));
+        assertThat(Drop.recoverCommand("app", drops).orElseThrow().contains("--rekey-new")).isEqualTo(reason != null);
     }
 }

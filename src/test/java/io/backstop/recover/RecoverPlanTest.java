@@ -62,4 +62,19 @@ class RecoverPlanTest {
                 .isEqualTo("INSERT 40 missing rows into public.users RESET 3 changed rows"
                         + " (rows written since the backup are kept)");
     }
+
+    @Test
+    void theQuestionSaysWhatACollisionChoiceDoesToTheRowsWrittenSince() {
+        Recover.TableReport reset = new Recover.TableReport("public.users", true, true, 200, 3, 197, 0, 0, List.of(),
+                List.of(), 0, 0, false, java.util.Optional.of("public.users was dropped and created again"), 3,
+                List.of("1", "2", "3"), List.of());
+        assertThat(Recover.describe(List.of(reset), true, false, Recover.OnCollision.REKEY_NEW))
+                .isEqualTo("MOVE 3 rows written since to fresh keys in public.users, INSERT 200 missing rows into"
+                        + " public.users (rows written since the backup are kept)");
+        assertThat(Recover.describe(List.of(reset), true, false, Recover.OnCollision.KEEP_OLD))
+                .isEqualTo("OVERWRITE 3 rows written since in public.users, INSERT 197 missing rows into"
+                        + " public.users (rows written since the backup are kept, except those --keep-old overwrites)");
+        assertThat(Recover.describe(List.of(reset), true, false, Recover.OnCollision.KEEP_NEW))
+                .isEqualTo("INSERT 197 missing rows into public.users (rows written since the backup are kept)");
+    }
 }
