@@ -119,20 +119,29 @@ public final class Watched {
                         rs.wasNull() ? null : nullFraction));
             }
         }
-        try (Statement st = c.createStatement()) {
-            for (Column col : columns) {
-                Long before = baseline.get(col.key());
-                if (before != null && col.rows() > settings.estimateAbove() && col.nullFraction() != null) {
-                    long estimate = Math.round(col.rows() * (1 - col.nullFraction()));
-                    if ((before - estimate) <= settings.thresholdFor(col.table()) * before) {
-                        out.put(col.key(), estimate);
-                        continue;
-                    }
+        // One scan per table, however many of its columns are watched.
+        Map<String, List<Column>> exact = new LinkedHashMap<>();
+        for (Column col : columns) {
+            Long before = baseline.get(col.key());
+            if (before != null && col.rows() > settings.estimateAbove() && col.nullFraction() != null) {
+                long estimate = Math.round(col.rows() * (1 - col.nullFraction()));
+                if ((before - estimate) <= settings.thresholdFor(col.table()) * before) {
+                    out.put(col.key(), estimate);
+                    continue;
                 }
-                // The names and the condition were written by the server (format %I, quote_ident).
-                try (ResultSet rs = st.executeQuery("SELECT count(*) FROM " + col.from() + " WHERE " + col.notNull())) {
+            }
+            exact.computeIfAbsent(col.from(), f -> new ArrayList<>()).add(col);
+        }
+        try (Statement st = c.createStatement()) {
+            for (Map.Entry<String, List<Column>> table : exact.entrySet()) {
+                // The names and the conditions were written by the server (format %I, quote_ident).
+                String counts = String.join(", ", table.getValue().stream()
+                        .map(col -> "count(*) FILTER (WHERE " + col.notNull() + ")").toList());
+                try (ResultSet rs = st.executeQuery("SELECT " + counts + " FROM " + table.getKey())) {
                     rs.next();
-                    out.put(col.key(), rs.getLong(1));
+                    for (int i = 0; i < table.getValue().size(); i++) {
+                        out.put(table.getValue().get(i).key(), rs.getLong(i + 1));
+                    }
                 }
             }
         }
