@@ -210,6 +210,7 @@ class IncidentsIT {
         assertThat(check.status()).isEqualTo(1);
         assertThat(check.out()).contains("large objects dropped from 20 to 0",
                 "backstop recover --large-objects --from pinned --target app");
+        assertThat(dropKinds()).containsExactly("LARGE_OBJECTS null");
         Cli.Result r = Cli.run(env, alarmCommand(check));
         assertThat(r.status()).as(r.all()).isZero();
         assertThat(r.out()).contains("large objects: 20 in the backup, 0 live, missing live 20", "20 put back");
@@ -228,6 +229,7 @@ class IncidentsIT {
         assertThat(check.status()).as("it does not clear by itself").isEqualTo(1);
         assertThat(check.out()).contains("public.film: 120 of its 120 rows updated at once",
                 "backstop recover public.film --changed --from pinned --target app");
+        assertThat(dropKinds()).as("its own reason for machines too").containsExactly("UPDATED public.film");
 
         Cli.Result r = Cli.run(env, alarmCommand(check));
         assertThat(r.status()).as(r.all()).isZero();
@@ -273,6 +275,15 @@ class IncidentsIT {
         Cli.Result again = Cli.run(env, "recover", "log_line", "--apply", "--yes");
         assertThat(again.out()).as(again.all()).contains("nothing to apply");
         assertThat(rows(table("log_line"))).hasSize(5);
+    }
+
+    /** Each drop `check --json` reports, as "KIND table". */
+    private List<String> dropKinds() throws Exception {
+        com.fasterxml.jackson.databind.JsonNode report = new com.fasterxml.jackson.databind.ObjectMapper()
+                .readTree(Cli.run(env, "check", "--json").out()).get(0);
+        List<String> out = new ArrayList<>();
+        report.get("drops").forEach(d -> out.add(d.get("kind").asText() + " " + d.get("table").asText()));
+        return out;
     }
 
     /** The command the alarm printed (check's "--apply" line), run with --yes. */
