@@ -14,7 +14,6 @@ import io.backstop.config.Settings.Target;
 import io.backstop.crypt.Age;
 import io.backstop.files.Durable;
 import io.backstop.files.Sizes;
-import io.backstop.files.Sweep;
 import io.backstop.files.TargetLock;
 import io.backstop.pg.CountedTable;
 import io.backstop.pg.Database;
@@ -34,7 +33,6 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -366,37 +364,9 @@ public final class Backup {
         }
     }
 
-    /**
-     * Removes what an interrupted run left: temporary files whose writer is gone, and manifests
-     * whose dump never got its final name. Runs under the target's lock, so it never races a
-     * running backup; a temporary of a live process (state.json, a manifest, a link, written under
-     * other locks or none) is left to it.
-     */
+    /** Removes what an interrupted run left ({@link BackupLayout#sweep}); under the target's lock. */
     public void sweep(String target) {
-        Path targetDir = layout.targetDir(target);
-        if (!Files.isDirectory(targetDir)) {
-            return;
-        }
-        List<Path> dirs = new ArrayList<>(List.of(targetDir));
-        for (Tier tier : Tier.values()) {
-            dirs.add(layout.tierDir(target, tier));
-        }
-        for (Path dir : dirs) {
-            Sweep.run(dir, f -> {
-                String name = f.getFileName().toString();
-                if (BackupLayout.isTemporary(f)) {
-                    // a live process's state, manifest or link, written under another lock, is left to it
-                    return Durable.writerAlive(f) ? null : "a temporary file of an interrupted run";
-                }
-                if (!name.endsWith(BackupLayout.MANIFEST_SUFFIX)) {
-                    return null;
-                }
-                String dump = name.substring(0, name.length() - BackupLayout.MANIFEST_SUFFIX.length());
-                boolean orphan = BackupLayout.isDumpName(dump) && BackupLayout.parse(target, dump).isPresent()
-                        && !Files.exists(f.resolveSibling(dump));
-                return orphan ? "a manifest whose dump never got its final name" : null;
-            });
-        }
+        layout.sweep(target);
     }
 
     private static void deleteQuietly(Path tmp) {

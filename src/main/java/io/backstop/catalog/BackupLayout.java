@@ -2,11 +2,15 @@ package io.backstop.catalog;
 
 import io.backstop.catalog.Tier;
 import io.backstop.files.Durable;
+import io.backstop.files.Sweep;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.time.LocalDate;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Optional;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -159,5 +163,38 @@ public final class BackupLayout {
             }
         }
         return Optional.empty();
+    }
+
+    /**
+     * Removes what an interrupted run left: temporary files whose writer is gone, and manifests
+     * whose dump never got its final name. Run under the target's lock (by Backup), so it never
+     * races a running backup; a temporary of a live process (state.json, a manifest, a link,
+     * written under other locks or none) is left to it.
+     */
+    public void sweep(String target) {
+        Path targetDir = targetDir(target);
+        if (!Files.isDirectory(targetDir)) {
+            return;
+        }
+        List<Path> dirs = new ArrayList<>(List.of(targetDir));
+        for (Tier tier : Tier.values()) {
+            dirs.add(tierDir(target, tier));
+        }
+        for (Path dir : dirs) {
+            Sweep.run(dir, f -> {
+                String name = f.getFileName().toString();
+                if (isTemporary(f)) {
+                    // a live process's state, manifest or link, written under another lock, is left to it
+                    return Durable.writerAlive(f) ? null : "a temporary file of an interrupted run";
+                }
+                if (!name.endsWith(MANIFEST_SUFFIX)) {
+                    return null;
+                }
+                String dump = name.substring(0, name.length() - MANIFEST_SUFFIX.length());
+                boolean orphan = isDumpName(dump) && parse(target, dump).isPresent()
+                        && !Files.exists(f.resolveSibling(dump));
+                return orphan ? "a manifest whose dump never got its final name" : null;
+            });
+        }
     }
 }
