@@ -32,10 +32,15 @@ import java.util.UUID;
  */
 record Definition(List<String> ddl, List<QualifiedName> tables, List<String> referencing, List<Dependent> dependents) {
     /**
-     * A view or materialized view that depended on the table (DROP … CASCADE took it too), with its
-     * own definition (and a materialized view's indexes), in the order they can be created.
+     * What depended on the table and DROP … CASCADE took with it: a view or materialized view (with its
+     * own definition, and a materialized view's indexes), or a row-level security policy of another table
+     * whose expression read it. {@code kind} says which ("view", "materialized view", "policy"), {@code
+     * exists} is a query that returns a row when it exists live. In the order they can be created.
      */
-    record Dependent(String name, boolean materialized, List<String> ddl) {
+    record Dependent(String kind, String name, List<String> ddl, String exists) {
+        boolean materialized() {
+            return kind.equals("materialized view");
+        }
     }
 
     /** Restoring a schema's objects needs little room: no rows. */
@@ -66,14 +71,16 @@ record Definition(List<String> ddl, List<QualifiedName> tables, List<String> ref
                     List<String> ddl = statements(run(tools, reader, db, scratch, settings, command, null, true));
                     List<Dependent> dependents = new ArrayList<>();
                     for (String[] view : dependents(c, name, tables, wholeSchema)) {
-                        if (existsLive.test(view[0])) {
-                            continue; // created again by someone since: left as it is
-                        }
                         QualifiedName q = QualifiedName.parse(view[0]).orElseThrow();
-                        dependents.add(new Dependent(view[0], view[1].equals("m"), statements(run(tools, reader, db,
-                                scratch, settings, List.of(command.get(0), "--schema-only", "--no-password",
-                                        "--table=" + sqlPattern(q.schema()) + "." + sqlPattern(q.table())), null, true))));
+                        dependents.add(new Dependent(view[1].equals("m") ? "materialized view" : "view", view[0],
+                                statements(run(tools, reader, db, scratch, settings, List.of(command.get(0),
+                                        "--schema-only", "--no-password", "--table=" + sqlPattern(q.schema()) + "."
+                                                + sqlPattern(q.table())), null, true)),
+                                "SELECT 1 WHERE to_regclass('" + view[0].replace("'", "''") + "') IS NOT NULL"));
                     }
+                    dependents.addAll(policies(c, name, tables, wholeSchema));
+                    // One created again by someone since is left as it is.
+                    dependents.removeIf(d -> existsLive.test(d.exists()));
                     return new Definition(ddl, tables, referencing(c, tables), dependents);
                 }
             } finally {
@@ -131,6 +138,54 @@ record Definition(List<String> ddl, List<QualifiedName> tables, List<String> ref
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
                     out.add(new String[] {rs.getString(1), rs.getString(2)});
+                }
+            }
+        }
+        return out;
+    }
+
+    /**
+     * Row-level security policies of tables that stay, whose expressions read the tables (DROP … CASCADE
+     * drops them with the table), written back as CREATE POLICY with every name qualified.
+     */
+    private static List<Dependent> policies(Connection c, QualifiedName name, List<QualifiedName> tables,
+            boolean wholeSchema) throws SQLException {
+        List<Dependent> out = new ArrayList<>();
+        try (Statement st = c.createStatement()) {
+            st.execute("SET search_path = ''"); // pg_get_expr then qualifies every name it writes
+        }
+        try (PreparedStatement ps = c.prepareStatement("""
+                WITH base AS (
+                    SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                     WHERE (n.nspname, c.relname) IN (SELECT * FROM unnest(?::text[], ?::text[]))
+                        OR (? AND n.nspname = ?))
+                SELECT format('policy %I on %I.%I', pol.polname, n.nspname, r.relname),
+                       format('CREATE POLICY %I ON %I.%I AS %s FOR %s TO %s%s%s', pol.polname, n.nspname, r.relname,
+                              CASE WHEN pol.polpermissive THEN 'PERMISSIVE' ELSE 'RESTRICTIVE' END,
+                              CASE pol.polcmd WHEN 'r' THEN 'SELECT' WHEN 'a' THEN 'INSERT' WHEN 'w' THEN 'UPDATE'
+                                              WHEN 'd' THEN 'DELETE' ELSE 'ALL' END,
+                              coalesce((SELECT string_agg(CASE WHEN rid = 0 THEN 'PUBLIC'
+                                                               ELSE quote_ident(pg_get_userbyid(rid)) END, ', ')
+                                          FROM unnest(pol.polroles) rid), 'PUBLIC'),
+                              coalesce(' USING (' || pg_get_expr(pol.polqual, pol.polrelid) || ')', ''),
+                              coalesce(' WITH CHECK (' || pg_get_expr(pol.polwithcheck, pol.polrelid) || ')', '')),
+                       format('SELECT 1 FROM pg_policy WHERE polname = %L AND polrelid = to_regclass(%L)', pol.polname,
+                              format('%I.%I', n.nspname, r.relname))
+                  FROM pg_policy pol JOIN pg_class r ON r.oid = pol.polrelid JOIN pg_namespace n ON n.oid = r.relnamespace
+                 WHERE pol.polrelid NOT IN (SELECT oid FROM base)
+                   AND pol.oid IN (SELECT d.objid FROM pg_depend d WHERE d.classid = 'pg_policy'::regclass
+                                      AND d.refclassid = 'pg_class'::regclass AND d.refobjid IN (SELECT oid FROM base))
+                 ORDER BY 1""")) {
+            List<QualifiedName> base = new ArrayList<>(List.of(name));
+            base.addAll(tables);
+            ps.setArray(1, c.createArrayOf("text", base.stream().map(QualifiedName::schema).toArray()));
+            ps.setArray(2, c.createArrayOf("text", base.stream().map(QualifiedName::table).toArray()));
+            ps.setBoolean(3, wholeSchema);
+            ps.setString(4, name.schema());
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    out.add(new Dependent("policy", rs.getString(1).substring("policy ".length()),
+                            List.of(rs.getString(2)), rs.getString(3)));
                 }
             }
         }

@@ -64,7 +64,8 @@ final class ForeignKeys {
                         List<String> keys = Jdbc.strings(c, "SELECT concat_ws(', ', " + String.join(", ", shown)
                                 + ") FROM " + rs.getString(2) + " c WHERE " + recent + " AND " + String.join(" AND ",
                                 notNull) + " AND NOT EXISTS (SELECT 1 FROM " + rs.getString(3) + " p WHERE "
-                                + String.join(" AND ", match) + ") LIMIT " + SAMPLES);
+                                + String.join(" AND ", match) + ") ORDER BY " + String.join(", ", java.util.Arrays
+                                .stream(cols).map(col -> "c." + col).toList()) + " LIMIT " + SAMPLES);
                         if (!keys.isEmpty()) {
                             violations.add(rs.getString(1) + " of " + table + ": (" + String.join(", ", cols) + ") = "
                                     + String.join("; ", keys.stream().map(k -> "(" + k + ")").toList())

@@ -43,7 +43,7 @@ final class Recreate {
             throws SQLException {
         boolean schemaGone = Jdbc.one(c, "SELECT nspname FROM pg_namespace WHERE nspname = ?", p.name.schema()).isEmpty();
         Definition def = Definition.read(settings, tools, reader, target, request.backup(), p.name, schemaGone,
-                name -> exists(c, name));
+                query -> exists(c, query));
         for (String statement : def.ddl()) {
             Jdbc.execute(c, statement);
         }
@@ -72,7 +72,7 @@ final class Recreate {
     static void createDependents(Connection c, List<Definition.Dependent> dependents, Map<String, String> failed,
             List<String> created) throws SQLException {
         for (Definition.Dependent d : dependents) {
-            if (exists(c, d.name())) {
+            if (exists(c, d.exists())) {
                 continue;
             }
             Savepoint sp = c.setSavepoint();
@@ -85,21 +85,22 @@ final class Recreate {
                 }
                 Jdbc.execute(c, "SELECT pg_catalog.set_config('search_path', '', true)");
                 c.releaseSavepoint(sp);
-                failed.remove(d.name());
-                created.add((d.materialized() ? "materialized view " : "view ") + d.name());
+                failed.remove(d.kind() + " " + d.name());
+                created.add(d.kind() + " " + d.name());
             } catch (SQLException e) {
                 c.rollback(sp);
-                failed.put(d.name(), e.getMessage());
+                failed.put(d.kind() + " " + d.name(), e.getMessage());
             }
         }
     }
 
-    private static boolean exists(Connection c, String name) {
+    /** Whether {@code query} (a Dependent's existence query, written with the server's quoting) finds a row. */
+    private static boolean exists(Connection c, String query) {
         try {
-            return Jdbc.one(c, "SELECT to_regclass(?)::text", name).isPresent();
+            return Jdbc.number(c, "SELECT count(*) FROM (" + query + ") x") > 0;
         } catch (SQLException e) {
             throw new io.backstop.BackstopException(io.backstop.ExitCode.DATABASE_UNREACHABLE,
-                    "cannot look up " + name + ": " + e.getMessage(), e);
+                    "cannot look up " + query + ": " + e.getMessage(), e);
         }
     }
 

@@ -84,7 +84,10 @@ class IncidentsIT {
                 "INSERT INTO document(name, content) SELECT 'doc ' || g,"
                         + " lo_from_bytea(0, convert_to(repeat('page ' || g || ' ', g * 50), 'UTF8'))"
                         + " FROM generate_series(1, 20) g",
-                "INSERT INTO log_line VALUES (1, 'boot'), (2, 'dup'), (2, 'dup'), (3, 'ready')"));
+                "INSERT INTO log_line VALUES (1, 'boot'), (2, 'dup'), (2, 'dup'), (3, 'ready')",
+                // A policy of another table that reads rental: DROP TABLE rental CASCADE drops it too.
+                "ALTER TABLE payment ENABLE ROW LEVEL SECURITY",
+                "CREATE POLICY paid_rentals ON payment USING (rental_id IN (SELECT id FROM rental WHERE note <> ''))"));
         schema.addAll(VIEWS);
         pg.execute(db, schema.toArray(String[]::new));
         env = Cli.env(pg, db, dir.resolve("backups"));
@@ -159,7 +162,10 @@ class IncidentsIT {
     void dropTableCascadeBringsBackTheViewsAndTheMaterializedViewItTook() throws Exception {
         Map<String, List<String>> before = everything();
         Map<String, List<String>> views = views();
+        List<String> policy = rows(POLICY);
+        assertThat(policy).hasSize(1);
         pg.execute(db, "DROP TABLE rental CASCADE", "INSERT INTO customer(name) VALUES ('after the drop')");
+        assertThat(rows(POLICY)).as("the cascade took the policy").isEmpty();
         assertThat(count("SELECT count(*) FROM pg_class WHERE relname IN ('film_rentals', 'recent_rental',"
                 + " 'rentals_per_customer', 'busy_customer')")).as("the cascade took them").isZero();
 
@@ -170,7 +176,9 @@ class IncidentsIT {
         assertThat(r.out()).contains("public.rental: recreated with 1,000 rows", "recreated with it: view public.film_rentals",
                 "recreated with it: view public.recent_rental",
                 "recreated with it: materialized view public.rentals_per_customer",
-                "recreated with it: view public.busy_customer");
+                "recreated with it: view public.busy_customer",
+                "recreated with it: policy paid_rentals on public.payment");
+        assertThat(rows(POLICY)).as("the policy, as it was").isEqualTo(policy);
         assertThat(views()).as("every view back, with its data").isEqualTo(views);
         assertThat(count("SELECT count(*) FROM pg_indexes WHERE indexname = 'rentals_per_customer_key'")).isEqualTo(1);
         assertThat(count("SELECT count(*) FROM pg_constraint WHERE conrelid = 'payment'::regclass AND contype = 'f'"
@@ -240,6 +248,36 @@ class IncidentsIT {
     }
 
     @Test
+    void rowsPutBackThatReferenceNothingFailTheApplyNamingTheKeys() throws Exception {
+        Map<String, List<String>> before = everything();
+        pg.execute(db, "TRUNCATE rental CASCADE"); // payment with it
+        Map<String, List<String>> incident = everything();
+        // Only the child: its rows reference rentals that are not there, and the server checks no foreign
+        // key while the apply writes as a replica, so Backstop does.
+        Cli.Result r = Cli.run(env, "recover", "payment", "--apply", "--yes");
+        assertThat(r.status()).as(r.all()).isEqualTo(4);
+        assertThat(r.err()).contains("rolled back; nothing changed", "payment_rental_id_fkey of public.payment:"
+                + " (rental_id) = (1); (3); (5); (7); (9) reference no row of public.rental",
+                "Recover the tables they reference in the same command");
+        assertThat(everything()).isEqualTo(incident);
+        Cli.Result both = Cli.run(env, "recover", "payment", "rental", "--apply", "--yes");
+        assertThat(both.status()).as(both.all()).isZero();
+        assertThat(everything()).isEqualTo(before);
+    }
+
+    @Test
+    void aDroppedPartitionedTableComesBackWithEveryPartitionByItsParentsName() throws Exception {
+        Map<String, List<String>> before = everything();
+        pg.execute(db, "DROP TABLE measurement");
+        Cli.Result r = Cli.run(env, "recover", "measurement", "--apply", "--yes");
+        assertThat(r.status()).as(r.all()).isZero();
+        assertThat(r.out()).contains("public.measurement: recreated with 730 rows");
+        assertThat(everything()).isEqualTo(before);
+        assertThat(count("SELECT count(*) FROM pg_partition_tree('measurement') WHERE isleaf")).isEqualTo(2);
+        pg.execute(db, "INSERT INTO measurement(at, value) VALUES ('2026-04-01', 1)");
+    }
+
+    @Test
     void rowsPutBackDoNotFireTheInsertTrigger() throws Exception {
         Map<String, List<String>> before = everything();
         pg.execute(db, "DELETE FROM film WHERE film_id > 100"); // RESTRICT and CASCADE: films nobody rented
@@ -295,6 +333,9 @@ class IncidentsIT {
         args.add("--yes");
         return args.toArray(String[]::new);
     }
+
+    private static final String POLICY = "SELECT policyname || ' ' || cmd || ' ' || qual FROM pg_policies"
+            + " WHERE tablename = 'payment'";
 
     private static String table(String name) {
         String order = switch (name) {
