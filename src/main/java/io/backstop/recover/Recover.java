@@ -255,8 +255,11 @@ public final class Recover {
      */
     private Result apply(Connection c, Target target, Path archive, List<TablePlan> plans, Request request,
             Provenance provenance, Triggers triggers, SafetyBackup safety, long started) throws SQLException {
-        if (triggers.needsLocks()) {
-            safety.await(); // its pg_dump must be done before the tables' triggers are disabled (ACCESS EXCLUSIVE)
+        boolean altersTables = !triggers.replica() && request.onCollision() == OnCollision.REKEY_NEW
+                && plans.stream().anyMatch(p -> p.collisions > 0);
+        if (triggers.needsLocks() || altersTables) {
+            // Its pg_dump must be done before triggers or foreign keys are altered (ACCESS EXCLUSIVE locks).
+            safety.await();
         }
         triggers.disable(c);
         long xid = ForeignKeys.begin(c);
@@ -264,6 +267,7 @@ public final class Recover {
         List<String> foreignKeys = new ArrayList<>();
         List<Definition.Dependent> dependents = new ArrayList<>();
         Set<String> written = new LinkedHashSet<>();
+        List<String> addBack = new ArrayList<>();
         boolean keysMoved = false;
         int n = 0;
         for (TablePlan p : plans) {
@@ -283,10 +287,10 @@ public final class Recover {
                 switch (request.onCollision()) {
                     case REKEY_NEW -> {
                         try {
-                            keysMoved |= Rekey.run(c, p, provenance, n, written) > 0;
+                            keysMoved |= Rekey.run(c, p, provenance, n, written, !triggers.replica(), addBack) > 0;
                         } catch (SQLException e) {
-                            if ("23503".equals(e.getSQLState())) {
-                                throw Rekey.refusedByForeignKey(p, e);
+                            if ("42501".equals(e.getSQLState())) {
+                                throw Rekey.cannotMove(p, e);
                             }
                             throw e;
                         }
@@ -306,6 +310,9 @@ public final class Recover {
         }
         for (String fk : foreignKeys) {
             Recreate.addForeignKey(c, fk);
+        }
+        for (String fk : addBack) {
+            Jdbc.execute(c, fk); // validated by the server: a violation rolls the apply back, naming the key
         }
         List<String> recreatedObjects = new ArrayList<>();
         Map<String, String> notRecreated = new LinkedHashMap<>();

@@ -19,6 +19,12 @@ import java.util.Optional;
  * (by a foreign key on that key, in any table, the table itself included) follow; then the backup's
  * rows go back under their own keys, so both survive. Rows that were there at the backup and
  * reference such a key keep it: it was their old row's key, and that row comes back.
+ *
+ * <p>Where the apply runs as a replica the server checks no foreign key while keys move, and {@link
+ * ForeignKeys} checks them before the commit. Where it cannot (a table owner that is no superuser), a key
+ * and the rows that reference it cannot move one after the other under a checked foreign key: those
+ * foreign keys are dropped inside the transaction and added again once every table holds its rows, which
+ * makes the server validate them; no other session sees them missing.
  */
 final class Rekey {
     private static final int SHOWN = 5;
@@ -43,8 +49,8 @@ final class Rekey {
     }
 
     /** Moves the colliding rows written since; returns how many moved, and says where in {@code p.notes}. */
-    static long run(Connection c, TablePlan p, Provenance provenance, int n, java.util.Set<String> written)
-            throws SQLException {
+    static long run(Connection c, TablePlan p, Provenance provenance, int n, java.util.Set<String> written,
+            boolean serverChecksKeys, List<String> addBack) throws SQLException {
         String key = p.pk.get(0);
         String seq = sequence(c, p).orElseThrow();
         String map = "backstop_rekey_" + n;
@@ -58,21 +64,33 @@ final class Rekey {
         Jdbc.execute(c, "CREATE TEMP TABLE " + map + " ON COMMIT DROP AS SELECT old_key, nextval('" + seq.replace("'",
                 "''") + "'::regclass) AS new_key FROM (" + RowDiff.collidingKeys(c, p) + " ORDER BY 1) k(old_key)");
         Jdbc.execute(c, "ALTER TABLE " + map + " ADD PRIMARY KEY (old_key)");
+        List<Reference> references = referencing(c, p);
+        if (serverChecksKeys) {
+            for (Reference r : references) {
+                Jdbc.execute(c, "ALTER TABLE " + r.table() + " DROP CONSTRAINT " + r.constraint());
+            }
+        }
         long moved = Jdbc.update(c, "UPDATE ONLY " + p.quoted + " l SET " + key + " = m.new_key FROM " + map
                 + " m WHERE l." + key + " = m.old_key");
-        if (moved == 0) {
-            return 0;
-        }
         List<String> shown = Jdbc.strings(c, "SELECT old_key || '→' || new_key FROM " + map + " ORDER BY old_key LIMIT "
                 + SHOWN);
         Map<String, Long> followed = new LinkedHashMap<>();
-        for (String[] fk : referencing(c, p)) {
-            long rows = Jdbc.update(c, "UPDATE " + fk[0] + " c SET " + fk[1] + " = m.new_key FROM " + map + " m WHERE c."
-                    + fk[1] + " = m.old_key AND NOT " + provenance.wasThere("c"));
+        for (Reference r : references) {
+            long rows = Jdbc.update(c, "UPDATE " + r.target() + " c SET " + r.column() + " = m.new_key FROM " + map
+                    + " m WHERE c." + r.column() + " = m.old_key AND NOT " + provenance.wasThere("c"));
             if (rows > 0) {
-                followed.merge(fk[0].replaceFirst("^ONLY ", "") + "." + fk[1], rows, Long::sum);
-                written.add(fk[0].replaceFirst("^ONLY ", ""));
+                followed.merge(r.table() + "." + r.column(), rows, Long::sum);
+                written.add(r.table());
             }
+        }
+        if (serverChecksKeys) {
+            // Added back (and so validated) once every table of the apply holds its rows: the old rows these
+            // keys point at go back after this.
+            references.forEach(r -> addBack.add("ALTER TABLE " + r.table() + " ADD CONSTRAINT " + r.constraint() + " "
+                    + r.definition()));
+        }
+        if (moved == 0) {
+            return 0;
         }
         p.notes.add(String.format("moved %,d rows written since the backup to fresh keys (%s%s)%s", moved,
                 String.join(", ", shown), moved > SHOWN ? ", …" : "", followed.isEmpty() ? ""
@@ -82,12 +100,18 @@ final class Rekey {
         return moved;
     }
 
-    /** Foreign keys of one column on {@code p}'s key: [the referencing table as an UPDATE target, its column]. */
-    private static List<String[]> referencing(Connection c, TablePlan p) throws SQLException {
-        List<String[]> out = new ArrayList<>();
+    /**
+     * A foreign key of one column on the moving key: the referencing table (and as an UPDATE target, ONLY
+     * where it has no partitions), its column, and the constraint's name and definition.
+     */
+    private record Reference(String table, String target, String column, String constraint, String definition) {
+    }
+
+    private static List<Reference> referencing(Connection c, TablePlan p) throws SQLException {
+        List<Reference> out = new ArrayList<>();
         try (PreparedStatement ps = c.prepareStatement("""
-                SELECT CASE WHEN ch.relkind = 'p' THEN '' ELSE 'ONLY ' END || format('%I.%I', n.nspname, ch.relname),
-                       quote_ident(a.attname)
+                SELECT format('%I.%I', n.nspname, ch.relname), CASE WHEN ch.relkind = 'p' THEN '' ELSE 'ONLY ' END,
+                       quote_ident(a.attname), quote_ident(k.conname), pg_get_constraintdef(k.oid)
                   FROM pg_constraint k
                   JOIN pg_class ch ON ch.oid = k.conrelid JOIN pg_namespace n ON n.oid = ch.relnamespace
                   JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = k.conkey[1]
@@ -99,18 +123,19 @@ final class Rekey {
             ps.setString(2, p.pk.get(0));
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
-                    out.add(new String[] {rs.getString(1), rs.getString(2)});
+                    out.add(new Reference(rs.getString(1), rs.getString(2) + rs.getString(1), rs.getString(3),
+                            rs.getString(4), rs.getString(5)));
                 }
             }
         }
         return out;
     }
 
-    /** A key update refused by a foreign key the server still checks (the login may not act as a replica). */
-    static BackstopException refusedByForeignKey(TablePlan p, SQLException e) {
+    /** The login may neither act as a replica nor alter the tables whose foreign keys point at the moving key. */
+    static BackstopException cannotMove(TablePlan p, SQLException e) {
         return new BackstopException(ExitCode.USAGE, "--rekey-new cannot move the keys of " + p.quoted + " while rows"
-                + " reference them and the server checks foreign keys (" + e.getMessage() + "); allowed: a login that"
-                + " may SET session_replication_role (a superuser, or GRANT SET ON PARAMETER session_replication_role,"
-                + " PostgreSQL 15+), or --keep-new / --keep-old", e);
+                + " reference them (" + e.getMessage() + "); allowed: a login that may SET session_replication_role"
+                + " (a superuser, or GRANT SET ON PARAMETER session_replication_role, PostgreSQL 15+), or the owner of"
+                + " the tables that reference it; or --keep-new / --keep-old", e);
     }
 }
