@@ -87,7 +87,14 @@ final class Triggers {
     /** Disables the triggers that would fire; the safety backup must be finished (its locks released). */
     void disable(Connection c) throws SQLException {
         for (Trigger t : toDisable) {
-            Jdbc.execute(c, "ALTER TABLE " + t.table() + " DISABLE TRIGGER " + t.name());
+            try {
+                Jdbc.execute(c, "ALTER TABLE " + t.table() + " DISABLE TRIGGER " + t.name());
+            } catch (SQLException e) {
+                if ("42501".equals(e.getSQLState())) {
+                    throw cannotDisable(e);
+                }
+                throw e;
+            }
             disabled.add(t);
         }
         if (!toDisable.isEmpty()) {

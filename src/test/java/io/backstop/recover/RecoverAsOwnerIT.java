@@ -86,6 +86,25 @@ class RecoverAsOwnerIT {
                 + " AND contype = 'f'")).as("the foreign key is back, validated").containsExactly("rental_customer_id_fkey true");
     }
 
+    @Test
+    void aLoginThatMayNeitherActAsAReplicaNorDisableTheTriggersIsToldWhatItNeedsAndNothingChanges()
+            throws Exception {
+        String writer = "writer_" + Long.toHexString(System.nanoTime());
+        pg.execute("postgres", "CREATE ROLE " + writer + " LOGIN PASSWORD 'writer-pw'");
+        pg.execute(db, "GRANT SELECT, INSERT, UPDATE ON film TO " + writer, "GRANT SELECT, USAGE ON SEQUENCE film_id_seq TO "
+                + writer);
+        pg.execute(db, "UPDATE film SET title = upper(title)");
+        List<String> incident = rows("SELECT x::text FROM film x ORDER BY id");
+        Map<String, String> asWriter = new java.util.HashMap<>(env);
+        asWriter.put("PGUSER", writer);
+        asWriter.put("PGPASSWORD", "writer-pw");
+        Cli.Result r = Cli.run(asWriter, "recover", "film", "--changed", "--apply", "--yes");
+        assertThat(r.status()).as(r.all()).isEqualTo(2);
+        assertThat(r.err()).contains("nothing changed", "without firing the tables' triggers",
+                "GRANT SET ON PARAMETER session_replication_role", "the tables' owner");
+        assertThat(rows("SELECT x::text FROM film x ORDER BY id")).isEqualTo(incident);
+    }
+
     private List<String> rows(String sql) throws Exception {
         List<String> out = new ArrayList<>();
         try (Connection c = pg.connect(db); Statement st = c.createStatement(); ResultSet rs = st.executeQuery(sql)) {
