@@ -41,18 +41,17 @@ public record SnapshotFacts(String snapshot, Map<String, String> tableFiles, Map
             rs.next();
             snapshot = rs.getString(1);
         }
+        // By OID, read from pg_class in this transaction's snapshot. A partitioned table has no file: its
+        // partitions are tables of their own.
+        Map<Long, String> names = new java.util.HashMap<>();
+        tables.stream().filter(t -> t.dataOids().equals(List.of(t.oid()))).forEach(t -> names.put(t.oid(), t.name()));
         Map<String, String> files = new LinkedHashMap<>();
         try (PreparedStatement ps = c.prepareStatement("SELECT c.oid::bigint, c.relfilenode::bigint FROM pg_class c"
-                + " WHERE c.oid = ?")) {
-            for (CountedTable t : tables) {
-                if (t.dataOids().size() != 1 || t.dataOids().get(0) != t.oid()) {
-                    continue; // a partitioned table: its partitions are tables of their own
-                }
-                ps.setLong(1, t.oid());
-                try (ResultSet rs = ps.executeQuery()) {
-                    if (rs.next()) {
-                        files.put(t.name(), rs.getLong(1) + ":" + rs.getLong(2));
-                    }
+                + " WHERE c.oid = ANY (?::oid[])")) {
+            ps.setArray(1, c.createArrayOf("bigint", names.keySet().toArray()));
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    files.put(names.get(rs.getLong(1)), rs.getLong(1) + ":" + rs.getLong(2));
                 }
             }
         }
@@ -63,14 +62,12 @@ public record SnapshotFacts(String snapshot, Map<String, String> tableFiles, Map
     /** Each named table's {@code oid:relfilenode} now (a partitioned table, which has no file, is left out). */
     public static Map<String, String> tableFiles(Connection c, java.util.Collection<String> tables) throws SQLException {
         Map<String, String> files = new LinkedHashMap<>();
-        try (PreparedStatement ps = c.prepareStatement("SELECT c.oid::bigint || ':' || c.relfilenode::bigint FROM"
-                + " pg_class c WHERE c.oid = to_regclass(?) AND c.relkind = 'r'")) {
-            for (String t : tables) {
-                ps.setString(1, t);
-                try (ResultSet rs = ps.executeQuery()) {
-                    if (rs.next()) {
-                        files.put(t, rs.getString(1));
-                    }
+        try (PreparedStatement ps = c.prepareStatement("SELECT t.name, c.oid::bigint || ':' || c.relfilenode::bigint"
+                + " FROM unnest(?::text[]) AS t(name) JOIN pg_class c ON c.oid = to_regclass(t.name) AND c.relkind = 'r'")) {
+            ps.setArray(1, c.createArrayOf("text", tables.toArray()));
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    files.put(rs.getString(1), rs.getString(2));
                 }
             }
         }
