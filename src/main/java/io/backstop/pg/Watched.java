@@ -156,11 +156,14 @@ public final class Watched {
             throws SQLException {
         Map<String, Long> out = new LinkedHashMap<>();
         // One query for every table: a check of a thousand tables must not cost a thousand round trips.
+        // The statistics view is read once, joined by relation: a table's own, or its partitions'.
         try (PreparedStatement ps = c.prepareStatement("""
-                SELECT t.name, (SELECT sum(s.n_tup_upd) FROM pg_stat_user_tables s
-                                 WHERE s.relid = to_regclass(t.name)
-                                    OR s.relid IN (SELECT relid FROM pg_partition_tree(to_regclass(t.name))))::bigint
-                  FROM unnest(?::text[]) AS t(name)""")) {
+                WITH named AS (SELECT t.name, to_regclass(t.name) AS rel FROM unnest(?::text[]) AS t(name))
+                SELECT n.name, sum(s.n_tup_upd)::bigint
+                  FROM named n
+                  LEFT JOIN LATERAL (SELECT relid FROM pg_partition_tree(n.rel)) p ON true
+                  JOIN pg_stat_user_tables s ON s.relid = coalesce(p.relid, n.rel)
+                 GROUP BY n.name""")) {
             ps.setArray(1, c.createArrayOf("text", tables.toArray()));
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
