@@ -127,12 +127,7 @@ record Definition(List<String> ddl, List<QualifiedName> tables, List<String> ref
                   FROM dep JOIN pg_class c ON c.oid = dep.oid JOIN pg_namespace n ON n.oid = c.relnamespace
                  WHERE c.relkind IN ('v', 'm') AND dep.depth > 0 AND NOT (? AND n.nspname = ?)
                  GROUP BY 1, 2 ORDER BY 3, 1""")) {
-            List<QualifiedName> base = new ArrayList<>(List.of(name));
-            base.addAll(tables);
-            ps.setArray(1, c.createArrayOf("text", base.stream().map(QualifiedName::schema).toArray()));
-            ps.setArray(2, c.createArrayOf("text", base.stream().map(QualifiedName::table).toArray()));
-            ps.setBoolean(3, wholeSchema);
-            ps.setString(4, name.schema());
+            bindDropped(c, ps, name, tables, wholeSchema);
             ps.setBoolean(5, wholeSchema);
             ps.setString(6, name.schema());
             try (ResultSet rs = ps.executeQuery()) {
@@ -176,12 +171,7 @@ record Definition(List<String> ddl, List<QualifiedName> tables, List<String> ref
                    AND pol.oid IN (SELECT d.objid FROM pg_depend d WHERE d.classid = 'pg_policy'::regclass
                                       AND d.refclassid = 'pg_class'::regclass AND d.refobjid IN (SELECT oid FROM base))
                  ORDER BY 1""")) {
-            List<QualifiedName> base = new ArrayList<>(List.of(name));
-            base.addAll(tables);
-            ps.setArray(1, c.createArrayOf("text", base.stream().map(QualifiedName::schema).toArray()));
-            ps.setArray(2, c.createArrayOf("text", base.stream().map(QualifiedName::table).toArray()));
-            ps.setBoolean(3, wholeSchema);
-            ps.setString(4, name.schema());
+            bindDropped(c, ps, name, tables, wholeSchema);
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
                     out.add(new Dependent("policy", rs.getString(1).substring("policy ".length()),
@@ -190,6 +180,20 @@ record Definition(List<String> ddl, List<QualifiedName> tables, List<String> ref
             }
         }
         return out;
+    }
+
+    /**
+     * Binds the first four parameters of a query that names what was dropped: the schemas and names of the
+     * table and its partitions (two text arrays), then whether the whole schema was, and the schema.
+     */
+    private static void bindDropped(Connection c, PreparedStatement ps, QualifiedName name, List<QualifiedName> tables,
+            boolean wholeSchema) throws SQLException {
+        List<QualifiedName> dropped = new ArrayList<>(List.of(name));
+        dropped.addAll(tables);
+        ps.setArray(1, c.createArrayOf("text", dropped.stream().map(QualifiedName::schema).toArray()));
+        ps.setArray(2, c.createArrayOf("text", dropped.stream().map(QualifiedName::table).toArray()));
+        ps.setBoolean(3, wholeSchema);
+        ps.setString(4, name.schema());
     }
 
     /** A pg_dump pattern matching exactly this name: double quotes make it literal. */
