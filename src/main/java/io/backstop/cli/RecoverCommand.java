@@ -154,14 +154,8 @@ public final class RecoverCommand implements Callable<Integer> {
             out.println("nothing to apply: every row of the backup is there");
             return ExitCode.OK.status();
         }
-        // The apply's rows are the backup's rows: a later comparison counts them as there, not written since.
-        if (main.states().readable(target.name())) {
-            main.states().update(target.name(), s -> s.withRecoveredXid(r.xid()));
-        }
-        if (main.states().readable(target.name())) {
-            main.check().recovered(target.name(), r.tables().stream().map(Recover.TableReport::table).toList(),
-                    changed);
-        }
+        main.check().recovered(target.name(), r.tables().stream().map(Recover.TableReport::table).toList(), changed,
+                r.xid());
         Check.Result again = main.check().run(target);
         out.printf("recover %s: applied in one transaction (%s); the data-loss check now says: %s%n", target.name(),
                 Sizes.seconds(r.duration()), again.alarmRaised() ? "still dropped (" + again.drops().size()

@@ -251,16 +251,21 @@ public final class Check {
     }
 
     /**
-     * After recover wrote {@code tables}: their update counters start afresh (the apply's own updates are
-     * no incident), and with {@code changed} the mass updates the alarm holds for them are undone. The next
+     * After recover wrote {@code tables} in transaction {@code xid}: their update counters start afresh (the
+     * apply's own updates are no incident), its xid is kept (its rows are the backup's), and with {@code
+     * changed} the mass updates the alarm holds for them are undone. The next
      * comparison (run by the caller) clears the alarm if nothing else is left.
      */
-    public void recovered(String target, java.util.Collection<String> tables, boolean changed) {
+    public void recovered(String target, java.util.Collection<String> tables, boolean changed, long xid) {
+        if (!states.readable(target)) {
+            return; // a damaged state.json keeps nothing; the apply itself stands
+        }
         states.update(target, s -> {
             // recover's own writes are no mass update: the next observation starts these tables' counters afresh
             Map<String, Long> counters = new java.util.TreeMap<>(s.updateCounters());
             counters.keySet().removeAll(tables);
-            TargetState r = s.withUpdateCounters(counters);
+            // its rows are the backup's rows: a later comparison counts them as there, not written since
+            TargetState r = s.withUpdateCounters(counters).withRecoveredXid(xid);
             if (!changed || s.alarm() == null) {
                 return r;
             }

@@ -78,9 +78,4 @@ public record SnapshotFacts(String snapshot, Map<String, String> tableFiles, Map
     public static long oidOf(String tableFile) {
         return Long.parseLong(tableFile.substring(0, tableFile.indexOf(':')));
     }
-
-    /** The file node part of a {@code tableFiles} value. */
-    public static long fileNodeOf(String tableFile) {
-        return Long.parseLong(tableFile.substring(tableFile.indexOf(':') + 1));
-    }
 }

@@ -85,7 +85,8 @@ final class InsertAtOnce {
                 c.rollback();
                 log.info("recover {}: compared {} tables with {}; nothing to apply", target.name(), plans.size(),
                         archive.getFileName());
-                return new Recover.Result(archive.toString(), done, false, Optional.empty(), Recover.took(started));
+                return new Recover.Result(archive.toString(), done, false, Optional.empty(), Recover.took(started),
+                        Recover.LargeObjectsReport.NONE, List.of(), Map.of(), 0);
             }
             if (triggers.replica()) {
                 ForeignKeys.check(c, done.stream().filter(t -> t.inserted() > 0).map(Recover.TableReport::table).toList(), xid);
@@ -97,8 +98,8 @@ final class InsertAtOnce {
             throw Recover.rolledBack(c, target, safety, e);
         }
         Recover.logApplied(target, archive, done);
-        return new Recover.Result(archive.toString(), done, true, saved, Recover.took(started), Recover.LargeObjectsReport.NONE, List.of(),
-                Map.of(), xid);
+        return new Recover.Result(archive.toString(), done, true, saved, Recover.took(started),
+                Recover.LargeObjectsReport.NONE, List.of(), Map.of(), xid);
     }
 
     /**

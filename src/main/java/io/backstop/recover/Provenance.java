@@ -66,11 +66,6 @@ final class Provenance {
         return new Provenance(snapshot, why != null, why, facts, next, List.copyOf(recovered));
     }
 
-    /** Whether the backup says which rows were there (manifests written before it do not). */
-    boolean known() {
-        return otherDatabase || snapshot.isPresent();
-    }
-
     /**
      * SQL true when the live row {@code alias} was there at the backup (or put back by recover). Where
      * the backup cannot say, every live row counts as there: the comparison Backstop made before it knew.
@@ -100,13 +95,15 @@ final class Provenance {
         if (file == null || snapshot.isEmpty()) {
             return Optional.empty();
         }
-        long oid = Jdbc.number(c, "SELECT '" + p.quoted.replace("'", "''") + "'::regclass::oid::bigint");
-        if (oid != SnapshotFacts.oidOf(file)) {
-            return Optional.of(p.quoted + " was dropped and created again (OID " + oid + ", was "
+        String now = SnapshotFacts.tableFiles(c, List.of(p.quoted)).get(p.quoted);
+        if (now == null || now.equals(file)) {
+            return Optional.empty();
+        }
+        if (SnapshotFacts.oidOf(now) != SnapshotFacts.oidOf(file)) {
+            return Optional.of(p.quoted + " was dropped and created again (OID " + SnapshotFacts.oidOf(now) + ", was "
                     + SnapshotFacts.oidOf(file) + ")");
         }
-        long node = Jdbc.number(c, "SELECT relfilenode::bigint FROM pg_class WHERE oid = " + oid);
-        if (node != SnapshotFacts.fileNodeOf(file) && Jdbc.number(c, "SELECT count(*) FROM (SELECT 1 FROM ONLY "
+        if (Jdbc.number(c, "SELECT count(*) FROM (SELECT 1 FROM ONLY "
                 + p.quoted + " l WHERE " + wasThere("l") + " LIMIT 1) x") == 0) {
             return Optional.of(p.quoted + " was truncated and every row in it was written since the backup");
         }

@@ -79,10 +79,6 @@ public final class Recover {
             recoveredXids = List.copyOf(recoveredXids);
         }
 
-        public Request(Resolver.Resolved backup, List<String> tables, boolean apply, boolean missing, boolean changed,
-                Restore.Confirmation confirmation) {
-            this(backup, tables, apply, missing, changed, OnCollision.REFUSE, false, List.of(), confirmation);
-        }
     }
 
     /**
@@ -95,12 +91,6 @@ public final class Recover {
             long missing, long changed, long onlyLive, List<String> missingSamples, List<String> changedSamples,
             long inserted, long updated, boolean recreated, Optional<String> reset, long collisions,
             List<String> collisionSamples, List<String> notes) {
-        public TableReport(String table, boolean existsLive, boolean primaryKey, long backupRows, long liveRows,
-                long missing, long changed, long onlyLive, List<String> missingSamples, List<String> changedSamples,
-                long inserted, long updated, boolean recreated) {
-            this(table, existsLive, primaryKey, backupRows, liveRows, missing, changed, onlyLive, missingSamples,
-                    changedSamples, inserted, updated, recreated, Optional.empty(), 0, List.of(), List.of());
-        }
     }
 
     public static final long NOT_COMPARED = -1;
@@ -124,18 +114,10 @@ public final class Recover {
             notRecreated = Map.copyOf(notRecreated);
         }
 
-        Result(String backupFile, List<TableReport> tables, boolean applied, Optional<Path> safetyBackup,
-                Duration duration) {
-            this(backupFile, tables, applied, safetyBackup, duration, LargeObjectsReport.NONE, List.of(), Map.of(), 0);
-        }
 
         public boolean nothingToDo() {
             return largeObjects.missing() == 0 && tables.stream().allMatch(t -> t.existsLive() && t.missing() == 0
                     && t.changed() <= 0 && t.collisions() == 0);
-        }
-
-        public long collisions() {
-            return tables.stream().mapToLong(TableReport::collisions).sum();
         }
     }
 
@@ -208,7 +190,8 @@ public final class Recover {
             SafetyBackup safety = new SafetyBackup(backup, target, liveTables);
             safety.start();
             try {
-                return apply(c, target, archive, plans, request, provenance, triggers, safety, started);
+                return apply(c, target, archive, plans, request, provenance, triggers, safety, started,
+                        withLargeObjects ? Optional.of(objects) : Optional.empty());
             } catch (SQLException | RuntimeException e) {
                 throw rolledBack(c, target, safety, e);
             }
@@ -254,7 +237,8 @@ public final class Recover {
      * backup is verified.
      */
     private Result apply(Connection c, Target target, Path archive, List<TablePlan> plans, Request request,
-            Provenance provenance, Triggers triggers, SafetyBackup safety, long started) throws SQLException {
+            Provenance provenance, Triggers triggers, SafetyBackup safety, long started,
+            Optional<LargeObjectsReport> comparedObjects) throws SQLException {
         boolean altersTables = !triggers.replica() && request.onCollision() == OnCollision.REKEY_NEW
                 && plans.stream().anyMatch(p -> p.collisions > 0);
         if (triggers.needsLocks() || altersTables) {
@@ -317,8 +301,12 @@ public final class Recover {
         List<String> recreatedObjects = new ArrayList<>();
         Map<String, String> notRecreated = new LinkedHashMap<>();
         Recreate.createDependents(c, dependents, notRecreated, recreatedObjects);
-        LargeObjectsReport objects = request.largeObjects() || LargeObjects.referencedBy(c, new ArrayList<>(written))
-                ? LargeObjects.run(c, tools, reader, archive, settings.pgDump().timeout(), true) : LargeObjectsReport.NONE;
+        // The archive's large objects are read again only to write what the comparison found missing, or for a
+        // recreated table that holds their OIDs (it could not be looked at before it existed).
+        boolean putBack = comparedObjects.isPresent() ? comparedObjects.get().missing() > 0
+                : LargeObjects.referencedBy(c, done.stream().filter(TableReport::recreated).map(TableReport::table).toList());
+        LargeObjectsReport objects = putBack ? LargeObjects.run(c, tools, reader, archive, settings.pgDump().timeout(),
+                true) : LargeObjectsReport.NONE;
         triggers.restore(c);
         if (triggers.replica() || keysMoved) {
             ForeignKeys.check(c, written, xid);
@@ -372,10 +360,6 @@ public final class Recover {
 
     static Duration took(long started) {
         return Duration.ofNanos(System.nanoTime() - started);
-    }
-
-    static String describe(List<TableReport> reports, boolean missing, boolean changed) {
-        return describe(reports, missing, changed, OnCollision.REFUSE);
     }
 
     static String describe(List<TableReport> reports, boolean missing, boolean changed, OnCollision onCollision) {

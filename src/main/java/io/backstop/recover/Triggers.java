@@ -141,7 +141,7 @@ final class Triggers {
     }
 
     /** Why a trigger could not be disabled: the login does not own the table and may not act as a replica. */
-    static BackstopException cannotDisable(SQLException e) {
+    private static BackstopException cannotDisable(SQLException e) {
         return new BackstopException(ExitCode.USAGE, "recover writes the backup's values without firing the"
                 + " tables' triggers, and this login can neither act as a replica nor disable them (" + e.getMessage()
                 + "); allowed: a superuser, GRANT SET ON PARAMETER session_replication_role TO the login"

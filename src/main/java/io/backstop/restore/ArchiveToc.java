@@ -6,7 +6,9 @@ import io.backstop.catalog.Archive;
 import io.backstop.pg.PgTools;
 import io.backstop.pg.ProcessRunner;
 import java.io.ByteArrayOutputStream;
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -23,7 +25,7 @@ import java.util.regex.Pattern;
  * entries: "3202; 1259 16399 INDEX public t_outer postgres". The object type may be several
  * words, so known multi-word types are matched first.
  */
-final class ArchiveToc {
+public final class ArchiveToc {
     private static final Pattern LINE = Pattern.compile("^(\\d+); (\\d+) (\\d+) (.*)$");
     /** Multi-word entry types pg_dump writes, longest first so "MATERIALIZED VIEW DATA" wins over "MATERIALIZED VIEW". */
     private static final List<String> MULTI_WORD = java.util.stream.Stream.of(
@@ -37,7 +39,7 @@ final class ArchiveToc {
             "STDSTRINGS").sorted(Comparator.comparingInt(String::length).reversed()).toList();
 
     /** One entry; {@code schema} is "-" for objects outside schemas. */
-    record Entry(int id, String line, String type, String schema, String tag, String owner) {
+    public record Entry(int id, String line, String type, String schema, String tag, String owner) {
         String describe() {
             return type + " " + (schema.equals("-") ? "" : schema + ".") + tag;
         }
@@ -49,7 +51,7 @@ final class ArchiveToc {
         this.entries = entries;
     }
 
-    static ArchiveToc read(PgTools tools, Archive reader, Path archive, Duration timeout) {
+    public static ArchiveToc read(PgTools tools, Archive reader, Path archive, Duration timeout) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         ProcessRunner runner = new ProcessRunner();
         ProcessRunner.Spec spec = reader.pgRestore(List.of(tools.pgRestore().toString(), "--create",
@@ -91,6 +93,42 @@ final class ArchiveToc {
     /** The DATABASE entry's tag: the database's name when it was dumped. */
     Optional<String> databaseName() {
         return entries.values().stream().filter(e -> e.type().equals("DATABASE")).map(Entry::tag).findFirst();
+    }
+
+    /** Entries of one type, in the archive's order ("BLOBS": the large objects' data). */
+    public List<Entry> ofType(String type) {
+        return entries.values().stream().filter(e -> e.type().equals(type)).toList();
+    }
+
+    /**
+     * pg_restore of only {@code chosen} (a list file given with --use-list, removed afterwards), with
+     * {@code options} before it and its output to {@code stdout}; returns its result for the caller to judge.
+     */
+    public static ProcessRunner.Result restoreOnly(PgTools tools, Archive reader, Path archive, List<Entry> chosen,
+            List<String> options, Duration timeout, ProcessRunner.InputStreamSink stdout) {
+        Path list = null;
+        try {
+            list = Files.createTempFile("backstop-toc-", ".list");
+            StringBuilder lines = new StringBuilder();
+            chosen.forEach(e -> lines.append(e.line()).append('\n'));
+            Files.writeString(list, lines, StandardCharsets.UTF_8);
+            List<String> command = new ArrayList<>(List.of(tools.pgRestore().toString()));
+            command.addAll(options);
+            command.add("--use-list=" + list);
+            return new ProcessRunner().run(reader.pgRestore(command, archive, Map.of(), timeout).withStdout(stdout),
+                    p -> { });
+        } catch (IOException e) {
+            throw new BackstopException(ExitCode.STORAGE, "cannot write a temporary pg_restore list file: "
+                    + e.getMessage(), e);
+        } finally {
+            if (list != null) {
+                try {
+                    Files.deleteIfExists(list);
+                } catch (IOException ignored) {
+                    // a few bytes in the system's temporary directory, which cleans itself
+                }
+            }
+        }
     }
 
     /** Entries that describe the database itself: its creation, properties, comment, grants and labels. */

@@ -6,10 +6,8 @@ import io.backstop.catalog.Archive;
 import io.backstop.pg.PgTools;
 import io.backstop.pg.ProcessRunner;
 import java.io.ByteArrayOutputStream;
-import java.io.IOException;
 import java.nio.charset.Charset;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.SQLException;
@@ -18,7 +16,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 import java.util.Optional;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -57,33 +54,14 @@ public final class DatabaseProperties {
         if (name.isEmpty()) {
             return new DatabaseProperties("", Optional.empty(), List.of());
         }
-        Path list = null;
-        try {
-            list = Files.createTempFile("backstop-toc-", ".list");
-            StringBuilder lines = new StringBuilder();
-            toc.databaseEntries().forEach(e -> lines.append(e.line()).append('\n'));
-            Files.writeString(list, lines, StandardCharsets.UTF_8);
-            ByteArrayOutputStream script = new ByteArrayOutputStream();
-            ProcessRunner.Spec spec = reader.pgRestore(List.of(tools.pgRestore().toString(), "--create",
-                    "--use-list=" + list, "--file=-"), archive, Map.of(), timeout)
-                    .withStdout(in -> in.transferTo(script));
-            ProcessRunner.Result result = new ProcessRunner().run(spec, p -> { });
-            if (result.exitCode() != 0) {
-                throw new BackstopException(ExitCode.BAD_BACKUP, "cannot read the database properties of " + archive
-                        + " (pg_restore exit code " + result.exitCode() + "):\n    " + result.stderrTail());
-            }
-            return parse(name.get(), script.toByteArray());
-        } catch (IOException e) {
-            throw new BackstopException(ExitCode.STORAGE, "cannot write a temporary list file: " + e.getMessage(), e);
-        } finally {
-            if (list != null) {
-                try {
-                    Files.deleteIfExists(list);
-                } catch (IOException ignored) {
-                    // a few bytes in tmp
-                }
-            }
+        ByteArrayOutputStream script = new ByteArrayOutputStream();
+        ProcessRunner.Result result = ArchiveToc.restoreOnly(tools, reader, archive, toc.databaseEntries(),
+                List.of("--create", "--file=-"), timeout, in -> in.transferTo(script));
+        if (result.exitCode() != 0) {
+            throw new BackstopException(ExitCode.BAD_BACKUP, "cannot read the database properties of " + archive
+                    + " (pg_restore exit code " + result.exitCode() + "):\n    " + result.stderrTail());
         }
+        return parse(name.get(), script.toByteArray());
     }
 
     /** Parses pg_restore's script, which is written in the archive's encoding (its SET client_encoding). */

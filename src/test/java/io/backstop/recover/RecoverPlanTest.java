@@ -51,14 +51,20 @@ class RecoverPlanTest {
         assertThat(names(TablePlan.ordered(named, Map.of()))).containsExactly("public.parent", "public.child");
     }
 
+    /** A comparison with no collision, before any apply. */
+    private static Recover.TableReport report(String table, boolean live, boolean key, long backup, long liveRows,
+            long missing, long changed) {
+        return new Recover.TableReport(table, live, key, backup, liveRows, missing, changed, 0, List.of(), List.of(), 0, 0,
+                false, java.util.Optional.empty(), 0, List.of(), List.of());
+    }
+
     @Test
     void theQuestionNamesEveryChangeAndSaysNewRowsAreKept() {
         List<Recover.TableReport> reports = List.of(
-                new Recover.TableReport("public.users", true, true, 100, 60, 40, 3, 0, List.of(), List.of(), 0, 0, false),
-                new Recover.TableReport("public.audit", false, false, 7, 0, 0, 0, 0, List.of(), List.of(), 0, 0, false));
-        assertThat(Recover.describe(reports, true, false)).isEqualTo("INSERT 40 missing rows into public.users,"
+                report("public.users", true, true, 100, 60, 40, 3), report("public.audit", false, false, 7, 0, 0, 0));
+        assertThat(Recover.describe(reports, true, false, Recover.OnCollision.REFUSE)).isEqualTo("INSERT 40 missing rows into public.users,"
                 + " RECREATE public.audit with 7 rows (rows written since the backup are kept)");
-        assertThat(Recover.describe(reports.subList(0, 1), true, true))
+        assertThat(Recover.describe(reports.subList(0, 1), true, true, Recover.OnCollision.REFUSE))
                 .isEqualTo("INSERT 40 missing rows into public.users RESET 3 changed rows"
                         + " (rows written since the backup are kept)");
     }
