@@ -28,7 +28,7 @@ class LayeringTest {
      */
     static final List<String> LAYERS = List.of(
             "Main", "cli", "app", "http", "schedule",
-            "recover", "verify", "restore", "backup", "offsite", "retention", "counts", "guard",
+            "recover", "verify", "pitr", "restore", "backup", "offsite", "retention", "counts", "guard",
             "catalog", "crypt", "pg", "files", "config",
             "base");
 

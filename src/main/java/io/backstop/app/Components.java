@@ -199,7 +199,13 @@ public final class Components {
     public Daemon daemon(Reporter reporter) {
         return new Daemon(settings, backup(), check(), prune(), drill(), layout, catalog(), offsite(),
                 offsite().map(o -> new OffsiteProcess(invocation.env(), configFile, settings.pgDump().timeout(),
-                        manifests().json())), reporter, invocation.clock());
+                        manifests().json())), pitr(reporter), reporter, invocation.clock());
+    }
+
+    /** WAL streaming and base backups of the targets with PITR on, reporting to {@code listener}. */
+    public io.backstop.pitr.Pitr pitr(io.backstop.pitr.Pitr.Listener listener) {
+        return new io.backstop.pitr.Pitr(settings.targets(), layout, tools(), manifests().json(), invocation.clock(),
+                listener);
     }
 
     /** What /health and /metrics know before the daemon's first event: what is on disk. */

@@ -55,7 +55,12 @@ import org.slf4j.LoggerFactory;
  */
 public final class Backup {
     private static final Logger log = LoggerFactory.getLogger(Backup.class);
-    private static final String EXPORT_SNAPSHOT = "SELECT pg_export_snapshot()";
+    /**
+     * The snapshot, and the WAL insert position right after it was taken (none on a standby): a replay
+     * of the WAL archive to about there reproduces what the dump saw (the PITR drill).
+     */
+    private static final String EXPORT_SNAPSHOT = "SELECT pg_export_snapshot(), CASE WHEN pg_is_in_recovery()"
+            + " THEN NULL ELSE pg_current_wal_insert_lsn()::text END";
 
     private final Settings settings;
     private final BackupLayout layout;
@@ -154,12 +159,12 @@ public final class Backup {
             Database.lockTimeout(snapshotConnection, settings.pgDump().lockWaitTimeout());
             ServerInfo server = ServerInfo.read(snapshotConnection);
             tools.requireDumpCanRead(server.version());
-            String snapshot = exportSnapshot(snapshotConnection);
+            String[] exported = exportSnapshot(snapshotConnection);
             List<CountedTable> tables = counter.resolve(snapshotConnection, rowCountsFor(request));
             Taken taken = dumpCountAndVerify(target, request, place, db, passfile, runner, pgDump, snapshotConnection,
-                    snapshot, tables, progress);
+                    exported[0], tables, progress);
             Kept kept = keep(place, taken.verified().sha256());
-            Manifest manifest = manifest(target, request, place, server, started, startNanos, kept, taken);
+            Manifest manifest = manifest(target, request, place, server, started, startNanos, kept, taken, exported[1]);
             // Manifest first: a crash between the two renames leaves an orphan manifest (swept at start),
             // never a final dump without one.
             manifests.write(place.finalFile(), manifest);
@@ -269,7 +274,7 @@ public final class Backup {
     }
 
     private Manifest manifest(Target target, Request request, Placement place, ServerInfo server, Instant started,
-            long startNanos, Kept kept, Taken taken) throws IOException {
+            long startNanos, Kept kept, Taken taken, String walLsn) throws IOException {
         Instant finished = clock.instant();
         return Manifest.builder().sequence(nextSequence(target.name())).target(target.name())
                 .database(target.database()).host(target.host()).port(target.port())
@@ -280,7 +285,7 @@ public final class Backup {
                 .durationSeconds(Duration.ofNanos(System.nanoTime() - startNanos).toMillis() / 1000.0)
                 .sizeBytes(kept.size()).sha256(kept.sha256())
                 .compress(place.compression().describe() + (place.encrypt() ? "; encrypted with age" : ""))
-                .rowCounts(taken.rowCounts()).snapshotFacts(taken.facts())
+                .rowCounts(taken.rowCounts()).snapshotFacts(taken.facts().atWalLsn(walLsn))
                 .verification(new Manifest.Verification(Verifier.METHOD, "passed", finished,
                         taken.verified().tableDataEntries()))
                 .countMethod(Manifest.COUNT_METHOD).fileModifiedAt(Files.getLastModifiedTime(kept.file()).toInstant())
@@ -294,13 +299,14 @@ public final class Backup {
                 .mapToLong(Manifest::sequence).max().orElse(0) + 1;
     }
 
-    private static String exportSnapshot(Connection c) throws SQLException {
+    /** The exported snapshot's name and the WAL position just after it (null on a standby). */
+    private static String[] exportSnapshot(Connection c) throws SQLException {
         c.setAutoCommit(false);
         c.setTransactionIsolation(Connection.TRANSACTION_REPEATABLE_READ);
         c.setReadOnly(true);
         try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery(EXPORT_SNAPSHOT)) {
             rs.next();
-            return rs.getString(1);
+            return new String[] {rs.getString(1), rs.getString(2)};
         }
     }
 

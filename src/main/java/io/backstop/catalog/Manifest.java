@@ -87,7 +87,7 @@ public record Manifest(
 
     /** What the dump's snapshot said besides counts; empty facts for a manifest written before they were kept. */
     public SnapshotFacts facts() {
-        return snapshotFacts == null ? new SnapshotFacts(null, null, null, null) : snapshotFacts;
+        return snapshotFacts == null ? new SnapshotFacts(null, null, null, null, null) : snapshotFacts;
     }
 
     public long totalRows() {

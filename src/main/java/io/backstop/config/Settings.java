@@ -108,9 +108,29 @@ public record Settings(
         }
     }
 
+    /**
+     * Point-in-time recovery for one target: WAL streamed through the physical replication slot
+     * {@code slot} and base backups every {@code baseBackupEvery}, the newest {@code baseBackupKeep}
+     * kept. {@code maxLag}: /health says WAL_STALE when nothing arrived for this long while the server
+     * writes. {@code slotAlertBytes}: WAL the slot may hold back on the server before the alert fires.
+     */
+    public record Pitr(boolean enabled, String slot, Duration maxLag, Duration baseBackupEvery, int baseBackupKeep,
+            long slotAlertBytes) {
+        public static final Pitr OFF = new Pitr(false, "", Duration.ofMinutes(5), Duration.ofDays(1), 2, 1L << 30);
+    }
+
     /** One database to back up. {@code password} never prints. */
     public record Target(String name, String host, int port, String database, String user,
-            Secret password, String sslmode, Duration connectTimeout) {
+            Secret password, String sslmode, Duration connectTimeout, Pitr pitr) {
+
+        public Target(String name, String host, int port, String database, String user, Secret password,
+                String sslmode, Duration connectTimeout) {
+            this(name, host, port, database, user, password, sslmode, connectTimeout, Pitr.OFF);
+        }
+
+        public Target withPitr(Pitr settings) {
+            return new Target(name, host, port, database, user, password, sslmode, connectTimeout, settings);
+        }
 
         /** host:port/database as the operator would recognise it; no credentials. */
         public String describe() {

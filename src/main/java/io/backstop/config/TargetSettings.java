@@ -16,6 +16,7 @@ import java.util.regex.Pattern;
 /** {@code backstop.targets}: the databases to back up, each over {@code target-defaults}, names unique. */
 final class TargetSettings {
     private static final Pattern TARGET_NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_-]{0,62}");
+    private static final Pattern SLOT_NAME = Pattern.compile("[a-z0-9_]{1,63}");
 
     private TargetSettings() {
     }
@@ -57,8 +58,45 @@ final class TargetSettings {
                     v.string("user", s -> !s.isBlank(), "a role name"),
                     password,
                     v.string("sslmode", SettingsLoader.SSLMODES::contains, "one of " + String.join(", ", new TreeSet<>(SettingsLoader.SSLMODES))),
-                    v.duration("connect-timeout", Duration.ofSeconds(1))));
+                    v.duration("connect-timeout", Duration.ofSeconds(1)),
+                    pitr(name, c, list.get(i), problems, ROOT + "." + prefix)));
         }
         return targets;
+    }
+
+    /** {@code pitr} of one target: its own block over the global one. */
+    private static Settings.Pitr pitr(String target, Config c, ConfigObject own, Problems problems, String where) {
+        Config global = c.getConfig("pitr");
+        Config pc = global;
+        String prefix = ROOT + ".pitr.";
+        if (own.containsKey("pitr")) {
+            try {
+                pc = own.toConfig().getConfig("pitr").withFallback(global);
+                prefix = where + ".pitr.";
+                for (String k : own.toConfig().getConfig("pitr").root().keySet()) {
+                    if (!global.root().containsKey(k)) {
+                        problems.add(prefix + k, "unknown key; allowed: " + String.join(", ",
+                                new TreeSet<>(global.root().keySet())), own.get("pitr").origin());
+                    }
+                }
+            } catch (ConfigException.WrongType e) {
+                problems.add(where + ".pitr", "must be an object like { enabled = true }", e.origin());
+            }
+        }
+        Values v = new Values(pc, problems, prefix);
+        String slot = v.string("slot", s -> s.isEmpty() || SLOT_NAME.matcher(s).matches(),
+                "empty (backstop_<target>) or 1-63 lower-case letters, digits and '_' (a replication slot name)");
+        return new Settings.Pitr(v.bool("enabled"),
+                slot.isEmpty() ? defaultSlot(target) : slot,
+                v.duration("max-lag", Duration.ofSeconds(1)),
+                v.duration("base-backup.every", Duration.ofMinutes(1)),
+                v.intRange("base-backup.keep", 1, 1000),
+                v.bytes("slot-alert", 16L << 20, Long.MAX_VALUE, "at least 16MiB, e.g. 1GiB"));
+    }
+
+    /** backstop_ and the target's name as a slot may spell it: lower case, '-' as '_'. */
+    static String defaultSlot(String target) {
+        String name = "backstop_" + target.toLowerCase(java.util.Locale.ROOT).replace('-', '_');
+        return name.length() > 63 ? name.substring(0, 63) : name;
     }
 }

@@ -44,6 +44,7 @@ final class UnknownKeys {
         if (mine.hasPath("targets") && mine.getValue("targets").valueType() == ConfigValueType.LIST) {
             Set<String> targetKeys = new HashSet<>(known.getConfig("target-defaults").root().keySet());
             targetKeys.add("name");
+            targetKeys.add("pitr"); // its keys are checked against backstop.pitr where it is read
             List<? extends ConfigValue> list = mine.getList("targets");
             for (int i = 0; i < list.size(); i++) {
                 if (list.get(i) instanceof ConfigObject object) {

@@ -17,7 +17,8 @@ import java.util.List;
  * backup yet is ok during the start-up grace.
  */
 public final class Health {
-    public enum Reason { DATA_DROP, FAILING, STALE, NO_BACKUP, DRILL_FAILED, DRILL_NOT_RUN, BACKUP_DAMAGED, OFFSITE_STALE }
+    public enum Reason { DATA_DROP, FAILING, STALE, NO_BACKUP, DRILL_FAILED, DRILL_NOT_RUN, BACKUP_DAMAGED, OFFSITE_STALE,
+        WAL_STALE, WAL_GAP }
 
     private final Settings settings;
     private final HealthState state;
@@ -33,7 +34,8 @@ public final class Health {
 
     @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
     public record TargetHealth(String target, String status, List<Reason> reasons, Instant newestVerifiedBackup,
-            Long ageSeconds, boolean backupInProgress, String lastError, List<Drop> drops, String recover) {
+            Long ageSeconds, boolean backupInProgress, String lastError, List<Drop> drops, String recover,
+            io.backstop.pitr.Pitr.Status pitr) {
     }
 
     @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
@@ -76,10 +78,18 @@ public final class Health {
                     > settings.offsite().get().maxLag().toSeconds()) {
                 reasons.add(Reason.OFFSITE_STALE);
             }
+            io.backstop.pitr.Pitr.Status wal = t.pitr().enabled() ? state.pitr(t.name()) : null;
+            if (wal != null && wal.stale()) {
+                reasons.add(Reason.WAL_STALE);
+            }
+            if (wal != null && (wal.window().open() || wal.window().from() == null
+                    && Duration.between(startedAt, now).compareTo(settings.startupGrace()) > 0)) {
+                reasons.add(Reason.WAL_GAP); // a gap, or still no recoverable window after the start-up grace
+            }
             healthy &= reasons.isEmpty();
             targets.add(new TargetHealth(t.name(), reasons.isEmpty() ? "ok" : "failing", reasons, f.lastSuccess(), age,
                     f.inProgress(), f.lastAttemptFailed() ? f.lastError() : null, f.drops(),
-                    f.alarm() ? Drop.recoverCommand(t.name(), f.drops()).orElse(null) : null));
+                    f.alarm() ? Drop.recoverCommand(t.name(), f.drops()).orElse(null) : null, wal));
         }
         return new Report(healthy ? "ok" : "failing", targets);
     }

@@ -38,6 +38,17 @@ public final class HealthState implements Reporter {
     private final Map<String, Double> drillSeconds = new ConcurrentHashMap<>();
     private final Map<String, Double> drillBytes = new ConcurrentHashMap<>();
     private final Map<String, OffsiteFacts> offsite = new ConcurrentHashMap<>();
+    private final Map<String, io.backstop.pitr.Pitr.Status> pitr = new ConcurrentHashMap<>();
+
+    @Override
+    public void pitr(String target, io.backstop.pitr.Pitr.Status status) {
+        pitr.put(target, status);
+    }
+
+    /** The newest PITR reading of {@code target}; null before the first (or with PITR off). */
+    public io.backstop.pitr.Pitr.Status pitr(String target) {
+        return pitr.get(target);
+    }
 
     /**
      * A target's offsite copies: when a sync last succeeded, since when the newest local backup

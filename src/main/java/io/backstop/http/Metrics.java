@@ -105,6 +105,9 @@ public final class Metrics {
                     .register(registry);
             Gauge.builder("backstop.restore.drill.restored.size", state, s -> s.drillRestoredBytes(name)).baseUnit("bytes")
                     .tag("target", name).description("Size of the database the last drill restored").register(registry);
+            if (t.pitr().enabled()) {
+                pitrGauges(t);
+            }
             for (String result : List.of("success", "failure")) {
                 FunctionCounter.builder("backstop.backup.runs", state, s -> s.runs(name, result))
                         .tags("target", name, "result", result).description("Backup attempts by result").register(registry);
@@ -118,6 +121,43 @@ public final class Metrics {
                         .register(registry);
             }
         }
+    }
+
+    /** WAL streaming, base backups and the recoverable window of a target with PITR on. */
+    private void pitrGauges(Settings.Target t) {
+        String name = t.name();
+        pitrGauge("backstop.wal.last.received.timestamp", t, "seconds", p -> epoch(p.lastReceivedAt()),
+                "When the WAL archive last held everything the server had written, or received more (0: never)");
+        pitrGauge("backstop.wal.receive.lag", t, "bytes", p -> p.receiveLagBytes(),
+                "WAL the server has written and the archive has not yet flushed");
+        pitrGauge("backstop.wal.slot.retained", t, "bytes", p -> p.slotRetainedBytes(),
+                "WAL the replication slot holds back on the database server's disk");
+        pitrGauge("backstop.wal.streaming", t, null, p -> p.streaming() ? 1 : 0, "1 while pg_receivewal streams");
+        pitrGauge("backstop.wal.archive.size", t, "bytes", p -> p.window().archiveBytes(),
+                "Bytes of WAL kept in the archive");
+        pitrGauge("backstop.basebackup.last.success.timestamp", t, "seconds", p -> epoch(p.lastBaseBackup()),
+                "When the newest verified base backup finished (0: none)");
+        pitrGauge("backstop.pitr.window.start.timestamp", t, "seconds", p -> epoch(p.window().from()),
+                "The earliest moment the target can be recovered to with an unbroken archive up to now (0: none)");
+        pitrGauge("backstop.pitr.gaps", t, null, p -> p.window().gaps().size(),
+                "Holes in the kept WAL archive and recorded gaps (lost slot, WAL removed before it arrived)");
+        Gauge.builder("backstop.wal.slot.alert", () -> t.pitr().slotAlertBytes()).baseUnit("bytes").tag("target", name)
+                .description("Configured pitr.slot-alert: retained WAL at which the alert fires").register(registry);
+        Gauge.builder("backstop.pitr.max.lag", () -> t.pitr().maxLag().toSeconds()).baseUnit("seconds")
+                .tag("target", name).description("Configured pitr.max-lag: the wait at which /health says WAL_STALE")
+                .register(registry);
+    }
+
+    private void pitrGauge(String metric, Settings.Target t, String unit,
+            java.util.function.ToDoubleFunction<io.backstop.pitr.Pitr.Status> value, String description) {
+        Gauge.Builder<HealthState> b = Gauge.builder(metric, state, s -> {
+            io.backstop.pitr.Pitr.Status p = s.pitr(t.name());
+            return p == null ? 0 : value.applyAsDouble(p);
+        }).tag("target", t.name()).description(description);
+        if (unit != null) {
+            b.baseUnit(unit);
+        }
+        b.register(registry);
     }
 
     /** The Prometheus text exposition; brings the per-table series up to date first. */

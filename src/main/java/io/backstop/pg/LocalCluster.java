@@ -34,14 +34,37 @@ public final class LocalCluster implements AutoCloseable {
     private final Path data;
     private final int port;
     private final String password;
+    private final java.util.Map<String, String> settings;
     private boolean running;
 
-    private LocalCluster(Path bin, Path dir, int port, String password) {
+    private LocalCluster(Path bin, Path dir, int port, String password, java.util.Map<String, String> settings) {
         this.bin = bin;
         this.dir = dir;
         this.data = dir.resolve("data");
         this.port = port;
         this.password = password;
+        java.util.Map<String, String> all = new java.util.LinkedHashMap<>();
+        all.put("fsync", "off");
+        all.put("wal_level", "minimal");
+        all.put("max_wal_senders", "0");
+        all.put("max_wal_size", "1GB");
+        all.put("full_page_writes", "off");
+        all.put("synchronous_commit", "off");
+        all.put("max_connections", "100");
+        all.putAll(settings);
+        this.settings = java.util.Map.copyOf(all);
+    }
+
+    /**
+     * A cluster that streams WAL like a production server: wal_level replica, WAL senders and slots, full
+     * page writes, fsync off; {@code more} settings on top (e.g. max_slot_wal_keep_size).
+     */
+    public static LocalCluster startReplicating(Path binDir, String password, java.util.Map<String, String> more) {
+        java.util.Map<String, String> s = new java.util.LinkedHashMap<>(java.util.Map.of("wal_level", "replica",
+                "max_wal_senders", "10", "max_replication_slots", "10", "full_page_writes", "on",
+                "synchronous_commit", "on"));
+        s.putAll(more);
+        return start(binDir, password, Path.of("/tmp"), s);
     }
 
     /** The prefix of every cluster directory: what {@link #sweep} looks for. */
@@ -55,11 +78,15 @@ public final class LocalCluster implements AutoCloseable {
 
     /** initdb and start in a new directory under {@code parent}. */
     public static LocalCluster start(Path binDir, String password, Path parent) {
+        return start(binDir, password, parent, java.util.Map.of());
+    }
+
+    private static LocalCluster start(Path binDir, String password, Path parent, java.util.Map<String, String> settings) {
         try {
             Files.createDirectories(parent);
             Path dir = Files.createTempDirectory(parent, DIR_PREFIX);
             Files.writeString(dir.resolve(OWNER), ProcessOwner.current(), StandardCharsets.UTF_8);
-            LocalCluster cluster = new LocalCluster(binDir, dir, freePort(), password);
+            LocalCluster cluster = new LocalCluster(binDir, dir, freePort(), password, settings);
             try {
                 cluster.init();
                 cluster.startServer();
@@ -157,18 +184,21 @@ public final class LocalCluster implements AutoCloseable {
     public synchronized void startServer() {
         // TCP only: a Unix socket's path may not exceed 107 bytes, and the cluster may live under any
         // backup directory. Nothing connects through a socket; pg_ctl -w waits on postmaster.pid.
-        String options = "-p " + port + " -c unix_socket_directories='' -c listen_addresses=127.0.0.1 -c fsync=off"
-                + " -c wal_level=minimal"
-                + " -c max_wal_senders=0 -c max_wal_size=1GB"
-                + " -c full_page_writes=off -c synchronous_commit=off -c max_connections=100";
+        StringBuilder options = new StringBuilder("-p " + port + " -c unix_socket_directories='' -c listen_addresses=127.0.0.1");
+        settings.forEach((k, v) -> options.append(" -c ").append(k).append('=').append(v));
         running = true; // from here on, close() stops whatever pg_ctl managed to start
         asPostgres(List.of(bin.resolve("pg_ctl").toString(), "-D", data.toString(), "-l", dir.resolve("log").toString(),
-                "-w", "-t", "60", "-o", options, "start"));
+                "-w", "-t", "60", "-o", options.toString(), "start"));
     }
 
     public synchronized void stopServer() {
+        stopServer("fast");
+    }
+
+    /** Stops the server with pg_ctl's {@code mode}: fast, or immediate (a crash: no checkpoint, recovery at the next start). */
+    public synchronized void stopServer(String mode) {
         if (running) {
-            asPostgres(List.of(bin.resolve("pg_ctl").toString(), "-D", data.toString(), "-m", "fast", "-w", "stop"));
+            asPostgres(List.of(bin.resolve("pg_ctl").toString(), "-D", data.toString(), "-m", mode, "-w", "stop"));
             running = false;
         }
     }

@@ -23,11 +23,13 @@ import java.util.TreeMap;
  * <li>{@code watched}: the counts the alarm watches besides rows ({@link Watched});</li>
  * <li>{@code updates}: each table's cumulative updated-row counter from the statistics collector
  * ({@code n_tup_upd}), to find mass updates between two observations.</li>
+ * <li>{@code walLsn}: the server's WAL insert position read right after the snapshot was taken (none
+ * on a standby); a replay of the WAL archive to there shows what the snapshot saw.</li>
  * </ul>
  */
 @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
 public record SnapshotFacts(String snapshot, Map<String, String> tableFiles, Map<String, Long> watched,
-        Map<String, Long> updates) {
+        Map<String, Long> updates, String walLsn) {
     public SnapshotFacts {
         tableFiles = tableFiles == null ? Map.of() : java.util.Collections.unmodifiableMap(new TreeMap<>(tableFiles));
         watched = watched == null ? Map.of() : java.util.Collections.unmodifiableMap(new TreeMap<>(watched));
@@ -56,7 +58,12 @@ public record SnapshotFacts(String snapshot, Map<String, String> tableFiles, Map
             }
         }
         return new SnapshotFacts(snapshot, files, watched == null ? Map.of() : watched.count(c),
-                Watched.updateCounters(c, tables.stream().map(CountedTable::name).toList()));
+                Watched.updateCounters(c, tables.stream().map(CountedTable::name).toList()), null);
+    }
+
+    /** The same facts with the WAL position of their snapshot. */
+    public SnapshotFacts atWalLsn(String lsn) {
+        return new SnapshotFacts(snapshot, tableFiles, watched, updates, lsn);
     }
 
     /** Each named table's {@code oid:relfilenode} now (a partitioned table, which has no file, is left out). */

@@ -65,12 +65,14 @@ public final class Daemon {
     private final Map<String, Runnable> afterBackups = new java.util.concurrent.ConcurrentHashMap<>();
     private final Optional<io.backstop.offsite.Offsite> offsite;
     private final Optional<OffsiteProcess> offsiteProcess;
+    private final io.backstop.pitr.Pitr pitr;
     private Scheduler scheduler;
 
     public Daemon(Settings settings, Backup backup, io.backstop.counts.Check check, Prune rotation,
             io.backstop.verify.Drill drill, BackupLayout layout, Catalog catalog,
-            Optional<io.backstop.offsite.Offsite> offsite, Optional<OffsiteProcess> offsiteProcess, Reporter reporter,
-            Clock clock) {
+            Optional<io.backstop.offsite.Offsite> offsite, Optional<OffsiteProcess> offsiteProcess,
+            io.backstop.pitr.Pitr pitr, Reporter reporter, Clock clock) {
+        this.pitr = pitr;
         this.drill = drill;
         this.offsite = offsite;
         this.offsiteProcess = offsiteProcess;
@@ -192,6 +194,7 @@ public final class Daemon {
                     scheduler.triggerJob(JobKey.jobKey(t.name(), GROUP));
                 }
             }
+            pitr.start();
             log.info("daemon started: {} {}, schedule \"{}\" ({}), backups in {}", settings.targets().size(),
                     settings.targets().size() == 1 ? "target" : "targets", settings.schedule(), settings.timezone(),
                     layout.root());
@@ -243,6 +246,7 @@ public final class Daemon {
             Thread.currentThread().interrupt();
         }
         scheduler = null;
+        pitr.close(); // pg_receivewal ends; what it completed is recorded
         for (Target t : settings.targets()) {
             try {
                 new Latest(layout, catalog.manifests()).refresh(t.name()); // nothing runs now: a stopped cycle's link

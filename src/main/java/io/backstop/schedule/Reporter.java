@@ -9,7 +9,7 @@ import java.time.Instant;
  * What scheduled backups report, for /health and /metrics to answer from memory. Called on
  * the job's thread; implementations must be quick and must not throw.
  */
-public interface Reporter {
+public interface Reporter extends io.backstop.pitr.Pitr.Listener {
     Reporter NONE = new Reporter() {
     };
 
@@ -42,5 +42,10 @@ public interface Reporter {
 
     /** How many of the target's backups no longer match their manifests (seen by a listing or a sha256 scan). */
     default void damaged(String target, long count) {
+    }
+
+    /** A reading of the target's WAL streaming, archive and recoverable window (PITR on). */
+    @Override
+    default void pitr(String target, io.backstop.pitr.Pitr.Status status) {
     }
 }

@@ -10,14 +10,14 @@ import java.time.Duration;
 import java.util.Map;
 
 /** The daemon and its HTTP server in this JVM, wired as DaemonCommand wires them. */
-final class LiveDaemon implements AutoCloseable {
-    final Components main;
+public final class LiveDaemon implements AutoCloseable {
+    public final Components main;
     final Daemon daemon;
     final HttpApi http;
     final int port;
     private final HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
-    LiveDaemon(Map<String, String> env) {
+    public LiveDaemon(Map<String, String> env) {
         main = io.backstop.testing.Cli.components(env);
         HealthState state = new HealthState();
         main.seed(state);
@@ -28,14 +28,14 @@ final class LiveDaemon implements AutoCloseable {
     }
 
     /** The environment of a test daemon: the target is {@code db}, HTTP on a free port of 127.0.0.1. */
-    static Map<String, String> env(io.backstop.testing.PgCluster pg, String db, java.nio.file.Path backups) {
+    public static Map<String, String> env(io.backstop.testing.PgCluster pg, String db, java.nio.file.Path backups) {
         Map<String, String> env = io.backstop.testing.Cli.env(pg, db, backups);
         env.put("BACKSTOP_HTTP_PORT", "0");
         env.put("BACKSTOP_HTTP_BIND", "127.0.0.1");
         return env;
     }
 
-    HttpResponse<String> get(String path) {
+    public HttpResponse<String> get(String path) {
         return send(HttpRequest.newBuilder(uri(path)).GET().build());
     }
 

@@ -39,6 +39,17 @@ public final class PgCluster implements AutoCloseable {
         return new PgCluster(LocalCluster.start(binDir(), password));
     }
 
+    /** A cluster that streams WAL (wal_level replica, senders, slots), with {@code settings} on top. */
+    public static PgCluster startReplicating(java.util.Map<String, String> settings) {
+        String password = "pw-" + UUID.randomUUID().toString().replace("-", "").substring(0, 20) + ":x\\y";
+        return new PgCluster(LocalCluster.startReplicating(binDir(), password, settings));
+    }
+
+    /** pg_ctl stop -m immediate: the server goes away as in a crash, and recovers at its next start. */
+    public void crash() {
+        cluster.stopServer("immediate");
+    }
+
     public static Path binDir() {
         return LocalCluster.serverBinaries();
     }

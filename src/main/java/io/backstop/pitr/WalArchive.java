@@ -1,0 +1,341 @@
+package io.backstop.pitr;
+
+import io.backstop.files.Durable;
+import io.backstop.files.Hashing;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+import java.util.stream.Stream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One target's WAL archive, {@code <target>/wal/}. pg_receivewal writes into {@code wal/.incoming/};
+ * a file counts only once it is complete, fsynced, hashed and recorded in {@code wal/ledger.tsv}
+ * (name, size, sha256, modification time, when recorded), linked into {@code wal/} by
+ * {@link #collect}. The newest completed segment (or the one still being written, {@code .partial})
+ * stays in {@code .incoming} as well: it is where pg_receivewal resumes after a restart, with any
+ * server version. {@link #continuity} checks the archive without a hole from a segment on.
+ */
+public final class WalArchive {
+    private static final Logger log = LoggerFactory.getLogger(WalArchive.class);
+    public static final String DIR = "wal";
+    static final String INCOMING = ".incoming";
+    static final String LEDGER = "ledger.tsv";
+
+    private final Path dir;
+    private final Path incoming;
+    private final Path ledger;
+    private final Map<String, Entry> entries = new TreeMap<>();
+    private boolean loaded;
+
+    /** A recorded file: what it was when it counted. */
+    public record Entry(String name, long size, String sha256, long modifiedMillis, Instant recordedAt) {
+        String line() {
+            return name + "\t" + size + "\t" + sha256 + "\t" + modifiedMillis + "\t" + recordedAt.toEpochMilli() + "\n";
+        }
+
+        static Entry parse(String line) {
+            String[] f = line.split("\t");
+            return new Entry(f[0], Long.parseLong(f[1]), f[2], Long.parseLong(f[3]), Instant.ofEpochMilli(Long.parseLong(f[4])));
+        }
+
+        boolean isSegment() {
+            return Wal.isSegment(name);
+        }
+    }
+
+    /** A run of segments missing or damaged, {@code from} to {@code to} inclusive. */
+    public record Hole(long from, long to, String reason) {
+    }
+
+    /** What a continuity check found from a segment on: the holes, and the newest complete segment. */
+    public record Continuity(List<Hole> holes, long lastSegno, Optional<Entry> last) {
+        public boolean intact() {
+            return holes.isEmpty();
+        }
+    }
+
+    public WalArchive(Path targetDir) {
+        this.dir = targetDir.resolve(DIR);
+        this.incoming = dir.resolve(INCOMING);
+        this.ledger = dir.resolve(LEDGER);
+    }
+
+    public Path dir() {
+        return dir;
+    }
+
+    /** Where pg_receivewal writes. */
+    public Path incoming() {
+        return incoming;
+    }
+
+    /** Every recorded file, by name. */
+    public synchronized List<Entry> entries() throws IOException {
+        load();
+        return List.copyOf(entries.values());
+    }
+
+    public synchronized Optional<Entry> entry(String name) throws IOException {
+        load();
+        return Optional.ofNullable(entries.get(name));
+    }
+
+    /**
+     * Records every file pg_receivewal completed since the last call: fsynced, hashed, appended to the
+     * ledger (fsynced), linked into the archive. A segment received again (a restart re-streams the one
+     * it stopped in) replaces the recorded one only when its content differs, with a warning. Returns
+     * the entries recorded now.
+     */
+    public synchronized List<Entry> collect() throws IOException {
+        load();
+        Files.createDirectories(incoming);
+        List<Path> done;
+        try (Stream<Path> files = Files.list(incoming)) {
+            done = files.filter(f -> {
+                String n = f.getFileName().toString();
+                return Wal.isSegment(n) || Wal.isHistory(n);
+            }).sorted().toList();
+        }
+        List<Entry> recorded = new ArrayList<>();
+        for (Path file : done) {
+            String name = file.getFileName().toString();
+            Entry known = entries.get(name);
+            Path archived = dir.resolve(name);
+            if (known != null && Files.isRegularFile(archived) && Files.size(file) == known.size()
+                    && Files.getLastModifiedTime(file).toMillis() == known.modifiedMillis()) {
+                continue; // the same file, linked already (the newest stays in .incoming)
+            }
+            Durable.fsync(file);
+            String sha256 = Hashing.sha256(file);
+            if (known != null && known.sha256().equals(sha256) && Files.isRegularFile(archived)) {
+                if (!Files.isSameFile(file, archived)) {
+                    Files.delete(file); // received again, the same bytes: the archived copy stays, linked here
+                    Files.createLink(file, archived);
+                }
+                continue;
+            }
+            if (known != null && Files.isRegularFile(archived)) {
+                log.warn("WAL {}: received again with different content; the server's copy replaces the archived one",
+                        name);
+            }
+            Path tmp = Durable.temporarySibling(archived);
+            Files.deleteIfExists(tmp);
+            Files.createLink(tmp, file);
+            Durable.rename(tmp, archived);
+            Entry entry = new Entry(name, Files.size(file), sha256, Files.getLastModifiedTime(file).toMillis(),
+                    Instant.now());
+            append(entry);
+            recorded.add(entry);
+        }
+        dropOlderIncoming();
+        return recorded;
+    }
+
+    /** Keeps only the newest segment in .incoming (complete or .partial): pg_receivewal resumes after it. */
+    private void dropOlderIncoming() throws IOException {
+        List<Path> segments;
+        try (Stream<Path> files = Files.list(incoming)) {
+            segments = files.filter(f -> {
+                String n = f.getFileName().toString();
+                return Wal.isSegment(n) || (n.endsWith(Wal.PARTIAL) && Wal.isSegment(n.substring(0, 24)));
+            }).sorted((a, b) -> a.getFileName().toString().substring(0, 24).compareTo(
+                    b.getFileName().toString().substring(0, 24))).toList();
+        }
+        for (int i = 0; i < segments.size() - 1; i++) {
+            Path f = segments.get(i);
+            String n = f.getFileName().toString();
+            if (Wal.isSegment(n) && entries.containsKey(n)) {
+                Files.deleteIfExists(f); // archived; a later segment is where streaming resumes
+            }
+        }
+        for (Path h : historyIn(incoming)) {
+            if (entries.containsKey(h.getFileName().toString())) {
+                Files.deleteIfExists(h);
+            }
+        }
+    }
+
+    private static List<Path> historyIn(Path d) throws IOException {
+        try (Stream<Path> files = Files.list(d)) {
+            return files.filter(f -> Wal.isHistory(f.getFileName().toString())).toList();
+        }
+    }
+
+    /**
+     * Moves what streaming left in .incoming into the archive after a gap (the server no longer has the
+     * WAL after it): a {@code .partial} segment is kept as {@code NAME.partial}, recorded, so that a
+     * replay can still reach its end. pg_receivewal then starts where the new slot does.
+     */
+    public synchronized void retireIncoming() throws IOException {
+        collect();
+        if (!Files.isDirectory(incoming)) {
+            return;
+        }
+        try (Stream<Path> files = Files.list(incoming)) {
+            for (Path f : files.toList()) {
+                String n = f.getFileName().toString();
+                if (n.endsWith(Wal.PARTIAL) && Wal.isSegment(n.substring(0, 24))) {
+                    Durable.fsync(f);
+                    Path archived = dir.resolve(n);
+                    Durable.rename(f, archived);
+                    append(new Entry(n, Files.size(archived), Hashing.sha256(archived),
+                            Files.getLastModifiedTime(archived).toMillis(), Instant.now()));
+                } else if (Wal.isSegment(n) || Wal.isHistory(n)) {
+                    Files.delete(f); // recorded by collect() above
+                }
+            }
+        }
+        Durable.fsyncDirectory(dir);
+    }
+
+    /**
+     * Checks the archive from segment {@code from} on: every segment number up to the newest present,
+     * in some timeline, with the size the ledger recorded; a file whose size or modification time
+     * changed since is hashed again and must still match. Missing and damaged segments come back as
+     * holes (runs of segment numbers).
+     */
+    public synchronized Continuity continuity(long from, long segmentSize) throws IOException {
+        load();
+        TreeMap<Long, List<Entry>> bySegno = new TreeMap<>();
+        for (Entry e : entries.values()) {
+            if (e.isSegment()) {
+                bySegno.computeIfAbsent(Wal.segno(e.name(), segmentSize), k -> new ArrayList<>()).add(e);
+            }
+        }
+        List<Hole> holes = new ArrayList<>();
+        if (bySegno.isEmpty() || bySegno.lastKey() < from) {
+            return new Continuity(holes, from - 1, Optional.empty());
+        }
+        long last = bySegno.lastKey();
+        long holeStart = -1;
+        String holeReason = null;
+        for (long s = from; s <= last; s++) {
+            String problem = problem(bySegno.get(s));
+            if (problem != null && holeStart < 0) {
+                holeStart = s;
+                holeReason = problem;
+            } else if (problem == null && holeStart >= 0) {
+                holes.add(new Hole(holeStart, s - 1, holeReason));
+                holeStart = -1;
+            }
+        }
+        if (holeStart >= 0) {
+            holes.add(new Hole(holeStart, last, holeReason));
+        }
+        List<Entry> newest = bySegno.get(last);
+        return new Continuity(holes, last, Optional.of(newest.get(newest.size() - 1)));
+    }
+
+    /** Why none of a segment's recorded copies can be used; null when one can. */
+    private String problem(List<Entry> copies) throws IOException {
+        if (copies == null) {
+            return "missing: never received";
+        }
+        String why = null;
+        for (Entry e : copies) {
+            Path f = dir.resolve(e.name());
+            if (!Files.isRegularFile(f)) {
+                why = "missing: " + e.name() + " was deleted from " + dir;
+                continue;
+            }
+            if (Files.size(f) == e.size() && Files.getLastModifiedTime(f).toMillis() == e.modifiedMillis()) {
+                return null;
+            }
+            if (Files.size(f) == e.size() && Hashing.sha256(f).equals(e.sha256())) {
+                return null; // touched, not changed
+            }
+            why = "damaged: " + e.name() + " no longer matches its recorded checksum";
+        }
+        return why;
+    }
+
+    /** Hashes every recorded segment from {@code from} on again; the names that no longer match (or are gone). */
+    public synchronized List<String> verify(long from, long segmentSize) throws IOException {
+        load();
+        List<String> bad = new ArrayList<>();
+        for (Entry e : entries.values()) {
+            if (e.isSegment() && Wal.segno(e.name(), segmentSize) >= from) {
+                Path f = dir.resolve(e.name());
+                if (!Files.isRegularFile(f) || Files.size(f) != e.size() || !Hashing.sha256(f).equals(e.sha256())) {
+                    bad.add(e.name());
+                }
+            }
+        }
+        return bad;
+    }
+
+    /** Removes every segment older than segment {@code before} (history files stay: they are tiny and needed). */
+    public synchronized int prune(long before, long segmentSize) throws IOException {
+        load();
+        List<String> gone = new ArrayList<>();
+        for (Entry e : entries.values()) {
+            String base = e.name().endsWith(Wal.PARTIAL) ? e.name().substring(0, 24) : e.name();
+            if (Wal.isSegment(base) && Wal.segno(base, segmentSize) < before) {
+                gone.add(e.name());
+            }
+        }
+        if (gone.isEmpty()) {
+            return 0;
+        }
+        for (String name : gone) {
+            entries.remove(name);
+        }
+        rewrite(); // the ledger first: a crash in between leaves unrecorded files, never recorded missing ones
+        for (String name : gone) {
+            Files.deleteIfExists(dir.resolve(name));
+        }
+        return gone.size();
+    }
+
+    /** Bytes the archive holds on disk. */
+    public synchronized long bytes() throws IOException {
+        load();
+        return entries.values().stream().mapToLong(Entry::size).sum();
+    }
+
+    private void append(Entry entry) throws IOException {
+        Files.createDirectories(dir);
+        Files.write(ledger, entry.line().getBytes(StandardCharsets.UTF_8), StandardOpenOption.CREATE,
+                StandardOpenOption.APPEND, StandardOpenOption.WRITE, StandardOpenOption.SYNC);
+        entries.put(entry.name(), entry);
+    }
+
+    private void rewrite() throws IOException {
+        StringBuilder text = new StringBuilder();
+        entries.values().forEach(e -> text.append(e.line()));
+        Durable.writeAtomically(ledger, text.toString().getBytes(StandardCharsets.UTF_8));
+    }
+
+    private void load() throws IOException {
+        if (loaded) {
+            return;
+        }
+        try {
+            for (String line : Files.readAllLines(ledger, StandardCharsets.UTF_8)) {
+                if (!line.isBlank()) {
+                    try {
+                        Entry e = Entry.parse(line);
+                        entries.put(e.name(), e);
+                    } catch (RuntimeException torn) {
+                        log.warn("WAL ledger {}: skipping a line that is not an entry (a write cut short): {}", ledger,
+                                line.length() > 80 ? line.substring(0, 80) : line);
+                    }
+                }
+            }
+        } catch (NoSuchFileException none) {
+            // a new archive
+        }
+        loaded = true;
+    }
+}

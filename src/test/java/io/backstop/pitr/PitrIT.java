@@ -1,0 +1,255 @@
+package io.backstop.pitr;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.backstop.http.LiveDaemon;
+import io.backstop.testing.Fixtures;
+import io.backstop.testing.PgCluster;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * WAL streamed by the daemon from a real server under pgbench: the archive stays continuous (checked by
+ * pg_waldump reading every record from the base backup's start on) across a killed pg_receivewal, a
+ * server restart and a server crash; a deleted segment and a dropped slot are gaps (503 WAL_GAP) that a
+ * new base backup closes; with the sidecar stopped, the server's max_slot_wal_keep_size bounds what
+ * the slot holds back.
+ */
+class PitrIT {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final Duration WAIT = Duration.ofSeconds(120);
+
+    @TempDir
+    Path dir;
+
+    private PgCluster pg;
+
+    @AfterEach
+    void stopServer() {
+        if (pg != null) {
+            pg.close();
+        }
+    }
+
+    private Map<String, String> env(String db) {
+        Map<String, String> env = LiveDaemon.env(pg, db, dir.resolve("backups"));
+        env.put("BACKSTOP_SCHEDULE", "0 0 0 1 1 ?");
+        env.put("BACKSTOP_RESTORE_DRILL_EVERY", "0");
+        env.put("BACKSTOP_PITR", "true");
+        env.put("BACKSTOP_PITR_MAX_LAG", "1m");
+        return env;
+    }
+
+    private Path targetDir() {
+        return dir.resolve("backups").resolve("app");
+    }
+
+    private static JsonNode walHealth(LiveDaemon d) throws Exception {
+        return JSON.readTree(d.get("/health").body()).path("targets").get(0);
+    }
+
+    private static double metric(String body, String name) {
+        Matcher m = Pattern.compile("(?m)^" + Pattern.quote(name) + "\\{target=\"app\"} (\\S+)$").matcher(body);
+        return m.find() ? Double.parseDouble(m.group(1)) : Double.NaN;
+    }
+
+    private static void awaitWindow(LiveDaemon d) {
+        Fixtures.await("a recoverable window", WAIT,
+                () -> metric(d.get("/metrics").body(), "backstop_pitr_window_start_timestamp_seconds") > 0);
+    }
+
+    private static void awaitStreaming(LiveDaemon d) {
+        Fixtures.await("pg_receivewal streaming", WAIT,
+                () -> metric(d.get("/metrics").body(), "backstop_wal_streaming") == 1.0);
+    }
+
+    /** Forces the current segment out and waits until the archive has recorded it; returns the switch LSN. */
+    private long switchAndAwait(String db) throws Exception {
+        long lsn;
+        try (Connection c = pg.connect(db); Statement st = c.createStatement();
+                ResultSet rs = st.executeQuery("SELECT pg_logical_emit_message(false, 'test', 'x'),"
+                        + " pg_switch_wal()::text")) {
+            rs.next();
+            lsn = Wal.parseLsn(rs.getString(2)); // just past the switch record, in the segment it completed
+        }
+        long segno = Wal.segnoOf(lsn - 1, 16L << 20);
+        try {
+            Fixtures.await("segment " + segno + " archived", WAIT, () -> {
+                try {
+                    return new WalArchive(targetDir()).entries().stream().filter(WalArchive.Entry::isSegment)
+                            .anyMatch(e -> Wal.segno(e.name(), 16L << 20) >= segno);
+                } catch (java.io.IOException e) {
+                    return false;
+                }
+            });
+        } catch (AssertionError e) {
+            throw new AssertionError(e.getMessage() + "; archive: " + Fixtures.files(targetDir().resolve("wal")), e);
+        }
+        return lsn;
+    }
+
+    /** pg_waldump reads every record of the archive from the oldest base backup's start to {@code end}. */
+    private String walDump(long end) throws Exception {
+        List<BaseBackups.Base> bases = new BaseBackups(targetDir(), null, new io.backstop.catalog.Manifests().json(),
+                java.time.Clock.systemUTC()).list();
+        assertThat(bases).isNotEmpty();
+        Process p = new ProcessBuilder(pg.bin().resolve("pg_waldump").toString(), "--quiet", "-p",
+                targetDir().resolve("wal").toString(), "-s", bases.get(0).startLsn(), "-e", Wal.lsn(end))
+                .redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        return p.waitFor() == 0 ? "" : out.isBlank() ? "pg_waldump failed" : out;
+    }
+
+    @Test
+    void theArchiveStaysContinuousAcrossAKilledReceiverAServerRestartAndACrash() throws Exception {
+        pg = PgCluster.startReplicating(Map.of());
+        String db = pg.createDatabase("pitr");
+        Pgbench.initialise(pg, db, 1);
+        Path log = dir.resolve("pgbench.log");
+        try (LiveDaemon d = new LiveDaemon(env(db))) {
+            Pgbench load = Pgbench.start(pg, db, 300, log);
+            awaitWindow(d);
+            awaitStreaming(d);
+            assertThat(Files.list(targetDir().resolve("base")).map(p -> p.getFileName().toString()))
+                    .anyMatch(n -> n.endsWith(".json"));
+
+            // pg_receivewal killed: the supervisor starts it again, and it resumes where it was.
+            List<Long> receivers = Fixtures.processesWith("pg_receivewal");
+            assertThat(receivers).hasSize(1);
+            Fixtures.sh("kill", "-9", Long.toString(receivers.get(0)));
+            Fixtures.await("a new pg_receivewal", WAIT, () -> {
+                List<Long> now = Fixtures.processesWith("pg_receivewal");
+                return now.size() == 1 && !now.equals(receivers);
+            });
+            awaitStreaming(d);
+
+            // The server restarted, then crashed: pgbench starts again after each, streaming resumes.
+            load.close();
+            pg.stopServer();
+            pg.startServer();
+            load = Pgbench.start(pg, db, 300, log);
+            awaitStreaming(d);
+            switchAndAwait(db);
+            load.close();
+            pg.crash();
+            pg.startServer();
+            load = Pgbench.start(pg, db, 300, log);
+            awaitStreaming(d);
+            switchAndAwait(db);
+            load.close();
+
+            long end = switchAndAwait(db);
+            assertThat(walDump(end)).as("pg_waldump over the archive").isEmpty();
+            JsonNode health = walHealth(d);
+            assertThat(health.path("reasons").toString()).doesNotContain("WAL_GAP", "WAL_STALE");
+            assertThat(health.path("pitr").path("window").path("gaps").size()).isZero();
+            assertThat(d.get("/health").statusCode()).isEqualTo(200);
+            String metrics = d.get("/metrics").body();
+            assertThat(metric(metrics, "backstop_pitr_gaps")).isZero();
+            assertThat(metric(metrics, "backstop_basebackup_last_success_timestamp_seconds")).isPositive();
+            assertThat(metric(metrics, "backstop_wal_last_received_timestamp_seconds")).isPositive();
+        }
+        assertThat(Fixtures.processesWith("pg_receivewal")).as("no pg_receivewal outlives the daemon").isEmpty();
+    }
+
+    @Test
+    void aDeletedSegmentIsAGapThatANewBaseBackupCloses() throws Exception {
+        pg = PgCluster.startReplicating(Map.of());
+        String db = pg.createDatabase("pitrgap");
+        Pgbench.initialise(pg, db, 1);
+        try (LiveDaemon d = new LiveDaemon(env(db))) {
+            awaitWindow(d);
+            switchAndAwait(db);
+            pg.execute(db, "INSERT INTO pgbench_history SELECT 1, 1, 1, 1, now() FROM generate_series(1, 1000)");
+            switchAndAwait(db);
+            pg.execute(db, "INSERT INTO pgbench_history SELECT 1, 1, 1, 1, now() FROM generate_series(1, 1000)");
+            switchAndAwait(db);
+            List<BaseBackups.Base> before = bases();
+            // A segment in the middle of the window goes missing.
+            WalArchive archive = new WalArchive(targetDir());
+            List<WalArchive.Entry> segments = archive.entries().stream().filter(WalArchive.Entry::isSegment).toList();
+            String victim = segments.get(segments.size() - 2).name();
+            Files.delete(targetDir().resolve("wal").resolve(victim));
+            Fixtures.await("WAL_GAP", WAIT, () -> d.get("/health").body().contains("WAL_GAP")
+                    || bases().size() > before.size());
+            Fixtures.await("a new base backup after the gap", WAIT, () -> bases().size() > before.size());
+            Fixtures.await("healthy again", WAIT, () -> d.get("/health").statusCode() == 200);
+            JsonNode health = walHealth(d);
+            assertThat(health.path("pitr").path("window").path("gaps").toString()).contains(victim, "deleted");
+            assertThat(metric(d.get("/metrics").body(), "backstop_pitr_gaps")).isEqualTo(1.0);
+        }
+    }
+
+    private List<BaseBackups.Base> bases() {
+        return new BaseBackups(targetDir(), null, new io.backstop.catalog.Manifests().json(),
+                java.time.Clock.systemUTC()).list();
+    }
+
+    @Test
+    void aDroppedSlotIsAGapAndTheCapBoundsWhatTheServerKeepsWhileTheSidecarIsStopped() throws Exception {
+        pg = PgCluster.startReplicating(Map.of("max_slot_wal_keep_size", "64MB", "max_wal_size", "64MB",
+                "min_wal_size", "32MB"));
+        String db = pg.createDatabase("pitrslot");
+        Pgbench.initialise(pg, db, 1);
+        try (LiveDaemon d = new LiveDaemon(env(db))) {
+            awaitWindow(d);
+            switchAndAwait(db);
+        }
+        // The sidecar is stopped; the server writes four times the cap.
+        for (int i = 0; i < 16; i++) {
+            pg.execute(db, "INSERT INTO pgbench_history SELECT 1, 1, 1, 1, now() FROM generate_series(1, 20000)",
+                    "SELECT pg_switch_wal()");
+        }
+        pg.execute(db, "CHECKPOINT");
+        try (Connection c = pg.connect(db); Statement st = c.createStatement();
+                ResultSet rs = st.executeQuery("SELECT (SELECT sum(size) FROM pg_ls_waldir()),"
+                        + " (SELECT wal_status FROM pg_replication_slots WHERE slot_name = 'backstop_app')")) {
+            rs.next();
+            assertThat(rs.getLong(1)).as("pg_wal stays within the cap plus max_wal_size")
+                    .isLessThanOrEqualTo((64L + 64L + 16L) << 20);
+            assertThat(rs.getString(2)).isEqualTo("lost");
+        }
+        List<BaseBackups.Base> before = bases();
+        try (LiveDaemon d = new LiveDaemon(env(db))) {
+            Fixtures.await("a new base backup after the lost slot", WAIT, () -> bases().size() > before.size());
+            Fixtures.await("healthy again", WAIT, () -> d.get("/health").statusCode() == 200);
+            assertThat(walHealth(d).path("pitr").path("window").path("gaps").toString()).contains("lost");
+
+            // Dropped by someone on the server while streaming: a gap too.
+            String newest = bases().get(bases().size() - 1).name();
+            Fixtures.await("the slot dropped", WAIT, () -> {
+                try {
+                    pg.execute(db, "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots"
+                            + " WHERE slot_name = 'backstop_app' AND active_pid IS NOT NULL",
+                            "SELECT pg_drop_replication_slot('backstop_app')");
+                    return true;
+                } catch (IllegalStateException stillActive) {
+                    return false; // the walsender has not ended yet
+                }
+            });
+            Fixtures.await("a new base backup after the dropped slot", WAIT,
+                    () -> !bases().get(bases().size() - 1).name().equals(newest));
+            Fixtures.await("healthy again", WAIT, () -> d.get("/health").statusCode() == 200);
+            assertThat(walHealth(d).path("pitr").path("window").path("gaps").toString()).contains("dropped");
+        }
+        try (Stream<Path> s = Files.list(targetDir().resolve("base"))) {
+            assertThat(s.filter(p -> p.getFileName().toString().endsWith(".json")).count())
+                    .as("base-backup.keep = 2").isEqualTo(2);
+        }
+    }
+}
