@@ -62,6 +62,7 @@ public final class ListCommand implements Callable<Integer> {
             for (Catalog.Entry e : catalog.list(t.name())) {
                 Map<String, Object> row = new LinkedHashMap<>();
                 Optional<Manifest> m = e.manifest();
+                row.put("kind", "backup");
                 row.put("target", t.name());
                 row.put("tier", e.tier().dir());
                 row.put("file", main.layout().root().relativize(e.file()).toString());
@@ -83,10 +84,28 @@ public final class ListCommand implements Callable<Integer> {
                 rows.add(row);
             }
         }
+        Map<String, io.backstop.pitr.Window> windows = new LinkedHashMap<>();
+        for (Settings.Target t : main.targets(targets.name())) {
+            if (t.pitr().enabled() || java.nio.file.Files.isDirectory(main.layout().targetDir(t.name())
+                    .resolve(io.backstop.pitr.WalArchive.DIR))) {
+                windows.put(t.name(), io.backstop.pitr.Pitr.window(main.layout(), t.name(), main.manifests().json(),
+                        main.clock()));
+            }
+        }
         if (json) {
-            out.println(main.manifests().json().writeValueAsString(rows));
+            List<Object> all = new ArrayList<>(rows);
+            windows.forEach((target, w) -> {
+                Map<String, Object> row = new LinkedHashMap<>();
+                row.put("kind", "pitr-window");
+                row.put("target", target);
+                row.put("window", w);
+                all.add(row);
+            });
+            out.println(main.manifests().json().writeValueAsString(all));
             return 0;
         }
+        windows.forEach((target, w) -> out.printf("%s: recoverable to any second: %s (%d base backups, %d WAL segments,"
+                + " %s)%n", target, w.describe(), w.baseBackups(), w.segments(), Sizes.bytes(w.archiveBytes())));
         if (rows.isEmpty()) {
             List<String> names = main.targets(targets.name()).stream().map(Settings.Target::name).toList();
             List<String> others = otherTargets(main.layout().root(), names);
@@ -158,10 +177,28 @@ public final class ListCommand implements Callable<Integer> {
                 rows.add(row);
             }
         }
+        Map<String, io.backstop.pitr.Window> windows = new LinkedHashMap<>();
+        for (Settings.Target t : main.targets(targets.name())) {
+            if (t.pitr().enabled() || java.nio.file.Files.isDirectory(main.layout().targetDir(t.name())
+                    .resolve(io.backstop.pitr.WalArchive.DIR))) {
+                windows.put(t.name(), io.backstop.pitr.Pitr.window(main.layout(), t.name(), main.manifests().json(),
+                        main.clock()));
+            }
+        }
         if (json) {
-            out.println(main.manifests().json().writeValueAsString(rows));
+            List<Object> all = new ArrayList<>(rows);
+            windows.forEach((target, w) -> {
+                Map<String, Object> row = new LinkedHashMap<>();
+                row.put("kind", "pitr-window");
+                row.put("target", target);
+                row.put("window", w);
+                all.add(row);
+            });
+            out.println(main.manifests().json().writeValueAsString(all));
             return 0;
         }
+        windows.forEach((target, w) -> out.printf("%s: recoverable to any second: %s (%d base backups, %d WAL segments,"
+                + " %s)%n", target, w.describe(), w.baseBackups(), w.segments(), Sizes.bytes(w.archiveBytes())));
         if (rows.isEmpty()) {
             out.println("no offsite copies under " + store.where());
             return 0;

@@ -46,6 +46,7 @@ public final class VerifyCommand implements Callable<Integer> {
             Resolver resolver = new Resolver(main.layout(), main.manifests());
             Drill.Result r;
             String drilled;
+            io.backstop.verify.PitrDrill.Result replay = null;
             // A copy from the offsite store is downloaded for this drill only, and removed after it.
             try (OffsiteReference.Local local = OffsiteReference.forDrill(main, t.name(), backup,
                     identity.resolve(main), out)) {
@@ -54,14 +55,22 @@ public final class VerifyCommand implements Callable<Integer> {
                 out.flush();
                 main.drill().requireIntact(resolved); // a corrupt file exits 8, as restore does
                 r = main.drill().run(t, resolved);
+                if (t.pitr().enabled() && local.key() == null) {
+                    replay = main.drill().pitr(t, resolved);
+                }
                 drilled = local.key() != null ? "offsite copy " + local.key()
                         : main.layout().root().relativize(resolved.file()).toString();
             }
             out.printf("verify %s: %s %s: %s (%s)%n", t.name(), drilled,
                     !r.ran() ? "NOT RUN" : r.passed() ? "passed" : "FAILED", r.details(), Sizes.seconds(r.duration()));
+            if (replay != null) {
+                out.printf("verify %s: PITR replay to its snapshot %s: %s (%s)%n", t.name(),
+                        !replay.ran() ? "NOT RUN" : replay.passed() ? "passed" : "FAILED", replay.details(),
+                        Sizes.seconds(replay.duration()));
+            }
             if (!r.ran()) {
                 status = ExitCode.TOOLS.status();
-            } else if (!r.passed()) {
+            } else if (!r.passed() || replay != null && replay.ran() && !replay.passed()) {
                 status = ExitCode.DUMP_FAILED.status();
             }
         }

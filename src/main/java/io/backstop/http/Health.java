@@ -65,7 +65,8 @@ public final class Health {
             if (f.lastSuccess() == null && Duration.between(startedAt, now).compareTo(settings.startupGrace()) > 0) {
                 reasons.add(Reason.NO_BACKUP);
             }
-            if (f.lastDrillResult() != null && f.lastDrillResult() == 0) {
+            io.backstop.verify.PitrDrill.Result replay = state.pitrDrill(t.name());
+            if (f.lastDrillResult() != null && f.lastDrillResult() == 0 || replay != null && replay.ran() && !replay.passed()) {
                 reasons.add(Reason.DRILL_FAILED);
             }
             if (f.lastDrillResult() != null && f.lastDrillResult() == HealthState.DRILL_NOT_RUN) {

@@ -45,6 +45,18 @@ public final class HealthState implements Reporter {
         pitr.put(target, status);
     }
 
+    private final Map<String, io.backstop.verify.PitrDrill.Result> pitrDrills = new ConcurrentHashMap<>();
+
+    @Override
+    public void pitrDrilled(String target, io.backstop.verify.PitrDrill.Result result) {
+        pitrDrills.put(target, result);
+    }
+
+    /** The last PITR drill of {@code target}; null before the first. */
+    public io.backstop.verify.PitrDrill.Result pitrDrill(String target) {
+        return pitrDrills.get(target);
+    }
+
     /** The newest PITR reading of {@code target}; null before the first (or with PITR off). */
     public io.backstop.pitr.Pitr.Status pitr(String target) {
         return pitr.get(target);

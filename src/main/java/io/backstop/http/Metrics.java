@@ -141,6 +141,15 @@ public final class Metrics {
                 "The earliest moment the target can be recovered to with an unbroken archive up to now (0: none)");
         pitrGauge("backstop.pitr.gaps", t, null, p -> p.window().gaps().size(),
                 "Holes in the kept WAL archive and recorded gaps (lost slot, WAL removed before it arrived)");
+        Gauge.builder("backstop.pitr.drill.last.result", state, s -> {
+            io.backstop.verify.PitrDrill.Result r = s.pitrDrill(name);
+            return r == null ? -1 : !r.ran() ? -2 : r.passed() ? 1 : 0;
+        }).tag("target", name).description("Last PITR drill (base backup + WAL replayed to a dump's snapshot):"
+                + " 1 passed, 0 failed, -1 none yet, -2 could not run").register(registry);
+        Gauge.builder("backstop.pitr.drill.last.duration", state, s -> {
+            io.backstop.verify.PitrDrill.Result r = s.pitrDrill(name);
+            return r == null ? 0 : r.duration().toNanos() / 1e9;
+        }).baseUnit("seconds").tag("target", name).description("How long the last PITR drill took").register(registry);
         Gauge.builder("backstop.wal.slot.alert", () -> t.pitr().slotAlertBytes()).baseUnit("bytes").tag("target", name)
                 .description("Configured pitr.slot-alert: retained WAL at which the alert fires").register(registry);
         Gauge.builder("backstop.pitr.max.lag", () -> t.pitr().maxLag().toSeconds()).baseUnit("seconds")

@@ -35,6 +35,7 @@ public final class LocalCluster implements AutoCloseable {
     private final int port;
     private final String password;
     private final java.util.Map<String, String> settings;
+    private java.time.Duration startTimeout = java.time.Duration.ofSeconds(60);
     private boolean running;
 
     private LocalCluster(Path bin, Path dir, int port, String password, java.util.Map<String, String> settings) {
@@ -74,6 +75,61 @@ public final class LocalCluster implements AutoCloseable {
     /** initdb and start under /tmp; the newest /usr/lib/postgresql/N/bin unless {@code binDir} says otherwise. */
     public static LocalCluster start(Path binDir, String password) {
         return start(binDir, password, Path.of("/tmp"));
+    }
+
+    /**
+     * A new cluster directory under {@code parent} (owned by this process, for {@link #sweep}) whose
+     * {@code data} the caller fills, e.g. with a base backup, before {@link #recover}.
+     */
+    public static Path newDirectory(Path parent) {
+        try {
+            Files.createDirectories(parent);
+            Path dir = Files.createTempDirectory(parent, DIR_PREFIX);
+            Files.writeString(dir.resolve(OWNER), ProcessOwner.current(), StandardCharsets.UTF_8);
+            return dir;
+        } catch (IOException e) {
+            throw new BackstopException(ExitCode.TOOLS, "cannot create a PostgreSQL cluster under " + parent + ": "
+                    + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Starts the server over {@code dir/data} as it is (a base backup with recovery settings written) with
+     * {@code settings} on top of the throwaway defaults, waiting up to {@code timeout} for it to accept
+     * connections (a recovery replays first). On failure the directory is removed and the server log's last
+     * lines are in the error.
+     */
+    public static LocalCluster recover(Path binDir, Path dir, java.util.Map<String, String> settings,
+            java.time.Duration timeout) {
+        LocalCluster cluster;
+        try {
+            cluster = new LocalCluster(binDir, dir, freePort(), "", settings);
+        } catch (IOException e) {
+            throw new BackstopException(ExitCode.TOOLS, "no free port for a cluster: " + e.getMessage(), e);
+        }
+        cluster.startTimeout = timeout;
+        try {
+            if (isRoot()) {
+                cluster.exec(List.of("chown", "-R", "postgres:postgres", dir.toString()));
+            }
+            Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx------"));
+            Files.setPosixFilePermissions(cluster.data, PosixFilePermissions.fromString("rwx------"));
+            cluster.startServer();
+            return cluster;
+        } catch (IOException | RuntimeException e) {
+            cluster.close();
+            throw e instanceof BackstopException b ? b
+                    : new BackstopException(ExitCode.TOOLS, "cannot start a cluster in " + dir + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** The server's log so far (its last lines name why a recovery stopped). */
+    public String log() {
+        try {
+            return Files.exists(dir.resolve("log")) ? Files.readString(dir.resolve("log")) : "";
+        } catch (IOException e) {
+            return "";
+        }
     }
 
     /** initdb and start in a new directory under {@code parent}. */
@@ -188,7 +244,7 @@ public final class LocalCluster implements AutoCloseable {
         settings.forEach((k, v) -> options.append(" -c ").append(k).append('=').append(v));
         running = true; // from here on, close() stops whatever pg_ctl managed to start
         asPostgres(List.of(bin.resolve("pg_ctl").toString(), "-D", data.toString(), "-l", dir.resolve("log").toString(),
-                "-w", "-t", "60", "-o", options.toString(), "start"));
+                "-w", "-t", Long.toString(Math.max(60, startTimeout.toSeconds())), "-o", options.toString(), "start"));
     }
 
     public synchronized void stopServer() {
@@ -217,7 +273,7 @@ public final class LocalCluster implements AutoCloseable {
             Process p = new ProcessBuilder(command).redirectErrorStream(true)
                     .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
             String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-            if (!p.waitFor(120, TimeUnit.SECONDS) || p.exitValue() != 0) {
+            if (!p.waitFor(Math.max(120, startTimeout.toSeconds() + 60), TimeUnit.SECONDS) || p.exitValue() != 0) {
                 p.destroyForcibly();
                 String log = Files.exists(dir.resolve("log")) ? Files.readString(dir.resolve("log")) : "";
                 throw new BackstopException(ExitCode.TOOLS, "cannot start a throwaway PostgreSQL cluster in " + dir + ": "

@@ -80,6 +80,18 @@ public final class Pitr implements AutoCloseable {
         return new WalArchive(layout.targetDir(target));
     }
 
+    /** A target's recoverable window as its files say, for commands that run beside (or without) the daemon. */
+    public static Window window(BackupLayout layout, String target, ObjectMapper json, Clock clock) {
+        java.nio.file.Path dir = layout.targetDir(target);
+        WalArchive archive = new WalArchive(dir);
+        try {
+            return Window.of(new BaseBackups(dir, null, json, clock).list(), archive, new Gaps(dir, json, clock).list(),
+                    archive.lastWritten().orElse(null));
+        } catch (java.io.IOException e) {
+            throw io.backstop.files.Durable.storageError("cannot read the WAL archive of " + target + " in " + dir, e);
+        }
+    }
+
     public synchronized void start() {
         if (targets.isEmpty()) {
             return;

@@ -30,7 +30,7 @@ public final class Wal {
                 + Long.toHexString(value & 0xFFFFFFFFL).toUpperCase(Locale.ROOT);
     }
 
-    static boolean isSegment(String name) {
+    public static boolean isSegment(String name) {
         return SEGMENT.matcher(name).matches();
     }
 
@@ -39,7 +39,7 @@ public final class Wal {
     }
 
     /** The segment's number counted from the start of WAL, whatever its timeline. */
-    static long segno(String name, long segmentSize) {
+    public static long segno(String name, long segmentSize) {
         long log = Long.parseLong(name.substring(8, 16), 16);
         long seg = Long.parseLong(name.substring(16, 24), 16);
         return log * (0x100000000L / segmentSize) + seg;
@@ -55,7 +55,7 @@ public final class Wal {
     }
 
     /** The segment holding {@code lsn}. */
-    static long segnoOf(long lsn, long segmentSize) {
+    public static long segnoOf(long lsn, long segmentSize) {
         return Long.divideUnsigned(lsn, segmentSize);
     }
 }

@@ -298,6 +298,21 @@ public final class WalArchive {
         return gone.size();
     }
 
+    /** When WAL last arrived: the newest modification among what streaming writes and what was recorded. */
+    public synchronized java.util.Optional<Instant> lastWritten() throws IOException {
+        load();
+        long newest = entries.values().stream().filter(Entry::isSegment).mapToLong(Entry::modifiedMillis).max()
+                .orElse(0);
+        if (Files.isDirectory(incoming)) {
+            try (Stream<Path> files = Files.list(incoming)) {
+                for (Path f : files.toList()) {
+                    newest = Math.max(newest, Files.getLastModifiedTime(f).toMillis());
+                }
+            }
+        }
+        return newest == 0 ? java.util.Optional.empty() : java.util.Optional.of(Instant.ofEpochMilli(newest));
+    }
+
     /** Bytes the archive holds on disk. */
     public synchronized long bytes() throws IOException {
         load();

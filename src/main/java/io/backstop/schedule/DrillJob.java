@@ -49,6 +49,10 @@ final class DrillJob implements InterruptableJob {
             }
             Drill.Result r = drill.run(target, new Resolver.Resolved(newest.get().file(), newest.get().manifest().orElseThrow()));
             reporter.drilled(target.name(), r);
+            if (target.pitr().enabled()) {
+                reporter.pitrDrilled(target.name(), drill.pitr(target,
+                        new Resolver.Resolved(newest.get().file(), newest.get().manifest().orElseThrow())));
+            }
         } catch (BackstopException e) {
             log.warn("restore drill of target {} could not run: {}", target.name(), e.getMessage());
             // Seen on /health (DRILL_NOT_RUN) and in the metric (-2), not only in the log.

@@ -44,6 +44,10 @@ public interface Reporter extends io.backstop.pitr.Pitr.Listener {
     default void damaged(String target, long count) {
     }
 
+    /** A PITR drill ended (or could not run). */
+    default void pitrDrilled(String target, io.backstop.verify.PitrDrill.Result result) {
+    }
+
     /** A reading of the target's WAL streaming, archive and recoverable window (PITR on). */
     @Override
     default void pitr(String target, io.backstop.pitr.Pitr.Status status) {

@@ -57,6 +57,7 @@ public final class Drill {
     private final Manifests manifests;
     private final Duration timeout;
     private final Clock clock;
+    private final PitrDrill pitr;
 
     public Drill(Settings settings, PgTools tools, Manifests manifests, Clock clock, Archive reader) {
         this.reader = reader;
@@ -65,6 +66,18 @@ public final class Drill {
         this.manifests = manifests;
         this.timeout = settings.pgDump().timeout();
         this.clock = clock;
+        this.pitr = new PitrDrill(settings, tools, manifests.json());
+    }
+
+    /**
+     * The PITR drill of {@code backup} (a local dump): its base backup and the archived WAL replayed to its
+     * snapshot, counted against its manifest. Not run when the target has no PITR.
+     */
+    public PitrDrill.Result pitr(Target target, Resolver.Resolved backup) {
+        if (!target.pitr().enabled()) {
+            return new PitrDrill.Result(false, false, "PITR is off for " + target.name(), Duration.ZERO);
+        }
+        return pitr.run(target, backup.file(), backup.manifest());
     }
 
     /**
