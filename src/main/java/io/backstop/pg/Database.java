@@ -81,6 +81,19 @@ public final class Database {
         }
     }
 
+    /**
+     * A physical replication connection, as pg_receivewal and pg_basebackup open one: it proves that the
+     * role may replicate and that pg_hba.conf admits a replication connection from here. The error, if
+     * any, is the server's own (it names the host and user a pg_hba.conf line must admit).
+     */
+    public Connection replicationConnection() throws SQLException {
+        PGSimpleDataSource ds = dataSource(target.database());
+        ds.setReplication("true");
+        ds.setAssumeMinServerVersion("9.4");
+        ds.setPreferQueryMode(org.postgresql.jdbc.PreferQueryMode.SIMPLE);
+        return ds.getConnection();
+    }
+
     private PGSimpleDataSource dataSource(String databaseName) {
         PGSimpleDataSource ds = new PGSimpleDataSource();
         ds.setServerNames(new String[] {target.host()});
