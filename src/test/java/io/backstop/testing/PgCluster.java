@@ -50,6 +50,11 @@ public final class PgCluster implements AutoCloseable {
         cluster.stopServer("immediate");
     }
 
+    /** The server's data directory (its pg_hba.conf, postgresql.conf). */
+    public Path dataDirectory() {
+        return cluster.dir().resolve("data");
+    }
+
     public static Path binDir() {
         return LocalCluster.serverBinaries();
     }
