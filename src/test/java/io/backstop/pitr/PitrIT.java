@@ -168,6 +168,36 @@ class PitrIT {
     }
 
     @Test
+    void aSigkilledDaemonLeavesNoReceiverAndItsSuccessorResumesWithoutAGap() throws Exception {
+        pg = PgCluster.startReplicating(Map.of());
+        String db = pg.createDatabase("pitrkill");
+        Pgbench.initialise(pg, db, 1);
+        Map<String, String> env = env(db);
+        Path log = dir.resolve("daemon.log");
+        try (Pgbench load = Pgbench.start(pg, db, 300, dir.resolve("pgbench.log"))) {
+            Process daemon = io.backstop.testing.Cli.spawn(env, log, "daemon");
+            try {
+                Fixtures.await("a base backup and streaming", WAIT, () -> bases().size() == 1
+                        && Fixtures.processesWith("pg_receivewal").size() == 1);
+                switchAndAwait(db);
+            } finally {
+                daemon.destroyForcibly(); // SIGKILL: no shutdown hook, no chance to stop its children
+                daemon.waitFor();
+            }
+            Fixtures.await("pg_receivewal gone with its daemon", Duration.ofSeconds(30),
+                    () -> Fixtures.processesWith("pg_receivewal").isEmpty());
+            pg.execute(db, "INSERT INTO pgbench_history SELECT 1, 1, 1, 1, now() FROM generate_series(1, 50000)");
+            try (LiveDaemon d = new LiveDaemon(env)) {
+                awaitStreaming(d);
+                long end = switchAndAwait(db);
+                assertThat(walDump(end)).as("pg_waldump over the archive").isEmpty();
+                assertThat(bases()).as("the window goes on: no new base backup was needed").hasSize(1);
+                assertThat(walHealth(d).path("pitr").path("window").path("gaps").size()).isZero();
+            }
+        }
+    }
+
+    @Test
     void aDeletedSegmentIsAGapThatANewBaseBackupCloses() throws Exception {
         pg = PgCluster.startReplicating(Map.of());
         String db = pg.createDatabase("pitrgap");
