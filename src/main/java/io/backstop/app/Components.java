@@ -170,6 +170,12 @@ public final class Components {
         return offsite;
     }
 
+    /** The WAL archive's and base backups' offsite copies (empty without an offsite store). */
+    public Optional<io.backstop.pitr.WalOffsite> walOffsite() {
+        return settings.offsite().map(o -> new io.backstop.pitr.WalOffsite(o, settings.encryption(), layout,
+                manifests().json(), clock()));
+    }
+
     public synchronized Restore restore() {
         if (restore == null) {
             restore = new Restore(backup(), check(), tools(), settings.pgDump().timeout(), reader);
@@ -199,7 +205,7 @@ public final class Components {
     public Daemon daemon(Reporter reporter) {
         return new Daemon(settings, backup(), check(), prune(), drill(), layout, catalog(), offsite(),
                 offsite().map(o -> new OffsiteProcess(invocation.env(), configFile, settings.pgDump().timeout(),
-                        manifests().json())), pitr(reporter), reporter, invocation.clock());
+                        manifests().json())), walOffsite(), pitr(reporter), reporter, invocation.clock());
     }
 
     /** WAL streaming and base backups of the targets with PITR on, reporting to {@code listener}. */

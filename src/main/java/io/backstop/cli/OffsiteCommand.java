@@ -44,13 +44,16 @@ public final class OffsiteCommand implements Callable<Integer> {
                         + " configuration or BACKSTOP_OFFSITE_URL"));
         for (Settings.Target t : main.targets(targets.name())) {
             Offsite.Status s = offsite.syncLocked(t.name(), Duration.ofMinutes(1));
+            io.backstop.pitr.WalOffsite.Status wal = t.pitr().enabled() ? main.walOffsite().orElseThrow().sync(t.name())
+                    : new io.backstop.pitr.WalOffsite.Status(0, 0, 0);
             if (json) {
                 Map<String, Object> row = new LinkedHashMap<>();
                 row.put("target", t.name());
-                row.put("uploaded", s.uploaded());
+                row.put("uploaded", s.uploaded() + wal.uploaded());
                 row.put("copied", s.copied());
-                row.put("bytes", s.bytes());
-                row.put("deleted", s.deleted());
+                row.put("bytes", s.bytes() + wal.bytes());
+                row.put("deleted", s.deleted() + wal.deleted());
+                row.put("wal_uploaded", wal.uploaded());
                 row.put("locked", s.locked());
                 row.put("copies", offsite.state(t.name()).copies().size());
                 row.put("at", s.at().toString());
@@ -61,6 +64,10 @@ public final class OffsiteCommand implements Callable<Integer> {
                     + " by object lock or a refused delete; %d copies in %s%n", t.name(), s.uploaded(), Sizes.bytes(s.bytes()), s.copied(),
                     s.deleted(), s.locked(),
                     offsite.state(t.name()).copies().size(), offsite.settings().describe());
+            if (t.pitr().enabled()) {
+                out.printf("offsite %s: WAL and base backups: %d files uploaded (%s), %d deleted%n", t.name(),
+                        wal.uploaded(), Sizes.bytes(wal.bytes()), wal.deleted());
+            }
         }
         return 0;
     }

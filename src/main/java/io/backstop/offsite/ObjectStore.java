@@ -106,6 +106,38 @@ public final class ObjectStore implements AutoCloseable {
         }
     }
 
+    /**
+     * The object as the store now holds it: size, the checksum it computed on receipt, and the sha256 in
+     * its metadata (when {@code sha256Hex} is not null) must be what was sent.
+     */
+    public String readBack(String key, Sent sent, String sha256Hex) {
+        ObjectStore.Head head = head(key).orElseThrow(() -> new BackstopException(ExitCode.OFFSITE,
+                "uploaded " + key + " to " + where() + " but it is not there on read back"));
+        if (head.size() != sent.size()) {
+            throw new BackstopException(ExitCode.OFFSITE, key + " in " + where() + " reads back " + head.size()
+                    + " bytes; " + sent.size() + " were sent");
+        }
+        if (sha256Hex != null && !sha256Hex.equals(head.metadata().get("backstop-sha256"))) {
+            throw new BackstopException(ExitCode.OFFSITE, key + " in " + where() + " reads back another sha256"
+                    + " in its metadata than was sent");
+        }
+        if (sent.checksum() != null && head.checksum() != null) {
+            if (!sent.checksum().equals(head.checksum())) {
+                throw new BackstopException(ExitCode.OFFSITE, key + " in " + where() + ": the store's checksum "
+                        + head.checksum() + " is not the " + sent.checksum() + " sent");
+            }
+            return "size + " + sent.method() + " read back";
+        }
+        if (sent.eTag() == null) {
+            return sha256Hex != null ? "size + sha256 metadata read back" : "size read back";
+        }
+        if (sent.eTag() != null && head.eTag() != null && !sent.eTag().equals(head.eTag())) {
+            throw new BackstopException(ExitCode.OFFSITE, key + " in " + where() + " reads back ETag " + head.eTag()
+                    + ", the upload answered " + sent.eTag());
+        }
+        return "size + ETag read back (the store keeps no " + sent.method() + ")";
+    }
+
     /** The checksum each upload carries. */
     public Checksum checksum() {
         return algorithm;

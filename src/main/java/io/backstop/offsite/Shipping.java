@@ -102,7 +102,7 @@ final class Shipping {
         Optional<Copy> same = inStore(state, m, encrypt || already);
         if (same.isPresent()) {
             s3.copy(same.get().key(), key, settings.lock(), retainUntil);
-            String readback = readBack(s3, key, new ObjectStore.Sent(same.get().size(),
+            String readback = s3.readBack(key, new ObjectStore.Sent(same.get().size(),
                     s3.head(same.get().key()).map(ObjectStore.Head::checksum).orElse(null), null,
                     s3.checksum().label()), same.get().sha256());
             s3.putSmall(manifestKey, manifestJson, settings.lock(), retainUntil);
@@ -151,7 +151,7 @@ final class Shipping {
             long prepared = System.nanoTime();
             ObjectStore.Sent sent = s3.upload(key, source, length, checksum, metadata, settings.lock(), retainUntil);
             long put = System.nanoTime();
-            String readback = readBack(s3, key, sent, sha256);
+            String readback = s3.readBack(key, sent, sha256);
             s3.putSmall(manifestKey, manifestJson, settings.lock(), retainUntil);
             long done = System.nanoTime();
             double seconds = (done - started) / 1e9;
@@ -177,38 +177,6 @@ final class Shipping {
                 }
             }
         }
-    }
-
-    /**
-     * The object as the store now holds it: size, the checksum it computed on receipt, and the sha256 in
-     * its metadata (when {@code sha256Hex} is not null) must be what was sent.
-     */
-    private static String readBack(ObjectStore s3, String key, ObjectStore.Sent sent, String sha256Hex) {
-        ObjectStore.Head head = s3.head(key).orElseThrow(() -> new BackstopException(ExitCode.OFFSITE,
-                "uploaded " + key + " to " + s3.where() + " but it is not there on read back"));
-        if (head.size() != sent.size()) {
-            throw new BackstopException(ExitCode.OFFSITE, key + " in " + s3.where() + " reads back " + head.size()
-                    + " bytes; " + sent.size() + " were sent");
-        }
-        if (sha256Hex != null && !sha256Hex.equals(head.metadata().get("backstop-sha256"))) {
-            throw new BackstopException(ExitCode.OFFSITE, key + " in " + s3.where() + " reads back another sha256"
-                    + " in its metadata than was sent");
-        }
-        if (sent.checksum() != null && head.checksum() != null) {
-            if (!sent.checksum().equals(head.checksum())) {
-                throw new BackstopException(ExitCode.OFFSITE, key + " in " + s3.where() + ": the store's checksum "
-                        + head.checksum() + " is not the " + sent.checksum() + " sent");
-            }
-            return "size + " + sent.method() + " read back";
-        }
-        if (sent.eTag() == null) {
-            return sha256Hex != null ? "size + sha256 metadata read back" : "size read back";
-        }
-        if (sent.eTag() != null && head.eTag() != null && !sent.eTag().equals(head.eTag())) {
-            throw new BackstopException(ExitCode.OFFSITE, key + " in " + s3.where() + " reads back ETag " + head.eTag()
-                    + ", the upload answered " + sent.eTag());
-        }
-        return "size + ETag read back (the store keeps no " + sent.method() + ")";
     }
 
     /**

@@ -59,6 +59,7 @@ public final class Pitr implements AutoCloseable {
     private final Listener listener;
     private final Map<String, Stream> streams = new ConcurrentHashMap<>();
     private ScheduledExecutorService ticks;
+    private volatile java.util.function.Consumer<String> walRecorded = t -> { };
     private ExecutorService baseBackups;
 
     public Pitr(List<Target> targets, BackupLayout layout, PgTools tools, ObjectMapper json, Clock clock,
@@ -92,7 +93,8 @@ public final class Pitr implements AutoCloseable {
         }
     }
 
-    public synchronized void start() {
+    public synchronized void start(java.util.function.Consumer<String> walRecorded) {
+        this.walRecorded = walRecorded;
         if (targets.isEmpty()) {
             return;
         }
@@ -203,7 +205,9 @@ public final class Pitr implements AutoCloseable {
             Instant now = clock.instant();
             String problem = null;
             try {
-                archive.collect();
+                if (!archive.collect().isEmpty()) {
+                    walRecorded.accept(target.name()); // its offsite copy starts now
+                }
             } catch (java.io.IOException e) {
                 problem = "cannot record received WAL in " + archive.dir() + ": " + e.getMessage();
             }

@@ -66,12 +66,15 @@ public final class Daemon {
     private final Optional<io.backstop.offsite.Offsite> offsite;
     private final Optional<OffsiteProcess> offsiteProcess;
     private final io.backstop.pitr.Pitr pitr;
+    private final Optional<io.backstop.pitr.WalOffsite> walOffsite;
     private Scheduler scheduler;
 
     public Daemon(Settings settings, Backup backup, io.backstop.counts.Check check, Prune rotation,
             io.backstop.verify.Drill drill, BackupLayout layout, Catalog catalog,
             Optional<io.backstop.offsite.Offsite> offsite, Optional<OffsiteProcess> offsiteProcess,
-            io.backstop.pitr.Pitr pitr, Reporter reporter, Clock clock) {
+            Optional<io.backstop.pitr.WalOffsite> walOffsite, io.backstop.pitr.Pitr pitr, Reporter reporter,
+            Clock clock) {
+        this.walOffsite = walOffsite;
         this.pitr = pitr;
         this.drill = drill;
         this.offsite = offsite;
@@ -150,7 +153,8 @@ public final class Daemon {
                 }
                 Runnable afterBackup = () -> { };
                 if (offsite.isPresent()) {
-                    OffsiteJob job = new OffsiteJob(t, offsite.get(), offsiteProcess.orElseThrow(), reporter, clock);
+                    OffsiteJob job = new OffsiteJob(t, offsite.get(),
+                            t.pitr().enabled() ? walOffsite : Optional.empty(), offsiteProcess.orElseThrow(), reporter, clock);
                     offsiteJobs.put(t.name(), job);
                     scheduler.scheduleJob(JobBuilder.newJob(OffsiteJob.class).withIdentity(t.name(), OFFSITE).build(),
                             TriggerBuilder.newTrigger().withIdentity(t.name(), OFFSITE).startNow()
@@ -194,7 +198,7 @@ public final class Daemon {
                     scheduler.triggerJob(JobKey.jobKey(t.name(), GROUP));
                 }
             }
-            pitr.start();
+            pitr.start(this::afterBackup); // a completed WAL segment goes offsite at once, as a backup does
             log.info("daemon started: {} {}, schedule \"{}\" ({}), backups in {}", settings.targets().size(),
                     settings.targets().size() == 1 ? "target" : "targets", settings.schedule(), settings.timezone(),
                     layout.root());

@@ -31,6 +31,7 @@ final class OffsiteJob implements org.quartz.InterruptableJob {
 
     private final Target target;
     private final Offsite offsite;
+    private final Optional<io.backstop.pitr.WalOffsite> wal;
     private final OffsiteProcess process;
     private final Reporter reporter;
     private final Clock clock;
@@ -40,9 +41,11 @@ final class OffsiteJob implements org.quartz.InterruptableJob {
     private volatile boolean nudged = true;
     private int consecutiveFailures;
 
-    OffsiteJob(Target target, Offsite offsite, OffsiteProcess process, Reporter reporter, Clock clock) {
+    OffsiteJob(Target target, Offsite offsite, Optional<io.backstop.pitr.WalOffsite> wal, OffsiteProcess process,
+            Reporter reporter, Clock clock) {
         this.target = target;
         this.offsite = offsite;
+        this.wal = wal;
         this.process = process;
         this.reporter = reporter;
         this.clock = clock;
@@ -60,6 +63,10 @@ final class OffsiteJob implements org.quartz.InterruptableJob {
         Optional<Instant> waiting;
         try {
             waiting = offsite.waitingSince(target.name());
+            Optional<Instant> walWaiting = wal.flatMap(w -> w.waitingSince(target.name()));
+            if (walWaiting.isPresent() && (waiting.isEmpty() || walWaiting.get().isBefore(waiting.get()))) {
+                waiting = walWaiting; // the offsite lag covers WAL and base backups too
+            }
         } catch (RuntimeException e) {
             waiting = Optional.empty(); // the sync below reports what is wrong
         }
