@@ -104,8 +104,17 @@ public final class ListCommand implements Callable<Integer> {
             out.println(main.manifests().json().writeValueAsString(all));
             return 0;
         }
-        windows.forEach((target, w) -> out.printf("%s: recoverable to any second: %s (%d base backups, %d WAL segments,"
-                + " %s)%n", target, w.describe(), w.baseBackups(), w.segments(), Sizes.bytes(w.archiveBytes())));
+        windows.forEach((target, w) -> {
+            out.printf("%s: recoverable to any second: %s (%d base backups, %d WAL segments, %s)%n", target,
+                    w.describe(), w.baseBackups(), w.segments(), Sizes.bytes(w.archiveBytes()));
+            try (java.util.stream.Stream<java.nio.file.Path> dirs = java.nio.file.Files.list(main.layout().targetDir(target))) {
+                dirs.map(d -> d.getFileName().toString()).filter(n -> n.startsWith("wal-") || n.startsWith("base-"))
+                        .sorted().forEach(n -> out.printf("%s: kept from an earlier cluster (another system"
+                                + " identifier): %s%n", target, main.layout().targetDir(target).resolve(n)));
+            } catch (java.io.IOException e) {
+                // nothing set aside can be listed; the window above stands
+            }
+        });
         if (rows.isEmpty()) {
             List<String> names = main.targets(targets.name()).stream().map(Settings.Target::name).toList();
             List<String> others = otherTargets(main.layout().root(), names);
@@ -197,8 +206,17 @@ public final class ListCommand implements Callable<Integer> {
             out.println(main.manifests().json().writeValueAsString(all));
             return 0;
         }
-        windows.forEach((target, w) -> out.printf("%s: recoverable to any second: %s (%d base backups, %d WAL segments,"
-                + " %s)%n", target, w.describe(), w.baseBackups(), w.segments(), Sizes.bytes(w.archiveBytes())));
+        windows.forEach((target, w) -> {
+            out.printf("%s: recoverable to any second: %s (%d base backups, %d WAL segments, %s)%n", target,
+                    w.describe(), w.baseBackups(), w.segments(), Sizes.bytes(w.archiveBytes()));
+            try (java.util.stream.Stream<java.nio.file.Path> dirs = java.nio.file.Files.list(main.layout().targetDir(target))) {
+                dirs.map(d -> d.getFileName().toString()).filter(n -> n.startsWith("wal-") || n.startsWith("base-"))
+                        .sorted().forEach(n -> out.printf("%s: kept from an earlier cluster (another system"
+                                + " identifier): %s%n", target, main.layout().targetDir(target).resolve(n)));
+            } catch (java.io.IOException e) {
+                // nothing set aside can be listed; the window above stands
+            }
+        });
         if (rows.isEmpty()) {
             out.println("no offsite copies under " + store.where());
             return 0;

@@ -172,6 +172,15 @@ public final class BaseBackups {
         }
     }
 
+    /** Sets every base backup aside as {@code base-<suffix>} (a cluster that is gone), leaving none. */
+    public Path setAside(String suffix) throws IOException {
+        Path aside = dir.resolveSibling(DIR + "-" + suffix);
+        if (Files.exists(dir)) {
+            Durable.rename(dir, aside);
+        }
+        return aside;
+    }
+
     /** Keeps the newest {@code keep}; returns those removed. */
     public List<Base> prune(int keep) {
         List<Base> bases = list();

@@ -189,7 +189,7 @@ public final class Pitr implements AutoCloseable {
             this.archive = archive(layout, target.name());
             this.bases = new BaseBackups(layout.targetDir(target.name()), tools, json, clock);
             this.gaps = new Gaps(layout.targetDir(target.name()), json, clock);
-            this.receiver = new WalReceiver(target, tools, archive, gaps, clock);
+            this.receiver = new WalReceiver(target, tools, archive, bases, gaps, clock);
             this.lastReceivedAt = clock.instant();
         }
 

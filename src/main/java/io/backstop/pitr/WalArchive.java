@@ -31,6 +31,7 @@ public final class WalArchive {
     public static final String DIR = "wal";
     static final String INCOMING = ".incoming";
     static final String LEDGER = "ledger.tsv";
+    static final String SYSTEM = "system-identifier";
 
     private final Path dir;
     private final Path incoming;
@@ -311,6 +312,31 @@ public final class WalArchive {
             }
         }
         return newest == 0 ? java.util.Optional.empty() : java.util.Optional.of(Instant.ofEpochMilli(newest));
+    }
+
+    /** The system identifier of the cluster whose WAL this is; empty before the first was recorded. */
+    public synchronized Optional<String> systemIdentifier() throws IOException {
+        Path f = dir.resolve(SYSTEM);
+        return Files.isRegularFile(f) ? Optional.of(Files.readString(f, StandardCharsets.UTF_8).strip()) : Optional.empty();
+    }
+
+    public synchronized void systemIdentifier(String id) throws IOException {
+        Files.createDirectories(dir);
+        Durable.writeAtomically(dir.resolve(SYSTEM), (id + "\n").getBytes(StandardCharsets.UTF_8));
+    }
+
+    /**
+     * Sets this archive aside as {@code <dir>-<suffix>} (the WAL of a cluster that is gone: a wiped volume's
+     * old cluster can still be recovered from it) and starts an empty one in its place.
+     */
+    public synchronized Path setAside(String suffix) throws IOException {
+        Path aside = dir.resolveSibling(DIR + "-" + suffix);
+        if (Files.exists(dir)) {
+            Durable.rename(dir, aside);
+        }
+        entries.clear();
+        loaded = false;
+        return aside;
     }
 
     /** Bytes the archive holds on disk. */

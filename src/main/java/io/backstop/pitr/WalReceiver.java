@@ -6,6 +6,7 @@ import io.backstop.config.Settings.Target;
 import io.backstop.pg.Database;
 import io.backstop.pg.PgTools;
 import io.backstop.pg.ProcessRunner;
+import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.time.Clock;
@@ -35,6 +36,7 @@ public final class WalReceiver {
     private final PgTools tools;
     private final WalArchive archive;
     private final Gaps gaps;
+    private final BaseBackups bases;
     private final Clock clock;
     private volatile boolean stopping;
     private volatile Instant runningSince;
@@ -43,7 +45,8 @@ public final class WalReceiver {
     private volatile boolean gapPending;
     private Thread thread;
 
-    public WalReceiver(Target target, PgTools tools, WalArchive archive, Gaps gaps, Clock clock) {
+    public WalReceiver(Target target, PgTools tools, WalArchive archive, BaseBackups bases, Gaps gaps, Clock clock) {
+        this.bases = bases;
         this.target = target;
         this.tools = tools;
         this.archive = archive;
@@ -142,8 +145,10 @@ public final class WalReceiver {
     private void prepare() {
         String slot = target.pitr().slot();
         try (Connection c = new Database(target).connect()) {
+            newCluster(io.backstop.catalog.ServerInfo.read(c).systemIdentifier());
             Slot.State state = Slot.read(c, slot);
             boolean dropped = !state.exists() && archive.entries().stream().anyMatch(WalArchive.Entry::isSegment);
+            // (after newCluster: a new cluster's missing slot is a first start, not a dropped one)
             if (state.lost() || dropped || gapPending) {
                 gaps.record(state.lost()
                         ? "replication slot " + slot + " was lost: the server removed WAL it held"
@@ -168,6 +173,28 @@ public final class WalReceiver {
                     + io.backstop.pg.Redactor.redact(String.valueOf(e.getMessage())), e);
         } catch (java.io.IOException e) {
             throw io.backstop.files.Durable.storageError("WAL archive of " + target.name(), e);
+        }
+    }
+
+    /**
+     * A server with another system identifier is another cluster (a recreated volume, a restore, a new
+     * server): its WAL must not mix with the old one's, which may be all that can bring the old data back.
+     * The old archive and base backups are set aside whole, and a new window starts.
+     */
+    private void newCluster(String systemIdentifier) throws java.io.IOException {
+        if (systemIdentifier == null) {
+            return; // pg_control_system() revoked for this role: the slot's state is all there is to go by
+        }
+        java.util.Optional<String> known = archive.systemIdentifier();
+        if (known.isPresent() && !known.get().equals(systemIdentifier)) {
+            Path wal = archive.setAside(known.get());
+            Path base = bases.setAside(known.get());
+            gaps.record("the server is another cluster now (system identifier " + systemIdentifier + ", was "
+                    + known.get() + "): the old cluster's WAL and base backups are kept in " + wal + " and " + base,
+                    null);
+        }
+        if (known.isEmpty() || !known.get().equals(systemIdentifier)) {
+            archive.systemIdentifier(systemIdentifier);
         }
     }
 

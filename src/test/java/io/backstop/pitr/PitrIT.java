@@ -175,6 +175,7 @@ class PitrIT {
         Map<String, String> env = env(db);
         Path log = dir.resolve("daemon.log");
         try (Pgbench load = Pgbench.start(pg, db, 300, dir.resolve("pgbench.log"))) {
+            assertThat(load.alive()).isTrue();
             Process daemon = io.backstop.testing.Cli.spawn(env, log, "daemon");
             try {
                 Fixtures.await("a base backup and streaming", WAIT, () -> bases().size() == 1
@@ -195,6 +196,37 @@ class PitrIT {
                 assertThat(walHealth(d).path("pitr").path("window").path("gaps").size()).isZero();
             }
         }
+    }
+
+    @Test
+    void aRecreatedClusterGetsAnArchiveOfItsOwnAndTheOldOneIsKeptWhole() throws Exception {
+        pg = PgCluster.startReplicating(Map.of());
+        String db = "app";
+        pg.execute("postgres", "CREATE DATABASE app");
+        String before;
+        try (LiveDaemon d = new LiveDaemon(env(db))) {
+            awaitWindow(d);
+            switchAndAwait(db);
+            before = Files.readString(targetDir().resolve("wal").resolve("ledger.tsv"));
+            assertThat(before).isNotBlank();
+        }
+        String oldId = Files.readString(targetDir().resolve("wal").resolve("system-identifier")).strip();
+        pg.close(); // the volume is wiped: a new cluster answers for the same target
+        pg = PgCluster.startReplicating(Map.of());
+        pg.execute("postgres", "CREATE DATABASE app");
+        try (LiveDaemon d = new LiveDaemon(env(db))) {
+            Fixtures.await("a base backup of the new cluster", WAIT, () -> bases().size() == 1
+                    && Files.isDirectory(targetDir().resolve("base-" + oldId)));
+            Fixtures.await("healthy again", WAIT, () -> d.get("/health").statusCode() == 200);
+            switchAndAwait(db);
+        }
+        Path aside = targetDir().resolve("wal-" + oldId);
+        assertThat(Files.readString(aside.resolve("ledger.tsv"))).as("the old cluster's WAL, untouched").isEqualTo(before);
+        for (String line : before.split("\n")) {
+            String name = line.split("\t")[0];
+            assertThat(io.backstop.files.Hashing.sha256(aside.resolve(name))).isEqualTo(line.split("\t")[2]);
+        }
+        assertThat(Files.readString(targetDir().resolve("wal").resolve("system-identifier")).strip()).isNotEqualTo(oldId);
     }
 
     @Test
