@@ -1,5 +1,5 @@
 #!/bin/sh
-# initdb on first start (an empty volume), then run the server as postgres, as PID 1.
+# initdb on first start (an empty volume), then run the server as postgres, as PID 1, with the command's settings.
 set -eu
 mkdir -p "$PGDATA" /var/run/postgresql
 chown -R postgres:postgres /var/lib/postgresql /var/run/postgresql
@@ -14,4 +14,6 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
   setpriv --reuid=postgres --regid=postgres --init-groups createdb -U "${POSTGRES_USER:-postgres}" "${POSTGRES_DB:-postgres}" || true
   setpriv --reuid=postgres --regid=postgres --init-groups pg_ctl -D "$PGDATA" -w stop >/dev/null
 fi
-exec setpriv --reuid=postgres --regid=postgres --init-groups postgres -D "$PGDATA" -c listen_addresses='*'
+# As the official image: a command of "postgres -c ..." passes its settings on (hba_file, max_slot_wal_keep_size).
+if [ "${1:-}" = postgres ]; then shift; fi
+exec setpriv --reuid=postgres --regid=postgres --init-groups postgres -D "$PGDATA" -c listen_addresses='*' "$@"

@@ -20,7 +20,7 @@ import picocli.CommandLine.Spec;
 /** {@code backstop pitr …}: what point-in-time recovery leaves on the server. */
 @Command(name = "pitr", header = "Point-in-time recovery: the replication slot on the server.",
         description = "Point-in-time recovery: the replication slot Backstop streams WAL through.",
-        subcommands = {PitrCommand.DropSlot.class})
+        subcommands = {PitrCommand.DropSlot.class, PitrCommand.BaseBackup.class})
 public final class PitrCommand implements Callable<Integer> {
     @ParentCommand
     BackstopCommand parent;
@@ -32,6 +32,45 @@ public final class PitrCommand implements Callable<Integer> {
     public Integer call() {
         spec.commandLine().usage(spec.commandLine().getOut());
         return 0;
+    }
+
+    /** {@code backstop pitr base-backup}: a verified base backup now (the daemon takes them on its schedule). */
+    @Command(name = "base-backup", header = "Take a verified base backup now.",
+            description = {"pg_basebackup (plain format, the WAL it needs streamed in, a backup_manifest) into",
+                    "<backup-dir>/<target>/base/, counted once pg_verifybackup passed on it. The daemon takes one",
+                    "every pitr.base-backup.every and applies pitr.base-backup.keep at its next one."})
+    static final class BaseBackup implements Callable<Integer> {
+        @ParentCommand
+        PitrCommand pitr;
+
+        @Spec
+        CommandSpec spec;
+
+        @Mixin
+        TargetOption targets;
+
+        @Override
+        public Integer call() {
+            Components main = pitr.parent.components();
+            PrintWriter out = spec.commandLine().getOut();
+            for (Settings.Target t : main.targets(targets.name())) {
+                String version;
+                try (Connection c = new Database(t).connect()) {
+                    version = io.backstop.catalog.ServerInfo.read(c).version().text();
+                } catch (SQLException e) {
+                    throw new BackstopException(ExitCode.DATABASE_UNREACHABLE, "target " + t.name() + ": "
+                            + Redactor.redact(e.getMessage()), e);
+                }
+                io.backstop.pitr.BaseBackups bases = new io.backstop.pitr.BaseBackups(main.layout().targetDir(t.name()),
+                        main.tools(), main.manifests().json(), main.clock());
+                long started = System.nanoTime();
+                io.backstop.pitr.BaseBackups.Base b = bases.take(t, version);
+                out.printf("%s: base backup %s, %s in %.2f s (pg_basebackup and pg_verifybackup), WAL %s to %s%n",
+                        t.name(), b.name(), io.backstop.files.Sizes.bytes(b.sizeBytes()),
+                        (System.nanoTime() - started) / 1e9, b.startLsn(), b.endLsn());
+            }
+            return 0;
+        }
     }
 
     /** {@code backstop pitr drop-slot}: removes Backstop's slot, so that nothing holds WAL back on the server. */

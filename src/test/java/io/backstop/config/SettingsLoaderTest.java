@@ -273,4 +273,45 @@ class SettingsLoaderTest {
                     "BACKSTOP_OFFSITE_ACCESS_KEY[_FILE]", "AWS_ACCESS_KEY_ID").doesNotContain("only-the-secret-Zz9");
         }
     }
+
+    @Nested
+    class PointInTimeRecovery {
+        @Test
+        void offByDefaultWithTheDocumentedDefaultsAndASlotNamedAfterTheTarget() throws IOException {
+            Settings s = load("backstop.targets = [{ name = \"Shop-EU\" }]\n");
+            Settings.Pitr p = s.targets().get(0).pitr();
+            assertThat(p.enabled()).isFalse();
+            assertThat(p.slot()).isEqualTo("backstop_shop_eu");
+            assertThat(p.maxLag()).isEqualTo(java.time.Duration.ofMinutes(5));
+            assertThat(p.baseBackupEvery()).isEqualTo(java.time.Duration.ofDays(1));
+            assertThat(p.baseBackupKeep()).isEqualTo(2);
+            assertThat(p.slotAlertBytes()).isEqualTo(1L << 30);
+        }
+
+        @Test
+        void aTargetsOwnBlockOverridesTheGlobalOneKeyByKey() throws IOException {
+            Settings s = load("backstop.pitr { enabled = true, max-lag = 2m }\n"
+                    + "backstop.targets = [{ name = a }, { name = b, pitr { enabled = false, base-backup.keep = 5 } }]\n");
+            assertThat(s.target("a").orElseThrow().pitr().enabled()).isTrue();
+            Settings.Pitr b = s.target("b").orElseThrow().pitr();
+            assertThat(b.enabled()).isFalse();
+            assertThat(b.baseBackupKeep()).isEqualTo(5);
+            assertThat(b.maxLag()).as("from the global block").isEqualTo(java.time.Duration.ofMinutes(2));
+        }
+
+        @Test
+        void theEnvironmentSwitchesItOn() throws IOException {
+            Settings s = load("", Map.of("BACKSTOP_PITR", "true", "BACKSTOP_PITR_BASE_BACKUP_EVERY", "6h"));
+            assertThat(s.targets().get(0).pitr().enabled()).isTrue();
+            assertThat(s.targets().get(0).pitr().baseBackupEvery()).isEqualTo(java.time.Duration.ofHours(6));
+        }
+
+        @Test
+        void badValuesAndUnknownKeysAreNamedWithWhatIsAllowed() {
+            BackstopException e = failure("backstop.pitr.slot = \"Backstop-Slot\"\n"
+                    + "backstop.targets = [{ name = a, pitr { enabld = true, base-backup.keep = 0 } }]\n");
+            assertThat(e.getMessage()).contains("backstop.pitr.slot", "lower-case letters, digits and '_'",
+                    "backstop.targets[0].pitr.enabld: unknown key", "enabled", "backstop.targets[0].pitr.base-backup.keep");
+        }
+    }
 }

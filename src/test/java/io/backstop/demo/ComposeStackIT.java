@@ -262,6 +262,18 @@ class ComposeStackIT {
             assertThat(taken.out()).contains("verified", "1,000 rows");
             assertThat(get("http://127.0.0.1:8080/health")).startsWith("200 ");
             step("rows written and a verified backup of them");
+            Fixtures.await("a recoverable window (PITR on in the compose file)", Duration.ofMinutes(3), () -> {
+                try {
+                    return run(project, env, Duration.ofMinutes(1), cat(compose, "exec", "-T", "backup", "backstop",
+                            "list")).out().matches("(?s).*app: recoverable to any second: \\d{4}-.* to .*");
+                } catch (Exception e) {
+                    return false;
+                }
+            });
+            Run doctor = must(project, env, Duration.ofMinutes(1), cat(compose, "exec", "-T", "backup", "backstop", "doctor"));
+            assertThat(doctor.out()).contains("ok    pg_hba.conf", "ok    slot cap", "ok    replay binaries")
+                    .doesNotContain("FIX");
+            step("WAL streamed from the sidecar: a recoverable window, doctor all ok");
 
             must(project, env, Duration.ofMinutes(5), cat(compose, "down", "-v"));
             long incident = System.nanoTime();
@@ -305,6 +317,10 @@ class ComposeStackIT {
             must(project, env, Duration.ofMinutes(2), cat(compose, "exec", "-T", "backup", "backstop", "check"));
             Fixtures.await("/health 200 again", Duration.ofMinutes(2), () -> get("http://127.0.0.1:8080/health").startsWith("200 "));
             step("restore pinned inside the container: rows back, alarm cleared, healthy");
+            try (var kept = Files.list(project.resolve("backups/app"))) {
+                assertThat(kept.map(p -> p.getFileName().toString())).as("the wiped cluster's WAL, set aside")
+                        .anyMatch(n -> n.startsWith("wal-")).anyMatch(n -> n.startsWith("base-"));
+            }
             try (var dumps = Files.walk(project.resolve("backups/app"))) {
                 assertThat(dumps.filter(p -> p.toString().matches(".*\\.dump(\\.zst)?")).count()).as("the backups survived down -v")
                         .isGreaterThanOrEqualTo(2);

@@ -39,7 +39,13 @@ class ContainerFilesTest {
         JsonNode c = YAML.readTree(Path.of("docker-compose.yml").toFile());
         JsonNode db = c.at("/services/db");
         assertThat(db.at("/healthcheck/test").toString()).contains("pg_isready");
-        assertThat(db.at("/volumes").toString()).contains("pgdata:/var/lib/postgresql");
+        assertThat(db.at("/volumes").toString()).contains("pgdata:/var/lib/postgresql",
+                "./config/postgres/pg_hba.conf:/etc/postgresql/pg_hba.conf:ro");
+        assertThat(db.at("/command").toString()).contains("hba_file=/etc/postgresql/pg_hba.conf",
+                "max_slot_wal_keep_size=");
+        assertThat(java.nio.file.Files.readString(Path.of("config/postgres/pg_hba.conf")))
+                .containsPattern("(?m)^host\\s+replication\\s+all\\s+all\\s+scram-sha-256$")
+                .containsPattern("(?m)^local\\s+all\\s+all\\s+trust$");
         assertThat(c.at("/volumes").has("pgdata")).as("a named volume for the database").isTrue();
 
         JsonNode backup = c.at("/services/backup");
@@ -50,6 +56,7 @@ class ContainerFilesTest {
         assertThat(backup.at("/healthcheck/test").toString()).contains("/health");
         assertThat(backup.at("/build/args/PG_MAJOR").asText()).isNotBlank();
         assertThat(backup.at("/stop_grace_period").asText()).isEqualTo("15s");
+        assertThat(backup.at("/environment/BACKSTOP_PITR").asText()).as("PITR on in the example").isEqualTo("true");
 
         assertThat(c.at("/services/prometheus/volumes").toString()).contains("config/prometheus/alerts.yml");
         assertThat(c.at("/services/alertmanager/volumes").toString()).contains("config/alertmanager/alertmanager.yml");

@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# Issue 32 benchmark, side by side in one run on one database:
+#  1. a base backup by Backstop (`backstop pitr base-backup`: pg_basebackup -Fp -X stream with a
+#     CRC32C backup_manifest, then pg_verifybackup) against a bare `pg_basebackup` with the same
+#     flags and against pgBackRest's `backup --type=full` (Debian's pgbackrest, compress-type=none,
+#     start-fast; skipped with a note when it is not installed), alternating, several rounds;
+#  2. WAL receive lag while pgbench writes as fast as this machine allows, with Backstop's daemon
+#     streaming (the server's own flush_lag for the slot's walsender, sampled every 0.2 s: p50/p99,
+#     and the bytes behind), the CPU the archive costs (the daemon, pg_receivewal and the server's
+#     walsender), and pgbench's TPS without and with streaming.
+#
+#   bench/pitr.sh [SCALE] [SECONDS] [ROUNDS]   (defaults: pgbench scale 30 = about 450 MB, 60 s, 3 rounds)
+set -euo pipefail
+# shellcheck source=bench/lib.sh
+source "$(dirname "$0")/lib.sh"
+
+scale="${1:-30}"
+seconds="${2:-60}"
+rounds="${3:-3}"
+work="${BENCH_DIR:-/tmp/backstop-bench-pitr}"
+port="${BENCH_PORT:-55433}"
+http="${BENCH_HTTP_PORT:-58081}"
+mkdir -p "$work"
+cp "$(ensure_jar)" "$work/backstop.jar"
+jar="$work/backstop.jar"
+as=()
+[ "$(id -u)" = 0 ] && as=(runuser -u postgres --)
+daemon_pid=""
+cleanup() {
+  [ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null
+  "$PG_BIN/psql" -X -q -h 127.0.0.1 -p "$port" -U postgres -c "SELECT pg_drop_replication_slot('backstop_app')" \
+    >/dev/null 2>&1 || true
+  stop_cluster "$work/pg"
+}
+trap cleanup EXIT
+start_cluster "$work/pg" "$port"
+psql=("$PG_BIN/psql" -X -q -h 127.0.0.1 -p "$port" -U postgres -v ON_ERROR_STOP=1)
+db="pitr$scale"
+if [ "$("${psql[@]}" -Atc "SELECT count(*) FROM pg_database WHERE datname = '$db'")" = 0 ]; then
+  "${psql[@]}" -c "CREATE DATABASE $db"
+  "$PG_BIN/pgbench" -h 127.0.0.1 -p "$port" -U postgres -i -q -s "$scale" "$db" 2>/dev/null
+fi
+echo "database: $("${psql[@]}" -Atc "SELECT pg_size_pretty(pg_database_size('$db'))") (pgbench scale $scale); $(nproc) cores"
+
+touch "$work/empty.conf"
+export BACKSTOP_CONFIG="$work/empty.conf" BACKSTOP_BACKUP_DIR="$work/backups" BACKSTOP_PG_BIN_DIR="$PG_BIN" \
+  PGHOST=127.0.0.1 PGPORT="$port" PGUSER=postgres PGDATABASE="$db" BACKSTOP_TARGET=app
+backstop=(java -jar "$jar")
+
+# ---- 1. base backups ----
+pgbr=""
+if command -v pgbackrest >/dev/null; then
+  pgbr="$work/pgbackrest.conf"
+  mkdir -p "$work/pgbr"
+  [ "$(id -u)" = 0 ] && chown postgres "$work/pgbr"
+  cat > "$pgbr" <<CONF
+[global]
+repo1-path=$work/pgbr/repo
+lock-path=$work/pgbr/lock
+log-path=$work/pgbr/log
+start-fast=y
+archive-check=n
+compress-type=none
+log-level-console=warn
+repo1-retention-full=1
+
+[bench]
+pg1-path=$work/pg/data
+pg1-port=$port
+pg1-socket-path=$work/pg
+pg1-user=postgres
+CONF
+  chmod 644 "$pgbr"
+  "${as[@]}" pgbackrest --config="$pgbr" --stanza=bench stanza-create >/dev/null 2>&1 || true
+else
+  echo "pgbackrest is not installed (apt-get install --no-install-recommends pgbackrest): its column is skipped"
+fi
+bare_t=(); bs_t=(); bs_in=(); br_t=()
+for r in $(seq 1 "$rounds"); do
+  rm -rf "$work/bare" "$work/backups/app/base"
+  t0=$(now)
+  "$PG_BIN/pg_basebackup" -h 127.0.0.1 -p "$port" -U postgres -D "$work/bare" -Fp -X stream -c fast \
+    --manifest-checksums=CRC32C >/dev/null
+  t1=$(now); bare_t+=("$(echo "$t1 - $t0" | bc)")
+  out=$("${backstop[@]}" pitr base-backup 2>/dev/null)
+  t2=$(now); bs_t+=("$(echo "$t2 - $t1" | bc)")
+  bs_in+=("$(echo "$out" | sed -n 's/.* in \([0-9.]*\) s (pg_basebackup.*/\1/p')")
+  line="round $r: bare pg_basebackup $(printf %.2f "${bare_t[-1]}") s, backstop $(printf %.2f "${bs_in[-1]}") s in process ($(printf %.2f "${bs_t[-1]}") s with the JVM's start)"
+  if [ -n "$pgbr" ]; then
+    t3=$(now)
+    "${as[@]}" pgbackrest --config="$pgbr" --stanza=bench --type=full backup >/dev/null 2>&1
+    t4=$(now); br_t+=("$(echo "$t4 - $t3" | bc)")
+    line="$line, pgbackrest $(printf %.2f "${br_t[-1]}") s"
+  fi
+  echo "$line"
+done
+rm -rf "$work/bare"
+mb=$(printf '%s\n' "${bare_t[@]}" | median); mi=$(printf '%s\n' "${bs_in[@]}" | median)
+mw=$(printf '%s\n' "${bs_t[@]}" | median)
+echo "base backup medians: bare $mb s; backstop $mi s = $(echo "scale=3; $mi / $mb" | bc)x (with JVM start $mw s = $(echo "scale=3; $mw / $mb" | bc)x)"
+if [ -n "$pgbr" ]; then
+  mr=$(printf '%s\n' "${br_t[@]}" | median)
+  echo "  pgbackrest full backup $mr s = $(echo "scale=3; $mr / $mb" | bc)x bare pg_basebackup"
+fi
+
+# ---- 2. WAL receive lag under pgbench ----
+cpu_of() { # utime+stime of a pid, in seconds
+  awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$1/stat" 2>/dev/null || echo 0
+}
+bench_tps() {
+  "$PG_BIN/pgbench" -h 127.0.0.1 -p "$port" -U postgres -n -c 4 -j 2 -T "$seconds" "$db" 2>/dev/null \
+    | sed -n 's/^tps = \([0-9.]*\).*/\1/p' | head -1
+}
+echo "pgbench -c 4 -j 2 for $seconds s without streaming ..."
+tps_without=$(bench_tps)
+BACKSTOP_PITR=true BACKSTOP_SCHEDULE="0 0 0 1 1 ? 2099" BACKSTOP_RESTORE_DRILL_EVERY=0 BACKSTOP_HTTP_PORT="$http" \
+  BACKSTOP_HTTP_BIND=127.0.0.1 "${backstop[@]}" daemon > "$work/daemon.log" 2>&1 &
+daemon_pid=$!
+for _ in $(seq 1 600); do
+  m=$(curl -fsS "http://127.0.0.1:$http/metrics" 2>/dev/null || true)
+  if echo "$m" | grep -q '^backstop_wal_streaming{target="app"} 1.0' \
+      && echo "$m" | grep -Eq '^backstop_basebackup_last_success_timestamp_seconds\{target="app"\} [1-9]' \
+      && echo "$m" | grep -q '^backstop_backup_in_progress{target="app"} 0.0' \
+      && echo "$m" | grep -Eq '^backstop_backup_last_success_timestamp_seconds\{target="app"\} [1-9]'; then
+    break
+  fi
+  sleep 0.5
+done
+receiver=$(pgrep -f "pg_receivewal.*backstop_app" | head -1)
+sender=$("${psql[@]}" -Atc "SELECT pid FROM pg_stat_replication WHERE application_name = 'backstop_app'")
+c0_d=$(cpu_of "$daemon_pid"); c0_r=$(cpu_of "$receiver"); c0_s=$(cpu_of "$sender")
+echo "pgbench -c 4 -j 2 for $seconds s with Backstop streaming, flush_lag sampled every 0.2 s ..."
+( while sleep 0.2; do
+    "${psql[@]}" -Atc "SELECT EXTRACT(epoch FROM flush_lag), pg_wal_lsn_diff(pg_current_wal_lsn(), flush_lsn)
+      FROM pg_stat_replication WHERE application_name = 'backstop_app' AND flush_lag IS NOT NULL" 2>/dev/null
+  done ) > "$work/lag.txt" &
+sampler=$!
+w0=$(now)
+tps_with=$(bench_tps)
+w1=$(now)
+kill "$sampler" 2>/dev/null; wait "$sampler" 2>/dev/null || true
+c1_d=$(cpu_of "$daemon_pid"); c1_r=$(cpu_of "$receiver"); c1_s=$(cpu_of "$sender")
+wall=$(echo "$w1 - $w0" | bc)
+pct() { sort -g | awk -v p="$1" '{a[NR]=$1} END {i=int(NR*p/100+0.999); if (i<1) i=1; print a[i]}'; }
+n=$(wc -l < "$work/lag.txt")
+p50=$(cut -d'|' -f1 "$work/lag.txt" | pct 50); p99=$(cut -d'|' -f1 "$work/lag.txt" | pct 99)
+b50=$(cut -d'|' -f2 "$work/lag.txt" | pct 50); b99=$(cut -d'|' -f2 "$work/lag.txt" | pct 99)
+wal=$(grep -c . "$work/backups/app/wal/ledger.tsv" || true)
+echo "WAL receive lag (server's flush_lag, $n samples): p50 $(printf %.3f "$p50") s, p99 $(printf %.3f "$p99") s;"
+echo "  bytes behind: p50 $b50, p99 $b99; $wal WAL files archived"
+printf 'CPU while streaming (%% of one core over %.0f s): Backstop daemon %.1f%%, pg_receivewal %.1f%%, walsender %.1f%%\n' \
+  "$wall" "$(echo "($c1_d - $c0_d) * 100 / $wall" | bc -l)" "$(echo "($c1_r - $c0_r) * 100 / $wall" | bc -l)" \
+  "$(echo "($c1_s - $c0_s) * 100 / $wall" | bc -l)"
+echo "pgbench TPS: $tps_without without streaming, $tps_with with ($(echo "scale=3; $tps_with / $tps_without" | bc)x)"
