@@ -310,7 +310,7 @@ class SettingsLoaderTest {
         void badValuesAndUnknownKeysAreNamedWithWhatIsAllowed() {
             BackstopException e = failure("backstop.pitr.slot = \"Backstop-Slot\"\n"
                     + "backstop.targets = [{ name = a, pitr { enabld = true, base-backup.keep = 0 } }]\n");
-            assertThat(e.getMessage()).contains("backstop.pitr.slot", "lower-case letters, digits and '_'",
+            assertThat(e.getMessage()).contains("pitr.slot", "\"Backstop-Slot\"", "lower-case letters, digits and '_'",
                     "backstop.targets[0].pitr.enabld: unknown key", "enabled", "backstop.targets[0].pitr.base-backup.keep");
         }
     }

@@ -92,7 +92,7 @@ class WalArchiveTest {
                         "missing: never received"));
         assertThat(a.prune(7, SEG)).isEqualTo(2);
         assertThat(new WalArchive(dir).entries()).extracting(WalArchive.Entry::name)
-                .containsExactly("00000002.history", seg(7), seg(8));
+                .containsExactlyInAnyOrder("00000002.history", seg(7), seg(8));
         assertThat(Files.exists(a.dir().resolve(seg(1)))).isFalse();
         assertThat(a.continuity(7, SEG).intact()).isTrue();
     }
