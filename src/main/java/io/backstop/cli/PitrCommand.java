@@ -54,17 +54,10 @@ public final class PitrCommand implements Callable<Integer> {
             Components main = pitr.parent.components();
             PrintWriter out = spec.commandLine().getOut();
             for (Settings.Target t : main.targets(targets.name())) {
-                String version;
-                try (Connection c = new Database(t).connect()) {
-                    version = io.backstop.catalog.ServerInfo.read(c).version().text();
-                } catch (SQLException e) {
-                    throw new BackstopException(ExitCode.DATABASE_UNREACHABLE, "target " + t.name() + ": "
-                            + Redactor.redact(e.getMessage()), e);
-                }
                 io.backstop.pitr.BaseBackups bases = new io.backstop.pitr.BaseBackups(main.layout().targetDir(t.name()),
                         main.tools(), main.manifests().json(), main.clock());
                 long started = System.nanoTime();
-                io.backstop.pitr.BaseBackups.Base b = bases.take(t, version);
+                io.backstop.pitr.BaseBackups.Base b = bases.take(t);
                 out.printf("%s: base backup %s, %s in %.2f s (pg_basebackup and pg_verifybackup), WAL %s to %s%n",
                         t.name(), b.name(), io.backstop.files.Sizes.bytes(b.sizeBytes()),
                         (System.nanoTime() - started) / 1e9, b.startLsn(), b.endLsn());

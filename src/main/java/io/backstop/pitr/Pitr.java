@@ -227,12 +227,12 @@ public final class Pitr implements AutoCloseable {
                             target.pitr().slot());
                     receiver.slotLost();
                 }
-                long received = slot.flushLsn().orElse(slot.restartLsn().orElse(-1L));
+                long received = slot.receivedLsn().orElse(slot.restartLsn().orElse(-1L));
                 if (received > receivedLsn) {
                     receivedLsn = received;
                     lastReceivedAt = now;
                 }
-                if (slot.flushLsn().isPresent() && received >= slot.serverLsn()) {
+                if (slot.receivedLsn().isPresent() && received >= slot.serverLsn()) {
                     lastReceivedAt = now; // caught up: nothing is missing, however long the server has been idle
                 }
                 lag = received < 0 ? 0 : Math.max(0, slot.serverLsn() - received);
@@ -283,11 +283,7 @@ public final class Pitr implements AutoCloseable {
 
         BaseBackups.Base baseBackup() {
             try {
-                String version;
-                try (Connection c = new Database(target).connect()) {
-                    version = io.backstop.catalog.ServerInfo.read(c).version().text();
-                }
-                BaseBackups.Base base = bases.take(target, version);
+                BaseBackups.Base base = bases.take(target);
                 baseFailedAt = null;
                 baseError = null;
                 List<BaseBackups.Base> kept = bases.list();
@@ -305,7 +301,7 @@ public final class Pitr implements AutoCloseable {
                     gaps.forgetBefore(oldest.startedAt());
                 }
                 return base;
-            } catch (BackstopException | SQLException | java.io.IOException e) {
+            } catch (BackstopException | java.io.IOException e) {
                 baseFailedAt = clock.instant();
                 baseError = "base backup failed: " + e.getMessage();
                 log.warn("target {}: {} (retried in {} min)", target.name(), baseError, BASE_RETRY.toMinutes());

@@ -18,7 +18,7 @@ public final class Slot {
     private static final String READ = "SELECT CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn()"
             + " ELSE pg_current_wal_lsn() END::text, s.wal_status, s.active, s.restart_lsn::text,"
             + " pg_wal_lsn_diff(CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END,"
-            + " s.restart_lsn)::bigint, r.flush_lsn::text, s.slot_type"
+            + " s.restart_lsn)::bigint, r.write_lsn::text, s.slot_type"
             + " FROM (SELECT 1) one LEFT JOIN pg_replication_slots s ON s.slot_name = ?"
             + " LEFT JOIN pg_stat_replication r ON r.pid = s.active_pid";
 
@@ -26,11 +26,11 @@ public final class Slot {
     }
 
     /**
-     * One reading. {@code walStatus} empty: no such slot. {@code flushLsn}: what the connected receiver
-     * reported flushed (empty when none is connected). {@code retainedBytes}: WAL the slot holds back.
+     * One reading. {@code walStatus} empty: no such slot. {@code receivedLsn}: what the connected receiver
+     * reported written (empty when none is connected). {@code retainedBytes}: WAL the slot holds back.
      */
     public record State(long serverLsn, Optional<String> walStatus, boolean active, Optional<Long> restartLsn,
-            long retainedBytes, Optional<Long> flushLsn, String type) {
+            long retainedBytes, Optional<Long> receivedLsn, String type) {
         public boolean exists() {
             return walStatus.isPresent();
         }
