@@ -73,6 +73,14 @@ class PitrIT {
                 () -> metric(d.get("/metrics").body(), "backstop_pitr_window_start_timestamp_seconds") > 0);
     }
 
+    /** /health 503 with WAL_GAP: seen while the new base backup runs (it takes a second or more). */
+    private static void awaitGap(LiveDaemon d) {
+        Fixtures.await("/health 503 WAL_GAP", WAIT, () -> {
+            var h = d.get("/health");
+            return h.statusCode() == 503 && h.body().contains("WAL_GAP");
+        });
+    }
+
     private static void awaitStreaming(LiveDaemon d) {
         Fixtures.await("pg_receivewal streaming", WAIT,
                 () -> metric(d.get("/metrics").body(), "backstop_wal_streaming") == 1.0);
@@ -247,8 +255,7 @@ class PitrIT {
             List<WalArchive.Entry> segments = archive.entries().stream().filter(WalArchive.Entry::isSegment).toList();
             String victim = segments.get(segments.size() - 2).name();
             Files.delete(targetDir().resolve("wal").resolve(victim));
-            Fixtures.await("WAL_GAP", WAIT, () -> d.get("/health").body().contains("WAL_GAP")
-                    || bases().size() > before.size());
+            awaitGap(d);
             Fixtures.await("a new base backup after the gap", WAIT, () -> bases().size() > before.size());
             Fixtures.await("healthy again", WAIT, () -> d.get("/health").statusCode() == 200);
             JsonNode health = walHealth(d);
@@ -288,6 +295,7 @@ class PitrIT {
         }
         List<BaseBackups.Base> before = bases();
         try (LiveDaemon d = new LiveDaemon(env(db))) {
+            awaitGap(d);
             Fixtures.await("a new base backup after the lost slot", WAIT, () -> bases().size() > before.size());
             Fixtures.await("healthy again", WAIT, () -> d.get("/health").statusCode() == 200);
             assertThat(walHealth(d).path("pitr").path("window").path("gaps").toString()).contains("lost");
@@ -304,6 +312,7 @@ class PitrIT {
                     return false; // the walsender has not ended yet
                 }
             });
+            awaitGap(d);
             Fixtures.await("a new base backup after the dropped slot", WAIT,
                     () -> !bases().get(bases().size() - 1).name().equals(newest));
             Fixtures.await("healthy again", WAIT, () -> d.get("/health").statusCode() == 200);
