@@ -49,7 +49,7 @@ class PitrDrillIT {
         Pgbench.initialise(pg, db, 1);
         Map<String, String> env = LiveDaemon.env(pg, db, dir.resolve("backups"));
         env.put("BACKSTOP_SCHEDULE", "0 0 0 1 1 ?");
-        env.put("BACKSTOP_RESTORE_DRILL_EVERY", "0");
+        env.put("BACKSTOP_RESTORE_DRILL_EVERY", "15s");
         env.put("BACKSTOP_PITR", "true");
         Pgbench load = Pgbench.start(pg, db, 0, dir.resolve("pgbench.log"));
         try (LiveDaemon d = new LiveDaemon(env)) {
@@ -71,6 +71,10 @@ class PitrDrillIT {
             assertThat(verify.status()).as(verify.all()).isZero();
             assertThat(verify.out()).contains("PITR replay to its snapshot passed", "4 tables", "all as in",
                     "after the last commit the dump's snapshot saw");
+            // The daemon's scheduled drill does the same for the newest backup, and says so in its metrics.
+            Fixtures.await("a scheduled PITR drill passed", WAIT,
+                    () -> metric(d.get("/metrics").body(), "backstop_pitr_drill_last_result") == 1.0);
+            assertThat(metric(d.get("/metrics").body(), "backstop_pitr_drill_last_duration_seconds")).isPositive();
 
             // A segment inside the replay's range is damaged: the drill fails and says which.
             WalArchive archive = new WalArchive(dir.resolve("backups").resolve("app"));
