@@ -106,12 +106,9 @@ public final class ObjectStore implements AutoCloseable {
         }
     }
 
-    /**
-     * The object as the store now holds it: size, the checksum it computed on receipt, and the sha256 in
-     * its metadata (when {@code sha256Hex} is not null) must be what was sent.
-     */
+    /** The object as the store holds it must be what was sent: size, checksum, and sha256 metadata (when given). */
     public String readBack(String key, Sent sent, String sha256Hex) {
-        ObjectStore.Head head = head(key).orElseThrow(() -> new BackstopException(ExitCode.OFFSITE,
+        Head head = head(key).orElseThrow(() -> new BackstopException(ExitCode.OFFSITE,
                 "uploaded " + key + " to " + where() + " but it is not there on read back"));
         if (head.size() != sent.size()) {
             throw new BackstopException(ExitCode.OFFSITE, key + " in " + where() + " reads back " + head.size()
@@ -131,7 +128,7 @@ public final class ObjectStore implements AutoCloseable {
         if (sent.eTag() == null) {
             return sha256Hex != null ? "size + sha256 metadata read back" : "size read back";
         }
-        if (sent.eTag() != null && head.eTag() != null && !sent.eTag().equals(head.eTag())) {
+        if (head.eTag() != null && !sent.eTag().equals(head.eTag())) {
             throw new BackstopException(ExitCode.OFFSITE, key + " in " + where() + " reads back ETag " + head.eTag()
                     + ", the upload answered " + sent.eTag());
         }
