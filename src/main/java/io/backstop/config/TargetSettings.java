@@ -73,10 +73,11 @@ final class TargetSettings {
             try {
                 pc = own.toConfig().getConfig("pitr").withFallback(global);
                 prefix = where + ".pitr.";
-                for (String k : own.toConfig().getConfig("pitr").root().keySet()) {
-                    if (!global.root().containsKey(k)) {
-                        problems.add(prefix + k, "unknown key; allowed: " + String.join(", ",
-                                new TreeSet<>(global.root().keySet())), own.get("pitr").origin());
+                for (var e : own.toConfig().getConfig("pitr").entrySet()) {
+                    if (!global.hasPath(e.getKey())) {
+                        problems.add(prefix + e.getKey(), "unknown key; allowed: " + String.join(", ",
+                                new TreeSet<>(global.entrySet().stream().map(java.util.Map.Entry::getKey).toList())),
+                                e.getValue().origin());
                     }
                 }
             } catch (ConfigException.WrongType e) {

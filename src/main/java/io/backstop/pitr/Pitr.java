@@ -98,8 +98,18 @@ public final class Pitr implements AutoCloseable {
         if (targets.isEmpty()) {
             return;
         }
-        for (String tool : List.of("pg_receivewal", "pg_basebackup", "pg_verifybackup")) {
-            tools.tool(tool); // missing binaries stop the start with the install hint, not a silent retry loop
+        try {
+            for (String tool : List.of("pg_receivewal", "pg_basebackup", "pg_verifybackup")) {
+                tools.tool(tool);
+            }
+        } catch (BackstopException missing) {
+            // Dumps go on; /health says WAL_GAP (no window) with this reason once the start-up grace is over.
+            log.error("point-in-time recovery cannot run: {}", missing.getMessage());
+            for (Target t : targets) {
+                listener.pitr(t.name(), new Status(null, 0, 0, null, new Window(null, null,
+                        List.of(missing.getMessage()), true, 0, 0, 0), false, false, missing.getMessage()));
+            }
+            return;
         }
         ticks = Executors.newScheduledThreadPool(Math.min(4, targets.size()), Background.threads("pitr-watch"));
         baseBackups = Executors.newCachedThreadPool(Background.threads("pitr-base-backup"));
@@ -182,7 +192,7 @@ public final class Pitr implements AutoCloseable {
         Connection connection;
         long receivedLsn = -1;
         Instant lastReceivedAt;
-        String slotProblem;
+        boolean slotOverAlert;
 
         Stream(Target target) {
             this.target = target;
@@ -279,16 +289,13 @@ public final class Pitr implements AutoCloseable {
                     receiver.runningSince() != null, problem));
         }
 
-        boolean slotOverAlert;
-
         BaseBackups.Base baseBackup() {
             try {
                 BaseBackups.Base base = bases.take(target);
                 baseFailedAt = null;
                 baseError = null;
-                List<BaseBackups.Base> kept = bases.list();
                 bases.prune(target.pitr().baseBackupKeep());
-                kept = bases.list();
+                List<BaseBackups.Base> kept = bases.list();
                 if (!kept.isEmpty()) {
                     BaseBackups.Base oldest = kept.get(0);
                     long segmentSize = archive.entries().stream().filter(WalArchive.Entry::isSegment)

@@ -49,7 +49,7 @@ public final class Wal {
         return (int) Long.parseLong(name.substring(0, 8), 16);
     }
 
-    static String segmentName(int timeline, long segno, long segmentSize) {
+    public static String segmentName(int timeline, long segno, long segmentSize) {
         long perLog = 0x100000000L / segmentSize;
         return String.format(Locale.ROOT, "%08X%08X%08X", timeline, segno / perLog, segno % perLog);
     }

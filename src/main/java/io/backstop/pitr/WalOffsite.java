@@ -30,13 +30,15 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A target's WAL archive and base backups in the offsite store, beside its dumps:
- * {@code <prefix>/<target>/wal/<segment>[.age]} and {@code <prefix>/<target>/base/<name>/<file>[.age]}
- * with {@code base/<name>.json} written last. Each object is uploaded once recorded locally, encrypted
+ * A target's WAL archive and base backups in the offsite store, beside its dumps, under the cluster's
+ * system identifier (a recreated cluster's segments have the old one's names):
+ * {@code <prefix>/<target>/wal/<system id>/<segment>[.age]} and
+ * {@code <prefix>/<target>/base/<system id>/<name>.tar[.age]} with {@code <name>.json} written last. Each object is uploaded once recorded locally, encrypted
  * when offsite encryption is on, under the object lock when one is set, and counts only after it reads
  * back with the size and checksum that were sent (the dumps' rule). What went is recorded in
- * {@code offsite-wal.json}. The store keeps what the host keeps: a base backup removed locally is
- * removed offsite, with the WAL older than the oldest base backup kept.
+ * {@code offsite-wal.json}. The store keeps what the host keeps of the current cluster: a base backup
+ * removed locally is removed offsite, with the WAL no longer in the archive; an earlier cluster's copies
+ * (its archive set aside) are never removed by Backstop.
  */
 public final class WalOffsite {
     private static final Logger log = LoggerFactory.getLogger(WalOffsite.class);
@@ -53,7 +55,7 @@ public final class WalOffsite {
     public record Shipped(String key, long size, String sha256, Instant uploadedAt, String readback) {
     }
 
-    /** What a target's WAL and base backups have offsite: by local name (segment, or base/NAME). */
+    /** What a target's WAL and base backups have offsite: by system id and local name (ID/SEGMENT, ID/base/NAME). */
     @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
     public record State(Map<String, Shipped> copies) {
         public State {
@@ -90,10 +92,13 @@ public final class WalOffsite {
         State state = state(target);
         WalArchive archive = Pitr.archive(layout, target);
         try {
-            Optional<Instant> wal = archive.entries().stream().filter(e -> !state.copies().containsKey(e.name()))
+            String system = system(archive);
+            Optional<Instant> wal = archive.entries().stream()
+                    .filter(e -> !state.copies().containsKey(system + "/" + e.name()))
                     .map(WalArchive.Entry::recordedAt).min(Instant::compareTo);
             Optional<Instant> base = bases(target).list().stream()
-                    .filter(b -> !state.copies().containsKey(baseName(b))).map(BaseBackups.Base::finishedAt)
+                    .filter(b -> !state.copies().containsKey(system + "/" + baseName(b)))
+                    .map(BaseBackups.Base::finishedAt)
                     .min(Instant::compareTo);
             return Stream.of(wal, base).flatMap(Optional::stream).min(Instant::compareTo);
         } catch (IOException e) {
@@ -108,27 +113,29 @@ public final class WalOffsite {
                 ObjectStore s3 = new ObjectStore(settings)) {
             State state = state(target);
             WalArchive archive = Pitr.archive(layout, target);
+            String system = system(archive);
             int uploaded = 0;
             long bytes = 0;
             for (WalArchive.Entry e : archive.entries()) {
-                if (!state.copies().containsKey(e.name())) {
-                    Shipped s = upload(s3, key(target, "wal/" + e.name()), archive.dir().resolve(e.name()), e.sha256(),
-                            layout.targetDir(target));
-                    record(target, state, e.name(), s);
+                if (!state.copies().containsKey(system + "/" + e.name())) {
+                    Shipped s = upload(s3, key(target, "wal/" + system + "/" + e.name()), archive.dir().resolve(e.name()),
+                            e.sha256(), layout.targetDir(target));
+                    record(target, state, system + "/" + e.name(), s);
                     uploaded++;
                     bytes += s.size();
                 }
             }
             BaseBackups bases = bases(target);
             for (BaseBackups.Base b : bases.list()) {
-                if (state.copies().containsKey(baseName(b))) {
+                String name = system + "/" + baseName(b);
+                if (state.copies().containsKey(name)) {
                     continue;
                 }
                 Path tar = tar(bases.dataDir(b), layout.targetDir(target));
                 try {
-                    Shipped s = upload(s3, key(target, baseName(b) + ".tar"), tar, Hashing.sha256(tar),
-                            layout.targetDir(target));
-                    record(target, state, baseName(b) + ".tar", s);
+                    Shipped s = upload(s3, key(target, "base/" + system + "/" + b.name() + ".tar"), tar,
+                            Hashing.sha256(tar), layout.targetDir(target));
+                    record(target, state, name + ".tar", s);
                     uploaded++;
                     bytes += s.size();
                 } finally {
@@ -136,12 +143,12 @@ public final class WalOffsite {
                 }
                 byte[] record = json.writeValueAsBytes(b);
                 Instant now = clock.instant();
-                s3.putSmall(key(target, baseName(b) + ".json"), record, settings.lock(), retainUntil(now));
-                record(target, state, baseName(b), new Shipped(key(target, baseName(b) + ".json"), record.length, null,
-                        now, "base backup complete"));
+                String recordKey = key(target, "base/" + system + "/" + b.name() + ".json");
+                s3.putSmall(recordKey, record, settings.lock(), retainUntil(now));
+                record(target, state, name, new Shipped(recordKey, record.length, null, now, "base backup complete"));
                 log.info("offsite {}: base backup {} copied", target, b.name());
             }
-            int deleted = retain(target, s3, state, bases, archive);
+            int deleted = retain(target, s3, state, bases, archive, system);
             return new Status(uploaded, bytes, deleted);
         } catch (IOException e) {
             throw Durable.storageError("offsite copy of the WAL archive of " + target, e);
@@ -159,6 +166,11 @@ public final class WalOffsite {
             throw runner.failure(spec, r, ExitCode.STORAGE);
         }
         return tar;
+    }
+
+    /** The cluster the archive is of; "unknown" where the role may not read it (pg_control_system()). */
+    private static String system(WalArchive archive) throws IOException {
+        return archive.systemIdentifier().orElse("unknown");
     }
 
     private BaseBackups bases(String target) {
@@ -218,19 +230,22 @@ public final class WalOffsite {
     }
 
     /** Removes offsite what the host removed: base backups no longer kept, WAL older than the oldest kept. */
-    private int retain(String target, ObjectStore s3, State state, BaseBackups bases, WalArchive archive)
-            throws IOException {
+    private int retain(String target, ObjectStore s3, State state, BaseBackups bases, WalArchive archive,
+            String system) throws IOException {
         List<BaseBackups.Base> kept = bases.list();
         if (kept.isEmpty()) {
             return 0;
         }
         java.util.Set<String> keptNames = new java.util.HashSet<>();
-        kept.forEach(b -> keptNames.add(baseName(b)));
+        kept.forEach(b -> keptNames.add(system + "/" + baseName(b)));
         java.util.Set<String> archived = new java.util.HashSet<>();
-        archive.entries().forEach(e -> archived.add(e.name()));
+        archive.entries().forEach(e -> archived.add(system + "/" + e.name()));
         List<String> gone = new ArrayList<>();
         for (String name : state.copies().keySet()) {
-            boolean base = name.startsWith("base/");
+            if (!name.startsWith(system + "/")) {
+                continue; // an earlier cluster's: kept whole, as its archive is on this host
+            }
+            boolean base = name.startsWith(system + "/base/");
             String baseRoot = base ? name.replaceFirst("\\.tar$", "") : null;
             if (base ? !keptNames.contains(baseRoot) : !archived.contains(name)) {
                 gone.add(name);

@@ -95,8 +95,11 @@ public final class PitrDrill {
             WalArchive.Continuity c = archive.continuity(from, segmentSize);
             List<String> problems = new ArrayList<>();
             damaged.forEach(n -> problems.add("WAL segment " + n + " no longer matches its recorded checksum"));
-            c.holes().stream().filter(h -> h.from() <= to).forEach(h -> problems.add("WAL segments "
-                    + h.from() + "-" + h.to() + " " + h.reason()));
+            int timeline = base.get().timeline();
+            c.holes().stream().filter(h -> h.from() <= to && h.reason().startsWith("missing")) // damaged: named above
+                    .forEach(h -> problems.add("WAL " + Wal.segmentName(timeline, h.from(), segmentSize)
+                            + (h.to() > h.from() ? " to " + Wal.segmentName(timeline, Math.min(h.to(), to), segmentSize)
+                                    : "") + " " + h.reason()));
             if (!problems.isEmpty()) {
                 return done(started, false, String.join("; ", problems));
             }
@@ -109,7 +112,7 @@ public final class PitrDrill {
             scratch = LocalCluster.newDirectory(DrillSite.scratchParent(settings));
             Stop stop = stopFor(bin, archive, scratch, lsn, snapshot, Math.max(base.get().end(), lsn - SCAN_BACK),
                     segmentSize);
-            prepare(bases.dataDir(base.get()), scratch, stop);
+            prepare(bases.dataDir(base.get()), scratch, stop, target.password().isPresent());
             copyWal(archive, scratch.resolve("wal"), from, Wal.segnoOf(stop.lsn(), segmentSize), segmentSize);
             cluster = LocalCluster.recover(bin, scratch, Map.of("hot_standby", "off", "wal_level", "replica",
                     "archive_mode", "off", "shared_preload_libraries", "''", "ssl", "off",
@@ -175,7 +178,6 @@ public final class PitrDrill {
         new ProcessRunner().run(spec, p -> { }); // its exit is 1 when the end falls mid-record: the lines count
         Sweep.deleteTree(view);
         String[] snap = snapshot.split(":");
-        long xmin = Long.parseLong(snap[0]) & 0xFFFFFFFFL;
         long xmax = Long.parseLong(snap[1]) & 0xFFFFFFFFL;
         Set<Long> xip = new HashSet<>();
         if (snap.length > 2 && !snap[2].isBlank()) {
@@ -210,7 +212,7 @@ public final class PitrDrill {
         if (firstUnseen != null) {
             return new Stop(firstUnseen, false, "before the first commit the dump's snapshot did not see");
         }
-        return new Stop(lsn, false, "at the dump's WAL position (no commit near it); xmin " + xmin);
+        return new Stop(lsn, false, "at the dump's WAL position (no commit near it)");
     }
 
     /** Links segment {@code s} (complete, else the one still being received) into {@code view} under its own name. */
@@ -267,7 +269,7 @@ public final class PitrDrill {
     }
 
     /** The base backup copied into {@code scratch/data}, with the recovery settings and a restore command over the archive. */
-    private static void prepare(Path base, Path scratch, Stop stop) throws IOException {
+    private static void prepare(Path base, Path scratch, Stop stop, boolean password) throws IOException {
         Path data = scratch.resolve("data");
         try (Stream<Path> all = Files.walk(base)) {
             for (Path p : all.toList()) {
@@ -284,7 +286,10 @@ public final class PitrDrill {
         String wal = "'" + scratch.resolve("wal").toString().replace("'", "'\\''") + "'";
         Files.writeString(script, "#!/bin/sh\nexec cp " + wal + "/\"$1\" \"$2\" 2>/dev/null\n", StandardCharsets.UTF_8);
         Files.setPosixFilePermissions(script, PosixFilePermissions.fromString("r-xr-xr-x"));
-        Files.writeString(data.resolve("pg_hba.conf"), "host all all 127.0.0.1/32 md5\n", StandardCharsets.UTF_8);
+        // The replayed cluster's roles are production's: the target's login with its own password (md5 also
+        // takes a SCRAM secret), or, for a target that logs in without one, as it does there.
+        Files.writeString(data.resolve("pg_hba.conf"), "host all all 127.0.0.1/32 " + (password ? "md5" : "trust")
+                + "\n", StandardCharsets.UTF_8);
         if (!Files.exists(data.resolve("postgresql.conf"))) {
             Files.writeString(data.resolve("postgresql.conf"), "", StandardCharsets.UTF_8); // a Debian-style server keeps it in /etc
         }

@@ -309,9 +309,10 @@ class SettingsLoaderTest {
         @Test
         void badValuesAndUnknownKeysAreNamedWithWhatIsAllowed() {
             BackstopException e = failure("backstop.pitr.slot = \"Backstop-Slot\"\n"
-                    + "backstop.targets = [{ name = a, pitr { enabld = true, base-backup.keep = 0 } }]\n");
+                    + "backstop.targets = [{ name = a, pitr { enabld = true, base-backup.keep = 0, base-backup.evry = 1h } }]\n");
             assertThat(e.getMessage()).contains("pitr.slot", "\"Backstop-Slot\"", "lower-case letters, digits and '_'",
-                    "backstop.targets[0].pitr.enabld: unknown key", "enabled", "backstop.targets[0].pitr.base-backup.keep");
+                    "backstop.targets[0].pitr.enabld: unknown key", "enabled", "backstop.targets[0].pitr.base-backup.keep",
+                    "backstop.targets[0].pitr.base-backup.evry: unknown key", "base-backup.every");
         }
     }
 }

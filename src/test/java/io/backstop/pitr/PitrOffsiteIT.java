@@ -77,7 +77,9 @@ class PitrOffsiteIT {
                     segment = rs.getString(1);
                 }
                 long switched = System.nanoTime();
-                Path object = store.resolve("wal").resolve(segment + ".age");
+                String system = Files.readString(dir.resolve("backups").resolve("app").resolve("wal")
+                        .resolve("system-identifier")).strip();
+                Path object = store.resolve("wal").resolve(system).resolve(segment + ".age"); // under its cluster
                 Fixtures.await("segment " + segment + " offsite", WAIT, () -> Files.isRegularFile(object));
                 assertThat(Duration.ofNanos(System.nanoTime() - switched)).as("not the offsite interval's wait")
                         .isLessThan(Duration.ofSeconds(50));
