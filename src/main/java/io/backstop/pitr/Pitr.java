@@ -298,8 +298,7 @@ public final class Pitr implements AutoCloseable {
                 List<BaseBackups.Base> kept = bases.list();
                 if (!kept.isEmpty()) {
                     BaseBackups.Base oldest = kept.get(0);
-                    long segmentSize = archive.entries().stream().filter(WalArchive.Entry::isSegment)
-                            .mapToLong(WalArchive.Entry::size).max().orElse(Window.DEFAULT_SEGMENT);
+                    long segmentSize = archive.segmentSize();
                     int pruned = archive.prune(Wal.segnoOf(oldest.start(), segmentSize), segmentSize);
                     if (pruned > 0) {
                         log.info("WAL archive of {}: {} files older than base backup {} removed", target.name(), pruned,

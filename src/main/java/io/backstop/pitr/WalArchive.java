@@ -339,6 +339,15 @@ public final class WalArchive {
         return aside;
     }
 
+    /**
+     * The cluster's WAL segment size, as its complete segments show it (initdb --wal-segsize; 16 MiB, the
+     * default, before the first one arrived).
+     */
+    public synchronized long segmentSize() throws IOException {
+        load();
+        return entries.values().stream().filter(Entry::isSegment).mapToLong(Entry::size).max().orElse(16L << 20);
+    }
+
     /** Bytes the archive holds on disk. */
     public synchronized long bytes() throws IOException {
         load();

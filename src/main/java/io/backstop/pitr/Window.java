@@ -17,13 +17,10 @@ import java.util.List;
 @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
 public record Window(Instant from, Instant to, List<String> gaps, boolean open, int baseBackups, int segments,
         long archiveBytes) {
-    static final long DEFAULT_SEGMENT = 16L << 20;
-
     public static Window of(List<BaseBackups.Base> bases, WalArchive archive, List<Gaps.Gap> recorded, Instant to)
             throws IOException {
         List<WalArchive.Entry> entries = archive.entries();
-        long segmentSize = entries.stream().filter(WalArchive.Entry::isSegment).mapToLong(WalArchive.Entry::size)
-                .max().orElse(DEFAULT_SEGMENT);
+        long segmentSize = archive.segmentSize();
         List<String> gaps = new ArrayList<>();
         Instant from = null;
         boolean open = !recorded.isEmpty();

@@ -87,7 +87,7 @@ public final class PitrDrill {
         Path scratch = null;
         LocalCluster cluster = null;
         try {
-            long segmentSize = segmentSize(archive);
+            long segmentSize = archive.segmentSize();
             long from = Wal.segnoOf(base.get().start(), segmentSize);
             long to = Wal.segnoOf(lsn, segmentSize);
             List<String> damaged = archive.verify(from, segmentSize).stream()
@@ -152,11 +152,6 @@ public final class PitrDrill {
         String v = serverVersion == null ? "" : serverVersion.strip();
         int dot = v.indexOf('.');
         return dot > 0 ? v.substring(0, dot) : v.replaceAll("[^0-9].*", "");
-    }
-
-    private static long segmentSize(WalArchive archive) throws IOException {
-        return archive.entries().stream().filter(e -> Wal.isSegment(e.name())).mapToLong(WalArchive.Entry::size).max()
-                .orElse(16L << 20);
     }
 
     /**
