@@ -79,7 +79,7 @@ class PitrDrillIT {
             // A segment inside the replay's range is damaged: the drill fails and says which.
             WalArchive archive = new WalArchive(dir.resolve("backups").resolve("app"));
             List<WalArchive.Entry> segments = archive.entries().stream().filter(WalArchive.Entry::isSegment).toList();
-            String victim = segments.get(1).name(); // after the base backup's start, before the dump's position
+            String victim = segments.get(0).name(); // holds the base backup's start: the replay reads it
             try (RandomAccessFile f = new RandomAccessFile(archive.dir().resolve(victim).toFile(), "rw")) {
                 f.seek(f.length() / 2);
                 f.write(new byte[] {1, 2, 3, 4, 5, 6, 7, 8});
