@@ -186,37 +186,10 @@ public final class ListCommand implements Callable<Integer> {
                 rows.add(row);
             }
         }
-        Map<String, io.backstop.pitr.Window> windows = new LinkedHashMap<>();
-        for (Settings.Target t : main.targets(targets.name())) {
-            if (t.pitr().enabled() || java.nio.file.Files.isDirectory(main.layout().targetDir(t.name())
-                    .resolve(io.backstop.pitr.WalArchive.DIR))) {
-                windows.put(t.name(), io.backstop.pitr.Pitr.window(main.layout(), t.name(), main.manifests().json(),
-                        main.clock()));
-            }
-        }
         if (json) {
-            List<Object> all = new ArrayList<>(rows);
-            windows.forEach((target, w) -> {
-                Map<String, Object> row = new LinkedHashMap<>();
-                row.put("kind", "pitr-window");
-                row.put("target", target);
-                row.put("window", w);
-                all.add(row);
-            });
-            out.println(main.manifests().json().writeValueAsString(all));
+            out.println(main.manifests().json().writeValueAsString(rows));
             return 0;
         }
-        windows.forEach((target, w) -> {
-            out.printf("%s: recoverable to any second: %s (%d base backups, %d WAL segments, %s)%n", target,
-                    w.describe(), w.baseBackups(), w.segments(), Sizes.bytes(w.archiveBytes()));
-            try (java.util.stream.Stream<java.nio.file.Path> dirs = java.nio.file.Files.list(main.layout().targetDir(target))) {
-                dirs.map(d -> d.getFileName().toString()).filter(n -> n.startsWith("wal-") || n.startsWith("base-"))
-                        .sorted().forEach(n -> out.printf("%s: kept from an earlier cluster (another system"
-                                + " identifier): %s%n", target, main.layout().targetDir(target).resolve(n)));
-            } catch (java.io.IOException e) {
-                // nothing set aside can be listed; the window above stands
-            }
-        });
         if (rows.isEmpty()) {
             out.println("no offsite copies under " + store.where());
             return 0;
