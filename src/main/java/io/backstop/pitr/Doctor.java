@@ -49,9 +49,11 @@ public final class Doctor {
         Database db = new Database(t);
         Slot.Server server;
         PgVersion version;
+        boolean slotExists;
         try (Connection c = db.connect()) {
             server = Slot.server(c);
             version = io.backstop.catalog.ServerInfo.read(c).version();
+            slotExists = Slot.read(c, t.pitr().slot()).exists();
             findings.add(Finding.ok("login", t.describe() + ", PostgreSQL " + version));
         } catch (BackstopException | SQLException e) {
             findings.add(Finding.miss("login", Redactor.redact(String.valueOf(e.getMessage()))));
@@ -65,7 +67,6 @@ public final class Doctor {
                 ? Finding.ok("wal_level", server.walLevel())
                 : Finding.miss("wal_level", "wal_level = " + server.walLevel() + " keeps no WAL to stream. On the server:"
                         + " ALTER SYSTEM SET wal_level = replica; then restart it"));
-        boolean slotExists = slotExists(db, t.pitr().slot());
         int sendersNeeded = 2; // pg_receivewal, and pg_basebackup's WAL stream while it runs
         int freeSenders = server.maxWalSenders() - server.walSendersInUse();
         findings.add(freeSenders >= sendersNeeded || slotExists && freeSenders >= 1
@@ -112,14 +113,6 @@ public final class Doctor {
     private static Optional<String> hostIn(String message) {
         java.util.regex.Matcher m = java.util.regex.Pattern.compile("host \"([^\"]+)\"").matcher(message);
         return m.find() ? Optional.of(m.group(1)) : Optional.empty();
-    }
-
-    private static boolean slotExists(Database db, String slot) {
-        try (Connection c = db.connect()) {
-            return Slot.read(c, slot).exists();
-        } catch (SQLException | BackstopException e) {
-            return false;
-        }
     }
 
     private List<Finding> binaries(PgVersion server) {

@@ -34,6 +34,11 @@ public final class Wal {
         return SEGMENT.matcher(name).matches();
     }
 
+    /** A segment pg_receivewal is still writing (or one kept after a gap): {@code <segment>.partial}. */
+    public static boolean isPartial(String name) {
+        return name.length() == 24 + PARTIAL.length() && name.endsWith(PARTIAL) && isSegment(name.substring(0, 24));
+    }
+
     static boolean isHistory(String name) {
         return HISTORY.matcher(name).matches();
     }

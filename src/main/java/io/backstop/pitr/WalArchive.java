@@ -149,7 +149,7 @@ public final class WalArchive {
         try (Stream<Path> files = Files.list(incoming)) {
             segments = files.filter(f -> {
                 String n = f.getFileName().toString();
-                return Wal.isSegment(n) || (n.endsWith(Wal.PARTIAL) && Wal.isSegment(n.substring(0, 24)));
+                return Wal.isSegment(n) || Wal.isPartial(n);
             }).sorted((a, b) -> a.getFileName().toString().substring(0, 24).compareTo(
                     b.getFileName().toString().substring(0, 24))).toList();
         }
@@ -186,7 +186,7 @@ public final class WalArchive {
         try (Stream<Path> files = Files.list(incoming)) {
             for (Path f : files.toList()) {
                 String n = f.getFileName().toString();
-                if (n.endsWith(Wal.PARTIAL) && Wal.isSegment(n.substring(0, 24))) {
+                if (Wal.isPartial(n)) {
                     Durable.fsync(f);
                     Path archived = dir.resolve(n);
                     Durable.rename(f, archived);
@@ -281,7 +281,7 @@ public final class WalArchive {
         load();
         List<String> gone = new ArrayList<>();
         for (Entry e : entries.values()) {
-            String base = e.name().endsWith(Wal.PARTIAL) ? e.name().substring(0, 24) : e.name();
+            String base = Wal.isPartial(e.name()) ? e.name().substring(0, 24) : e.name();
             if (Wal.isSegment(base) && Wal.segno(base, segmentSize) < before) {
                 gone.add(e.name());
             }

@@ -229,7 +229,7 @@ public final class PitrDrill {
             try (Stream<Path> files = Files.list(archive.incoming())) {
                 for (Path f : files.toList()) {
                     String n = f.getFileName().toString();
-                    if (n.endsWith(".partial") && n.length() == 32 && Wal.isSegment(n.substring(0, 24))
+                    if (Wal.isPartial(n)
                             && Wal.segno(n.substring(0, 24), segmentSize) == s) {
                         return Optional.of(f);
                     }

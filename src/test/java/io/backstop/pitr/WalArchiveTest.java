@@ -39,6 +39,8 @@ class WalArchiveTest {
         assertThat(Wal.segmentName(2, 258, 16L << 20)).isEqualTo("000000020000000100000002");
         assertThat(Wal.segnoOf(Wal.parseLsn("1/2000028"), 16L << 20)).isEqualTo(258);
         assertThat(Wal.isSegment("000000010000000100000002.partial")).isFalse();
+        assertThat(Wal.isPartial("000000010000000100000002.partial")).isTrue();
+        assertThat(Wal.isPartial("x.partial")).as("a stray short name is no segment").isFalse();
     }
 
     @Test
@@ -47,6 +49,7 @@ class WalArchiveTest {
         incoming(a, seg(1), 1);
         incoming(a, seg(2), 2);
         incoming(a, seg(3) + ".partial", 3);
+        Files.writeString(a.incoming().resolve("x.partial"), "not ours"); // left alone, and no reason to stop
         assertThat(a.collect()).extracting(WalArchive.Entry::name).containsExactly(seg(1), seg(2));
         assertThat(a.collect()).as("nothing new the second time").isEmpty();
         assertThat(Files.exists(a.dir().resolve(seg(1)))).isTrue();
