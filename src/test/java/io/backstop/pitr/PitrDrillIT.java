@@ -78,8 +78,31 @@ class PitrDrillIT {
 
             // A segment inside the replay's range is damaged: the drill fails and says which.
             WalArchive archive = new WalArchive(dir.resolve("backups").resolve("app"));
-            List<WalArchive.Entry> segments = archive.entries().stream().filter(WalArchive.Entry::isSegment).toList();
-            String victim = segments.get(0).name(); // holds the base backup's start: the replay reads it
+            // The segment holding the dump's own WAL position lies inside every replay to it, whichever base
+            // backup the drill starts from (older segments may still be kept from before that base backup).
+            Path dump;
+            try (var files = java.nio.file.Files.walk(dir.resolve("backups").resolve("app"))) {
+                dump = files.filter(f -> f.getFileName().toString().contains("under-load")
+                        && f.getFileName().toString().endsWith(".dump.zst")).findFirst().orElseThrow();
+            }
+            String walLsn = new com.fasterxml.jackson.databind.ObjectMapper()
+                    .readTree(io.backstop.catalog.BackupLayout.manifestOf(dump).toFile())
+                    .path("snapshot_facts").path("wal_lsn").asText();
+            assertThat(walLsn).as("the dump's manifest records its WAL position").isNotEmpty();
+            long segmentSize = archive.segmentSize();
+            long segno = Wal.segnoOf(Wal.parseLsn(walLsn), segmentSize);
+            // pgbench keeps writing, so that segment is soon complete and recorded (until then the drill reads
+            // it from pg_receivewal's .partial file, which is not the archive's to check).
+            Fixtures.await("the segment of " + walLsn + " recorded", WAIT, () -> {
+                try {
+                    return new WalArchive(archive.dir().getParent()).entries().stream().anyMatch(e -> e.isSegment()
+                            && Wal.segno(e.name(), segmentSize) == segno);
+                } catch (java.io.IOException e) {
+                    return false;
+                }
+            });
+            String victim = new WalArchive(archive.dir().getParent()).entries().stream().filter(WalArchive.Entry::isSegment)
+                    .filter(e -> Wal.segno(e.name(), segmentSize) == segno).findFirst().orElseThrow().name();
             try (RandomAccessFile f = new RandomAccessFile(archive.dir().resolve(victim).toFile(), "rw")) {
                 f.seek(f.length() / 2);
                 f.write(new byte[] {1, 2, 3, 4, 5, 6, 7, 8});
