@@ -9,7 +9,6 @@ import io.backstop.testing.PgCluster;
 import java.io.RandomAccessFile;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.List;
 import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
