@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Issue 32 benchmark, side by side in one run on one database:
 #  1. a base backup by Backstop (`backstop pitr base-backup`: pg_basebackup -Fp -X stream with a
-#     CRC32C backup_manifest, then pg_verifybackup) against a bare `pg_basebackup` with the same
+#     CRC32C backup_manifest, each file checksummed and fsynced as it is written, then checked against
+#     the manifest with pg_verifybackup for the rest) against a bare `pg_basebackup` with the same
 #     flags and against pgBackRest's `backup --type=full` (Debian's pgbackrest, compress-type=none,
 #     start-fast; skipped with a note when it is not installed), alternating, several rounds;
 #  2. WAL receive lag while pgbench writes as fast as this machine allows, with Backstop's daemon

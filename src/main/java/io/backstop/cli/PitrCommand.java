@@ -37,7 +37,8 @@ public final class PitrCommand implements Callable<Integer> {
     /** {@code backstop pitr base-backup}: a verified base backup now (the daemon takes them on its schedule). */
     @Command(name = "base-backup", header = "Take a verified base backup now.",
             description = {"pg_basebackup (plain format, the WAL it needs streamed in, a backup_manifest) into",
-                    "<backup-dir>/<target>/base/, counted once pg_verifybackup passed on it. The daemon takes one",
+                    "<backup-dir>/<target>/base/, counted once it matched that manifest (every file's CRC32C, and",
+                    "pg_verifybackup for the file list and the WAL). The daemon takes one",
                     "every pitr.base-backup.every and applies pitr.base-backup.keep at its next one."})
     static final class BaseBackup implements Callable<Integer> {
         @ParentCommand
@@ -58,7 +59,7 @@ public final class PitrCommand implements Callable<Integer> {
                         main.tools(), main.manifests().json(), main.clock());
                 long started = System.nanoTime();
                 io.backstop.pitr.BaseBackups.Base b = bases.take(t);
-                out.printf("%s: base backup %s, %s in %.2f s (pg_basebackup and pg_verifybackup), WAL %s to %s%n",
+                out.printf("%s: base backup %s, %s in %.2f s (pg_basebackup, checked against its backup_manifest), WAL %s to %s%n",
                         t.name(), b.name(), io.backstop.files.Sizes.bytes(b.sizeBytes()),
                         (System.nanoTime() - started) / 1e9, b.startLsn(), b.endLsn());
             }

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import com.fasterxml.jackson.databind.annotation.JsonNaming;
+import io.backstop.Background;
 import io.backstop.BackstopException;
 import io.backstop.ExitCode;
 import io.backstop.catalog.BackupLayout;
@@ -25,6 +26,7 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
@@ -35,7 +37,8 @@ import org.slf4j.LoggerFactory;
  * One target's base backups, {@code <target>/base/<stamp>/} with {@code <stamp>.json} beside it: a
  * plain-format {@code pg_basebackup} with the WAL it needs streamed into it ({@code -X stream}, so each
  * stands on its own) and its {@code backup_manifest}, written into a temporary directory and counted
- * only after {@code pg_verifybackup} passed on it. A recovery can start from one at any point after
+ * only after it matched its manifest: every file's CRC32C, taken as the copy was written
+ * ({@link CopyFollower}), and {@code pg_verifybackup} for the rest. A recovery can start from one at any point after
  * its end position.
  */
 public final class BaseBackups {
@@ -119,35 +122,22 @@ public final class BaseBackups {
             ProcessRunner.Spec spec = ProcessRunner.Spec.of(List.of(tools.tool("pg_basebackup").toString(),
                     "-D", tmp.toString(), "-Fp", "-X", "stream", "-c", "fast", "--manifest-checksums=CRC32C",
                     "--no-sync", "-l", "backstop " + target.name() + " " + name, "-w"), env, Duration.ofDays(2));
-            ProcessRunner.Result r = runner.run(spec, p -> { });
-            if (r.exitCode() != 0) {
-                throw runner.failure(spec, r, ExitCode.DUMP_FAILED);
-            }
-            // pg_verifybackup reads what was written (from the page cache, CPU-bound) while the files go to
-            // disk (I/O-bound): the verification costs about what pg_basebackup's own fsync would have.
-            java.util.concurrent.CompletableFuture<Void> synced = io.backstop.Background.supply(
-                    "base-backup-fsync", () -> {
-                        fsyncTree(tmp);
-                        return null;
-                    });
-            // pg_verifybackup's two halves at once, on two cores: every file against its manifest checksum
-            // (--no-parse-wal), and the manifest's structure with the WAL parsed from start to end
-            // (--skip-checksums). Together they are the whole check, in the time of the longer.
-            java.util.concurrent.CompletableFuture<ProcessRunner.Result> walParsed = io.backstop.Background.supply(
-                    "base-backup-verify-wal", () -> runner.run(verify(tmp, "--skip-checksums"), p -> { }));
-            ProcessRunner.Result checksums = runner.run(verify(tmp, "--no-parse-wal"), p -> { });
-            ProcessRunner.Result wal = io.backstop.Background.join(walParsed);
-            io.backstop.Background.join(synced);
-            for (ProcessRunner.Result v : List.of(checksums, wal)) {
-                if (v.exitCode() != 0) {
-                    throw new BackstopException(ExitCode.DUMP_FAILED, "base backup of " + target.name()
-                            + " failed pg_verifybackup (not kept): " + v.stderrTail().strip());
+            ProcessRunner.Result r;
+            Map<Path, CopyFollower.Followed> followed;
+            // Each file is checksummed and sent to disk as it is written (--no-sync alone would leave the
+            // writing to the end, and a check afterwards would read it all again).
+            try (CopyFollower follower = CopyFollower.start(tmp)) {
+                r = runner.run(spec, p -> { });
+                if (r.exitCode() != 0) {
+                    throw runner.failure(spec, r, ExitCode.DUMP_FAILED);
                 }
+                followed = follower.finish();
             }
+            JsonNode manifest = verify(target, tmp, runner, followed);
             String label = Files.readString(tmp.resolve("backup_label"), StandardCharsets.UTF_8);
-            Base base = new Base(name, group(START, label), endLsn(tmp.resolve("backup_manifest")),
+            Base base = new Base(name, group(START, label), endLsn(tmp, manifest),
                     Integer.parseInt(group(TIMELINE, label)), started, clock.instant(), size(tmp),
-                    Files.readString(tmp.resolve("PG_VERSION"), StandardCharsets.UTF_8).strip(), "pg_verifybackup passed");
+                    Files.readString(tmp.resolve("PG_VERSION"), StandardCharsets.UTF_8).strip(), "pg_verifybackup and every file's CRC32C passed");
             Path finalDir = dir.resolve(name);
             Durable.rename(tmp, finalDir);
             Durable.writeAtomically(dir.resolve(name + ".json"), json.writeValueAsBytes(base));
@@ -163,20 +153,63 @@ public final class BaseBackups {
         }
     }
 
+    /**
+     * The copy checked against the server's backup_manifest before it counts (the manifest is returned),
+     * while what the follower did not already send to disk is fsynced: pg_verifybackup
+     * {@code --skip-checksums} (every listed file there with its size and no other, the manifest's own
+     * checksum, the WAL parsed from start to end) beside every file's CRC32C as the follower read it while
+     * it was written ({@link ManifestChecksums}; pg_verifybackup's own checksum pass where the manifest has
+     * what that cannot read).
+     */
+    private JsonNode verify(Target target, Path tmp, ProcessRunner runner,
+            Map<Path, CopyFollower.Followed> followed) throws IOException {
+        CompletableFuture<Void> synced = Background.supply("base-backup-fsync", () -> {
+            fsyncTree(tmp, followed);
+            return null;
+        });
+        CompletableFuture<ProcessRunner.Result> structure = Background.supply("base-backup-verify",
+                () -> runner.run(verify(tmp, "--skip-checksums"), p -> { }));
+        JsonNode manifest = json.readTree(tmp.resolve("backup_manifest").toFile());
+        List<String> mismatched;
+        if (ManifestChecksums.supported(manifest)) {
+            mismatched = ManifestChecksums.mismatches(tmp, manifest, followed);
+        } else {
+            ProcessRunner.Result checksums = runner.run(verify(tmp, "--no-parse-wal"), p -> { });
+            mismatched = checksums.exitCode() == 0 ? List.of() : List.of(checksums.stderrTail().strip());
+        }
+        ProcessRunner.Result structural = Background.join(structure);
+        Background.join(synced);
+        if (structural.exitCode() != 0) {
+            throw new BackstopException(ExitCode.DUMP_FAILED, "base backup of " + target.name()
+                    + " failed pg_verifybackup (not kept): " + structural.stderrTail().strip());
+        }
+        if (!mismatched.isEmpty()) {
+            throw new BackstopException(ExitCode.DUMP_FAILED, "base backup of " + target.name()
+                    + " does not match its backup_manifest (not kept): " + String.join("; ", mismatched));
+        }
+        return manifest;
+    }
+
     private ProcessRunner.Spec verify(Path backup, String half) {
         return ProcessRunner.Spec.of(List.of(tools.tool("pg_verifybackup").toString(), "--quiet", half,
                 backup.toString()), Map.of(), Duration.ofDays(1));
     }
 
-    /** Every file and directory under {@code root} to disk (what pg_basebackup's own sync does). */
-    private static void fsyncTree(Path root) throws IOException {
+    /**
+     * Every file and directory under {@code root} to disk (what pg_basebackup's own sync does), but for the
+     * files the follower already fsynced whole.
+     */
+    private static void fsyncTree(Path root, Map<Path, CopyFollower.Followed> followed) throws IOException {
         List<Path> dirs = new ArrayList<>();
         try (Stream<Path> all = Files.walk(root)) {
             for (Path p : all.toList()) {
                 if (Files.isDirectory(p)) {
                     dirs.add(p);
                 } else if (Files.isRegularFile(p)) {
-                    Durable.fsync(p);
+                    CopyFollower.Followed seen = followed.get(root.relativize(p));
+                    if (seen == null || seen.synced() != Files.size(p)) {
+                        Durable.fsync(p);
+                    }
                 }
             }
         }
@@ -195,10 +228,10 @@ public final class BaseBackups {
     }
 
     /** The end of the last WAL range the backup_manifest names: where a recovery from it becomes consistent. */
-    private String endLsn(Path manifest) throws IOException {
-        JsonNode ranges = json.readTree(manifest.toFile()).path("WAL-Ranges");
+    private static String endLsn(Path backup, JsonNode manifest) {
+        JsonNode ranges = manifest.path("WAL-Ranges");
         if (!ranges.isArray() || ranges.isEmpty()) {
-            throw new BackstopException(ExitCode.DUMP_FAILED, manifest + " names no WAL range");
+            throw new BackstopException(ExitCode.DUMP_FAILED, backup.resolve("backup_manifest") + " names no WAL range");
         }
         return ranges.get(ranges.size() - 1).path("End-LSN").asText();
     }
