@@ -119,7 +119,7 @@ public final class DrillSite implements AutoCloseable {
     }
 
     /** restore-drill.scratch-dir, else the backup volume, else (when its owner cannot reach it) the temp directory. */
-    static Path scratchParent(Settings settings) {
+    public static Path scratchParent(Settings settings) {
         Optional<Path> configured = settings.restoreDrill().scratchDir();
         if (configured.isPresent()) {
             return configured.get();

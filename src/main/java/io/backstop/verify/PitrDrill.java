@@ -11,7 +11,7 @@ import io.backstop.pg.Database;
 import io.backstop.pg.LocalCluster;
 import io.backstop.pg.PgTools;
 import io.backstop.pg.ProcessRunner;
-import io.backstop.pitr.BaseBackups;
+import io.backstop.pitr.Replay;
 import io.backstop.pitr.Wal;
 import io.backstop.pitr.WalArchive;
 import io.backstop.restore.PgRestore;
@@ -76,65 +76,35 @@ public final class PitrDrill {
                     + " standby)");
         }
         long lsn = Wal.parseLsn(walLsn);
-        Path targetDir = settings.backupDir().resolve(target.name());
-        BaseBackups bases = new BaseBackups(targetDir, tools, json, java.time.Clock.systemUTC());
-        Optional<BaseBackups.Base> base = bases.list().stream().filter(b -> b.end() <= lsn)
-                .reduce((a, b) -> b);
-        if (base.isEmpty()) {
-            return notRun(started, "no base backup ends before " + dumpFile.getFileName() + "'s WAL position " + walLsn);
-        }
-        WalArchive archive = new WalArchive(targetDir);
-        Path scratch = null;
+        Replay replay = new Replay(target.name(), settings.backupDir().resolve(target.name()), tools, json);
         LocalCluster cluster = null;
+        Path view = null;
         try {
-            long segmentSize = archive.segmentSize();
-            long from = Wal.segnoOf(base.get().start(), segmentSize);
-            long to = Wal.segnoOf(lsn, segmentSize);
-            List<String> damaged = archive.verify(from, segmentSize).stream()
-                    .filter(n -> Wal.segno(n, segmentSize) <= to).toList();
-            WalArchive.Continuity c = archive.continuity(from, segmentSize);
-            List<String> problems = new ArrayList<>();
-            damaged.forEach(n -> problems.add("WAL segment " + n + " no longer matches its recorded checksum"));
-            int timeline = base.get().timeline();
-            c.holes().stream().filter(h -> h.from() <= to && h.reason().startsWith("missing")) // damaged: named above
-                    .forEach(h -> problems.add("WAL " + Wal.segmentName(timeline, h.from(), segmentSize)
-                            + (h.to() > h.from() ? " to " + Wal.segmentName(timeline, Math.min(h.to(), to), segmentSize)
-                                    : "") + " " + h.reason()));
-            if (!problems.isEmpty()) {
-                return done(started, false, String.join("; ", problems));
-            }
-            Path bin = LocalCluster.serverBinaries(tools.pgDump().getParent(), major(base.get().serverVersion()))
-                    .orElse(null);
-            if (bin == null) {
-                return notRun(started, "no PostgreSQL " + major(base.get().serverVersion()) + " server binaries here:"
-                        + " a replay needs the server's own major version (backstop doctor says how to get them)");
-            }
-            scratch = LocalCluster.newDirectory(DrillSite.scratchParent(settings));
-            Stop stop = stopFor(bin, archive, scratch, lsn, snapshot, Math.max(base.get().end(), lsn - SCAN_BACK),
-                    segmentSize);
-            prepare(bases.dataDir(base.get()), scratch, stop, target.password().isPresent());
-            copyWal(archive, scratch.resolve("wal"), from, Wal.segnoOf(stop.lsn(), segmentSize), segmentSize);
-            cluster = LocalCluster.recover(bin, scratch, Map.of("hot_standby", "off", "wal_level", "replica",
-                    "archive_mode", "off", "shared_preload_libraries", "''", "ssl", "off",
-                    "logging_collector", "off", "max_connections", "20"), settings.pgDump().timeout());
+            Replay.Plan plan = replay.plan(Replay.Point.lsn(lsn, false, "at the dump's WAL position"));
+            view = LocalCluster.newDirectory(DrillSite.scratchParent(settings));
+            Stop stop = stopFor(plan.bin(), replay.archive(), view, lsn, snapshot,
+                    Math.max(plan.base().end(), lsn - SCAN_BACK), plan.segmentSize());
+            plan = plan.at(Replay.Point.lsn(stop.lsn(), stop.inclusive(), stop.how()));
+            cluster = replay.start(plan, DrillSite.scratchParent(settings), target, settings.pgDump().timeout());
             Settings.Target replayed = new Settings.Target("pitr-drill", cluster.host(), cluster.port(),
                     target.database(), target.user(), target.password(), "disable", Duration.ofSeconds(30));
-            awaitPromotion(cluster, replayed, settings.pgDump().timeout());
             Map<String, Long> counts;
             try {
                 counts = PgRestore.count(new Database(replayed), target.database(), m.rowCounts());
             } catch (BackstopException e) {
                 throw new BackstopException(e.code(), e.getMessage() + "; the replayed server's log ends: "
-                        + lastLines(cluster.log(), 5), e);
+                        + Replay.lastLines(cluster.log(), 5), e);
             }
             List<String> diffs = PgRestore.differences(m.rowCounts(), counts);
-            String where = "base backup " + base.get().name() + " + WAL to " + Wal.lsn(stop.lsn())
+            String where = "base backup " + plan.base().name() + " + WAL to " + Wal.lsn(stop.lsn())
                     + (stop.inclusive() ? " (inclusive)" : "") + ", " + stop.how();
             return done(started, diffs.isEmpty(), diffs.isEmpty()
                     ? counts.size() + " tables, " + counts.values().stream().mapToLong(Long::longValue).sum()
                             + " rows, all as in " + dumpFile.getFileName() + "'s manifest: " + where
                     : "the replay differs from " + dumpFile.getFileName() + "'s manifest (" + where + "): "
                             + String.join("; ", diffs));
+        } catch (Replay.Unavailable e) {
+            return notRun(started, e.getMessage());
         } catch (BackstopException e) {
             return done(started, false, e.getMessage());
         } catch (IOException e) {
@@ -142,16 +112,11 @@ public final class PitrDrill {
         } finally {
             if (cluster != null) {
                 cluster.close();
-            } else if (scratch != null) {
-                deleteQuietly(scratch);
+            }
+            if (view != null) {
+                deleteQuietly(view);
             }
         }
-    }
-
-    private static String major(String serverVersion) {
-        String v = serverVersion == null ? "" : serverVersion.strip();
-        int dot = v.indexOf('.');
-        return dot > 0 ? v.substring(0, dot) : v.replaceAll("[^0-9].*", "");
     }
 
     /**
@@ -212,92 +177,10 @@ public final class PitrDrill {
 
     /** Links segment {@code s} (complete, else the one still being received) into {@code view} under its own name. */
     private static void linkSegment(WalArchive archive, Path view, long s, long segmentSize) throws IOException {
-        Optional<Path> file = segmentFile(archive, s, segmentSize);
+        Optional<Path> file = Replay.segmentFile(archive, s, segmentSize);
         if (file.isPresent()) {
-            Files.createSymbolicLink(view.resolve(name(file.get())), file.get());
+            Files.createSymbolicLink(view.resolve(Replay.name(file.get())), file.get());
         }
-    }
-
-    /** Segment {@code s} as recorded in the archive, else as pg_receivewal is still writing it (.partial). */
-    private static Optional<Path> segmentFile(WalArchive archive, long s, long segmentSize) throws IOException {
-        for (WalArchive.Entry e : archive.entries()) {
-            if (Wal.isSegment(e.name()) && Wal.segno(e.name(), segmentSize) == s) {
-                return Optional.of(archive.dir().resolve(e.name()));
-            }
-        }
-        if (Files.isDirectory(archive.incoming())) {
-            try (Stream<Path> files = Files.list(archive.incoming())) {
-                for (Path f : files.toList()) {
-                    String n = f.getFileName().toString();
-                    if (Wal.isPartial(n)
-                            && Wal.segno(n.substring(0, 24), segmentSize) == s) {
-                        return Optional.of(f);
-                    }
-                }
-            }
-        }
-        return Optional.empty();
-    }
-
-    /** A segment file's name without .partial. */
-    private static String name(Path segment) {
-        return segment.getFileName().toString().substring(0, 24);
-    }
-
-    /**
-     * The WAL the replay reads, copied beside the cluster: the server reads it as its own user, which may
-     * not be allowed into the archive. Segments {@code from} to {@code to}, and every timeline history file.
-     */
-    private static void copyWal(WalArchive archive, Path into, long from, long to, long segmentSize) throws IOException {
-        Files.createDirectories(into);
-        for (long s = from; s <= to; s++) {
-            Optional<Path> f = segmentFile(archive, s, segmentSize);
-            if (f.isPresent()) {
-                Files.copy(f.get(), into.resolve(name(f.get())), StandardCopyOption.REPLACE_EXISTING);
-            }
-        }
-        for (WalArchive.Entry e : archive.entries()) {
-            if (e.name().endsWith(".history")) {
-                Files.copy(archive.dir().resolve(e.name()), into.resolve(e.name()), StandardCopyOption.REPLACE_EXISTING);
-            }
-        }
-    }
-
-    /** The base backup copied into {@code scratch/data}, with the recovery settings and a restore command over the archive. */
-    private static void prepare(Path base, Path scratch, Stop stop, boolean password) throws IOException {
-        Path data = scratch.resolve("data");
-        try (Stream<Path> all = Files.walk(base)) {
-            for (Path p : all.toList()) {
-                Path to = data.resolve(base.relativize(p).toString());
-                if (Files.isDirectory(p)) {
-                    Files.createDirectories(to);
-                } else {
-                    Files.copy(p, to, StandardCopyOption.COPY_ATTRIBUTES);
-                }
-            }
-        }
-        Files.deleteIfExists(data.resolve("postmaster.pid"));
-        Path script = scratch.resolve("restore-wal");
-        String wal = "'" + scratch.resolve("wal").toString().replace("'", "'\\''") + "'";
-        Files.writeString(script, "#!/bin/sh\nexec cp " + wal + "/\"$1\" \"$2\" 2>/dev/null\n", StandardCharsets.UTF_8);
-        Files.setPosixFilePermissions(script, PosixFilePermissions.fromString("r-xr-xr-x"));
-        // The replayed cluster's roles are production's: the target's login with its own password (md5 also
-        // takes a SCRAM secret), or, for a target that logs in without one, as it does there.
-        Files.writeString(data.resolve("pg_hba.conf"), "host all all 127.0.0.1/32 " + (password ? "md5" : "trust")
-                + "\n", StandardCharsets.UTF_8);
-        if (!Files.exists(data.resolve("postgresql.conf"))) {
-            Files.writeString(data.resolve("postgresql.conf"), "", StandardCharsets.UTF_8); // a Debian-style server keeps it in /etc
-        }
-        String recovery = "\n# backstop PITR drill\nrestore_command = '" + script.toString().replace("'", "''") + " %f %p'\n"
-                + "recovery_target_lsn = '" + Wal.lsn(stop.lsn()) + "'\n"
-                + "recovery_target_inclusive = " + (stop.inclusive() ? "on" : "off") + "\n"
-                + "recovery_target_action = 'promote'\n"
-                + "primary_conninfo = ''\nprimary_slot_name = ''\narchive_command = ''\n"
-                + "hba_file = '" + data.resolve("pg_hba.conf").toString().replace("'", "''") + "'\n"
-                + "ident_file = ''\n";
-        Files.writeString(data.resolve("postgresql.auto.conf"), recovery, StandardCharsets.UTF_8,
-                java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);
-        Files.writeString(data.resolve("recovery.signal"), "", StandardCharsets.UTF_8);
     }
 
     private Result notRun(long started, String why) {
@@ -314,35 +197,6 @@ public final class PitrDrill {
                     + " point would not be trustworthy", details);
         }
         return new Result(passed, true, details, took);
-    }
-
-    /** Waits until the replay reached its target and the server took connections; its log's end when it stopped instead. */
-    private static void awaitPromotion(LocalCluster cluster, Settings.Target replayed, Duration timeout) {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        while (true) {
-            try (java.sql.Connection c = new Database(replayed).connect()) {
-                return;
-            } catch (BackstopException | java.sql.SQLException e) {
-                if (!Files.exists(cluster.dir().resolve("data").resolve("postmaster.pid"))) {
-                    throw new BackstopException(ExitCode.DUMP_FAILED, "the replay stopped: " + lastLines(cluster.log(), 4));
-                }
-                if (System.nanoTime() > deadline) {
-                    throw new BackstopException(ExitCode.DUMP_FAILED, "the replay did not finish within " + timeout
-                            + ": " + lastLines(cluster.log(), 2));
-                }
-            }
-            try {
-                Thread.sleep(200);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new BackstopException(ExitCode.INTERRUPTED, "interrupted while the replay ran", e);
-            }
-        }
-    }
-
-    private static String lastLines(String text, int n) {
-        List<String> lines = text.lines().filter(l -> !l.isBlank()).toList();
-        return String.join(" | ", lines.subList(Math.max(0, lines.size() - n), lines.size()));
     }
 
     private static void deleteQuietly(Path dir) {

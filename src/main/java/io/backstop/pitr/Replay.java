@@ -1,0 +1,440 @@
+package io.backstop.pitr;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.backstop.BackstopException;
+import io.backstop.ExitCode;
+import io.backstop.config.Settings;
+import io.backstop.files.Sweep;
+import io.backstop.pg.Database;
+import io.backstop.pg.LocalCluster;
+import io.backstop.pg.PgTools;
+import io.backstop.pg.ProcessRunner;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.stream.Stream;
+
+/**
+ * A replay of one target's archive to a point: the newest base backup that ends before it, the archived
+ * WAL after it (every segment checked against its recorded checksum first, a missing or damaged one named),
+ * and the recovery settings that stop there. Into a throwaway cluster started with the local server
+ * binaries of the server's major version ({@link #start}: the PITR drill, {@code restore --at}, {@code
+ * recover --at}), or into a data directory a server is started on later ({@link #writeDataDirectory}:
+ * {@code restore --at --physical}, the host-is-lost case).
+ */
+public final class Replay {
+    private static final DateTimeFormatter PG_TIME = DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss.SSSSSS'+00'")
+            .withZone(ZoneOffset.UTC);
+
+    /**
+     * Where a replay stops: after or before ({@code inclusive}) the record at {@code lsn}, or the commits at
+     * {@code time}; neither: at the end of the archived WAL. {@code how} says it in words.
+     */
+    public record Point(Optional<Long> lsn, Optional<Instant> time, boolean inclusive, String how) {
+        public static Point lsn(long lsn, boolean inclusive, String how) {
+            return new Point(Optional.of(lsn), Optional.empty(), inclusive, how);
+        }
+
+        public static Point time(Instant time, boolean inclusive) {
+            return new Point(Optional.empty(), Optional.of(time), inclusive, (inclusive ? "through " : "before ")
+                    + "the commits of " + time);
+        }
+
+        static Point end(String how) {
+            return new Point(Optional.empty(), Optional.empty(), false, how);
+        }
+
+        /** The recovery settings that stop here (none: the replay runs to the end of the WAL it has). */
+        String settings() {
+            if (lsn.isPresent()) {
+                return "recovery_target_lsn = '" + Wal.lsn(lsn.get()) + "'\nrecovery_target_inclusive = "
+                        + (inclusive ? "on" : "off") + "\n";
+            }
+            if (time.isPresent()) {
+                return "recovery_target_time = '" + PG_TIME.format(time.get()) + "'\nrecovery_target_inclusive = "
+                        + (inclusive ? "on" : "off") + "\n";
+            }
+            return "";
+        }
+
+        @Override
+        public String toString() {
+            return lsn.map(l -> (inclusive ? "through " : "before ") + Wal.lsn(l)).or(() -> time.map(
+                    t -> (inclusive ? "through " : "before ") + t)).orElse("the end of the archived WAL");
+        }
+    }
+
+    /**
+     * What a replay reads: {@code base}, segments {@code from} to {@code to} of the archive, the server
+     * binaries in {@code bin}, and where it stops.
+     */
+    public record Plan(BaseBackups.Base base, Path baseDir, long from, long to, long segmentSize, Point point,
+            Path bin) {
+        public String describe() {
+            return "base backup " + base.name() + " + WAL " + point;
+        }
+
+        /** The same replay, stopping at {@code other} (no later than this one's last segment). */
+        public Plan at(Point other) {
+            return new Plan(base, baseDir, from, to, segmentSize, other, bin);
+        }
+    }
+
+    /** Nothing to replay from (no base backup before the point, no server binaries): not a failure of the archive. */
+    public static final class Unavailable extends BackstopException {
+        public Unavailable(String message) {
+            super(ExitCode.USAGE, message);
+        }
+    }
+
+    private final String targetName;
+    private final Path targetDir;
+    private final PgTools tools;
+    private final ObjectMapper json;
+
+    public Replay(String targetName, Path targetDir, PgTools tools, ObjectMapper json) {
+        this.targetName = targetName;
+        this.targetDir = targetDir;
+        this.tools = tools;
+        this.json = json;
+    }
+
+    public WalArchive archive() {
+        return new WalArchive(targetDir);
+    }
+
+    /**
+     * The base backup and the WAL a replay to {@code point} needs, checked: a point outside the recoverable
+     * window is refused with the window, a segment missing or no longer matching its checksum is named.
+     */
+    public Plan plan(Point point) {
+        BaseBackups bases = new BaseBackups(targetDir, tools, json, Clock.systemUTC());
+        WalArchive archive = archive();
+        try {
+            List<BaseBackups.Base> all = bases.list();
+            long segmentSize = archive.segmentSize();
+            Optional<BaseBackups.Base> base = all.stream().filter(b -> point.lsn().map(l -> b.end() <= l)
+                    .orElseGet(() -> point.time().map(t -> !b.finishedAt().isAfter(t)).orElse(true)))
+                    .reduce((a, b) -> b);
+            if (base.isEmpty()) {
+                throw new Unavailable("no base backup of " + targetName + " ends before " + point + "; " + window());
+            }
+            long from = Wal.segnoOf(base.get().start(), segmentSize);
+            long newest = newestSegment(archive, segmentSize).orElse(from);
+            long to = point.lsn().map(l -> Wal.segnoOf(l, segmentSize)).orElse(newest);
+            if (to > newest) {
+                throw new BackstopException(ExitCode.USAGE, Wal.lsn(point.lsn().orElseThrow()) + " is past the WAL "
+                        + targetName + "'s archive holds (its newest segment is " + Wal.segmentName(base.get().timeline(),
+                        newest, segmentSize) + "); " + window());
+            }
+            if (point.time().isPresent() && window(archive, all).to() != null
+                    && point.time().get().isAfter(window(archive, all).to())) {
+                throw new BackstopException(ExitCode.USAGE, point.time().get() + " is after the newest WAL "
+                        + targetName + "'s archive holds; " + window());
+            }
+            List<String> problems = new ArrayList<>();
+            archive.verify(from, segmentSize).stream().filter(n -> Wal.segno(n, segmentSize) <= to)
+                    .forEach(n -> problems.add("WAL segment " + n + " no longer matches its recorded checksum"));
+            WalArchive.Continuity c = archive.continuity(from, segmentSize);
+            int timeline = base.get().timeline();
+            c.holes().stream().filter(h -> h.from() <= to && h.reason().startsWith("missing"))
+                    .forEach(h -> problems.add("WAL " + Wal.segmentName(timeline, h.from(), segmentSize)
+                            + (h.to() > h.from() ? " to " + Wal.segmentName(timeline, Math.min(h.to(), to), segmentSize)
+                                    : "") + " " + h.reason()));
+            for (long s = from; s <= to; s++) {
+                if (segmentFile(archive, s, segmentSize).isEmpty() && problems.stream().noneMatch(p -> p.contains(" to "))) {
+                    String name = Wal.segmentName(timeline, s, segmentSize);
+                    if (problems.stream().noneMatch(p -> p.contains(name))) {
+                        problems.add("WAL segment " + name + " is missing");
+                    }
+                }
+            }
+            if (!problems.isEmpty()) {
+                throw new BackstopException(ExitCode.DUMP_FAILED, "the replay of " + targetName + " to " + point
+                        + " needs WAL the archive cannot give: " + String.join("; ", problems));
+            }
+            Path bin = LocalCluster.serverBinaries(tools.pgDump().getParent(), major(base.get().serverVersion()))
+                    .orElseThrow(() -> new Unavailable("no PostgreSQL " + major(base.get().serverVersion())
+                            + " server binaries here: a replay needs the server's own major version (backstop doctor"
+                            + " says how to get them)"));
+            Point stop = point;
+            if (point.time().isPresent()) {
+                // A server replaying to a time past the last commit it finds stops with an error: a point after
+                // the newest commit archived is the end of the archive (the same data, to the second).
+                Optional<Instant> last = newestCommit(bin, archive, from, to, segmentSize);
+                Instant t = point.time().get();
+                if (last.isEmpty() || t.isAfter(last.get()) || (point.inclusive() && t.equals(last.get()))) {
+                    stop = Point.end("to the end of the archived WAL (" + last.map(l -> "its newest commit is of " + l)
+                            .orElse("no commit in it") + ", before " + t + ")");
+                }
+            }
+            return new Plan(base.get(), bases.dataDir(base.get()), from, to, segmentSize, stop, bin);
+        } catch (IOException e) {
+            throw io.backstop.files.Durable.storageError("cannot read the WAL archive of " + targetName + " in "
+                    + targetDir, e);
+        }
+    }
+
+    /** The newest commit's time in segments {@code from} to {@code to}, read with pg_waldump from the newest back. */
+    private static Optional<Instant> newestCommit(Path bin, WalArchive archive, long from, long to, long segmentSize)
+            throws IOException {
+        Path view = Files.createTempDirectory("backstop-waldump-");
+        try {
+            for (long s = to; s >= from; s--) {
+                Optional<Path> file = segmentFile(archive, s, segmentSize);
+                if (file.isEmpty()) {
+                    continue;
+                }
+                Path link = view.resolve(name(file.get()));
+                Files.createSymbolicLink(link, file.get().toAbsolutePath());
+                Optional<Instant> newest = Optional.empty();
+                for (WalDump.Commit c : WalDump.commits(bin, view, link.getFileName().toString())) {
+                    if (newest.isEmpty() || c.time().isAfter(newest.get())) {
+                        newest = Optional.of(c.time());
+                    }
+                }
+                Files.delete(link);
+                if (newest.isPresent()) {
+                    return newest;
+                }
+            }
+            return Optional.empty();
+        } finally {
+            deleteQuietly(view);
+        }
+    }
+
+    /** The window line, for messages. */
+    private String window() {
+        try {
+            return "recoverable: " + window(archive(), new BaseBackups(targetDir, tools, json, Clock.systemUTC()).list())
+                    .describe();
+        } catch (IOException e) {
+            return "the window cannot be read: " + e.getMessage();
+        }
+    }
+
+    private Window window(WalArchive archive, List<BaseBackups.Base> bases) throws IOException {
+        return Window.of(bases, archive, new Gaps(targetDir, json, Clock.systemUTC()).list(),
+                archive.lastWritten().orElse(null));
+    }
+
+    /** The newest segment number held, recorded or still being received. */
+    private static Optional<Long> newestSegment(WalArchive archive, long segmentSize) throws IOException {
+        Optional<Long> newest = archive.entries().stream().filter(WalArchive.Entry::isSegment)
+                .map(e -> Wal.segno(e.name(), segmentSize)).max(Long::compare);
+        if (Files.isDirectory(archive.incoming())) {
+            try (Stream<Path> files = Files.list(archive.incoming())) {
+                for (Path f : files.toList()) {
+                    String n = f.getFileName().toString();
+                    if (Wal.isPartial(n)) {
+                        long s = Wal.segno(n.substring(0, 24), segmentSize);
+                        newest = Optional.of(newest.map(x -> Math.max(x, s)).orElse(s));
+                    }
+                }
+            }
+        }
+        return newest;
+    }
+
+    static String major(String serverVersion) {
+        String v = serverVersion == null ? "" : serverVersion.strip();
+        int dot = v.indexOf('.');
+        return dot > 0 ? v.substring(0, dot) : v.replaceAll("[^0-9].*", "");
+    }
+
+    /**
+     * Replays {@code plan} in a new throwaway cluster under {@code scratchParent} and returns it once
+     * promoted, taking connections. The replayed server admits {@code login} as production does (its
+     * password, or none where the target logs in without one). The caller closes it (and its directory).
+     */
+    public LocalCluster start(Plan plan, Path scratchParent, Settings.Target login, Duration timeout) {
+        Path scratch = LocalCluster.newDirectory(scratchParent);
+        try {
+            copyBase(plan.baseDir(), scratch.resolve("data"));
+            copyWal(plan, scratch.resolve("wal"));
+            Path script = scratch.resolve("restore-wal");
+            String wal = "'" + scratch.resolve("wal").toString().replace("'", "'\\''") + "'";
+            Files.writeString(script, "#!/bin/sh\nexec cp " + wal + "/\"$1\" \"$2\" 2>/dev/null\n", StandardCharsets.UTF_8);
+            Files.setPosixFilePermissions(script, PosixFilePermissions.fromString("r-xr-xr-x"));
+            Path data = scratch.resolve("data");
+            // The replayed cluster's roles are production's: the target's login with its own password (md5 also
+            // takes a SCRAM secret), or, for a target that logs in without one, as it does there.
+            Files.writeString(data.resolve("pg_hba.conf"), "host all all 127.0.0.1/32 "
+                    + (login.password().isPresent() ? "md5" : "trust") + "\n", StandardCharsets.UTF_8);
+            writeRecovery(data, plan.point(), "'" + script.toString().replace("'", "''") + " %f %p'",
+                    "hba_file = '" + data.resolve("pg_hba.conf").toString().replace("'", "''") + "'\nident_file = ''\n");
+        } catch (IOException e) {
+            deleteQuietly(scratch);
+            throw io.backstop.files.Durable.storageError("cannot prepare the replay of " + targetName + " in " + scratch, e);
+        }
+        LocalCluster cluster = LocalCluster.recover(plan.bin(), scratch, Map.of("hot_standby", "off", "wal_level",
+                "replica", "archive_mode", "off", "shared_preload_libraries", "''", "ssl", "off", "logging_collector",
+                "off", "max_connections", "20"), timeout);
+        try {
+            Settings.Target replayed = new Settings.Target(targetName, cluster.host(), cluster.port(), login.database(),
+                    login.user(), login.password(), "disable", Duration.ofSeconds(30));
+            awaitPromotion(cluster, replayed, timeout);
+            return cluster;
+        } catch (RuntimeException e) {
+            cluster.close();
+            throw e;
+        }
+    }
+
+    /**
+     * A ready data directory in {@code dir} (new or empty): the base backup, checked with pg_verifybackup
+     * once copied, the WAL the replay needs in its pg_wal, and the recovery settings that stop at the point
+     * and promote. The server's own configuration files come as the base backup has them.
+     */
+    public void writeDataDirectory(Plan plan, Path dir) {
+        try {
+            if (Files.exists(dir)) {
+                try (Stream<Path> any = Files.list(dir)) {
+                    if (any.findAny().isPresent()) {
+                        throw new BackstopException(ExitCode.USAGE, dir + " is not empty; nothing was written there."
+                                + " Name a new or empty directory");
+                    }
+                }
+            }
+            Files.createDirectories(dir);
+            Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx------"));
+            copyBase(plan.baseDir(), dir);
+            ProcessRunner runner = new ProcessRunner();
+            ProcessRunner.Result checked = runner.run(ProcessRunner.Spec.of(List.of(
+                    tools.tool("pg_verifybackup").toString(), "--quiet", "--no-parse-wal", dir.toString()), Map.of(),
+                    Duration.ofHours(6)), p -> { });
+            if (checked.exitCode() != 0) {
+                throw new BackstopException(ExitCode.DUMP_FAILED, "the copy of base backup " + plan.base().name()
+                        + " in " + dir + " does not match its manifest: " + checked.stderrTail().strip());
+            }
+            copyWal(plan, dir.resolve("pg_wal"));
+            // The WAL is in pg_wal: no archive to fetch from ('false' makes the server read pg_wal).
+            writeRecovery(dir, plan.point(), "'false'", "");
+        } catch (IOException e) {
+            throw io.backstop.files.Durable.storageError("cannot write the data directory " + dir, e);
+        }
+    }
+
+    private static void writeRecovery(Path data, Point point, String restoreCommand, String more) throws IOException {
+        if (!Files.exists(data.resolve("postgresql.conf"))) {
+            // a Debian-style server keeps it in /etc: the directory must still start on its own
+            Files.writeString(data.resolve("postgresql.conf"), "", StandardCharsets.UTF_8);
+        }
+        String recovery = "\n# backstop: recovery to " + point + "\nrestore_command = " + restoreCommand + "\n"
+                + point.settings() + "recovery_target_action = 'promote'\n"
+                + "primary_conninfo = ''\nprimary_slot_name = ''\narchive_command = ''\n" + more;
+        Files.writeString(data.resolve("postgresql.auto.conf"), recovery, StandardCharsets.UTF_8,
+                StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+        Files.writeString(data.resolve("recovery.signal"), "", StandardCharsets.UTF_8);
+        Files.deleteIfExists(data.resolve("postmaster.pid"));
+    }
+
+    private static void copyBase(Path base, Path data) throws IOException {
+        try (Stream<Path> all = Files.walk(base)) {
+            for (Path p : all.toList()) {
+                Path to = data.resolve(base.relativize(p).toString());
+                if (Files.isDirectory(p)) {
+                    Files.createDirectories(to);
+                } else {
+                    Files.copy(p, to, StandardCopyOption.COPY_ATTRIBUTES, StandardCopyOption.REPLACE_EXISTING);
+                }
+            }
+        }
+    }
+
+    /**
+     * The WAL the replay reads, copied beside the cluster: the server reads it as its own user, which may
+     * not be allowed into the archive. The plan's segments, and every timeline history file.
+     */
+    private void copyWal(Plan plan, Path into) throws IOException {
+        WalArchive archive = archive();
+        Files.createDirectories(into);
+        for (long s = plan.from(); s <= plan.to(); s++) {
+            Optional<Path> f = segmentFile(archive, s, plan.segmentSize());
+            if (f.isPresent()) {
+                Files.copy(f.get(), into.resolve(name(f.get())), StandardCopyOption.REPLACE_EXISTING);
+            }
+        }
+        for (WalArchive.Entry e : archive.entries()) {
+            if (e.name().endsWith(".history")) {
+                Files.copy(archive.dir().resolve(e.name()), into.resolve(e.name()), StandardCopyOption.REPLACE_EXISTING);
+            }
+        }
+    }
+
+    /** Segment {@code s} as recorded in the archive, else as pg_receivewal is still writing it (.partial). */
+    public static Optional<Path> segmentFile(WalArchive archive, long s, long segmentSize) throws IOException {
+        for (WalArchive.Entry e : archive.entries()) {
+            if (Wal.isSegment(e.name()) && Wal.segno(e.name(), segmentSize) == s) {
+                return Optional.of(archive.dir().resolve(e.name()));
+            }
+        }
+        if (Files.isDirectory(archive.incoming())) {
+            try (Stream<Path> files = Files.list(archive.incoming())) {
+                for (Path f : files.toList()) {
+                    String n = f.getFileName().toString();
+                    if (Wal.isPartial(n) && Wal.segno(n.substring(0, 24), segmentSize) == s) {
+                        return Optional.of(f);
+                    }
+                }
+            }
+        }
+        return Optional.empty();
+    }
+
+    /** A segment file's name without .partial. */
+    public static String name(Path segment) {
+        return segment.getFileName().toString().substring(0, 24);
+    }
+
+    /** Waits until the replay reached its point and the server took connections; its log's end when it stopped instead. */
+    private static void awaitPromotion(LocalCluster cluster, Settings.Target replayed, Duration timeout) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (true) {
+            try (java.sql.Connection c = new Database(replayed).connect()) {
+                return;
+            } catch (BackstopException | java.sql.SQLException e) {
+                if (!Files.exists(cluster.dir().resolve("data").resolve("postmaster.pid"))) {
+                    throw new BackstopException(ExitCode.DUMP_FAILED, "the replay stopped: " + lastLines(cluster.log(), 4));
+                }
+                if (System.nanoTime() > deadline) {
+                    throw new BackstopException(ExitCode.DUMP_FAILED, "the replay did not finish within " + timeout
+                            + ": " + lastLines(cluster.log(), 2));
+                }
+            }
+            try {
+                Thread.sleep(200);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new BackstopException(ExitCode.INTERRUPTED, "interrupted while the replay ran", e);
+            }
+        }
+    }
+
+    public static String lastLines(String text, int n) {
+        List<String> lines = text.lines().filter(l -> !l.isBlank()).toList();
+        return String.join(" | ", lines.subList(Math.max(0, lines.size() - n), lines.size()));
+    }
+
+    private static void deleteQuietly(Path dir) {
+        try {
+            Sweep.deleteTree(dir);
+        } catch (IOException ignored) {
+            // swept with the drill's clusters at the next start
+        }
+    }
+}
