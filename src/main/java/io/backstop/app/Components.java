@@ -183,6 +183,11 @@ public final class Components {
         return restore;
     }
 
+    /** A target's state at a point of its PITR window, for restore and recover. */
+    public io.backstop.recover.PointInTime pointInTime() {
+        return new io.backstop.recover.PointInTime(settings, backup(), tools(), manifests());
+    }
+
     public synchronized Recover recover() {
         if (recover == null) {
             recover = new Recover(settings, backup(), tools(), reader);

@@ -7,6 +7,7 @@ import io.backstop.config.Settings;
 import io.backstop.counts.Check;
 import io.backstop.counts.TargetState;
 import io.backstop.files.Sizes;
+import io.backstop.recover.PointInTime;
 import io.backstop.recover.Recover;
 import io.backstop.restore.Resolver;
 import io.backstop.restore.Restore;
@@ -33,7 +34,9 @@ import picocli.CommandLine.Spec;
                 "the views that depended on it. A partitioned table stands for its partitions. In a table reset since",
                 "the backup (dropped and created again, truncated, a database or volume recreated), a key both sides",
                 "hold with different rows is a collision: the apply refuses until told --rekey-new, --keep-new or",
-                "--keep-old. Triggers do not fire on the rows it writes; foreign keys are checked before the commit."})
+                "--keep-old. Triggers do not fire on the rows it writes; foreign keys are checked before the commit.",
+                "With PITR on, --at TIME|LSN compares with the database as it was at that point instead of a backup",
+                "(the archive replayed in a throwaway cluster, the database there taken as a backup of its own)."})
 public final class RecoverCommand implements Callable<Integer> {
     @ParentCommand
     BackstopCommand parent;
@@ -68,6 +71,14 @@ public final class RecoverCommand implements Callable<Integer> {
             + " timestamp prefix (default: pinned when an alarm pinned one, else latest).")
     String from;
 
+    @Option(names = "--at", paramLabel = "TIME|LSN", description = "Instead of a backup: the database as it was at this"
+            + " point of the PITR window (2026-12-06T14:52:07Z; without an offset read as UTC; or an LSN 0/3000060).")
+    String at;
+
+    @Option(names = "--inclusive", description = "With --at: include the commits at exactly that point (default: the"
+            + " state just before them).")
+    boolean inclusive;
+
     @Option(names = "--apply", description = "Put the rows back (default: only compare and report).")
     boolean apply;
 
@@ -92,11 +103,22 @@ public final class RecoverCommand implements Callable<Integer> {
         PrintWriter err = spec.commandLine().getErr();
         Settings.Target target = main.targets(targets.name()).get(0);
         Resolver resolver = new Resolver(main.layout(), main.manifests());
-        Resolver.Resolved backup = from != null ? resolver.resolve(from, target.name())
-                : resolver.pinned(target.name()).orElseGet(() -> resolver.resolve("latest", target.name()));
         if (tables.isEmpty() && !largeObjects) {
             throw new BackstopException(ExitCode.USAGE, "recover needs a TABLE (schema.table), or --large-objects");
         }
+        if (at != null && from != null) {
+            throw new BackstopException(ExitCode.USAGE, "recover takes --from BACKUP or --at TIME|LSN, not both");
+        }
+        if (inclusive && at == null) {
+            throw new BackstopException(ExitCode.USAGE, "--inclusive goes with --at");
+        }
+        Resolver.Resolved backup = at != null
+                ? main.pointInTime().snapshot(target, PointInTime.parse(at, inclusive), line -> {
+                    out.println(line);
+                    out.flush();
+                })
+                : from != null ? resolver.resolve(from, target.name())
+                : resolver.pinned(target.name()).orElseGet(() -> resolver.resolve("latest", target.name()));
         TargetState state = main.states().readOrWarn(target.name(), out::println);
         out.println(resolver.describe(backup, state, main.settings().rowCounts()));
         Restore.Confirmation confirmation = TypedConfirmation.of(yes, err);

@@ -1,9 +1,12 @@
 package io.backstop.cli;
 
+import io.backstop.BackstopException;
 import io.backstop.ExitCode;
 import io.backstop.app.Components;
 import io.backstop.config.Settings;
 import io.backstop.files.Sizes;
+import io.backstop.pitr.Replay;
+import io.backstop.recover.PointInTime;
 import io.backstop.restore.Resolver;
 import io.backstop.restore.Restore;
 import java.io.PrintWriter;
@@ -25,7 +28,10 @@ import picocli.CommandLine.Spec;
         "existing one first; asks you to type the database name unless --yes; creates the database as the",
         "archive describes it (template0, encoding, locale, owner, settings, comment, grants); stops at the",
         "first error, naming the object, unless --continue-on-error; compares the restored row counts with",
-        "the manifest (exit 4 when they differ or an object failed)."})
+        "the manifest (exit 4 when they differ or an object failed).",
+        "With PITR on, --at TIME|LSN restores the database as it was at that point instead of a backup: the archive is",
+        "replayed in a throwaway cluster and the database taken there as a backup of its own (at-<point>), then",
+        "restored as above. --at with --physical DIR writes a data directory that recovers to the point instead."})
 public final class RestoreCommand implements Callable<Integer> {
     @ParentCommand
     BackstopCommand parent;
@@ -36,15 +42,27 @@ public final class RestoreCommand implements Callable<Integer> {
     @Mixin
     TargetOption targets;
 
-    @Parameters(index = "0", paramLabel = "BACKUP", description = "A path, latest, pinned, a label (pre-migration), a timestamp prefix (20261121T13), or"
+    @Parameters(index = "0", arity = "0..1", paramLabel = "BACKUP", description = "A path, latest, pinned, a label (pre-migration), a timestamp prefix (20261121T13), or"
             + " offsite:REF (a copy in the offsite store: offsite:latest, offsite:FILE, ...).")
     String backup;
 
     @Mixin
     IdentityOption identity;
 
-    @Option(names = "--into", required = true, paramLabel = "DB", description = "The database to restore into.")
+    @Option(names = "--into", paramLabel = "DB", description = "The database to restore into.")
     String into;
+
+    @Option(names = "--at", paramLabel = "TIME|LSN", description = "Instead of a backup: the database as it was at this"
+            + " point of the PITR window (2026-12-06T14:52:07Z; without an offset read as UTC; or an LSN 0/3000060).")
+    String at;
+
+    @Option(names = "--inclusive", description = "With --at: include the commits at exactly that point (default: the"
+            + " state just before them).")
+    boolean inclusive;
+
+    @Option(names = "--physical", paramLabel = "DIR", description = "With --at: write a data directory that a server"
+            + " of the same major version starts on and recovers to the point (new or empty DIR), instead of --into.")
+    java.nio.file.Path physical;
 
     @Option(names = "--clean", description = "Replace a non-empty database (after a safety backup of it).")
     boolean clean;
@@ -69,9 +87,18 @@ public final class RestoreCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         Settings.Target target = main.targets(targets.name()).get(0);
+        refuseMixed();
+        if (physical != null) {
+            return physical(main, target, out);
+        }
         Resolver resolver = new Resolver(main.layout(), main.manifests());
-        Resolver.Resolved resolved = resolver.resolve(
-                OffsiteReference.localize(main, target.name(), backup, identity.resolve(main), out), target.name());
+        Resolver.Resolved resolved = at != null
+                ? main.pointInTime().snapshot(target, PointInTime.parse(at, inclusive), line -> {
+                    out.println(line);
+                    out.flush();
+                })
+                : resolver.resolve(OffsiteReference.localize(main, target.name(), backup, identity.resolve(main), out),
+                        target.name());
         io.backstop.counts.TargetState state = main.states().readOrWarn(target.name(), out::println);
         out.println(resolver.describe(resolved, state, main.settings().rowCounts()));
         out.flush();
@@ -96,5 +123,32 @@ public final class RestoreCommand implements Callable<Integer> {
                         + (r.differences().isEmpty() ? "row counts match the manifest, " + Sizes.seconds(r.duration())
                         : r.differences().size() + " tables differ from the manifest"));
         return r.differences().isEmpty() && r.failed().isEmpty() ? ExitCode.OK.status() : ExitCode.DUMP_FAILED.status();
+    }
+
+    /** One source (a backup or --at) and one destination (--into, or --physical with --at). */
+    private void refuseMixed() {
+        if ((backup == null) == (at == null)) {
+            throw new BackstopException(ExitCode.USAGE, backup == null ? "restore needs a BACKUP or --at TIME|LSN"
+                    : "restore takes a BACKUP or --at TIME|LSN, not both");
+        }
+        if (inclusive && at == null) {
+            throw new BackstopException(ExitCode.USAGE, "--inclusive goes with --at");
+        }
+        if (physical != null && (at == null || into != null)) {
+            throw new BackstopException(ExitCode.USAGE, at == null ? "--physical DIR goes with --at TIME|LSN"
+                    : "--physical DIR writes a data directory: it takes no --into");
+        }
+        if (physical == null && into == null) {
+            throw new BackstopException(ExitCode.USAGE, "restore needs --into DB (or, with --at, --physical DIR)");
+        }
+    }
+
+    private int physical(Components main, Settings.Target target, PrintWriter out) {
+        Replay.Plan plan = main.pointInTime().physical(target, PointInTime.parse(at, inclusive), physical);
+        out.printf("restore %s: %s written to %s: %s. Start a PostgreSQL %s server on it (owned by the server's user,"
+                + " mode 0700); it replays to the point and promotes, then takes connections as the old server did."
+                + " docs/recovery.md, \"The host is lost\", says how under the postgres container.%n", target.name(),
+                "a data directory", physical, plan.describe(), Replay.major(plan.base().serverVersion()));
+        return ExitCode.OK.status();
     }
 }

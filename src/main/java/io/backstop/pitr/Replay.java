@@ -133,7 +133,7 @@ public final class Replay {
                 throw new Unavailable("no base backup of " + targetName + " ends before " + point + "; " + window());
             }
             long from = Wal.segnoOf(base.get().start(), segmentSize);
-            long newest = newestSegment(archive, segmentSize).orElse(from);
+            long newest = Segments.newest(archive, segmentSize).orElse(from);
             long to = point.lsn().map(l -> Wal.segnoOf(l, segmentSize)).orElse(newest);
             if (to > newest) {
                 throw new BackstopException(ExitCode.USAGE, Wal.lsn(point.lsn().orElseThrow()) + " is past the WAL "
@@ -155,15 +155,14 @@ public final class Replay {
                             + (h.to() > h.from() ? " to " + Wal.segmentName(timeline, Math.min(h.to(), to), segmentSize)
                                     : "") + " " + h.reason()));
             for (long s = from; s <= to; s++) {
-                if (segmentFile(archive, s, segmentSize).isEmpty() && problems.stream().noneMatch(p -> p.contains(" to "))) {
-                    String name = Wal.segmentName(timeline, s, segmentSize);
-                    if (problems.stream().noneMatch(p -> p.contains(name))) {
-                        problems.add("WAL segment " + name + " is missing");
-                    }
+                String name = Wal.segmentName(timeline, s, segmentSize);
+                if (Segments.segmentFile(archive, s, segmentSize).isEmpty()
+                        && problems.stream().noneMatch(p -> p.contains(name))) {
+                    problems.add("WAL segment " + name + " is missing"); // past the last recorded one
                 }
             }
             if (!problems.isEmpty()) {
-                throw new BackstopException(ExitCode.DUMP_FAILED, "the replay of " + targetName + " to " + point
+                throw new BackstopException(ExitCode.BAD_BACKUP, "the replay of " + targetName + " to " + point
                         + " needs WAL the archive cannot give: " + String.join("; ", problems));
             }
             Path bin = LocalCluster.serverBinaries(tools.pgDump().getParent(), major(base.get().serverVersion()))
@@ -174,7 +173,7 @@ public final class Replay {
             if (point.time().isPresent()) {
                 // A server replaying to a time past the last commit it finds stops with an error: a point after
                 // the newest commit archived is the end of the archive (the same data, to the second).
-                Optional<Instant> last = newestCommit(bin, archive, from, to, segmentSize);
+                Optional<Instant> last = WalDump.newestCommit(bin, archive, from, to, segmentSize);
                 Instant t = point.time().get();
                 if (last.isEmpty() || t.isAfter(last.get()) || (point.inclusive() && t.equals(last.get()))) {
                     stop = Point.end("to the end of the archived WAL (" + last.map(l -> "its newest commit is of " + l)
@@ -185,35 +184,6 @@ public final class Replay {
         } catch (IOException e) {
             throw io.backstop.files.Durable.storageError("cannot read the WAL archive of " + targetName + " in "
                     + targetDir, e);
-        }
-    }
-
-    /** The newest commit's time in segments {@code from} to {@code to}, read with pg_waldump from the newest back. */
-    private static Optional<Instant> newestCommit(Path bin, WalArchive archive, long from, long to, long segmentSize)
-            throws IOException {
-        Path view = Files.createTempDirectory("backstop-waldump-");
-        try {
-            for (long s = to; s >= from; s--) {
-                Optional<Path> file = segmentFile(archive, s, segmentSize);
-                if (file.isEmpty()) {
-                    continue;
-                }
-                Path link = view.resolve(name(file.get()));
-                Files.createSymbolicLink(link, file.get().toAbsolutePath());
-                Optional<Instant> newest = Optional.empty();
-                for (WalDump.Commit c : WalDump.commits(bin, view, link.getFileName().toString())) {
-                    if (newest.isEmpty() || c.time().isAfter(newest.get())) {
-                        newest = Optional.of(c.time());
-                    }
-                }
-                Files.delete(link);
-                if (newest.isPresent()) {
-                    return newest;
-                }
-            }
-            return Optional.empty();
-        } finally {
-            deleteQuietly(view);
         }
     }
 
@@ -232,25 +202,8 @@ public final class Replay {
                 archive.lastWritten().orElse(null));
     }
 
-    /** The newest segment number held, recorded or still being received. */
-    private static Optional<Long> newestSegment(WalArchive archive, long segmentSize) throws IOException {
-        Optional<Long> newest = archive.entries().stream().filter(WalArchive.Entry::isSegment)
-                .map(e -> Wal.segno(e.name(), segmentSize)).max(Long::compare);
-        if (Files.isDirectory(archive.incoming())) {
-            try (Stream<Path> files = Files.list(archive.incoming())) {
-                for (Path f : files.toList()) {
-                    String n = f.getFileName().toString();
-                    if (Wal.isPartial(n)) {
-                        long s = Wal.segno(n.substring(0, 24), segmentSize);
-                        newest = Optional.of(newest.map(x -> Math.max(x, s)).orElse(s));
-                    }
-                }
-            }
-        }
-        return newest;
-    }
 
-    static String major(String serverVersion) {
+    public static String major(String serverVersion) {
         String v = serverVersion == null ? "" : serverVersion.strip();
         int dot = v.indexOf('.');
         return dot > 0 ? v.substring(0, dot) : v.replaceAll("[^0-9].*", "");
@@ -364,9 +317,17 @@ public final class Replay {
         WalArchive archive = archive();
         Files.createDirectories(into);
         for (long s = plan.from(); s <= plan.to(); s++) {
-            Optional<Path> f = segmentFile(archive, s, plan.segmentSize());
-            if (f.isPresent()) {
-                Files.copy(f.get(), into.resolve(name(f.get())), StandardCopyOption.REPLACE_EXISTING);
+            Optional<Path> f = Segments.segmentFile(archive, s, plan.segmentSize());
+            try {
+                if (f.isPresent()) {
+                    Files.copy(f.get(), into.resolve(Segments.name(f.get())), StandardCopyOption.REPLACE_EXISTING);
+                }
+            } catch (java.nio.file.NoSuchFileException recordedMeanwhile) {
+                // pg_receivewal finished it or the daemon recorded it since: it is where the archive says now
+                f = Segments.segmentFile(new WalArchive(targetDir), s, plan.segmentSize());
+                if (f.isPresent()) {
+                    Files.copy(f.get(), into.resolve(Segments.name(f.get())), StandardCopyOption.REPLACE_EXISTING);
+                }
             }
         }
         for (WalArchive.Entry e : archive.entries()) {
@@ -376,30 +337,7 @@ public final class Replay {
         }
     }
 
-    /** Segment {@code s} as recorded in the archive, else as pg_receivewal is still writing it (.partial). */
-    public static Optional<Path> segmentFile(WalArchive archive, long s, long segmentSize) throws IOException {
-        for (WalArchive.Entry e : archive.entries()) {
-            if (Wal.isSegment(e.name()) && Wal.segno(e.name(), segmentSize) == s) {
-                return Optional.of(archive.dir().resolve(e.name()));
-            }
-        }
-        if (Files.isDirectory(archive.incoming())) {
-            try (Stream<Path> files = Files.list(archive.incoming())) {
-                for (Path f : files.toList()) {
-                    String n = f.getFileName().toString();
-                    if (Wal.isPartial(n) && Wal.segno(n.substring(0, 24), segmentSize) == s) {
-                        return Optional.of(f);
-                    }
-                }
-            }
-        }
-        return Optional.empty();
-    }
 
-    /** A segment file's name without .partial. */
-    public static String name(Path segment) {
-        return segment.getFileName().toString().substring(0, 24);
-    }
 
     /** Waits until the replay reached its point and the server took connections; its log's end when it stopped instead. */
     private static void awaitPromotion(LocalCluster cluster, Settings.Target replayed, Duration timeout) {

@@ -5,6 +5,7 @@ import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
@@ -16,6 +17,7 @@ import java.time.temporal.ChronoField;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -57,6 +59,35 @@ final class WalDump {
         new ProcessRunner().run(spec, p -> { });
         synchronized (commits) {
             return List.copyOf(commits);
+        }
+    }
+
+    /** The newest commit's time in segments {@code from} to {@code to}, read with pg_waldump from the newest back. */
+    static Optional<Instant> newestCommit(Path bin, WalArchive archive, long from, long to, long segmentSize)
+            throws IOException {
+        Path view = Files.createTempDirectory("backstop-waldump-");
+        try {
+            for (long s = to; s >= from; s--) {
+                Optional<Path> file = Segments.segmentFile(archive, s, segmentSize);
+                if (file.isEmpty()) {
+                    continue;
+                }
+                Path link = view.resolve(Segments.name(file.get()));
+                Files.createSymbolicLink(link, file.get().toAbsolutePath());
+                Optional<Instant> newest = Optional.empty();
+                for (Commit c : commits(bin, view, link.getFileName().toString())) {
+                    if (newest.isEmpty() || c.time().isAfter(newest.get())) {
+                        newest = Optional.of(c.time());
+                    }
+                }
+                Files.delete(link);
+                if (newest.isPresent()) {
+                    return newest;
+                }
+            }
+            return Optional.empty();
+        } finally {
+            io.backstop.files.Sweep.deleteTree(view);
         }
     }
 }

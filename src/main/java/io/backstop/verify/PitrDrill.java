@@ -12,6 +12,7 @@ import io.backstop.pg.LocalCluster;
 import io.backstop.pg.PgTools;
 import io.backstop.pg.ProcessRunner;
 import io.backstop.pitr.Replay;
+import io.backstop.pitr.Segments;
 import io.backstop.pitr.Wal;
 import io.backstop.pitr.WalArchive;
 import io.backstop.restore.PgRestore;
@@ -177,9 +178,9 @@ public final class PitrDrill {
 
     /** Links segment {@code s} (complete, else the one still being received) into {@code view} under its own name. */
     private static void linkSegment(WalArchive archive, Path view, long s, long segmentSize) throws IOException {
-        Optional<Path> file = Replay.segmentFile(archive, s, segmentSize);
+        Optional<Path> file = Segments.segmentFile(archive, s, segmentSize);
         if (file.isPresent()) {
-            Files.createSymbolicLink(view.resolve(Replay.name(file.get())), file.get());
+            Files.createSymbolicLink(view.resolve(Segments.name(file.get())), file.get());
         }
     }
 
