@@ -210,7 +210,8 @@ public final class Components {
     public Daemon daemon(Reporter reporter) {
         return new Daemon(settings, backup(), check(), prune(), drill(), layout, catalog(), offsite(),
                 offsite().map(o -> new OffsiteProcess(invocation.env(), configFile, settings.pgDump().timeout(),
-                        manifests().json())), walOffsite(), pitr(reporter), reporter, invocation.clock());
+                        manifests().json())), walOffsite(), pitr(reporter), reporter, invocation.clock(), pointInTime(),
+                states());
     }
 
     /** WAL streaming and base backups of the targets with PITR on, reporting to {@code listener}. */

@@ -58,12 +58,18 @@ public final class CheckCommand implements Callable<Integer> {
                 report.put("live", r.counts());
                 report.put("drops", r.drops());
                 report.put("pinned", r.alarm() == null ? List.of() : r.alarm().pinned());
+                report.put("recover_command", r.alarmRaised()
+                        ? io.backstop.counts.Drop.recoverCommand(t.name(), r.drops(), t.pitr().enabled()).orElse(null) : null);
+                if (r.alarmRaised()) {
+                    io.backstop.pitr.Incidents.recorded(main.layout().targetDir(t.name()), r.alarm().raisedAt(),
+                            main.manifests().json()).ifPresent(i -> report.put("incident", i));
+                }
                 report.put("held_until_ack", r.held());
                 report.put("method", r.method());
                 report.put("duration_ms", millis);
                 reports.add(report);
             } else {
-                print(out, t.name(), r);
+                print(out, t.name(), r, t.pitr().enabled());
                 out.printf("checked %d tables in %d ms (%s)%n", r.counts().size(), millis, r.method());
             }
         }
@@ -73,7 +79,7 @@ public final class CheckCommand implements Callable<Integer> {
         return dropped ? ExitCode.CHECK_FAILED.status() : ExitCode.OK.status();
     }
 
-    static void print(PrintWriter out, String target, Check.Result r) {
+    static void print(PrintWriter out, String target, Check.Result r, boolean pitr) {
         if (r.baseline() == null) {
             out.printf("check %s: no baseline yet (it is set by the first verified backup); %d tables counted%n",
                     target, r.counts().size());
@@ -113,7 +119,7 @@ public final class CheckCommand implements Callable<Integer> {
                     r.drops().size() == 1 ? "problem" : "problems",
                     r.alarm() == null || r.alarm().pinned().isEmpty() ? "none" : String.join(", ", r.alarm().pinned()),
                     target);
-            Drop.recoverCommand(target, r.drops()).ifPresent(cmd -> out.printf("Put back only the lost rows (rows written"
+            Drop.recoverCommand(target, r.drops(), pitr).ifPresent(cmd -> out.printf("Put back only the lost rows (rows written"
                     + " since are kept; a dry run first):%n  %s%n  %s --apply%n", cmd, cmd));
         }
     }

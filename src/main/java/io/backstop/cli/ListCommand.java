@@ -99,6 +99,7 @@ public final class ListCommand implements Callable<Integer> {
                 row.put("kind", "pitr-window");
                 row.put("target", target);
                 row.put("window", w);
+                incident(main, target).ifPresent(i -> row.put("incident", i));
                 all.add(row);
             });
             out.println(main.manifests().json().writeValueAsString(all));
@@ -107,6 +108,8 @@ public final class ListCommand implements Callable<Integer> {
         windows.forEach((target, w) -> {
             out.printf("%s: recoverable to any second: %s (%d base backups, %d WAL segments, %s)%n", target,
                     w.describe(), w.baseBackups(), w.segments(), Sizes.bytes(w.archiveBytes()));
+            incident(main, target).ifPresent(i -> out.printf("%s: the data-loss alarm's incident: %s%n", target,
+                    i.describe()));
             try (java.util.stream.Stream<java.nio.file.Path> dirs = java.nio.file.Files.list(main.layout().targetDir(target))) {
                 dirs.map(d -> d.getFileName().toString()).filter(n -> n.startsWith("wal-") || n.startsWith("base-"))
                         .sorted().forEach(n -> out.printf("%s: kept from an earlier cluster (another system"
@@ -220,5 +223,13 @@ public final class ListCommand implements Callable<Integer> {
         } catch (java.io.IOException e) {
             return List.of();
         }
+    }
+
+    /** While an alarm is raised: the commit behind it, once found in the archived WAL. */
+    private static java.util.Optional<io.backstop.pitr.Incidents.Incident> incident(Components main, String target) {
+        io.backstop.counts.TargetState state = main.states().readOrWarn(target, w -> { });
+        return state == null || !state.alarmRaised() ? java.util.Optional.empty()
+                : io.backstop.pitr.Incidents.recorded(main.layout().targetDir(target), state.alarm().raisedAt(),
+                        main.manifests().json());
     }
 }

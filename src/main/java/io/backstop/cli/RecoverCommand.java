@@ -7,6 +7,7 @@ import io.backstop.config.Settings;
 import io.backstop.counts.Check;
 import io.backstop.counts.TargetState;
 import io.backstop.files.Sizes;
+import io.backstop.pitr.Replay;
 import io.backstop.recover.PointInTime;
 import io.backstop.recover.Recover;
 import io.backstop.restore.Resolver;
@@ -75,6 +76,10 @@ public final class RecoverCommand implements Callable<Integer> {
             + " point of the PITR window (2026-12-06T14:52:07Z; without an offset read as UTC; or an LSN 0/3000060).")
     String at;
 
+    @Option(names = "--before-incident", description = "Instead of a backup: the database just before the commit that"
+            + " made the drop the raised data-loss alarm saw (found in the archived WAL with pg_waldump; printed first).")
+    boolean beforeIncident;
+
     @Option(names = "--inclusive", description = "With --at: include the commits at exactly that point (default: the"
             + " state just before them).")
     boolean inclusive;
@@ -106,14 +111,15 @@ public final class RecoverCommand implements Callable<Integer> {
         if (tables.isEmpty() && !largeObjects) {
             throw new BackstopException(ExitCode.USAGE, "recover needs a TABLE (schema.table), or --large-objects");
         }
-        if (at != null && from != null) {
-            throw new BackstopException(ExitCode.USAGE, "recover takes --from BACKUP or --at TIME|LSN, not both");
+        if ((at != null ? 1 : 0) + (from != null ? 1 : 0) + (beforeIncident ? 1 : 0) > 1) {
+            throw new BackstopException(ExitCode.USAGE, "recover takes one of --from BACKUP, --at TIME|LSN and"
+                    + " --before-incident");
         }
         if (inclusive && at == null) {
             throw new BackstopException(ExitCode.USAGE, "--inclusive goes with --at");
         }
-        Resolver.Resolved backup = at != null
-                ? main.pointInTime().snapshot(target, PointInTime.parse(at, inclusive), line -> {
+        Resolver.Resolved backup = at != null || beforeIncident
+                ? main.pointInTime().snapshot(target, point(main, target, out), line -> {
                     out.println(line);
                     out.flush();
                 })
@@ -189,6 +195,19 @@ public final class RecoverCommand implements Callable<Integer> {
             return ExitCode.INCOMPLETE.status();
         }
         return ExitCode.OK.status();
+    }
+
+    /** --at, or the point --before-incident finds (said first: the operator sees what was found before confirming). */
+    private Replay.Point point(Components main, Settings.Target target, PrintWriter out) {
+        if (at != null) {
+            return PointInTime.parse(at, inclusive);
+        }
+        PointInTime.BeforeIncident found = main.pointInTime().beforeIncident(target,
+                main.states().readOrWarn(target.name(), out::println));
+        out.println("incident: " + found.incident().describe());
+        out.println("comparing with the database " + found.point().how());
+        out.flush();
+        return found.point();
     }
 
     private Recover.OnCollision onCollision() {

@@ -56,6 +56,10 @@ public final class RestoreCommand implements Callable<Integer> {
             + " point of the PITR window (2026-12-06T14:52:07Z; without an offset read as UTC; or an LSN 0/3000060).")
     String at;
 
+    @Option(names = "--before-incident", description = "Instead of a backup: the database just before the commit that"
+            + " made the drop the raised data-loss alarm saw (found in the archived WAL with pg_waldump; printed first).")
+    boolean beforeIncident;
+
     @Option(names = "--inclusive", description = "With --at: include the commits at exactly that point (default: the"
             + " state just before them).")
     boolean inclusive;
@@ -92,8 +96,8 @@ public final class RestoreCommand implements Callable<Integer> {
             return physical(main, target, out);
         }
         Resolver resolver = new Resolver(main.layout(), main.manifests());
-        Resolver.Resolved resolved = at != null
-                ? main.pointInTime().snapshot(target, PointInTime.parse(at, inclusive), line -> {
+        Resolver.Resolved resolved = at != null || beforeIncident
+                ? main.pointInTime().snapshot(target, point(main, target, out), line -> {
                     out.println(line);
                     out.flush();
                 })
@@ -125,17 +129,33 @@ public final class RestoreCommand implements Callable<Integer> {
         return r.differences().isEmpty() && r.failed().isEmpty() ? ExitCode.OK.status() : ExitCode.DUMP_FAILED.status();
     }
 
-    /** One source (a backup or --at) and one destination (--into, or --physical with --at). */
+    /** --at, or the point --before-incident finds (said first: the operator sees what was found before confirming). */
+    private Replay.Point point(Components main, Settings.Target target, PrintWriter out) {
+        if (at != null) {
+            return PointInTime.parse(at, inclusive);
+        }
+        PointInTime.BeforeIncident found = main.pointInTime().beforeIncident(target,
+                main.states().readOrWarn(target.name(), out::println));
+        out.println("incident: " + found.incident().describe());
+        out.println("restoring to " + found.point().how());
+        out.flush();
+        return found.point();
+    }
+
+    /** One source (a backup, --at or --before-incident) and one destination (--into, or --physical). */
     private void refuseMixed() {
-        if ((backup == null) == (at == null)) {
-            throw new BackstopException(ExitCode.USAGE, backup == null ? "restore needs a BACKUP or --at TIME|LSN"
-                    : "restore takes a BACKUP or --at TIME|LSN, not both");
+        int sources = (backup != null ? 1 : 0) + (at != null ? 1 : 0) + (beforeIncident ? 1 : 0);
+        if (sources != 1) {
+            throw new BackstopException(ExitCode.USAGE, sources == 0
+                    ? "restore needs a BACKUP, --at TIME|LSN or --before-incident"
+                    : "restore takes one of a BACKUP, --at TIME|LSN and --before-incident");
         }
         if (inclusive && at == null) {
             throw new BackstopException(ExitCode.USAGE, "--inclusive goes with --at");
         }
-        if (physical != null && (at == null || into != null)) {
-            throw new BackstopException(ExitCode.USAGE, at == null ? "--physical DIR goes with --at TIME|LSN"
+        if (physical != null && (backup != null || into != null)) {
+            throw new BackstopException(ExitCode.USAGE, backup != null
+                    ? "--physical DIR goes with --at TIME|LSN or --before-incident"
                     : "--physical DIR writes a data directory: it takes no --into");
         }
         if (physical == null && into == null) {
@@ -144,7 +164,7 @@ public final class RestoreCommand implements Callable<Integer> {
     }
 
     private int physical(Components main, Settings.Target target, PrintWriter out) {
-        Replay.Plan plan = main.pointInTime().physical(target, PointInTime.parse(at, inclusive), physical);
+        Replay.Plan plan = main.pointInTime().physical(target, point(main, target, out), physical);
         out.printf("restore %s: %s written to %s: %s. Start a PostgreSQL %s server on it (owned by the server's user,"
                 + " mode 0700); it replays to the point and promotes, then takes connections as the old server did."
                 + " docs/recovery.md, \"The host is lost\", says how under the postgres container.%n", target.name(),

@@ -63,6 +63,11 @@ public final class Check {
     }
 
     /** Live counts against the baseline; raises or clears the alarm. */
+    /** Whether the target's WAL is archived: the undo then starts just before the incident's commit. */
+    private boolean pitrOn(String target) {
+        return settings.target(target).map(t -> t.pitr().enabled()).orElse(false);
+    }
+
     public Result run(Target target) {
         TargetState state = states.read(target.name());
         TargetState.Baseline baseline = state.baseline();
@@ -223,7 +228,8 @@ public final class Check {
                     + " counts recover). {}, or acknowledge if the change was intended.", target, method,
                     drops.stream().map(Drop::describe).collect(Collectors.joining("; ")),
                     pinned.isEmpty() ? "no backup (none was taken before the drop)" : String.join(", ", pinned), target,
-                    Drop.recoverCommand(target, drops).map(cmd -> "Put back the lost rows with `" + cmd + " --apply`")
+                    Drop.recoverCommand(target, drops, pitrOn(target))
+                            .map(cmd -> "Put back the lost rows with `" + cmd + " --apply`")
                             .orElse("Restore from it"));
         } else if (clear) {
             log.info("data-loss alarm of target {} cleared: counts are back at the baseline; the pinned backups {} stay"

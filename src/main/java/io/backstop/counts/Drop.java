@@ -61,6 +61,15 @@ public record Drop(String table, Kind kind, long before, Long after, String reas
      * (or large objects) dropped; with {@code --rekey-new} when the database was recreated.
      */
     public static java.util.Optional<String> recoverCommand(String target, java.util.List<Drop> drops) {
+        return recoverCommand(target, drops, false);
+    }
+
+    /**
+     * The undo for these drops; with {@code pitr} (the target's WAL archived) from the moment just before the
+     * incident's commit ({@code --before-incident}: the rows written since the last dump come back too),
+     * else from the pinned backup.
+     */
+    public static java.util.Optional<String> recoverCommand(String target, java.util.List<Drop> drops, boolean pitr) {
         // The database recreated (a schema reset, a volume or database created again) with the application
         // writing again: its new rows reuse the old ids, so the undo that keeps both moves the new ones.
         boolean recreated = drops.stream().anyMatch(d -> d.kind() == Kind.RECREATED || RESET.equals(d.reason()));
@@ -75,7 +84,8 @@ public record Drop(String table, Kind kind, long before, Long after, String reas
         return tables.isEmpty() && !largeObjects ? java.util.Optional.empty() : java.util.Optional.of("backstop recover "
                 + String.join(" ", tables.stream().map(t -> t.contains("\"") ? "'" + t + "'" : t).toList())
                 + (largeObjects ? (tables.isEmpty() ? "" : " ") + "--large-objects" : "")
-                + (changed ? " --changed" : "") + (recreated ? " --rekey-new" : "") + " --from pinned --target " + target);
+                + (changed ? " --changed" : "") + (recreated ? " --rekey-new" : "")
+                + (pitr ? " --before-incident" : " --from pinned") + " --target " + target);
     }
 
     public String describe() {

@@ -35,7 +35,7 @@ public final class Health {
     @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
     public record TargetHealth(String target, String status, List<Reason> reasons, Instant newestVerifiedBackup,
             Long ageSeconds, boolean backupInProgress, String lastError, List<Drop> drops, String recover,
-            io.backstop.pitr.Pitr.Status pitr) {
+            io.backstop.pitr.Incidents.Incident incident, io.backstop.pitr.Pitr.Status pitr) {
     }
 
     @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
@@ -90,7 +90,8 @@ public final class Health {
             healthy &= reasons.isEmpty();
             targets.add(new TargetHealth(t.name(), reasons.isEmpty() ? "ok" : "failing", reasons, f.lastSuccess(), age,
                     f.inProgress(), f.lastAttemptFailed() ? f.lastError() : null, f.drops(),
-                    f.alarm() ? Drop.recoverCommand(t.name(), f.drops()).orElse(null) : null, wal));
+                    f.alarm() ? Drop.recoverCommand(t.name(), f.drops(), t.pitr().enabled()).orElse(null) : null,
+                    f.alarm() ? state.incident(t.name()) : null, wal));
         }
         return new Report(healthy ? "ok" : "failing", targets);
     }

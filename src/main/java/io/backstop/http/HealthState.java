@@ -46,6 +46,18 @@ public final class HealthState implements Reporter {
     }
 
     private final Map<String, io.backstop.verify.PitrDrill.Result> pitrDrills = new ConcurrentHashMap<>();
+    private final Map<String, io.backstop.pitr.Incidents.Found> incidents = new ConcurrentHashMap<>();
+
+    @Override
+    public void incidentFound(String target, Instant alarmRaisedAt, io.backstop.pitr.Incidents.Incident incident) {
+        incidents.put(target, new io.backstop.pitr.Incidents.Found(alarmRaisedAt, incident));
+    }
+
+    /** The incident found for {@code target}'s raised alarm; null when none was (yet), or no alarm is raised. */
+    public io.backstop.pitr.Incidents.Incident incident(String target) {
+        io.backstop.pitr.Incidents.Found f = incidents.get(target);
+        return f == null ? null : f.incident();
+    }
 
     @Override
     public void pitrDrilled(String target, io.backstop.verify.PitrDrill.Result result) {
@@ -197,6 +209,10 @@ public final class HealthState implements Reporter {
 
     @Override
     public void checked(String target, Check.Result result) {
+        if (!result.alarmRaised() || (incidents.containsKey(target) && result.alarm() != null
+                && !incidents.get(target).alarmRaisedAt().equals(result.alarm().raisedAt()))) {
+            incidents.remove(target); // that alarm is over
+        }
         facts.compute(target, (k, f) -> {
             TargetFacts b = f == null ? TargetFacts.initial() : f;
             Map<String, Long> baseline = result.baseline() == null ? Map.of() : result.baseline().rowCounts();

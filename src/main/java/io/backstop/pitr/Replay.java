@@ -187,6 +187,33 @@ public final class Replay {
         }
     }
 
+    /**
+     * The incident's commit ({@link Incidents}) in the WAL from {@code fromLsn} (or the oldest kept, when the
+     * archive no longer reaches back that far) to the newest received, among commits up to {@code until}.
+     */
+    public Optional<Incidents.Incident> findIncident(long fromLsn, long databaseOid, Map<String, Long> files,
+            Instant until, boolean updates) {
+        try {
+            List<BaseBackups.Base> all = new BaseBackups(targetDir, tools, json, Clock.systemUTC()).list();
+            if (all.isEmpty()) {
+                throw new Unavailable("no base backup of " + targetName + " yet: its archive holds no WAL to search");
+            }
+            WalArchive archive = archive();
+            long segmentSize = archive.segmentSize();
+            long from = Math.max(fromLsn, all.get(0).start());
+            long newest = Segments.newest(archive, segmentSize).orElse(Wal.segnoOf(from, segmentSize));
+            String major = major(all.get(all.size() - 1).serverVersion());
+            Path bin = LocalCluster.serverBinaries(tools.pgDump().getParent(), major).orElseThrow(() -> new Unavailable(
+                    "no PostgreSQL " + major + " pg_waldump here: reading the archive needs the server's own major"
+                            + " version (backstop doctor says how to get it)"));
+            return Incidents.find(bin, archive, from, Wal.segnoOf(from, segmentSize), newest, segmentSize, databaseOid,
+                    files, until, updates);
+        } catch (IOException e) {
+            throw io.backstop.files.Durable.storageError("cannot read the WAL archive of " + targetName + " in "
+                    + targetDir, e);
+        }
+    }
+
     /** The window line, for messages. */
     private String window() {
         try {

@@ -10,17 +10,23 @@ import io.backstop.config.Settings;
 import io.backstop.config.Settings.Target;
 import io.backstop.pg.LocalCluster;
 import io.backstop.pg.PgTools;
+import io.backstop.counts.Drop;
+import io.backstop.counts.TargetState;
+import io.backstop.pitr.Incidents;
 import io.backstop.pitr.Replay;
 import io.backstop.pitr.Wal;
 import io.backstop.restore.Resolver;
 import io.backstop.verify.DrillSite;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.Instant;
 import java.time.LocalDateTime;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.time.format.DateTimeParseException;
+import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.function.Consumer;
 import java.util.regex.Pattern;
@@ -121,6 +127,66 @@ public final class PointInTime {
         replay.writeDataDirectory(plan, dir);
         log.info("{}: data directory {} written: {}", target.name(), dir, plan.describe());
         return plan;
+    }
+
+    /** The incident's commit and the point just before it. */
+    public record BeforeIncident(Incidents.Incident incident, Replay.Point point) {
+    }
+
+    /**
+     * {@code --before-incident}: the commit that made the drop the raised alarm saw, found in the archived WAL
+     * (or as the daemon found it already), and the point just before it.
+     */
+    public BeforeIncident beforeIncident(Target target, TargetState state) {
+        if (state == null || !state.alarmRaised() || state.baseline() == null) {
+            throw new BackstopException(ExitCode.USAGE, "--before-incident: no data-loss alarm is raised for "
+                    + target.name() + ", so there is no incident to find; name the point with --at TIME|LSN");
+        }
+        Path dir = settings.backupDir().resolve(target.name());
+        Instant raisedAt = state.alarm().raisedAt();
+        Incidents.Incident incident = Incidents.recorded(dir, raisedAt, manifests.json())
+                .orElseGet(() -> find(target, state).orElseThrow(() -> new BackstopException(ExitCode.USAGE,
+                        "--before-incident: the archived WAL from the baseline to the alarm (" + raisedAt + ") holds no"
+                                + " commit that deleted from, truncated or dropped " + String.join(", ", alarmed(state))
+                                + "; name the point with --at TIME|LSN")));
+        return new BeforeIncident(incident, Replay.Point.lsn(Wal.parseLsn(incident.commitLsn()), false,
+                "just before the incident's commit (xid " + incident.xid() + ", " + incident.committedAt() + ")"));
+    }
+
+    /** Finds the incident of the raised alarm in the archive and keeps it for list and /health. */
+    public Optional<Incidents.Incident> find(Target target, TargetState state) {
+        TargetState.Baseline baseline = state.baseline();
+        Map<String, Long> files = new java.util.TreeMap<>();
+        List<String> tables = alarmed(state);
+        baseline.tableFiles().forEach((table, oidAndNode) -> {
+            if (tables.isEmpty() || tables.contains(table)) {
+                String node = oidAndNode.substring(oidAndNode.indexOf(':') + 1);
+                files.put(table, Long.parseLong(node));
+            }
+        });
+        long fromLsn = 0;
+        if (baseline.file() != null) {
+            try {
+                String walLsn = manifests.read(settings.backupDir().resolve(baseline.file())).facts().walLsn();
+                fromLsn = walLsn == null ? 0 : Wal.parseLsn(walLsn);
+            } catch (BackstopException e) {
+                log.info("{}: the baseline's backup {} cannot be read ({}); the incident is searched from the oldest"
+                        + " base backup", target.name(), baseline.file(), e.getMessage());
+            }
+        }
+        boolean updates = state.alarm().drops().stream().allMatch(d -> d.kind() == Drop.Kind.UPDATED);
+        Optional<Incidents.Incident> found = replay(target).findIncident(fromLsn, baseline.databaseOid(), files,
+                state.alarm().raisedAt(), updates);
+        found.ifPresent(i -> {
+            Incidents.record(settings.backupDir().resolve(target.name()), state.alarm().raisedAt(), i, manifests.json());
+            log.warn("{}: the data-loss alarm's incident: {}", target.name(), i.describe());
+        });
+        return found;
+    }
+
+    /** The tables the alarm names (none: the database as a whole, every table of the baseline). */
+    private static List<String> alarmed(TargetState state) {
+        return state.alarm().drops().stream().map(Drop::table).filter(java.util.Objects::nonNull).distinct().toList();
     }
 
     private Replay replay(Target target) {

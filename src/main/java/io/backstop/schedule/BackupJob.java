@@ -36,12 +36,16 @@ final class BackupJob implements InterruptableJob {
     private volatile boolean interrupted;
     private int consecutiveFailures;
     private final Runnable afterBackup;
+    private final IncidentSearch incidents;
 
     BackupJob(Target target, BackupCycle cycle, Reporter reporter, Clock clock, Duration interval) {
-        this(target, cycle, reporter, clock, interval, () -> { });
+        this(target, cycle, reporter, clock, interval, () -> { }, null);
     }
 
-    BackupJob(Target target, BackupCycle cycle, Reporter reporter, Clock clock, Duration interval, Runnable afterBackup) {
+    /** {@code incidents}: told of every check's result (null: none looked for). */
+    BackupJob(Target target, BackupCycle cycle, Reporter reporter, Clock clock, Duration interval, Runnable afterBackup,
+            IncidentSearch incidents) {
+        this.incidents = incidents;
         this.afterBackup = afterBackup;
         this.target = target;
         this.cycle = cycle;
@@ -72,6 +76,9 @@ final class BackupJob implements InterruptableJob {
                 BackupCycle.Result done = cycle.run(target, new Backup.Request(java.util.Optional.empty(), lockWait),
                         new LogProgress(target.name(), Duration.ofMinutes(1)));
                 reporter.checked(target.name(), done.check());
+                if (incidents != null) {
+                    incidents.after(target, done.check());
+                }
                 if (consecutiveFailures > 0) {
                     log.info("backup {} recovered after {} failed attempts", target.name(), consecutiveFailures);
                 }

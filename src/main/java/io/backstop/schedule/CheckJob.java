@@ -20,11 +20,13 @@ final class CheckJob implements Job {
     private final Target target;
     private final Check check;
     private final Reporter reporter;
+    private final IncidentSearch incidents;
 
-    CheckJob(Target target, Check check, Reporter reporter) {
+    CheckJob(Target target, Check check, Reporter reporter, IncidentSearch incidents) {
         this.target = target;
         this.check = check;
         this.reporter = reporter;
+        this.incidents = incidents;
     }
 
     @Override
@@ -32,6 +34,7 @@ final class CheckJob implements Job {
         try {
             Check.Result result = check.run(target);
             reporter.checked(target.name(), result);
+            incidents.after(target, result);
             if (result.drops().isEmpty()) {
                 log.debug("row-count check {}: ok ({})", target.name(), result.method());
             }

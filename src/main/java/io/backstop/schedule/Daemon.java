@@ -56,6 +56,7 @@ public final class Daemon {
     private final BackupLayout layout;
     private final Catalog catalog;
     private final Reporter reporter;
+    private final IncidentSearch incidents;
     private final Clock clock;
     private final Map<String, BackupJob> jobs = new HashMap<>();
     private final Map<String, CheckJob> checks = new HashMap<>();
@@ -73,7 +74,8 @@ public final class Daemon {
             io.backstop.verify.Drill drill, BackupLayout layout, Catalog catalog,
             Optional<io.backstop.offsite.Offsite> offsite, Optional<OffsiteProcess> offsiteProcess,
             Optional<io.backstop.pitr.WalOffsite> walOffsite, io.backstop.pitr.Pitr pitr, Reporter reporter,
-            Clock clock) {
+            Clock clock, io.backstop.recover.PointInTime pointInTime, io.backstop.counts.StateStore states) {
+        this.incidents = new IncidentSearch(pointInTime, states, reporter, clock);
         this.walOffsite = walOffsite;
         this.pitr = pitr;
         this.drill = drill;
@@ -131,7 +133,7 @@ public final class Daemon {
                 };
             });
             for (Target t : settings.targets()) {
-                checks.put(t.name(), new CheckJob(t, check, reporter));
+                checks.put(t.name(), new CheckJob(t, check, reporter, incidents));
                 JobDetail checkDetail = JobBuilder.newJob(CheckJob.class).withIdentity(t.name(), CHECKS).storeDurably().build();
                 scheduler.scheduleJob(checkDetail, TriggerBuilder.newTrigger().withIdentity(t.name(), CHECKS)
                         .startAt(Date.from(clock.instant().plus(settings.rowCounts().checkInterval())))
@@ -175,7 +177,7 @@ public final class Daemon {
                 }
                 afterBackups.put(t.name(), afterBackup);
                 jobs.put(t.name(), new BackupJob(t, new BackupCycle(backup, check, rotation, layout, catalog.manifests()), reporter, clock,
-                        interval, afterBackup));
+                        interval, afterBackup, incidents));
                 JobDetail detail = JobBuilder.newJob(BackupJob.class).withIdentity(t.name(), GROUP).storeDurably().build();
                 Trigger trigger = TriggerBuilder.newTrigger().withIdentity(t.name(), GROUP)
                         .withSchedule(CronScheduleBuilder.cronSchedule(settings.schedule())
@@ -250,6 +252,7 @@ public final class Daemon {
             Thread.currentThread().interrupt();
         }
         scheduler = null;
+        incidents.close();
         pitr.close(); // pg_receivewal ends; what it completed is recorded
         for (Target t : settings.targets()) {
             try {

@@ -25,6 +25,10 @@ public interface Reporter extends io.backstop.pitr.Pitr.Listener {
     default void checked(String target, io.backstop.counts.Check.Result result) {
     }
 
+    /** The commit that made a raised alarm's drop, found in the archived WAL (PITR on). */
+    default void incidentFound(String target, java.time.Instant alarmRaisedAt, io.backstop.pitr.Incidents.Incident incident) {
+    }
+
     default void drilled(String target, io.backstop.verify.Drill.Result result) {
     }
 

@@ -122,7 +122,6 @@ class PointInTimeIT {
         env.put("BACKSTOP_SCHEDULE", "0 0 0 1 1 ?");
         env.put("BACKSTOP_RESTORE_DRILL_EVERY", "0");
         env.put("BACKSTOP_PITR", "true");
-        env.put("BACKSTOP_ROW_COUNTS_TABLES", "public.orders");
         try (LiveDaemon d = new LiveDaemon(env); Connection c = pg.connect(db)) {
             c.setAutoCommit(false);
             Fixtures.await("a recoverable window", WAIT, () -> java.util.regex.Pattern.compile(
