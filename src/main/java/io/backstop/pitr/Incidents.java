@@ -44,6 +44,8 @@ public final class Incidents {
     private static final Pattern RELS = Pattern.compile("rels: ([^;]*)");
     private static final Pattern SUBXACTS = Pattern.compile("subxacts: ([\\d ]*)");
     private static final Pattern DROP_DB = Pattern.compile("^DROP dir (\\d+)/(\\d+)|^DROP dbid (\\d+)");
+    /** An in-place update of pg_database (a dropped database is marked invalid so, outside any transaction). */
+    private static final Pattern INPLACE_PG_DATABASE = Pattern.compile("^INPLACE .*blkref #0: rel \\d+/0/1262 ");
     private static final DateTimeFormatter TIME = new DateTimeFormatterBuilder().appendPattern("yyyy-MM-dd HH:mm:ss")
             .optionalStart().appendFraction(ChronoField.NANO_OF_SECOND, 0, 9, true).optionalEnd().toFormatter();
 
@@ -51,15 +53,22 @@ public final class Incidents {
     @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
     public record Effect(String table, String what, long rows) {
         String describe() {
-            return rows > 0 ? String.format(Locale.ROOT, "%s on %s, %,d rows", what, table, rows) : what + " " + table;
+            return rows > 0 ? String.format(Locale.ROOT, "%s on %s, %,d rows", what, table, rows)
+                    : table.isEmpty() ? what : what + " " + table;
         }
     }
 
-    /** The incident's commit: its transaction, the LSN of its commit record, its time, what it did. */
+    /**
+     * The incident's commit: its transaction, the LSN of its commit record, its time, what it did, and where a
+     * replay must stop to see none of it ({@code stopLsn}, exclusive): its commit record, or for a dropped
+     * database the first record of the drop (the files go, and the database is marked invalid, before it
+     * commits).
+     */
     @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
-    public record Incident(long xid, String commitLsn, Instant committedAt, List<Effect> effects) {
+    public record Incident(long xid, String commitLsn, Instant committedAt, List<Effect> effects, String stopLsn) {
         public Incident {
             effects = List.copyOf(effects);
+            stopLsn = stopLsn == null ? commitLsn : stopLsn;
         }
 
         /** "DELETE on public.users, 1,997 rows, xid 123456, 2026-12-06T14:52:07.310Z (commit record at 0/3000060)". */
@@ -72,6 +81,7 @@ public final class Incidents {
     /** One transaction's doings on the watched files, while it runs. */
     private static final class Doings {
         final Map<String, long[]> rows = new LinkedHashMap<>(); // table -> {deletes, updates}
+        String firstLsn;
     }
 
     private Incidents() {
@@ -161,6 +171,9 @@ public final class Incidents {
         private final Map<Long, Doings> running = new HashMap<>();
         private final List<Incident> removedFiles = new ArrayList<>();
         private final List<Incident> rowChanges = new ArrayList<>();
+        /** The last in-place update of pg_database since the last commit: where a database drop begins. */
+        private String pendingInplace;
+        private final Map<Long, String> firstLsn = new HashMap<>();
 
         Scan(long databaseOid, Map<Long, String> tableOf, Instant until, boolean updates) {
             this.databaseOid = databaseOid;
@@ -177,6 +190,12 @@ public final class Incidents {
             String rmgr = m.group(1);
             long xid = Long.parseLong(m.group(2));
             String desc = m.group(4);
+            if ("Heap".equals(rmgr) && INPLACE_PG_DATABASE.matcher(desc + " ").find()) {
+                pendingInplace = m.group(3);
+            }
+            if (xid != 0 && "Database".equals(rmgr)) {
+                firstLsn.putIfAbsent(xid, pendingInplace != null ? pendingInplace : m.group(3));
+            }
             if ("Heap".equals(rmgr) && (desc.startsWith("DELETE") || desc.startsWith("UPDATE")
                     || desc.startsWith("HOT_UPDATE"))) {
                 Matcher b = BLOCK_REL.matcher(desc);
@@ -191,7 +210,9 @@ public final class Incidents {
             } else if ("Database".equals(rmgr)) {
                 Matcher d = DROP_DB.matcher(desc);
                 if (d.find() && Long.parseLong(d.group(2) != null ? d.group(2) : d.group(3)) == databaseOid) {
-                    running.computeIfAbsent(xid, x -> new Doings()).rows.put("the database", new long[] {-1, 0});
+                    Doings doings = running.computeIfAbsent(xid, x -> new Doings());
+                    doings.rows.put("the database", new long[] {-1, 0});
+                    doings.firstLsn = firstLsn.get(xid);
                 }
             } else if ("Transaction".equals(rmgr)) {
                 Matcher c = COMMIT_TIME.matcher(desc);
@@ -201,6 +222,8 @@ public final class Incidents {
                     running.remove(xid);
                     subxacts(desc).forEach(running::remove);
                 }
+                pendingInplace = null;
+                firstLsn.remove(xid);
             }
         }
 
@@ -233,11 +256,13 @@ public final class Incidents {
                     }
                 }
             }
+            String stop = lsn;
             if (done != null && done.rows.containsKey("the database")) {
                 removed.add(new Effect("", "the database dropped", 0));
+                stop = done.firstLsn != null ? done.firstLsn : lsn;
             }
             if (!removed.isEmpty()) {
-                removedFiles.add(new Incident(xid, lsn, at, removed));
+                removedFiles.add(new Incident(xid, lsn, at, removed, stop));
                 return;
             }
             if (done != null) {
@@ -249,7 +274,7 @@ public final class Incidents {
                     }
                 });
                 if (!effects.isEmpty()) {
-                    rowChanges.add(new Incident(xid, lsn, at, effects));
+                    rowChanges.add(new Incident(xid, lsn, at, effects, lsn));
                 }
             }
         }

@@ -373,6 +373,12 @@ public final class Replay {
             try (java.sql.Connection c = new Database(replayed).connect()) {
                 return;
             } catch (BackstopException | java.sql.SQLException e) {
+                String why = String.valueOf(e.getMessage());
+                if ((why.contains("database \"") && why.contains("does not exist")) || why.contains("invalid database")) {
+                    // the server is up and answers: the database is not there at this point
+                    throw new BackstopException(ExitCode.USAGE, "at this point the replayed server has no database "
+                            + replayed.database() + " to take (" + why.strip() + "); choose another point");
+                }
                 if (!Files.exists(cluster.dir().resolve("data").resolve("postmaster.pid"))) {
                     throw new BackstopException(ExitCode.DUMP_FAILED, "the replay stopped: " + lastLines(cluster.log(), 4));
                 }

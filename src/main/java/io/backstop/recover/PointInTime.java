@@ -149,7 +149,7 @@ public final class PointInTime {
                         "--before-incident: the archived WAL from the baseline to the alarm (" + raisedAt + ") holds no"
                                 + " commit that deleted from, truncated or dropped " + String.join(", ", alarmed(state))
                                 + "; name the point with --at TIME|LSN")));
-        return new BeforeIncident(incident, Replay.Point.lsn(Wal.parseLsn(incident.commitLsn()), false,
+        return new BeforeIncident(incident, Replay.Point.lsn(Wal.parseLsn(incident.stopLsn()), false,
                 "just before the incident's commit (xid " + incident.xid() + ", " + incident.committedAt() + ")"));
     }
 

@@ -34,8 +34,12 @@ class PlaybookIT {
     private static final Pattern TEST_LINE = Pattern.compile("<!-- test: (.*?) -->");
     private static final Pattern ATTRIBUTE = Pattern.compile("([a-z0-9-]+)=(\"([^\"]*)\"|\\S+)");
     private static final Pattern BLOCK = Pattern.compile("(?s)```sh\\n(.*?)```");
+    /** The commands for a target with PITR on: run in a pass of their own, with the daemon streaming WAL. */
+    private static final Pattern PITR_BLOCK = Pattern.compile("(?s)```sh pitr\\n(.*?)```");
+    private static final java.time.Duration WAIT = java.time.Duration.ofSeconds(180);
     private static final Pattern EXPECT = Pattern.compile("\\s+#\\s*exit (\\d+)\\s*$");
     private static PgCluster pg;
+    private static PgCluster replicating;
 
     @TempDir
     static Path dir;
@@ -48,6 +52,9 @@ class PlaybookIT {
     @AfterAll
     static void stop() {
         pg.close();
+        if (replicating != null) {
+            replicating.close();
+        }
     }
 
     @TestFactory
@@ -69,6 +76,60 @@ class PlaybookIT {
         }
         assertThat(tests).as("sections in the playbook").hasSize(8);
         return tests.stream();
+    }
+
+    /**
+     * The PITR-on commands of each section that has them, against a server streaming its WAL to the daemon:
+     * the undo from just before the incident's commit must bring the same data back.
+     */
+    @TestFactory
+    Stream<DynamicTest> everySectionWithPitrOnRecoversFromJustBeforeItsIncident() throws IOException {
+        String doc = Files.readString(PLAYBOOK);
+        List<DynamicTest> tests = new ArrayList<>();
+        Matcher m = SECTION.matcher(doc);
+        List<Integer> starts = new ArrayList<>();
+        List<String> titles = new ArrayList<>();
+        while (m.find()) {
+            starts.add(m.start());
+            titles.add(m.group(1));
+        }
+        for (int i = 0; i < starts.size(); i++) {
+            String body = doc.substring(starts.get(i), i + 1 < starts.size() ? starts.get(i + 1) : doc.length());
+            String title = titles.get(i);
+            if (PITR_BLOCK.matcher(body).find()) {
+                tests.add(DynamicTest.dynamicTest(title + " (PITR on)", () -> runPitrSection(title, body)));
+            }
+        }
+        assertThat(tests).as("sections with a PITR-on undo").hasSize(6);
+        return tests.stream();
+    }
+
+    private void runPitrSection(String title, String body) throws Exception {
+        synchronized (PlaybookIT.class) {
+            if (replicating == null) {
+                replicating = PgCluster.startReplicating(Map.of());
+            }
+        }
+        Matcher t = TEST_LINE.matcher(body);
+        assertThat(t.find()).as("a test line in section " + title).isTrue();
+        Map<String, String> attrs = new LinkedHashMap<>();
+        Matcher a = ATTRIBUTE.matcher(t.group(1));
+        while (a.find()) {
+            attrs.put(a.group(1), a.group(3) != null ? a.group(3) : a.group(2));
+        }
+        Path work = Files.createTempDirectory(dir, "pitr-section-");
+        replicating.execute("postgres", "DROP DATABASE IF EXISTS app WITH (FORCE)", "CREATE DATABASE app");
+        Map<String, String> env = io.backstop.http.LiveDaemon.env(replicating, "app", work.resolve("backups"));
+        env.put("PATH", replicating.bin() + ":" + System.getenv("PATH"));
+        env.put("BACKSTOP_PITR", "true");
+        env.put("BACKSTOP_SCHEDULE", "0 0 0 1 1 ?");
+        env.put("BACKSTOP_RESTORE_DRILL_EVERY", "0");
+        try (io.backstop.http.LiveDaemon d = new io.backstop.http.LiveDaemon(env)) {
+            Fixtures.await("a recoverable window", WAIT, () -> Pattern.compile(
+                    "(?m)^backstop_pitr_window_start_timestamp_seconds\\{target=\"app\"} [1-9]")
+                    .matcher(d.get("/metrics").body()).find());
+            runSection(replicating, PITR_BLOCK, title + " (PITR on)", body, attrs, work, env, env);
+        }
     }
 
     private void runSection(String title, String body) throws Exception {
@@ -101,7 +162,7 @@ class PlaybookIT {
             env.put("AGE_IDENTITY", identity.toString());
         }
         try {
-            runSection(title, body, attrs, work, env, seedEnv);
+            runSection(pg, BLOCK, title, body, attrs, work, env, seedEnv);
         } finally {
             if (s3 != null) {
                 s3.close();
@@ -109,8 +170,8 @@ class PlaybookIT {
         }
     }
 
-    private void runSection(String title, String body, Map<String, String> attrs, Path work, Map<String, String> env,
-            Map<String, String> seedEnv) throws Exception {
+    private void runSection(PgCluster pg, Pattern blocks, String title, String body, Map<String, String> attrs,
+            Path work, Map<String, String> env, Map<String, String> seedEnv) throws Exception {
         pg.execute("app", "CREATE TABLE users(id serial primary key, email text)",
                 "INSERT INTO users(email) SELECT 'u' || g || '@example.com' FROM generate_series(1, 700) g",
                 "CREATE TABLE orders(id int, user_id int)", "INSERT INTO orders SELECT g, g % 700 + 1 FROM generate_series(1, 300) g");
@@ -128,7 +189,7 @@ class PlaybookIT {
             }
         }
 
-        Matcher block = BLOCK.matcher(body);
+        Matcher block = blocks.matcher(body);
         int commands = 0;
         while (block.find()) {
             for (String line : block.group(1).split("\n")) {
