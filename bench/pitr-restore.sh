@@ -32,9 +32,9 @@ cleanup() {
 trap cleanup EXIT
 stop_cluster "$work/pg"
 rm -rf "$work"
-mkdir -p "$work/handmade-archive" "$work/pgbr"
+mkdir -p "$work/handmade-archive" "$work/pgbr/log" "$work/pgbr/lock" "$work/pgbr/spool"
 cp "$(ensure_jar)" "$work/backstop.jar"
-[ "$(id -u)" = 0 ] && chown postgres "$work" "$work/handmade-archive" "$work/pgbr"
+[ "$(id -u)" = 0 ] && chown -R postgres "$work/handmade-archive" "$work/pgbr" && chown postgres "$work"
 start_cluster "$work/pg" "$port"
 psql=("$PG_BIN/psql" -X -q -h 127.0.0.1 -p "$port" -U postgres -v ON_ERROR_STOP=1)
 
@@ -90,7 +90,8 @@ done
 
 # The same writes for everyone; the point lies between two halves of them.
 "$PG_BIN/pgbench" -h 127.0.0.1 -p "$port" -U postgres -n -c 2 -j 2 -T "$((seconds / 2))" app >/dev/null 2>&1
-point=$("${psql[@]}" -Atc "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')")
+# (to the millisecond, in the form all three read: pgBackRest takes no finer time)
+point=$("${psql[@]}" -Atc "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.MS')")
 "$PG_BIN/pgbench" -h 127.0.0.1 -p "$port" -U postgres -n -c 2 -j 2 -T "$((seconds - seconds / 2))" app >/dev/null 2>&1
 wal=$("${psql[@]}" -Atc "SELECT pg_size_pretty(pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0'))")
 "${psql[@]}" -Atc "SELECT pg_switch_wal()" >/dev/null
@@ -103,7 +104,7 @@ done
 until [ "$("${psql[@]}" -Atc "SELECT coalesce(bool_and(flush_lsn >= pg_current_wal_lsn()), false) FROM pg_stat_replication")" = t ]; do
   sleep 0.2
 done
-echo "point: $point; WAL written in all: $wal"
+echo "point: $point UTC; WAL written in all: $wal"
 
 now() { date +%s.%N; }
 restored=("$PG_BIN/psql" -X -q -h 127.0.0.1 -p "$port2" -U postgres -d app -At)
@@ -153,7 +154,7 @@ if [ -n "$pgbr" ]; then
   [ "$(id -u)" = 0 ] && chown -R postgres "$work/restored"
   t0=$(now)
   "${as[@]}" pgbackrest --config="$pgbr" --stanza=bench --pg1-path="$work/restored/data" --type=time \
-    --target="$point" --target-exclusive --target-action=promote restore >/dev/null
+    --target="$point+00" --target-exclusive --target-action=promote restore >/dev/null
   t1=$(now)
   start_restored
   t2=$(now)
@@ -170,7 +171,7 @@ cp -a "$work/handmade-base" "$work/restored/data"
 rm -f "$work/restored/data/postmaster.pid"
 cat >> "$work/restored/data/postgresql.auto.conf" <<CONF
 restore_command = 'cp $work/handmade-archive/%f %p'
-recovery_target_time = '$point'
+recovery_target_time = '$point+00'
 recovery_target_inclusive = off
 recovery_target_action = 'promote'
 CONF

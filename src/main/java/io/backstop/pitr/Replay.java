@@ -134,8 +134,7 @@ public final class Replay {
             }
             long from = Wal.segnoOf(base.get().start(), segmentSize);
             long newest = Segments.newest(archive, segmentSize).orElse(from);
-            long to = point.lsn().map(l -> Wal.segnoOf(l, segmentSize)).orElse(newest);
-            if (to > newest) {
+            if (point.lsn().isPresent() && Wal.segnoOf(point.lsn().get(), segmentSize) > newest) {
                 throw new BackstopException(ExitCode.USAGE, Wal.lsn(point.lsn().orElseThrow()) + " is past the WAL "
                         + targetName + "'s archive holds (its newest segment is " + Wal.segmentName(base.get().timeline(),
                         newest, segmentSize) + "); " + window());
@@ -145,16 +144,35 @@ public final class Replay {
                 throw new BackstopException(ExitCode.USAGE, point.time().get() + " is after the newest WAL "
                         + targetName + "'s archive holds; " + window());
             }
+            Path bin = LocalCluster.serverBinaries(tools.pgDump().getParent(), major(base.get().serverVersion()))
+                    .orElseThrow(() -> new Unavailable("no PostgreSQL " + major(base.get().serverVersion())
+                            + " server binaries here: a replay needs the server's own major version (backstop doctor"
+                            + " says how to get them)"));
+            Point stop = point;
+            long to = point.lsn().map(l -> Wal.segnoOf(l, segmentSize)).orElse(newest);
+            if (point.time().isPresent()) {
+                // A server replaying to a time past the last commit it finds stops with an error: a point after
+                // the newest commit archived is the end of the archive (the same data, to the second).
+                Optional<Instant> last = WalDump.newestCommit(bin, archive, from, newest, segmentSize);
+                Instant t = point.time().get();
+                if (last.isEmpty() || t.isAfter(last.get()) || (point.inclusive() && t.equals(last.get()))) {
+                    stop = Point.end("to the end of the archived WAL (" + last.map(l -> "its newest commit is of " + l)
+                            .orElse("no commit in it") + ", before " + t + ")");
+                } else {
+                    to = WalDump.segmentThrough(bin, archive, from, newest, segmentSize, t);
+                }
+            }
+            long through = to;
             List<String> problems = new ArrayList<>();
-            archive.verify(from, segmentSize).stream().filter(n -> Wal.segno(n, segmentSize) <= to)
+            archive.verify(from, through, segmentSize)
                     .forEach(n -> problems.add("WAL segment " + n + " no longer matches its recorded checksum"));
             WalArchive.Continuity c = archive.continuity(from, segmentSize);
             int timeline = base.get().timeline();
-            c.holes().stream().filter(h -> h.from() <= to && h.reason().startsWith("missing"))
+            c.holes().stream().filter(h -> h.from() <= through && h.reason().startsWith("missing"))
                     .forEach(h -> problems.add("WAL " + Wal.segmentName(timeline, h.from(), segmentSize)
-                            + (h.to() > h.from() ? " to " + Wal.segmentName(timeline, Math.min(h.to(), to), segmentSize)
-                                    : "") + " " + h.reason()));
-            for (long s = from; s <= to; s++) {
+                            + (h.to() > h.from() ? " to " + Wal.segmentName(timeline, Math.min(h.to(), through),
+                                    segmentSize) : "") + " " + h.reason()));
+            for (long s = from; s <= through; s++) {
                 String name = Wal.segmentName(timeline, s, segmentSize);
                 if (Segments.segmentFile(archive, s, segmentSize).isEmpty()
                         && problems.stream().noneMatch(p -> p.contains(name))) {
@@ -164,21 +182,6 @@ public final class Replay {
             if (!problems.isEmpty()) {
                 throw new BackstopException(ExitCode.BAD_BACKUP, "the replay of " + targetName + " to " + point
                         + " needs WAL the archive cannot give: " + String.join("; ", problems));
-            }
-            Path bin = LocalCluster.serverBinaries(tools.pgDump().getParent(), major(base.get().serverVersion()))
-                    .orElseThrow(() -> new Unavailable("no PostgreSQL " + major(base.get().serverVersion())
-                            + " server binaries here: a replay needs the server's own major version (backstop doctor"
-                            + " says how to get them)"));
-            Point stop = point;
-            if (point.time().isPresent()) {
-                // A server replaying to a time past the last commit it finds stops with an error: a point after
-                // the newest commit archived is the end of the archive (the same data, to the second).
-                Optional<Instant> last = WalDump.newestCommit(bin, archive, from, to, segmentSize);
-                Instant t = point.time().get();
-                if (last.isEmpty() || t.isAfter(last.get()) || (point.inclusive() && t.equals(last.get()))) {
-                    stop = Point.end("to the end of the archived WAL (" + last.map(l -> "its newest commit is of " + l)
-                            .orElse("no commit in it") + ", before " + t + ")");
-                }
             }
             return new Plan(base.get(), bases.dataDir(base.get()), from, to, segmentSize, stop, bin);
         } catch (IOException e) {
@@ -244,7 +247,7 @@ public final class Replay {
     public LocalCluster start(Plan plan, Path scratchParent, Settings.Target login, Duration timeout) {
         Path scratch = LocalCluster.newDirectory(scratchParent);
         try {
-            copyBase(plan.baseDir(), scratch.resolve("data"));
+            copyBase(plan.baseDir(), scratch.resolve("data"), true);
             copyWal(plan, scratch.resolve("wal"));
             Path script = scratch.resolve("restore-wal");
             String wal = "'" + scratch.resolve("wal").toString().replace("'", "'\\''") + "'";
@@ -292,7 +295,19 @@ public final class Replay {
             }
             Files.createDirectories(dir);
             Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx------"));
-            copyBase(plan.baseDir(), dir);
+            // The archive's WAL (the base backup's own segments among it) goes to pg_wal while the base
+            // backup's files are copied beside it: two copies at once, on two cores.
+            Files.createDirectories(dir.resolve("pg_wal"));
+            java.util.concurrent.CompletableFuture<Void> wal = io.backstop.Background.supply("physical-wal-copy", () -> {
+                copyWal(plan, dir.resolve("pg_wal"));
+                return null;
+            });
+            try {
+                copyBase(plan.baseDir(), dir, false);
+            } finally {
+                wal.exceptionally(e -> null).join();
+            }
+            io.backstop.Background.join(wal);
             ProcessRunner runner = new ProcessRunner();
             ProcessRunner.Result checked = runner.run(ProcessRunner.Spec.of(List.of(
                     tools.tool("pg_verifybackup").toString(), "--quiet", "--no-parse-wal", dir.toString()), Map.of(),
@@ -301,7 +316,6 @@ public final class Replay {
                 throw new BackstopException(ExitCode.DUMP_FAILED, "the copy of base backup " + plan.base().name()
                         + " in " + dir + " does not match its manifest: " + checked.stderrTail().strip());
             }
-            copyWal(plan, dir.resolve("pg_wal"));
             // The WAL is in pg_wal: no archive to fetch from ('false' makes the server read pg_wal).
             writeRecovery(dir, plan.point(), "'false'", "");
         } catch (IOException e) {
@@ -323,10 +337,15 @@ public final class Replay {
         Files.deleteIfExists(data.resolve("postmaster.pid"));
     }
 
-    private static void copyBase(Path base, Path data) throws IOException {
+    /** The base backup's files into {@code data}; its own WAL segments too when {@code withWal}. */
+    private static void copyBase(Path base, Path data, boolean withWal) throws IOException {
+        Path ownWal = base.resolve("pg_wal");
         try (Stream<Path> all = Files.walk(base)) {
             for (Path p : all.toList()) {
                 Path to = data.resolve(base.relativize(p).toString());
+                if (!withWal && p.getParent().equals(ownWal) && Wal.isSegment(p.getFileName().toString())) {
+                    continue; // the archive's copy of it is written there
+                }
                 if (Files.isDirectory(p)) {
                     Files.createDirectories(to);
                 } else {

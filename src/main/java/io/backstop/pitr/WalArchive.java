@@ -262,11 +262,11 @@ public final class WalArchive {
     }
 
     /** Hashes every recorded segment from {@code from} on again; the names that no longer match (or are gone). */
-    public synchronized List<String> verify(long from, long segmentSize) throws IOException {
+    public synchronized List<String> verify(long from, long to, long segmentSize) throws IOException {
         load();
         List<String> bad = new ArrayList<>();
         for (Entry e : entries.values()) {
-            if (e.isSegment() && Wal.segno(e.name(), segmentSize) >= from) {
+            if (e.isSegment() && Wal.segno(e.name(), segmentSize) >= from && Wal.segno(e.name(), segmentSize) <= to) {
                 Path f = dir.resolve(e.name());
                 if (!Files.isRegularFile(f) || Files.size(f) != e.size() || !Hashing.sha256(f).equals(e.sha256())) {
                     bad.add(e.name());

@@ -65,27 +65,67 @@ final class WalDump {
     /** The newest commit's time in segments {@code from} to {@code to}, read with pg_waldump from the newest back. */
     static Optional<Instant> newestCommit(Path bin, WalArchive archive, long from, long to, long segmentSize)
             throws IOException {
+        for (long s = to; s >= from; s--) {
+            Optional<Instant> newest = newestIn(bin, archive, s, segmentSize);
+            if (newest.isPresent()) {
+                return newest;
+            }
+        }
+        return Optional.empty();
+    }
+
+    /**
+     * The segment a replay to {@code t} needs last: the one after the first segment holding a commit at or
+     * after {@code t} (commit times follow the WAL's order but for microseconds between concurrent
+     * commits, and a record may cross into the next segment). A binary search over segments {@code from}
+     * to {@code newest}, reading one segment at a time: a point early in a long archive neither reads nor
+     * copies the WAL after it.
+     */
+    static long segmentThrough(Path bin, WalArchive archive, long from, long newest, long segmentSize, Instant t)
+            throws IOException {
+        java.util.Map<Long, Optional<Instant>> seen = new java.util.HashMap<>();
+        long lo = from;
+        long hi = newest;
+        while (lo < hi) {
+            long mid = (lo + hi) >>> 1;
+            // the newest commit up to segment mid: its own, else that of the nearest earlier one with commits
+            Optional<Instant> upTo = Optional.empty();
+            for (long s = mid; s >= lo && upTo.isEmpty(); s--) {
+                long segment = s;
+                Optional<Instant> in = seen.get(segment);
+                if (in == null) {
+                    in = newestIn(bin, archive, segment, segmentSize);
+                    seen.put(segment, in);
+                }
+                upTo = in;
+            }
+            if (upTo.isPresent() && !upTo.get().isBefore(t)) {
+                hi = mid;
+            } else {
+                lo = mid + 1;
+            }
+        }
+        return Math.min(lo + 1, newest);
+    }
+
+    /** The newest commit in segment {@code s} alone. */
+    private static Optional<Instant> newestIn(Path bin, WalArchive archive, long s, long segmentSize)
+            throws IOException {
+        Optional<Path> file = Segments.segmentFile(archive, s, segmentSize);
+        if (file.isEmpty()) {
+            return Optional.empty();
+        }
         Path view = Files.createTempDirectory("backstop-waldump-");
         try {
-            for (long s = to; s >= from; s--) {
-                Optional<Path> file = Segments.segmentFile(archive, s, segmentSize);
-                if (file.isEmpty()) {
-                    continue;
-                }
-                Path link = view.resolve(Segments.name(file.get()));
-                Files.createSymbolicLink(link, file.get().toAbsolutePath());
-                Optional<Instant> newest = Optional.empty();
-                for (Commit c : commits(bin, view, link.getFileName().toString())) {
-                    if (newest.isEmpty() || c.time().isAfter(newest.get())) {
-                        newest = Optional.of(c.time());
-                    }
-                }
-                Files.delete(link);
-                if (newest.isPresent()) {
-                    return newest;
+            Path link = view.resolve(Segments.name(file.get()));
+            Files.createSymbolicLink(link, file.get().toAbsolutePath());
+            Optional<Instant> newest = Optional.empty();
+            for (Commit c : commits(bin, view, link.getFileName().toString())) {
+                if (newest.isEmpty() || c.time().isAfter(newest.get())) {
+                    newest = Optional.of(c.time());
                 }
             }
-            return Optional.empty();
+            return newest;
         } finally {
             io.backstop.files.Sweep.deleteTree(view);
         }

@@ -78,7 +78,8 @@ class WalArchiveTest {
                 .containsExactly(org.assertj.core.groups.Tuple.tuple(3L, 3L), org.assertj.core.groups.Tuple.tuple(5L, 5L));
         assertThat(c.holes().get(0).reason()).contains("deleted");
         assertThat(c.holes().get(1).reason()).contains("checksum");
-        assertThat(new WalArchive(dir).verify(1, SEG)).containsExactly(seg(3), seg(5));
+        assertThat(new WalArchive(dir).verify(1, Long.MAX_VALUE, SEG)).containsExactly(seg(3), seg(5));
+        assertThat(new WalArchive(dir).verify(1, 4, SEG)).as("only the range asked for").containsExactly(seg(3));
         assertThat(new WalArchive(dir).continuity(4, SEG).holes()).as("from 4 on only 5 is bad").hasSize(1);
     }
 
