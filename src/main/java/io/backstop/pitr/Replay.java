@@ -13,7 +13,6 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Clock;
@@ -159,13 +158,12 @@ public final class Replay {
                     stop = Point.end("to the end of the archived WAL (" + last.map(l -> "its newest commit is of " + l)
                             .orElse("no commit in it") + ", before " + t + ")");
                 } else {
-                    to = WalDump.segmentThrough(bin, archive, from, newest, segmentSize, t);
+                    to = WalDump.segmentThrough(bin, archive, from, newest, segmentSize, t, point.inclusive());
                 }
             }
             long through = to;
+            // Missing segments here; a damaged one is named when its copy is checked (copyWal): read once.
             List<String> problems = new ArrayList<>();
-            archive.verify(from, through, segmentSize)
-                    .forEach(n -> problems.add("WAL segment " + n + " no longer matches its recorded checksum"));
             WalArchive.Continuity c = archive.continuity(from, segmentSize);
             int timeline = base.get().timeline();
             c.holes().stream().filter(h -> h.from() <= through && h.reason().startsWith("missing"))
@@ -180,7 +178,7 @@ public final class Replay {
                 }
             }
             if (!problems.isEmpty()) {
-                throw new BackstopException(ExitCode.BAD_BACKUP, "the replay of " + targetName + " to " + point
+                throw new BackstopException(ExitCode.BAD_BACKUP, "the replay of " + targetName + " (" + point + ")"
                         + " needs WAL the archive cannot give: " + String.join("; ", problems));
             }
             return new Plan(base.get(), bases.dataDir(base.get()), from, to, segmentSize, stop, bin);
@@ -247,8 +245,8 @@ public final class Replay {
     public LocalCluster start(Plan plan, Path scratchParent, Settings.Target login, Duration timeout) {
         Path scratch = LocalCluster.newDirectory(scratchParent);
         try {
-            copyBase(plan.baseDir(), scratch.resolve("data"), true);
-            copyWal(plan, scratch.resolve("wal"));
+            ReplayFiles.copyBase(plan.baseDir(), scratch.resolve("data"), true);
+            ReplayFiles.copyWal(targetName, targetDir, plan, scratch.resolve("wal"));
             Path script = scratch.resolve("restore-wal");
             String wal = "'" + scratch.resolve("wal").toString().replace("'", "'\\''") + "'";
             Files.writeString(script, "#!/bin/sh\nexec cp " + wal + "/\"$1\" \"$2\" 2>/dev/null\n", StandardCharsets.UTF_8);
@@ -263,6 +261,9 @@ public final class Replay {
         } catch (IOException e) {
             deleteQuietly(scratch);
             throw io.backstop.files.Durable.storageError("cannot prepare the replay of " + targetName + " in " + scratch, e);
+        } catch (RuntimeException e) {
+            deleteQuietly(scratch); // a damaged segment: nothing is replayed
+            throw e;
         }
         LocalCluster cluster = LocalCluster.recover(plan.bin(), scratch, Map.of("hot_standby", "off", "wal_level",
                 "replica", "archive_mode", "off", "shared_preload_libraries", "''", "ssl", "off", "logging_collector",
@@ -295,32 +296,40 @@ public final class Replay {
             }
             Files.createDirectories(dir);
             Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx------"));
-            // The archive's WAL (the base backup's own segments among it) goes to pg_wal while the base
-            // backup's files are copied beside it: two copies at once, on two cores.
-            Files.createDirectories(dir.resolve("pg_wal"));
-            java.util.concurrent.CompletableFuture<Void> wal = io.backstop.Background.supply("physical-wal-copy", () -> {
-                copyWal(plan, dir.resolve("pg_wal"));
-                return null;
-            });
-            try {
-                copyBase(plan.baseDir(), dir, false);
-            } finally {
-                wal.exceptionally(e -> null).join();
-            }
-            io.backstop.Background.join(wal);
-            ProcessRunner runner = new ProcessRunner();
-            ProcessRunner.Result checked = runner.run(ProcessRunner.Spec.of(List.of(
-                    tools.tool("pg_verifybackup").toString(), "--quiet", "--no-parse-wal", dir.toString()), Map.of(),
-                    Duration.ofHours(6)), p -> { });
-            if (checked.exitCode() != 0) {
-                throw new BackstopException(ExitCode.DUMP_FAILED, "the copy of base backup " + plan.base().name()
-                        + " in " + dir + " does not match its manifest: " + checked.stderrTail().strip());
-            }
-            // The WAL is in pg_wal: no archive to fetch from ('false' makes the server read pg_wal).
-            writeRecovery(dir, plan.point(), "'false'", "");
+            write(plan, dir);
         } catch (IOException e) {
+            ReplayFiles.emptyQuietly(dir);
             throw io.backstop.files.Durable.storageError("cannot write the data directory " + dir, e);
+        } catch (RuntimeException e) {
+            ReplayFiles.emptyQuietly(dir); // half a data directory must never be started: it was empty, it is again
+            throw e;
         }
+    }
+
+    private void write(Plan plan, Path dir) throws IOException {
+        // The archive's WAL (the base backup's own segments among it) goes to pg_wal while the base
+        // backup's files are copied beside it: two copies at once, on two cores.
+        Files.createDirectories(dir.resolve("pg_wal"));
+        java.util.concurrent.CompletableFuture<Void> wal = io.backstop.Background.supply("physical-wal-copy", () -> {
+            ReplayFiles.copyWal(targetName, targetDir, plan, dir.resolve("pg_wal"));
+            return null;
+        });
+        try {
+            ReplayFiles.copyBase(plan.baseDir(), dir, false);
+        } finally {
+            wal.exceptionally(e -> null).join();
+        }
+        io.backstop.Background.join(wal);
+        ProcessRunner runner = new ProcessRunner();
+        ProcessRunner.Result checked = runner.run(ProcessRunner.Spec.of(List.of(
+                tools.tool("pg_verifybackup").toString(), "--quiet", "--no-parse-wal", dir.toString()), Map.of(),
+                Duration.ofHours(6)), p -> { });
+        if (checked.exitCode() != 0) {
+            throw new BackstopException(ExitCode.DUMP_FAILED, "the copy of base backup " + plan.base().name()
+                    + " in " + dir + " does not match its manifest: " + checked.stderrTail().strip());
+        }
+        // The WAL is in pg_wal: no archive to fetch from ('false' makes the server read pg_wal).
+        writeRecovery(dir, plan.point(), "'false'", "");
     }
 
     private static void writeRecovery(Path data, Point point, String restoreCommand, String more) throws IOException {
@@ -336,54 +345,6 @@ public final class Replay {
         Files.writeString(data.resolve("recovery.signal"), "", StandardCharsets.UTF_8);
         Files.deleteIfExists(data.resolve("postmaster.pid"));
     }
-
-    /** The base backup's files into {@code data}; its own WAL segments too when {@code withWal}. */
-    private static void copyBase(Path base, Path data, boolean withWal) throws IOException {
-        Path ownWal = base.resolve("pg_wal");
-        try (Stream<Path> all = Files.walk(base)) {
-            for (Path p : all.toList()) {
-                Path to = data.resolve(base.relativize(p).toString());
-                if (!withWal && p.getParent().equals(ownWal) && Wal.isSegment(p.getFileName().toString())) {
-                    continue; // the archive's copy of it is written there
-                }
-                if (Files.isDirectory(p)) {
-                    Files.createDirectories(to);
-                } else {
-                    Files.copy(p, to, StandardCopyOption.COPY_ATTRIBUTES, StandardCopyOption.REPLACE_EXISTING);
-                }
-            }
-        }
-    }
-
-    /**
-     * The WAL the replay reads, copied beside the cluster: the server reads it as its own user, which may
-     * not be allowed into the archive. The plan's segments, and every timeline history file.
-     */
-    private void copyWal(Plan plan, Path into) throws IOException {
-        WalArchive archive = archive();
-        Files.createDirectories(into);
-        for (long s = plan.from(); s <= plan.to(); s++) {
-            Optional<Path> f = Segments.segmentFile(archive, s, plan.segmentSize());
-            try {
-                if (f.isPresent()) {
-                    Files.copy(f.get(), into.resolve(Segments.name(f.get())), StandardCopyOption.REPLACE_EXISTING);
-                }
-            } catch (java.nio.file.NoSuchFileException recordedMeanwhile) {
-                // pg_receivewal finished it or the daemon recorded it since: it is where the archive says now
-                f = Segments.segmentFile(new WalArchive(targetDir), s, plan.segmentSize());
-                if (f.isPresent()) {
-                    Files.copy(f.get(), into.resolve(Segments.name(f.get())), StandardCopyOption.REPLACE_EXISTING);
-                }
-            }
-        }
-        for (WalArchive.Entry e : archive.entries()) {
-            if (e.name().endsWith(".history")) {
-                Files.copy(archive.dir().resolve(e.name()), into.resolve(e.name()), StandardCopyOption.REPLACE_EXISTING);
-            }
-        }
-    }
-
-
 
     /** Waits until the replay reached its point and the server took connections; its log's end when it stopped instead. */
     private static void awaitPromotion(LocalCluster cluster, Settings.Target replayed, Duration timeout) {

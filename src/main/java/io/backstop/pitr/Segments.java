@@ -13,7 +13,8 @@ public final class Segments {
 
     /**
      * Segment {@code s} as recorded in the archive, else as pg_receivewal left it: complete and not yet
-     * recorded (the daemon records every 2 s), or still being written (.partial).
+     * recorded (the daemon records every 2 s), or still being written (.partial); else recorded since the
+     * archive's ledger was read.
      */
     public static Optional<Path> segmentFile(WalArchive archive, long s, long segmentSize) throws IOException {
         for (WalArchive.Entry e : archive.entries()) {
@@ -29,6 +30,13 @@ public final class Segments {
                         return Optional.of(f);
                     }
                 }
+            }
+        }
+        // Recorded by the daemon since this archive's ledger was read (moved out of .incoming meanwhile).
+        if (Files.isDirectory(archive.dir())) {
+            try (Stream<Path> files = Files.list(archive.dir())) {
+                return files.filter(f -> Wal.isSegment(f.getFileName().toString())
+                        && Wal.segno(f.getFileName().toString(), segmentSize) == s).findFirst();
             }
         }
         return Optional.empty();

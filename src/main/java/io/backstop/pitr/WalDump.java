@@ -37,9 +37,18 @@ final class WalDump {
 
     /** Every commit from segment file {@code start} in {@code dir} on, as far as the WAL there is valid. */
     static List<Commit> commits(Path bin, Path dir, String start) throws IOException {
+        return commits(bin, dir, start, 0);
+    }
+
+    /** The first {@code limit} commits (0: all) from segment file {@code start} in {@code dir} on. */
+    static List<Commit> commits(Path bin, Path dir, String start, int limit) throws IOException {
         List<Commit> commits = new ArrayList<>();
-        ProcessRunner.Spec spec = ProcessRunner.Spec.of(List.of(bin.resolve("pg_waldump").toString(), "-p",
-                dir.toString(), start, "--rmgr=Transaction"), Map.of("TZ", "UTC"), Duration.ofMinutes(30))
+        List<String> command = new ArrayList<>(List.of(bin.resolve("pg_waldump").toString(), "-p", dir.toString(),
+                start, "--rmgr=Transaction"));
+        if (limit > 0) {
+            command.add("--limit=" + limit); // counts the records shown: pg_waldump stops reading there
+        }
+        ProcessRunner.Spec spec = ProcessRunner.Spec.of(command, Map.of("TZ", "UTC"), Duration.ofMinutes(30))
                 .withStdout(in -> {
                     try (BufferedReader r = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8))) {
                         String line;
@@ -75,37 +84,67 @@ final class WalDump {
     }
 
     /**
-     * The segment a replay to {@code t} needs last: the one after the first segment holding a commit at or
-     * after {@code t} (commit times follow the WAL's order but for microseconds between concurrent
-     * commits, and a record may cross into the next segment). A binary search over segments {@code from}
-     * to {@code newest}, reading one segment at a time: a point early in a long archive neither reads nor
-     * copies the WAL after it.
+     * The segment a replay to {@code t} needs last. Commit times follow the WAL's order (but for
+     * microseconds between concurrent commits): a binary search over segments {@code from} to {@code
+     * newest} for the first whose first commit is at or after {@code t} (after it, {@code inclusive}): the
+     * commit the replay stops at lies in it or the one before; plus one, as a record may cross into the next
+     * segment. Each probe reads a
+     * segment only up to its first commit: a point early in a long archive neither reads nor copies the WAL
+     * after it.
      */
-    static long segmentThrough(Path bin, WalArchive archive, long from, long newest, long segmentSize, Instant t)
-            throws IOException {
-        java.util.Map<Long, Optional<Instant>> seen = new java.util.HashMap<>();
+    static long segmentThrough(Path bin, WalArchive archive, long from, long newest, long segmentSize, Instant t,
+            boolean inclusive) throws IOException {
+        java.util.Map<Long, Optional<Instant>> firsts = new java.util.HashMap<>();
         long lo = from;
-        long hi = newest;
+        long hi = newest + 1; // newest + 1: no commit at or after t in the archive
         while (lo < hi) {
             long mid = (lo + hi) >>> 1;
-            // the newest commit up to segment mid: its own, else that of the nearest earlier one with commits
-            Optional<Instant> upTo = Optional.empty();
-            for (long s = mid; s >= lo && upTo.isEmpty(); s--) {
-                long segment = s;
-                Optional<Instant> in = seen.get(segment);
-                if (in == null) {
-                    in = newestIn(bin, archive, segment, segmentSize);
-                    seen.put(segment, in);
-                }
-                upTo = in;
-            }
-            if (upTo.isPresent() && !upTo.get().isBefore(t)) {
+            // the first commit from segment mid on (a segment without one defers to the next); none: as late as can be
+            long at = firstSegmentWithCommit(bin, archive, mid, newest, segmentSize, firsts);
+            Optional<Instant> first = at > newest ? Optional.empty() : firsts.get(at);
+            // the replay stops before the first commit at (after, when inclusive) t: it must read that one
+            if (first.isEmpty() || (inclusive ? first.get().isAfter(t) : !first.get().isBefore(t))) {
                 hi = mid;
             } else {
                 lo = mid + 1;
             }
         }
-        return Math.min(lo + 1, newest);
+        // The stopping commit lies before the first commit from lo on, in its segment or an earlier one.
+        long at = lo > newest ? newest : firstSegmentWithCommit(bin, archive, lo, newest, segmentSize, firsts);
+        return Math.min(Math.max(lo, Math.min(at, newest)) + 1, newest);
+    }
+
+    /** The first segment from {@code s} on holding a commit ({@code newest + 1}: none does); each read once. */
+    private static long firstSegmentWithCommit(Path bin, WalArchive archive, long s, long newest, long segmentSize,
+            java.util.Map<Long, Optional<Instant>> firsts) throws IOException {
+        for (long x = s; x <= newest; x++) {
+            Optional<Instant> first = firsts.get(x);
+            if (first == null) {
+                first = firstIn(bin, archive, x, segmentSize);
+                firsts.put(x, first);
+            }
+            if (first.isPresent()) {
+                return x;
+            }
+        }
+        return newest + 1;
+    }
+
+    /** The first commit in segment {@code s}, read no further than it. */
+    private static Optional<Instant> firstIn(Path bin, WalArchive archive, long s, long segmentSize)
+            throws IOException {
+        Optional<Path> file = Segments.segmentFile(archive, s, segmentSize);
+        if (file.isEmpty()) {
+            return Optional.empty();
+        }
+        Path view = Files.createTempDirectory("backstop-waldump-");
+        try {
+            Path link = view.resolve(Segments.name(file.get()));
+            Files.createSymbolicLink(link, file.get().toAbsolutePath());
+            return commits(bin, view, link.getFileName().toString(), 1).stream().map(Commit::time).findFirst();
+        } finally {
+            io.backstop.files.Sweep.deleteTree(view);
+        }
     }
 
     /** The newest commit in segment {@code s} alone. */
