@@ -7,8 +7,6 @@ import io.backstop.config.Settings;
 import io.backstop.counts.Check;
 import io.backstop.counts.TargetState;
 import io.backstop.files.Sizes;
-import io.backstop.pitr.Replay;
-import io.backstop.recover.PointInTime;
 import io.backstop.recover.Recover;
 import io.backstop.restore.Resolver;
 import io.backstop.restore.Restore;
@@ -72,18 +70,6 @@ public final class RecoverCommand implements Callable<Integer> {
             + " timestamp prefix (default: pinned when an alarm pinned one, else latest).")
     String from;
 
-    @Option(names = "--at", paramLabel = "TIME|LSN", description = "Instead of a backup: the database as it was at this"
-            + " point of the PITR window (2026-12-06T14:52:07Z; without an offset read as UTC; or an LSN 0/3000060).")
-    String at;
-
-    @Option(names = "--before-incident", description = "Instead of a backup: the database just before the commit that"
-            + " made the drop the raised data-loss alarm saw (found in the archived WAL with pg_waldump; printed first).")
-    boolean beforeIncident;
-
-    @Option(names = "--inclusive", description = "With --at: include the commits at exactly that point (default: the"
-            + " state just before them).")
-    boolean inclusive;
-
     @Option(names = "--apply", description = "Put the rows back (default: only compare and report).")
     boolean apply;
 
@@ -101,6 +87,9 @@ public final class RecoverCommand implements Callable<Integer> {
     @Mixin
     IdentityOption identity;
 
+    @Mixin
+    PointOption point;
+
     @Override
     public Integer call() {
         Components main = parent.components(Optional.ofNullable(identity.file));
@@ -111,18 +100,11 @@ public final class RecoverCommand implements Callable<Integer> {
         if (tables.isEmpty() && !largeObjects) {
             throw new BackstopException(ExitCode.USAGE, "recover needs a TABLE (schema.table), or --large-objects");
         }
-        if ((at != null ? 1 : 0) + (from != null ? 1 : 0) + (beforeIncident ? 1 : 0) > 1) {
+        if (from != null && point.given()) {
             throw new BackstopException(ExitCode.USAGE, "recover takes one of --from BACKUP, --at TIME|LSN and"
                     + " --before-incident");
         }
-        if (inclusive && at == null) {
-            throw new BackstopException(ExitCode.USAGE, "--inclusive goes with --at");
-        }
-        Resolver.Resolved backup = at != null || beforeIncident
-                ? main.pointInTime().snapshot(target, point(main, target, out), line -> {
-                    out.println(line);
-                    out.flush();
-                })
+        Resolver.Resolved backup = point.given() ? point.snapshot(main, target, out, "comparing with the database")
                 : from != null ? resolver.resolve(from, target.name())
                 : resolver.pinned(target.name()).orElseGet(() -> resolver.resolve("latest", target.name()));
         TargetState state = main.states().readOrWarn(target.name(), out::println);
@@ -195,19 +177,6 @@ public final class RecoverCommand implements Callable<Integer> {
             return ExitCode.INCOMPLETE.status();
         }
         return ExitCode.OK.status();
-    }
-
-    /** --at, or the point --before-incident finds (said first: the operator sees what was found before confirming). */
-    private Replay.Point point(Components main, Settings.Target target, PrintWriter out) {
-        if (at != null) {
-            return PointInTime.parse(at, inclusive);
-        }
-        PointInTime.BeforeIncident found = main.pointInTime().beforeIncident(target,
-                main.states().readOrWarn(target.name(), out::println));
-        out.println("incident: " + found.incident().describe());
-        out.println("comparing with the database " + found.point().how());
-        out.flush();
-        return found.point();
     }
 
     private Recover.OnCollision onCollision() {

@@ -6,7 +6,6 @@ import io.backstop.app.Components;
 import io.backstop.config.Settings;
 import io.backstop.files.Sizes;
 import io.backstop.pitr.Replay;
-import io.backstop.recover.PointInTime;
 import io.backstop.restore.Resolver;
 import io.backstop.restore.Restore;
 import java.io.PrintWriter;
@@ -49,20 +48,11 @@ public final class RestoreCommand implements Callable<Integer> {
     @Mixin
     IdentityOption identity;
 
+    @Mixin
+    PointOption point;
+
     @Option(names = "--into", paramLabel = "DB", description = "The database to restore into.")
     String into;
-
-    @Option(names = "--at", paramLabel = "TIME|LSN", description = "Instead of a backup: the database as it was at this"
-            + " point of the PITR window (2026-12-06T14:52:07Z; without an offset read as UTC; or an LSN 0/3000060).")
-    String at;
-
-    @Option(names = "--before-incident", description = "Instead of a backup: the database just before the commit that"
-            + " made the drop the raised data-loss alarm saw (found in the archived WAL with pg_waldump; printed first).")
-    boolean beforeIncident;
-
-    @Option(names = "--inclusive", description = "With --at: include the commits at exactly that point (default: the"
-            + " state just before them).")
-    boolean inclusive;
 
     @Option(names = "--physical", paramLabel = "DIR", description = "With --at: write a data directory that a server"
             + " of the same major version starts on and recovers to the point (new or empty DIR), instead of --into.")
@@ -96,11 +86,7 @@ public final class RestoreCommand implements Callable<Integer> {
             return physical(main, target, out);
         }
         Resolver resolver = new Resolver(main.layout(), main.manifests());
-        Resolver.Resolved resolved = at != null || beforeIncident
-                ? main.pointInTime().snapshot(target, point(main, target, out), line -> {
-                    out.println(line);
-                    out.flush();
-                })
+        Resolver.Resolved resolved = point.given() ? point.snapshot(main, target, out, "restoring to the database")
                 : resolver.resolve(OffsiteReference.localize(main, target.name(), backup, identity.resolve(main), out),
                         target.name());
         io.backstop.counts.TargetState state = main.states().readOrWarn(target.name(), out::println);
@@ -129,29 +115,12 @@ public final class RestoreCommand implements Callable<Integer> {
         return r.differences().isEmpty() && r.failed().isEmpty() ? ExitCode.OK.status() : ExitCode.DUMP_FAILED.status();
     }
 
-    /** --at, or the point --before-incident finds (said first: the operator sees what was found before confirming). */
-    private Replay.Point point(Components main, Settings.Target target, PrintWriter out) {
-        if (at != null) {
-            return PointInTime.parse(at, inclusive);
-        }
-        PointInTime.BeforeIncident found = main.pointInTime().beforeIncident(target,
-                main.states().readOrWarn(target.name(), out::println));
-        out.println("incident: " + found.incident().describe());
-        out.println("restoring to " + found.point().how());
-        out.flush();
-        return found.point();
-    }
-
     /** One source (a backup, --at or --before-incident) and one destination (--into, or --physical). */
     private void refuseMixed() {
-        int sources = (backup != null ? 1 : 0) + (at != null ? 1 : 0) + (beforeIncident ? 1 : 0);
-        if (sources != 1) {
-            throw new BackstopException(ExitCode.USAGE, sources == 0
+        if ((backup != null) == point.given()) {
+            throw new BackstopException(ExitCode.USAGE, backup == null
                     ? "restore needs a BACKUP, --at TIME|LSN or --before-incident"
                     : "restore takes one of a BACKUP, --at TIME|LSN and --before-incident");
-        }
-        if (inclusive && at == null) {
-            throw new BackstopException(ExitCode.USAGE, "--inclusive goes with --at");
         }
         if (physical != null && (backup != null || into != null)) {
             throw new BackstopException(ExitCode.USAGE, backup != null
@@ -164,7 +133,8 @@ public final class RestoreCommand implements Callable<Integer> {
     }
 
     private int physical(Components main, Settings.Target target, PrintWriter out) {
-        Replay.Plan plan = main.pointInTime().physical(target, point(main, target, out), physical);
+        Replay.Plan plan = main.pointInTime().physical(target, point.point(main, target, out, "writing the data"
+                + " directory"), physical);
         out.printf("restore %s: %s written to %s: %s. Start a PostgreSQL %s server on it (owned by the server's user,"
                 + " mode 0700); it replays to the point and promotes, then takes connections as the old server did."
                 + " docs/recovery.md, \"The host is lost\", says how under the postgres container.%n", target.name(),

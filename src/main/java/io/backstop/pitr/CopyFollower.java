@@ -161,6 +161,12 @@ final class CopyFollower implements AutoCloseable {
         }
     }
 
+    /** How many bytes of {@code relative} were read so far (0: none, or not seen yet). */
+    synchronized long read(Path relative) {
+        Followed f = files.get(relative);
+        return f == null ? 0 : f.bytes;
+    }
+
     /**
      * Stops following, after one last pass over the finished copy; what was read of each file, by its
      * path under the root.

@@ -40,8 +40,8 @@ class FirstHourTest {
         Cli.Result r = Cli.run(env(), "restore", "latest", "--in", "app");
         assertThat(r.status()).isEqualTo(io.backstop.ExitCode.USAGE.status());
         // --into is optional since restore --at --physical: picocli names what was meant among the options.
-        assertThat(r.err()).contains("Unknown options: '--in'", "Possible solutions: --into",
-                "See: backstop restore --help");
+        assertThat(r.err()).contains("Unknown options: '--in'", "See: backstop restore --help")
+                .containsPattern("Possible solutions: .*--into");
         assertThat(r.err().lines().count()).as(r.err()).isLessThanOrEqualTo(4);
         assertThat(r.out()).isEmpty();
     }

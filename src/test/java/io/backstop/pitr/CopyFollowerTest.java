@@ -3,6 +3,7 @@ package io.backstop.pitr;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.backstop.Background;
+import io.backstop.testing.Fixtures;
 import java.io.OutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -15,6 +16,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** The follower against a writer appending in small pieces, as pg_basebackup does, and one that starts over. */
 class CopyFollowerTest {
+    private static final java.time.Duration WAIT = java.time.Duration.ofSeconds(60);
     @TempDir
     Path dir;
 
@@ -40,15 +42,20 @@ class CopyFollowerTest {
                             random.nextBytes(bytes);
                             out.write(bytes);
                             out.flush();
-                            if (piece % 10 == 0) {
-                                Thread.sleep(20); // let a pass see the file half written
+                            if (piece == 20) {
+                                // the follower reads the file half written, and the writer goes on after
+                                long half = Files.size(f);
+                                Fixtures.await("f" + i + " read half written", WAIT,
+                                        () -> follower.read(root.relativize(f)) == half);
                             }
                         }
                     }
                 }
-                // A file written again, shorter, after the follower read the longer one.
-                Thread.sleep(200);
-                Files.write(root.resolve("d0").resolve("f0"), new byte[] {1, 2, 3});
+                // A file written again, shorter, after the follower read the longer one whole.
+                Path first = root.resolve("d0").resolve("f0");
+                long whole = Files.size(first);
+                Fixtures.await("f0 read whole", WAIT, () -> follower.read(root.relativize(first)) == whole);
+                Files.write(first, new byte[] {1, 2, 3});
                 return null;
             });
             Background.join(writer);

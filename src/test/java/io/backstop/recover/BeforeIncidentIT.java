@@ -19,7 +19,8 @@ import java.util.Map;
 import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.concurrent.ConcurrentSkipListMap;
-import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
@@ -134,28 +135,48 @@ class BeforeIncidentIT {
     }
 
     /**
-     * A writer inserting customers with an order each, logged once committed, until stopped, refused, or 40
-     * written: an application's pace, not a flood whose rows would hide the drop from a count.
+     * The application writing: a customer with an order at a time, logged once committed; five before the
+     * incident, then ten more from the moment it strikes (as many as would not hide the drop from a count),
+     * until done or refused (its table gone).
      */
-    private Thread writer(AtomicBoolean stop) {
-        Thread t = new Thread(() -> {
+    private final class Writer {
+        private final CountDownLatch started = new CountDownLatch(1);
+        private final CountDownLatch go = new CountDownLatch(1);
+        private final Thread thread = new Thread(this::run, "test-writer");
+
+        private void run() {
             try (Connection c = pg.connect(db)) {
-                for (int n = 0; n < 40 && !stop.get(); n++) {
+                for (int n = 0; n < 15; n++) {
+                    if (n == 5) {
+                        started.countDown();
+                        go.await();
+                    }
                     write(c, "writer" + n, 1, 1);
-                    Thread.sleep(25); // pacing the load (the test waits on conditions, not on this)
                 }
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             } catch (SQLException refused) {
                 // the table it writes to is gone: the application fails here too
+            } finally {
+                started.countDown();
             }
-        }, "test-writer");
-        t.start();
-        return t;
+        }
+
+        /** The incident strikes now: the writer goes on beside it. */
+        void strike() {
+            go.countDown();
+        }
+
+        /** Waits until the writer wrote all it would. */
+        void finish() throws InterruptedException {
+            go.countDown();
+            thread.join(WAIT.toMillis());
+            assertThat(thread.isAlive()).as("the writer finished").isFalse();
+        }
     }
 
     /** Before the incident: rows in the last dump, rows only the WAL has, a writer running throughout. */
-    private AtomicBoolean before(LiveDaemon d) throws Exception {
+    private Writer before(LiveDaemon d) throws Exception {
         Fixtures.await("a recoverable window", WAIT, () -> Pattern.compile(
                 "(?m)^backstop_pitr_window_start_timestamp_seconds\\{target=\"app\"} [1-9]")
                 .matcher(d.get("/metrics").body()).find());
@@ -165,11 +186,10 @@ class BeforeIncidentIT {
             assertThat(backup.status()).as(backup.all()).isZero();
             write(c, "walonly", 20, 3);
         }
-        AtomicBoolean stop = new AtomicBoolean();
-        writer(stop);
-        Fixtures.await("the writer writing", WAIT, () -> committed.get("customers").keySet().stream()
-                .filter(n -> n.startsWith("writer")).count() >= 5);
-        return stop;
+        Writer writer = new Writer();
+        writer.thread.start();
+        assertThat(writer.started.await(WAIT.toSeconds(), TimeUnit.SECONDS)).as("the writer writing").isTrue();
+        return writer;
     }
 
     /** After the incident: check raises the alarm and names the undo; the undo, as printed, with --apply --yes. */
@@ -206,12 +226,13 @@ class BeforeIncidentIT {
     void deleteWithoutWhere() throws Exception {
         start();
         try (LiveDaemon d = new LiveDaemon(env)) {
-            AtomicBoolean stop = before(d);
+            Writer writer = before(d);
+            writer.strike();
             pg.execute(db, "DELETE FROM orders");
             try (Connection c = pg.connect(db)) {
                 write(c, "after", 5, 2);
             }
-            stop.set(true);
+            writer.finish();
             List<String> command = raise("public.orders");
             // The daemon's next check sees the alarm and finds the incident by itself: /health and list name it.
             Fixtures.await("/health names the incident", WAIT, () -> d.get("/health").body()
@@ -232,12 +253,13 @@ class BeforeIncidentIT {
     void truncateCascade() throws Exception {
         start();
         try (LiveDaemon d = new LiveDaemon(env)) {
-            AtomicBoolean stop = before(d);
+            Writer writer = before(d);
+            writer.strike();
             pg.execute(db, "TRUNCATE customers CASCADE");
             try (Connection c = pg.connect(db)) {
                 write(c, "after", 5, 2);
             }
-            stop.set(true);
+            writer.finish();
             Cli.Result recover = undo("public.customers", "public.orders");
             assertThat(recover.out()).contains("dropped or truncated (its file removed)");
             assertThat(actual()).isEqualTo(expected());
@@ -248,9 +270,10 @@ class BeforeIncidentIT {
     void dropTable() throws Exception {
         start();
         try (LiveDaemon d = new LiveDaemon(env)) {
-            AtomicBoolean stop = before(d);
+            Writer writer = before(d);
+            writer.strike();
             pg.execute(db, "DROP TABLE orders");
-            stop.set(true);
+            writer.finish();
             try (Connection c = pg.connect(db); Statement st = c.createStatement()) {
                 st.executeUpdate("INSERT INTO customers (note) VALUES ('after-customer-0')");
                 committed.get("customers").put("after-customer-0", 0L);
@@ -264,10 +287,7 @@ class BeforeIncidentIT {
     void schemaResetWithTheApplicationWritingUnderTheSameIds() throws Exception {
         start();
         try (LiveDaemon d = new LiveDaemon(env)) {
-            AtomicBoolean stop = before(d);
-            stop.set(true);
-            Fixtures.await("the writer stopped", WAIT, () -> Thread.getAllStackTraces().keySet().stream()
-                    .noneMatch(t -> t.getName().equals("test-writer")));
+            before(d).finish(); // the reset drops the tables it writes to: it is done first
             pg.execute(db, "DROP SCHEMA public CASCADE", "CREATE SCHEMA public");
             schema(db);
             try (Connection c = pg.connect(db)) {
