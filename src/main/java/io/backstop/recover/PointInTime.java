@@ -104,7 +104,7 @@ public final class PointInTime {
                     target.user(), target.password(), "disable", Duration.ofSeconds(30));
             say.accept(String.format("replayed in %.1f s; taking %s as it was there ...",
                     (System.nanoTime() - started) / 1e9, target.database()));
-            BackupResult taken = backup.run(replayed, new Backup.Request(Optional.of(label(plan.point())),
+            BackupResult taken = backup.run(replayed, new Backup.Request(Optional.of(label(point)),
                     Duration.ofMinutes(30)), Progress.NONE);
             log.info("{} at {}: {} ({})", target.name(), plan.point(), taken.file(), plan.describe());
             return new Resolver.Resolved(taken.file(), manifests.read(taken.file()),
