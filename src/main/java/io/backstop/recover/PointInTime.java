@@ -189,7 +189,17 @@ public final class PointInTime {
         return state.alarm().drops().stream().map(Drop::table).filter(java.util.Objects::nonNull).distinct().toList();
     }
 
+    /**
+     * The target's replay; refused, before anything is read, for a target whose WAL is not archived (PITR
+     * off, and no archive from a time it was on).
+     */
     private Replay replay(Target target) {
+        if (!target.pitr().enabled() && !java.nio.file.Files.isDirectory(settings.backupDir().resolve(target.name())
+                .resolve(io.backstop.pitr.WalArchive.DIR))) {
+            throw new BackstopException(ExitCode.USAGE, "target " + target.name() + " has no WAL archive: PITR is off"
+                    + " for it, so only its backups can be restored (a BACKUP, or --from). Turn it on with pitr.enabled"
+                    + " = true (BACKSTOP_PITR=true): from then on any second can be restored (docs/pitr.md)");
+        }
         return new Replay(target.name(), settings.backupDir().resolve(target.name()), tools,
                 manifests.json());
     }

@@ -36,6 +36,18 @@ class FirstHourTest {
     }
 
     @Test
+    void aPointInTimeWithoutAWalArchiveSaysPitrIsOffAndHowToTurnItOn() {
+        for (String[] args : new String[][] {{"restore", "--at", "2026-12-06T14:52:07Z", "--into", "x", "--yes"},
+                {"restore", "--at", "0/3000060", "--physical", dir.resolve("data").toString()},
+                {"recover", "public.users", "--at", "2026-12-06 14:52:07"}}) {
+            Cli.Result r = Cli.run(env(), args);
+            assertThat(r.status()).as(String.join(" ", args) + ": " + r.all()).isEqualTo(2);
+            assertThat(r.err()).contains("has no WAL archive: PITR is off", "BACKSTOP_PITR=true");
+        }
+        assertThat(dir.resolve("data")).doesNotExist();
+    }
+
+    @Test
     void aUsageErrorSaysWhatIsWrongAndWhatWasMeantInAFewLinesNotTheWholeHelp() {
         Cli.Result r = Cli.run(env(), "restore", "latest", "--in", "app");
         assertThat(r.status()).isEqualTo(io.backstop.ExitCode.USAGE.status());
