@@ -133,38 +133,27 @@ final class WalDump {
     /** The first commit in segment {@code s}, read no further than it. */
     private static Optional<Instant> firstIn(Path bin, WalArchive archive, long s, long segmentSize)
             throws IOException {
-        Optional<Path> file = Segments.segmentFile(archive, s, segmentSize);
-        if (file.isEmpty()) {
-            return Optional.empty();
-        }
-        Path view = Files.createTempDirectory("backstop-waldump-");
-        try {
-            Path link = view.resolve(Segments.name(file.get()));
-            Files.createSymbolicLink(link, file.get().toAbsolutePath());
-            return commits(bin, view, link.getFileName().toString(), 1).stream().map(Commit::time).findFirst();
-        } finally {
-            io.backstop.files.Sweep.deleteTree(view);
-        }
+        return commitsIn(bin, archive, s, segmentSize, 1).stream().map(Commit::time).findFirst();
     }
 
     /** The newest commit in segment {@code s} alone. */
     private static Optional<Instant> newestIn(Path bin, WalArchive archive, long s, long segmentSize)
             throws IOException {
+        return commitsIn(bin, archive, s, segmentSize, 0).stream().map(Commit::time).max(Instant::compareTo);
+    }
+
+    /** The first {@code limit} commits (0: all) of segment {@code s} alone, recorded or still arriving. */
+    private static List<Commit> commitsIn(Path bin, WalArchive archive, long s, long segmentSize, int limit)
+            throws IOException {
         Optional<Path> file = Segments.segmentFile(archive, s, segmentSize);
         if (file.isEmpty()) {
-            return Optional.empty();
+            return List.of();
         }
         Path view = Files.createTempDirectory("backstop-waldump-");
         try {
             Path link = view.resolve(Segments.name(file.get()));
             Files.createSymbolicLink(link, file.get().toAbsolutePath());
-            Optional<Instant> newest = Optional.empty();
-            for (Commit c : commits(bin, view, link.getFileName().toString())) {
-                if (newest.isEmpty() || c.time().isAfter(newest.get())) {
-                    newest = Optional.of(c.time());
-                }
-            }
-            return newest;
+            return commits(bin, view, link.getFileName().toString(), limit);
         } finally {
             io.backstop.files.Sweep.deleteTree(view);
         }
