@@ -19,6 +19,7 @@ public enum ExitCode {
     GUARD_BLOCK(11, "guard: the command is blocked"),
     OFFSITE(12, "the offsite store could not be reached, refused the credentials or the request, or lacks the bucket"),
     INCOMPLETE(13, "recover put the rows back, but objects it names (views that depended on a dropped table) could not be recreated"),
+    NOTIFY(14, "notify --test: a channel could not deliver its test message"),
     INTERNAL(70, "unexpected internal error (a bug: please report it with --debug output)");
 
     private final int status;

@@ -230,9 +230,19 @@ public final class Components {
      * by what follows a scheduled one ({@link Daemon#afterBackup}).
      */
     public HttpApi http(HealthState state, Daemon daemon) {
+        return http(state, state, daemon);
+    }
+
+    /** As {@link #http(HealthState, Daemon)}; a backup asked for over HTTP reports to {@code reporter}. */
+    public HttpApi http(HealthState state, Reporter reporter, Daemon daemon) {
         return new HttpApi(settings, new Health(settings, state, invocation.clock()),
-                new Metrics(settings, state, version), cycle(), state, invocation.clock(), manifests().json(),
+                new Metrics(settings, state, version), cycle(), reporter, state, invocation.clock(), manifests().json(),
                 daemon::afterBackup);
+    }
+
+    /** The notification channels and heartbeat, reading {@code state} (not started). */
+    public io.backstop.notify.Notifier notifier(HealthState state) {
+        return io.backstop.notify.Notifier.of(settings, state, invocation.clock());
     }
 
     /** The targets a command acts on: the named one (an error naming the known ones if absent), else all. */

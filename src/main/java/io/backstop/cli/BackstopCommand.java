@@ -14,7 +14,7 @@ import picocli.CommandLine.ScopeType;
         versionProvider = VersionProvider.class,
         description = "PostgreSQL backup sidecar: verified pg_dump backups, row-count alarms, health and metrics.",
         subcommands = {DaemonCommand.class, DemoCommand.class, BackupCommand.class, ListCommand.class, CheckCommand.class, AckCommand.class,
-                PruneCommand.class, OffsiteCommand.class, PitrCommand.class, DoctorCommand.class,
+                PruneCommand.class, OffsiteCommand.class, PitrCommand.class, DoctorCommand.class, NotifyCommand.class,
                 RestoreCommand.class, RecoverCommand.class, VerifyCommand.class, GuardCommand.class, GuardServerCommand.class, HelpCommand.class})
 public final class BackstopCommand {
     // Inherited: accepted before or after the subcommand (backstop list --config F).

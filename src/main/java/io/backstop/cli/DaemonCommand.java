@@ -4,6 +4,7 @@ import io.backstop.app.Components;
 import io.backstop.http.HealthState;
 import io.backstop.http.HttpApi;
 import io.backstop.schedule.Daemon;
+import io.backstop.schedule.Reporter;
 import java.time.Duration;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
@@ -31,17 +32,22 @@ public final class DaemonCommand implements Callable<Integer> {
         Components main = parent.components();
         HealthState state = new HealthState();
         main.seed(state);
-        Daemon daemon = main.daemon(state);
-        HttpApi http = main.http(state, daemon);
+        io.backstop.notify.Notifier notifier = main.notifier(state);
+        // The notifier reads what the state recorded of the same event, so the state hears it first.
+        Reporter reporter = Reporter.chain(state, notifier);
+        Daemon daemon = main.daemon(reporter);
+        HttpApi http = main.http(state, reporter, daemon);
         CountDownLatch stopped = new CountDownLatch(1);
         Runnable stop = () -> {
             daemon.stop(STOP_BOUND);
             http.close();
+            notifier.close();
             stopped.countDown();
         };
         Signal.handle(new Signal("TERM"), sig -> new Thread(stop, "backstop-sigterm").start());
         Signal.handle(new Signal("INT"), sig -> new Thread(stop, "backstop-sigint").start());
         http.start();
+        notifier.start();
         daemon.start();
         stopped.await();
         return 0;

@@ -122,6 +122,7 @@ public final class DemoCommand implements Callable<Integer> {
                   target     demo
                   backups    %s  (a new directory for this run; the first backup is being taken now,
                              then one every minute)
+                  status     http://127.0.0.1:%d/  (the status page, for people)
                   health     http://127.0.0.1:%d/health
                   metrics    http://127.0.0.1:%d/metrics
                   backup now curl -X POST -H 'Authorization: Bearer %s' http://127.0.0.1:%d/backup
@@ -135,7 +136,7 @@ public final class DemoCommand implements Callable<Integer> {
                   %s -c "DELETE FROM users"
                 Then see docs/recovery.md to put the rows back (./backstop restore pinned ...).
 
-                """, "127.0.0.1:" + cluster.port() + "/demo", runDir, bound, bound, token, bound,
+                """, "127.0.0.1:" + cluster.port() + "/demo", runDir, bound, bound, bound, token, bound,
                 runDir, cluster.port(), LocalCluster.SUPERUSER, passwordFile, pgpass, psql);
         out.flush();
         stopped.await();

@@ -21,7 +21,8 @@ public record Settings(
         Http http,
         Optional<Offsite> offsite,
         Encryption encryption,
-        List<Target> targets) {
+        List<Target> targets,
+        Notify notifications) {
 
     public Settings {
         targets = List.copyOf(targets);
@@ -117,6 +118,71 @@ public record Settings(
     public record Pitr(boolean enabled, String slot, Duration maxLag, Duration baseBackupEvery, int baseBackupKeep,
             long slotAlertBytes) {
         public static final Pitr OFF = new Pitr(false, "", Duration.ofMinutes(5), Duration.ofDays(1), 2, 1L << 30);
+    }
+
+    /**
+     * Who hears of a problem: {@code channels}, each with the events it takes; a backup failure counts after
+     * {@code failures} in a row; a lasting problem is announced again every {@code repeat} (zero: once);
+     * {@code heartbeat} is requested after every backup (with {@code /fail} after a failed one).
+     */
+    public record Notify(Optional<java.net.URI> baseUrl, int failures, Duration repeat, Secret heartbeat,
+            List<Channel> channels) {
+        /** The event names a channel's {@code events} may list, in the order they are documented. */
+        public static final List<String> EVENTS = List.of("data-loss", "backup-failing", "backup-stale",
+                "backup-damaged", "drill-failed", "offsite-stale", "wal-stale", "wal-gap", "wal-retention");
+        public static final Notify OFF = new Notify(Optional.empty(), 2, Duration.ofHours(6), Secret.none(), List.of());
+
+        public Notify {
+            channels = List.copyOf(channels);
+        }
+
+        public Optional<Channel> channel(String name) {
+            return channels.stream().filter(c -> c.name().equals(name)).findFirst();
+        }
+    }
+
+    public enum ChannelType {
+        WEBHOOK("https://hooks.example.com/backstop"), SLACK("https://hooks.slack.com/services/T000/B000/XXXX"),
+        DISCORD("https://discord.com/api/webhooks/123/abc"), NTFY("https://ntfy.sh/my-backups-8f3a"),
+        EMAIL("smtp.example.com");
+
+        private final String example;
+
+        ChannelType(String example) {
+            this.example = example;
+        }
+
+        public String word() {
+            return name().toLowerCase(java.util.Locale.ROOT);
+        }
+
+        public String example() {
+            return example;
+        }
+
+        public static Optional<ChannelType> of(String word) {
+            return java.util.Arrays.stream(values()).filter(t -> t.word().equals(word)).findFirst();
+        }
+
+        public static List<String> names() {
+            return java.util.Arrays.stream(values()).map(ChannelType::word).toList();
+        }
+    }
+
+    /**
+     * One way of reaching a person. {@code url} (webhook, Slack, Discord, ntfy) is a secret: such URLs carry
+     * their tokens. {@code secret}: the webhook's HMAC key, or ntfy's access token. {@code smtp}: email only.
+     */
+    public record Channel(String name, ChannelType type, java.util.Set<String> events, Secret url, Secret secret,
+            Smtp smtp) {
+        public boolean takes(String event) {
+            return events.contains(event);
+        }
+    }
+
+    /** An SMTP server: {@code security} is starttls, tls or none. */
+    public record Smtp(String host, int port, String security, String user, Secret password, String from,
+            List<String> to) {
     }
 
     /** One database to back up. {@code password} never prints. */

@@ -34,7 +34,7 @@ final class UnknownKeys {
         Config known = reference.getConfig(ROOT);
         for (Map.Entry<String, ConfigValue> e : mine.entrySet()) {
             String path = e.getKey();
-            if (path.startsWith("row-counts.thresholds.")) {
+            if (path.startsWith("row-counts.thresholds.") || path.startsWith("notify.channels")) {
                 continue; // keys are table names
             }
             if (!known.hasPathOrNull(path) && !isUnderTargets(path) && !path.startsWith("guard.rules")) {

@@ -32,6 +32,11 @@ public final class HealthSeed {
             state.seed(t.name(), newest, rows, baseline, st.alarmRaised(),
                     st.alarm() == null ? List.of() : st.alarm().drops(), rotation.retained(t.name()));
             state.damaged(t.name(), catalog.damaged(t.name()));
+            java.util.Set<String> pins = new java.util.LinkedHashSet<>(st.held());
+            if (st.alarm() != null) {
+                pins.addAll(st.alarm().pinned());
+            }
+            state.pinned(t.name(), List.copyOf(pins));
             offsite.ifPresent(o -> state.seedOffsite(t.name(), o.state(t.name()).copies().values().stream()
                     .map(Copy::uploadedAt).max(Comparator.naturalOrder()).orElse(null),
                     o.waitingSince(t.name()).orElse(null)));

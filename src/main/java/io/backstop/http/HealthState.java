@@ -123,6 +123,56 @@ public final class HealthState implements Reporter {
         });
     }
 
+    /**
+     * One notification channel's deliveries: counts, the last delivery, since when it fails (null: it does
+     * not) and its last error (safe to show: channels never put a URL, token or password in one).
+     */
+    public record NotifyFacts(String channel, String type, long delivered, long failures, long dropped,
+            Instant lastDelivered, Instant failingSince, String lastError) {
+    }
+
+    private final Map<String, NotifyFacts> notifications = new ConcurrentHashMap<>();
+    private final Map<String, List<String>> pinned = new ConcurrentHashMap<>();
+
+    /** A configured channel, before its first message. */
+    public void notifyChannel(String channel, String type) {
+        notifications.putIfAbsent(channel, new NotifyFacts(channel, type, 0, 0, 0, null, null, null));
+    }
+
+    public void notifyDelivered(String channel, Instant at) {
+        notifications.computeIfPresent(channel, (k, f) -> new NotifyFacts(k, f.type(), f.delivered() + 1, f.failures(),
+                f.dropped(), at, null, f.lastError()));
+    }
+
+    public void notifyFailed(String channel, String error, Instant at) {
+        notifications.computeIfPresent(channel, (k, f) -> new NotifyFacts(k, f.type(), f.delivered(), f.failures() + 1,
+                f.dropped(), f.lastDelivered(), f.failingSince() == null ? at : f.failingSince(), error));
+    }
+
+    /** A message given up on: the queue was full, or it could not be delivered for too long. */
+    public void notifyDropped(String channel) {
+        notifications.computeIfPresent(channel, (k, f) -> new NotifyFacts(k, f.type(), f.delivered(), f.failures(),
+                f.dropped() + 1, f.lastDelivered(), f.failingSince(), f.lastError()));
+    }
+
+    /** Every configured channel by name (the heartbeat among them when set). */
+    public Map<String, NotifyFacts> notifications() {
+        return new java.util.TreeMap<>(notifications);
+    }
+
+    public NotifyFacts notification(String channel) {
+        return notifications.get(channel);
+    }
+
+    /** The backups a raised alarm pinned and those still held after it cleared, until ack releases them. */
+    public List<String> pinned(String target) {
+        return pinned.getOrDefault(target, List.of());
+    }
+
+    public void pinned(String target, List<String> files) {
+        pinned.put(target, List.copyOf(files));
+    }
+
     /** lastDrillResult when no drill could run (no server binaries, no drill server, no room). */
     public static final int DRILL_NOT_RUN = -2;
 
@@ -213,6 +263,11 @@ public final class HealthState implements Reporter {
                 && !incidents.get(target).alarmRaisedAt().equals(result.alarm().raisedAt()))) {
             incidents.remove(target); // that alarm is over
         }
+        java.util.Set<String> pins = new java.util.LinkedHashSet<>(result.held());
+        if (result.alarm() != null) {
+            pins.addAll(result.alarm().pinned());
+        }
+        pinned(target, List.copyOf(pins));
         facts.compute(target, (k, f) -> {
             TargetFacts b = f == null ? TargetFacts.initial() : f;
             Map<String, Long> baseline = result.baseline() == null ? Map.of() : result.baseline().rowCounts();
@@ -223,8 +278,18 @@ public final class HealthState implements Reporter {
         });
     }
 
+    private final Map<String, String> drillDetails = new ConcurrentHashMap<>();
+
+    /** What the last drill of {@code target} said (null before the first). */
+    public String drillDetails(String target) {
+        return drillDetails.get(target);
+    }
+
     @Override
     public void drilled(String target, io.backstop.verify.Drill.Result result) {
+        if (result.details() != null) {
+            drillDetails.put(target, result.details());
+        }
         if (result.ran()) {
             drillSeconds.put(target, result.duration().toNanos() / 1e9);
             if (result.restoredBytes() > 0) {

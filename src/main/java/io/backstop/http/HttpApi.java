@@ -31,8 +31,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The daemon's HTTP surface, on the JDK's own server: {@code GET /health}, {@code GET /metrics}
- * and {@code POST /backup?target=T}. Nothing else is served. GETs answer from memory; POST
+ * The daemon's HTTP surface, on the JDK's own server: {@code GET /} (the status page),
+ * {@code GET /health}, {@code GET /metrics} and {@code POST /backup?target=T}. Nothing else is served. GETs answer from memory; POST
  * needs {@code Authorization: Bearer <token>} (compared in constant time) and is off when no
  * token is configured.
  */
@@ -51,12 +51,14 @@ public final class HttpApi implements AutoCloseable {
     private final Reporter reporter;
     private final Consumer<String> afterBackup;
     private final Clock clock;
+    private final StatusPage page;
     private final ObjectMapper json;
     private HttpServer server;
     private ExecutorService executor;
 
-    public HttpApi(Settings settings, Health health, Metrics metrics, BackupCycle cycle, Reporter reporter, Clock clock,
-            ObjectMapper json, Consumer<String> afterBackup) {
+    public HttpApi(Settings settings, Health health, Metrics metrics, BackupCycle cycle, Reporter reporter,
+            HealthState state, Clock clock, ObjectMapper json, Consumer<String> afterBackup) {
+        this.page = new StatusPage(settings, state);
         this.afterBackup = afterBackup;
         this.settings = settings;
         this.health = health;
@@ -94,7 +96,7 @@ public final class HttpApi implements AutoCloseable {
         server.createContext("/", this::handle);
         server.start();
         int port = server.getAddress().getPort();
-        log.info("http: /health, /metrics{} on {}:{}", settings.http().token().isPresent() ? ", POST /backup" : "",
+        log.info("http: / (status page), /health, /metrics{} on {}:{}", settings.http().token().isPresent() ? ", POST /backup" : "",
                 settings.http().bind(), port);
         return port;
     }
@@ -111,6 +113,18 @@ public final class HttpApi implements AutoCloseable {
                     Health.Report report = health.evaluate();
                     send(ex, report.healthy() ? 200 : 503, "application/json", json.writeValueAsBytes(report));
                 }
+                case "/", "/index.html" -> {
+                    if (!allow(ex, method, "GET", "HEAD")) {
+                        return;
+                    }
+                    // Everything the page shows is on it: no script, style or frame from anywhere else.
+                    ex.getResponseHeaders().set("Content-Security-Policy",
+                            "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'");
+                    ex.getResponseHeaders().set("X-Content-Type-Options", "nosniff");
+                    ex.getResponseHeaders().set("Cache-Control", "no-store");
+                    send(ex, 200, "text/html; charset=utf-8",
+                            page.render(health.evaluate(), clock.instant()).getBytes(StandardCharsets.UTF_8));
+                }
                 case "/metrics" -> {
                     if (!allow(ex, method, "GET", "HEAD")) {
                         return;
@@ -123,7 +137,8 @@ public final class HttpApi implements AutoCloseable {
                     }
                     backup(ex);
                 }
-                default -> error(ex, 404, "not found: Backstop serves GET /health, GET /metrics and POST /backup");
+                default -> error(ex, 404, "not found: Backstop serves GET / (the status page), GET /health, GET /metrics"
+                        + " and POST /backup");
             }
         } catch (RuntimeException e) {
             log.error("http {} {} failed", ex.getRequestMethod(), ex.getRequestURI().getPath(), e);

@@ -63,6 +63,21 @@ public final class Metrics {
         settings.offsite().ifPresent(o -> Gauge.builder("backstop.offsite.max.lag", () -> o.maxLag().toSeconds())
                 .baseUnit("seconds").description("Configured offsite.max-lag: the wait at which /health reports OFFSITE_STALE")
                 .register(registry));
+        List<String> channels = new java.util.ArrayList<>(settings.notifications().channels().stream()
+                .map(Settings.Channel::name).toList());
+        if (settings.notifications().heartbeat().isPresent()) {
+            channels.add("heartbeat");
+        }
+        for (String channel : channels) {
+            FunctionCounter.builder("backstop.notify.failures", state, s -> notifyFacts(s, channel).failures())
+                    .tag("channel", channel).description("Notification attempts that failed (each is retried)")
+                    .register(registry);
+            FunctionCounter.builder("backstop.notify.sent", state, s -> notifyFacts(s, channel).delivered())
+                    .tag("channel", channel).description("Notifications delivered").register(registry);
+            FunctionCounter.builder("backstop.notify.dropped", state, s -> notifyFacts(s, channel).dropped())
+                    .tag("channel", channel).description("Notifications given up on (queue full, or undeliverable too long)")
+                    .register(registry);
+        }
         for (Settings.Target t : settings.targets()) {
             String name = t.name();
             timestampGauge("backstop.backup.last.success.timestamp", name, f -> epoch(f.lastSuccess()),
@@ -225,6 +240,11 @@ public final class Metrics {
 
     private static double epoch(Instant i) {
         return i == null ? 0 : i.toEpochMilli() / 1000.0;
+    }
+
+    private static HealthState.NotifyFacts notifyFacts(HealthState s, String channel) {
+        HealthState.NotifyFacts f = s.notification(channel);
+        return f == null ? new HealthState.NotifyFacts(channel, "", 0, 0, 0, null, null, null) : f;
     }
 
     private double freeBytes() {

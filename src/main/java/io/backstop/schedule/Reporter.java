@@ -13,6 +13,11 @@ public interface Reporter extends io.backstop.pitr.Pitr.Listener {
     Reporter NONE = new Reporter() {
     };
 
+    /** Every event to {@code first}, then to {@code then} (which may read what {@code first} recorded). */
+    static Reporter chain(Reporter first, Reporter then) {
+        return new Chain(first, then);
+    }
+
     default void attempt(String target, Instant at) {
     }
 
