@@ -260,5 +260,5 @@ final class StatusPage {
             + "font-size:.95rem}caption{text-align:left;font-weight:600;padding:.3rem 0}th,td{text-align:left;"
             + "padding:.3rem .4rem;border-bottom:1px solid #e5e7eb}tr.drop{background:#fde2e1;color:#7f1d1d}"
             + "@media (max-width:36rem){dl{grid-template-columns:1fr}dt{font-weight:600;color:#1b1f24}"
-            + "th:nth-child(2),td:nth-child(2){display:none}}";
+            + "th,td{padding:.3rem .2rem;font-size:.9rem}td:first-child{overflow-wrap:anywhere}}";
 }

@@ -48,6 +48,7 @@ class NotifyIT {
     private Receiver receiver;
     private Daemon daemon;
     private Notifier notifier;
+    private Components main;
 
     @BeforeEach
     void receivers() {
@@ -101,7 +102,7 @@ class NotifyIT {
                 HMAC_KEY, slackUrl, receiver.url("/discord/123/abc"), receiver.url("/ntfy/backups-8f3a"), extra));
         Map<String, String> env = Cli.env(pg, db, dir.resolve("backups"));
         env.put("BACKSTOP_CONFIG", conf.toString());
-        Components main = Cli.components(env, conf);
+        main = Cli.components(env, conf);
         HealthState state = new HealthState();
         main.seed(state);
         notifier = Notifier.of(main.settings(), state, clock);
@@ -181,9 +182,7 @@ class NotifyIT {
         assertThat(smtp.getReceivedMessages()).hasSize(1);
 
         root.detachAppender(logs);
-        String scrape = new io.backstop.http.Metrics(Cli.components(Map.of("BACKSTOP_CONFIG",
-                dir.resolve("backstop.conf").toString(), "PATH", System.getenv("PATH")), dir.resolve("backstop.conf"))
-                .settings(), state, "test").scrape();
+        String scrape = new io.backstop.http.Metrics(main.settings(), state, "test").scrape();
         assertThat(scrape).contains("backstop_notify_sent_total{channel=\"hooks\"} 1")
                 .contains("backstop_notify_failures_total{channel=\"mail\"} 0")
                 .contains("backstop_notify_sent_total{channel=\"heartbeat\"}");
@@ -261,6 +260,44 @@ class NotifyIT {
         slowDiscord.countDown();
         assertThat(json.readTree(receiver.await("/discord", WAIT, r -> true).body()).path("content").asText())
                 .startsWith("app: DATA LOSS");
+    }
+
+    @Test
+    void notifyTestSendsOnEveryChannelAndSaysWhichFailedWithoutItsUrl() throws Exception {
+        int downPort;
+        try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            downPort = s.getLocalPort();
+        }
+        Path conf = dir.resolve("notify.conf");
+        Files.writeString(conf, """
+                backstop.notify.channels = [
+                  { name = mail, type = email, host = "127.0.0.1", port = %d, security = none,
+                    from = "backstop@example.com", to = ["oncall@example.com"] }
+                  { name = hooks, type = webhook, url = "%s", secret = "%s" }
+                  { name = gone, type = slack, url = "http://127.0.0.1:%d/services/GONE-SECRET" }
+                ]
+                """.formatted(smtp.getSmtp().getPort(), receiver.url("/hook/in"), HMAC_KEY, downPort));
+        Map<String, String> env = Map.of("BACKSTOP_CONFIG", conf.toString(), "PATH", System.getenv("PATH"));
+
+        Cli.Result all = Cli.run(env, "notify", "--test");
+        assertThat(all.status()).as(all.all()).isEqualTo(14);
+        assertThat(all.out()).contains("sent    mail (email, 127.0.0.1:").contains("sent    hooks (webhook, 127.0.0.1, signed;")
+                .contains("FAILED  gone (slack, 127.0.0.1; events: all): 127.0.0.1: ConnectException")
+                .contains("2 of 3 channels delivered the test message");
+        assertThat(all.all()).doesNotContain("GONE-SECRET").doesNotContain(HMAC_KEY);
+        assertThat(smtp.waitForIncomingEmail(WAIT.toMillis(), 1)).isTrue();
+        assertThat(smtp.getReceivedMessages()[0].getSubject()).isEqualTo("[Backstop] test message: channel mail reaches you");
+        Receiver.Request hook = receiver.await("/hook", WAIT, r -> true);
+        assertThat(json.readTree(hook.body()).path("event").asText()).isEqualTo("test");
+
+        Cli.Result one = Cli.run(env, "notify", "--test", "--channel", "hooks");
+        assertThat(one.status()).as(one.all()).isZero();
+        assertThat(one.out()).contains("1 of 1 channels delivered");
+        assertThat(receiver.taken("/hook")).hasSize(2);
+
+        Cli.Result unknown = Cli.run(env, "notify", "--test", "--channel", "pager");
+        assertThat(unknown.status()).isEqualTo(2);
+        assertThat(unknown.err()).contains("--channel pager: no such channel; configured: mail, hooks, gone");
     }
 
     @Test
