@@ -13,13 +13,14 @@ import picocli.CommandLine.ParentCommand;
 import sun.misc.Signal;
 
 /**
- * {@code backstop daemon}: the scheduler (and, as they land, the HTTP server). SIGTERM (what
+ * {@code backstop daemon}: the scheduler, the HTTP server and the notifications. SIGTERM (what
  * {@code docker stop} sends) and SIGINT stop scheduling, end a running dump within a bound
  * and exit 0.
  */
 @Command(name = "daemon", header = "Run the scheduler and the HTTP server (the container's default).",
         description = {"Run the scheduler (backups on `schedule`, rotation after each, row-count checks)",
-        "and the HTTP server (/health, /metrics, POST /backup). The container's default command."})
+        "the HTTP server (the status page at /, /health, /metrics, POST /backup) and the notification",
+        "channels (notify). The container's default command."})
 public final class DaemonCommand implements Callable<Integer> {
     /** Inside docker stop's default 10 s grace, so Docker never has to SIGKILL us. */
     static final Duration STOP_BOUND = Duration.ofSeconds(8);
