@@ -86,6 +86,11 @@ class HttpIT {
             assertThat(java.util.Collections.max(micros)).as("slowest /health in µs during a dump: " + micros)
                     .isLessThan(NEVER_BLOCKED_MICROS);
             System.out.printf("/health during a dump: p99 %d µs (bench/http.sh measures it)%n", percentile(micros, 99));
+            List<Long> page = latencies(d, 50, "/");
+            assertThat(Fixtures.temporaries(dir.resolve("backups"))).as("still dumping while measured").isNotEmpty();
+            assertThat(java.util.Collections.max(page)).as("slowest status page in µs during a dump: " + page)
+                    .isLessThan(NEVER_BLOCKED_MICROS);
+            assertThat(d.get("/").body()).contains("a backup is running");
         }
         PgCluster down = PgCluster.start();
         try {
@@ -115,7 +120,12 @@ class HttpIT {
             assertThat(off.statusCode()).isEqualTo(403);
             assertThat(off.body()).contains("POST /backup is off");
             assertThat(d.get("/nope").statusCode()).isEqualTo(404);
-            assertThat(d.get("/").statusCode()).isEqualTo(404);
+            HttpResponse<String> page = d.get("/");
+            assertThat(page.statusCode()).as("the status page").isEqualTo(200);
+            assertThat(page.headers().firstValue("Content-Type")).contains("text/html; charset=utf-8");
+            assertThat(page.headers().firstValue("Content-Security-Policy").orElseThrow()).startsWith("default-src 'none'");
+            assertThat(page.body()).contains("<section class=\"target\" id=\"target-app\">").doesNotContain("<script");
+            assertThat(d.send(post(d, "/", "anything")).statusCode()).isEqualTo(405);
             assertThat(d.get("/backup").statusCode()).isEqualTo(405);
             assertThat(d.send(HttpRequest.newBuilder(d.uri("/health")).DELETE().build()).statusCode()).isEqualTo(405);
             assertThat(d.send(HttpRequest.newBuilder(d.uri("/metrics")).POST(HttpRequest.BodyPublishers.noBody())
@@ -161,10 +171,14 @@ class HttpIT {
     }
 
     static List<Long> latencies(LiveDaemon d, int n) throws Exception {
+        return latencies(d, n, "/health");
+    }
+
+    static List<Long> latencies(LiveDaemon d, int n, String path) throws Exception {
         List<Long> micros = new ArrayList<>();
         for (int i = 0; i < n; i++) {
             long t0 = System.nanoTime();
-            HttpResponse<String> r = d.get("/health");
+            HttpResponse<String> r = d.get(path);
             micros.add((System.nanoTime() - t0) / 1000);
             assertThat(r.statusCode()).isIn(200, 503);
         }
