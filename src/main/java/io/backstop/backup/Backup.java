@@ -155,6 +155,7 @@ public final class Backup {
         log.info("backup {} started: {} tier, {}", target.name(), place.tier().dir(), target.describe());
         Database db = new Database(target);
         ProcessRunner runner = new ProcessRunner();
+        Globals.Written globals = null;
         try (Database.PasswordFile passfile = db.passwordFile(); Connection snapshotConnection = db.connect()) {
             Database.lockTimeout(snapshotConnection, settings.pgDump().lockWaitTimeout());
             ServerInfo server = ServerInfo.read(snapshotConnection);
@@ -164,10 +165,16 @@ public final class Backup {
             Taken taken = dumpCountAndVerify(target, request, place, db, passfile, runner, pgDump, snapshotConnection,
                     exported[0], tables, progress);
             Kept kept = keep(place, taken.verified().sha256());
-            Manifest manifest = manifest(target, request, place, server, started, startNanos, kept, taken, exported[1]);
-            // Manifest first: a crash between the two renames leaves an orphan manifest (swept at start),
-            // never a final dump without one.
+            globals = request.tables().isEmpty() ? new Globals(settings).take(target, db, passfile, runner, pgDump,
+                    snapshotConnection, place.finalFile()) : null;
+            Manifest manifest = manifest(target, request, place, server, started, startNanos, kept, taken, exported[1])
+                    .toBuilder().globals(globals == null ? null : globals.facts()).build();
+            // Manifest first: a crash between the renames leaves an orphan manifest and globals (swept at start),
+            // never a final dump without them.
             manifests.write(place.finalFile(), manifest);
+            if (globals != null && globals.tmp() != null) {
+                Durable.rename(globals.tmp(), globals.finalFile());
+            }
             Durable.rename(kept.file(), place.finalFile());
             Duration duration = Duration.ofNanos(System.nanoTime() - startNanos);
             log.info("backup {} finished: {}, {} tables, {} rows, {} (dump {}, verify {}) -> {}", target.name(),
@@ -184,6 +191,9 @@ public final class Backup {
         } finally {
             deleteQuietly(place.tmp());
             place.encryptedTmp().ifPresent(Backup::deleteQuietly);
+            if (globals != null && globals.tmp() != null) {
+                deleteQuietly(globals.tmp());
+            }
         }
     }
 

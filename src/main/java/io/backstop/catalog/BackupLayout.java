@@ -31,6 +31,8 @@ public final class BackupLayout {
     /** Encrypted to the age recipients ({@code encryption.local}): {@code .dump.age} or {@code .dump.zst.age}. */
     public static final String AGE_SUFFIX = io.backstop.crypt.Age.SUFFIX;
     public static final String MANIFEST_SUFFIX = ".json";
+    /** The server's roles, memberships, settings and tablespaces taken beside each dump (pg_dumpall --globals-only). */
+    public static final String GLOBALS_SUFFIX = "-globals.sql";
     /** Temporary files start with this; only Backstop writes such names, and only under the target's lock. */
     public static final String TEMP_PREFIX = Durable.TEMP_PREFIX;
     public static final Pattern LABEL = Pattern.compile("[A-Za-z0-9][A-Za-z0-9_.-]{0,62}");
@@ -130,6 +132,16 @@ public final class BackupLayout {
         return tierDir(target, tier).resolve(target + "-" + DAY.format(day) + suffix);
     }
 
+    /** The globals beside a dump: {@code app-20261121T130000Z-globals.sql}, with {@code .age} when the dump is encrypted. */
+    public static Path globalsOf(Path dump) {
+        String name = dump.getFileName().toString();
+        boolean encrypted = name.endsWith(AGE_SUFFIX);
+        String base = encrypted ? name.substring(0, name.length() - AGE_SUFFIX.length()) : name;
+        base = base.endsWith(ZSTD_SUFFIX) ? base.substring(0, base.length() - ZSTD_SUFFIX.length())
+                : base.endsWith(DUMP_SUFFIX) ? base.substring(0, base.length() - DUMP_SUFFIX.length()) : base;
+        return dump.resolveSibling(base + GLOBALS_SUFFIX + (encrypted ? AGE_SUFFIX : ""));
+    }
+
     public static Path manifestOf(Path dump) {
         return dump.resolveSibling(dump.getFileName() + ".json");
     }
@@ -186,6 +198,12 @@ public final class BackupLayout {
                 if (isTemporary(f)) {
                     // a live process's state, manifest or link, written under another lock, is left to it
                     return Durable.writerAlive(f) ? null : "a temporary file of an interrupted run";
+                }
+                if (name.endsWith(GLOBALS_SUFFIX) || name.endsWith(GLOBALS_SUFFIX + AGE_SUFFIX)) {
+                    String base = name.substring(0, name.lastIndexOf(GLOBALS_SUFFIX));
+                    boolean dumpExists = java.util.stream.Stream.of(DUMP_SUFFIX, ZSTD_SUFFIX).anyMatch(sfx ->
+                            Files.exists(f.resolveSibling(base + sfx)) || Files.exists(f.resolveSibling(base + sfx + AGE_SUFFIX)));
+                    return dumpExists ? null : "globals whose dump never got its final name (or is gone)";
                 }
                 if (!name.endsWith(MANIFEST_SUFFIX)) {
                     return null;

@@ -44,7 +44,8 @@ public record Manifest(
         String countMethod,
         Instant fileModifiedAt,
         long databaseSizeBytes,
-        SnapshotFacts snapshotFacts) {
+        SnapshotFacts snapshotFacts,
+        Globals globals) {
 
     /**
      * 2: safety tier, {@code taken_during_alarm}, counts that are exactly the rows of each table's
@@ -61,6 +62,19 @@ public record Manifest(
 
     public Manifest {
         rowCounts = rowCounts == null ? Map.of() : java.util.Collections.unmodifiableMap(new TreeMap<>(rowCounts));
+    }
+
+    /**
+     * The server's globals taken beside the dump ({@code pg_dumpall --globals-only}: roles, memberships, role and
+     * per-database settings, tablespaces) in {@code file} next to it. {@code rolePasswords}: false when the login
+     * may not read password hashes (the roles come back without passwords). {@code problem}: why none was taken
+     * (the dump still counts). Absent in manifests written before globals were taken.
+     */
+    @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
+    public record Globals(String file, String sha256, long sizeBytes, boolean rolePasswords, int roles, String problem) {
+        public boolean taken() {
+            return problem == null && file != null;
+        }
     }
 
     /** How the dump was checked before it got its final name. */
@@ -158,6 +172,7 @@ public record Manifest(
             b.fileModifiedAt = fileModifiedAt;
             b.databaseSizeBytes = databaseSizeBytes;
             b.snapshotFacts = snapshotFacts;
+            b.globals = globals;
         return b;
     }
 
@@ -192,6 +207,7 @@ public record Manifest(
         private Instant fileModifiedAt;
         private long databaseSizeBytes;
         private SnapshotFacts snapshotFacts;
+        private Globals globals;
 
         private Builder() {
         }
@@ -341,8 +357,13 @@ public record Manifest(
             return this;
         }
 
+        public Builder globals(Globals globals) {
+            this.globals = globals;
+            return this;
+        }
+
         public Manifest build() {
-            return new Manifest(formatVersion, sequence, target, database, host, port, serverVersion, pgDumpVersion, systemIdentifier, databaseOid, file, tier, label, startedAt, finishedAt, durationSeconds, sizeBytes, sha256, compress, rowCounts, verification, pinned, pinReason, lastDrill, takenDuringAlarm, countMethod, fileModifiedAt, databaseSizeBytes, snapshotFacts);
+            return new Manifest(formatVersion, sequence, target, database, host, port, serverVersion, pgDumpVersion, systemIdentifier, databaseOid, file, tier, label, startedAt, finishedAt, durationSeconds, sizeBytes, sha256, compress, rowCounts, verification, pinned, pinReason, lastDrill, takenDuringAlarm, countMethod, fileModifiedAt, databaseSizeBytes, snapshotFacts, globals);
         }
     }
 }

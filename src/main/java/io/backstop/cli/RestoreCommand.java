@@ -58,6 +58,11 @@ public final class RestoreCommand implements Callable<Integer> {
             + " of the same major version starts on and recovers to the point (new or empty DIR), instead of --into.")
     java.nio.file.Path physical;
 
+    @Option(names = "--with-roles", description = "First create the roles, memberships and settings this server lacks"
+            + " (an empty server after the host was lost), from the globals file taken beside the backup; a role that"
+            + " exists is never changed.")
+    boolean withRoles;
+
     @Option(names = "--clean", description = "Replace a non-empty database (after a safety backup of it).")
     boolean clean;
 
@@ -95,7 +100,8 @@ public final class RestoreCommand implements Callable<Integer> {
         resolver.refuseIfBelowRaisedAlarm(resolved, state, main.settings().rowCounts(), force);
         Restore.Confirmation confirmation = TypedConfirmation.of(yes, err);
         Restore.Result r = main.restore().run(target, new Restore.Request(resolved, into, clean, jobs, continueOnError,
-                confirmation));
+                confirmation, withRoles));
+        r.roles().ifPresent(roles -> out.println("roles: " + roles.describe()));
         r.safetyBackup().ifPresent(s -> out.println("safety backup of " + into + ": " + main.layout().root().relativize(s)));
         for (String f : r.failed()) {
             out.println("FAILED " + f);

@@ -68,14 +68,19 @@ public final class Restore {
         }
     }
 
+    /** {@code withRoles}: first create the roles, memberships and settings the server lacks, from the globals file. */
     public record Request(Resolver.Resolved backup, String into, boolean clean, int jobs, boolean continueOnError,
-            Confirmation confirmation) {
+            Confirmation confirmation, boolean withRoles) {
+        public Request(Resolver.Resolved backup, String into, boolean clean, int jobs, boolean continueOnError,
+                Confirmation confirmation) {
+            this(backup, into, clean, jobs, continueOnError, confirmation, false);
+        }
     }
 
     /** {@code failed}: objects pg_restore could not create (only with continue-on-error); {@code notes}: properties not applied. */
     public record Result(String database, Path file, Optional<Path> safetyBackup, Map<String, Long> expected,
             Map<String, Long> restored, List<String> differences, List<String> failed, List<String> notes,
-            Duration duration) {
+            Duration duration, Optional<Roles.Applied> roles) {
     }
 
     /** Refuses, before anything is touched, a file that no longer matches its manifest's sha256. */
@@ -99,9 +104,20 @@ public final class Restore {
         }
         String what = (exists ? (relations > 0 ? "REPLACE the " + relations + " relations of existing database "
                 : "restore into existing empty database ") : "create database ") + into + " from " + file.getFileName();
-        if (!request.confirmation().confirm(into, what)) {
+        Path globals = io.backstop.catalog.BackupLayout.globalsOf(file);
+        if (request.withRoles() && !java.nio.file.Files.isRegularFile(globals)) {
+            io.backstop.catalog.Manifest.Globals g = request.backup().manifest().globals();
+            throw new BackstopException(ExitCode.BAD_BACKUP, "--with-roles: no globals file beside " + file.getFileName()
+                    + " (" + (g == null ? "the backup was taken before Backstop took globals with each dump"
+                    : g.problem() != null ? "it could not be taken: " + g.problem() : globals.getFileName() + " is gone")
+                    + "); nothing was changed. Restore a newer backup with --with-roles, or create the roles by hand");
+        }
+        if (!request.confirmation().confirm(into, what + (request.withRoles() ? ", after creating the roles this server"
+                + " lacks from " + globals.getFileName() : ""))) {
             throw new BackstopException(ExitCode.USAGE, "not confirmed; nothing was changed");
         }
+        Optional<Roles.Applied> roles = request.withRoles() ? Optional.of(Roles.apply(db, reader, globals))
+                : Optional.empty();
         Optional<Path> safety = Optional.empty();
         if (relations > 0) {
             Target current = new Target(target.name(), target.host(), target.port(), into, target.user(),
@@ -127,10 +143,19 @@ public final class Restore {
             failures = new PgRestore(tools, reader, timeout).restore(target, db, file, into, request.jobs(),
                     request.continueOnError());
         } catch (BackstopException e) {
-            throw new BackstopException(e.code(), e.getMessage() + safety.map(s -> "\n    the database's previous"
-                    + " contents are in the safety backup " + s).orElse(""), e);
+            throw new BackstopException(e.code(), e.getMessage() + MissingRoles.explain(e.getMessage(), globals,
+                    request.withRoles()) + safety.map(s -> "\n    the database's previous contents are in the safety"
+                    + " backup " + s).orElse(""), e);
         }
-        List<String> notes = PgRestore.applyProperties(db, into, properties);
+        List<String> notes = new java.util.ArrayList<>(PgRestore.applyProperties(db, into, properties));
+        roles.ifPresent(r -> notes.addAll(Roles.applyDatabaseSettings(db, r, into)));
+        roles.ifPresent(r -> r.failed().forEach(f -> notes.add("--with-roles: " + f)));
+        failures.forEach(f -> {
+            String why = MissingRoles.explain(f.describe(), globals, request.withRoles());
+            if (!why.isEmpty()) {
+                notes.add(why.strip());
+            }
+        });
         notes.forEach(n -> log.warn("restore into {}: {}", into, n));
         Map<String, Long> expected = request.backup().manifest().rowCounts();
         Map<String, Long> restored = PgRestore.count(db, into, expected);
@@ -142,6 +167,6 @@ public final class Restore {
         log.info("restore into {} finished: {} tables, {} differences from the manifest, {} failed objects, {}", into,
                 restored.size(), diffs.size(), failures.size(), io.backstop.files.Sizes.seconds(took));
         return new Result(into, file, safety, expected, restored, diffs,
-                failures.stream().map(RestoreFailures.Failure::describe).toList(), notes, took);
+                failures.stream().map(RestoreFailures.Failure::describe).toList(), notes, took, roles);
     }
 }

@@ -114,8 +114,8 @@ public final class RestoreFailures implements Predicate<String> {
                     + " a new backup. --continue-on-error restores everything else now");
         }
         if (m.contains("role") && missing) {
-            return Optional.of("create the role on this server first (pg_dumpall --roles-only on the old server"
-                    + " lists them), then restore again");
+            return Optional.of("create the role on this server first: restore with --with-roles creates the roles"
+                    + " this server lacks from the globals file Backstop took beside the backup");
         }
         if (m.contains("extension") && (m.contains("not available") || m.contains("control file"))) {
             return Optional.of("install the extension's package on this server (same major version), then restore"

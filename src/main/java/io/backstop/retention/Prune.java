@@ -101,6 +101,7 @@ public final class Prune {
             try {
                 // Manifest last: a crash in between leaves a manifest without dump, swept at start.
                 Files.deleteIfExists(d.file());
+                Files.deleteIfExists(BackupLayout.globalsOf(d.file()));
                 Files.deleteIfExists(BackupLayout.manifestOf(d.file()));
                 log.info("retention deleted {} ({})", layout.root().relativize(d.file()), d.reason());
             } catch (IOException e) {
@@ -166,7 +167,15 @@ public final class Prune {
                 Files.copy(dump, tmp, StandardCopyOption.COPY_ATTRIBUTES);
                 Durable.fsync(tmp);
             }
-            manifests.write(to, manifest.withFile(to.getFileName().toString(), tier));
+            Manifest promoted = manifest.withFile(to.getFileName().toString(), tier);
+            Path globals = BackupLayout.globalsOf(dump);
+            if (manifest.globals() != null && manifest.globals().taken() && Files.exists(globals)) {
+                linkOrCopy(globals, BackupLayout.globalsOf(to));
+                promoted = promoted.toBuilder().globals(new Manifest.Globals(BackupLayout.globalsOf(to).getFileName()
+                        .toString(), manifest.globals().sha256(), manifest.globals().sizeBytes(),
+                        manifest.globals().rolePasswords(), manifest.globals().roles(), null)).build();
+            }
+            manifests.write(to, promoted);
             Durable.rename(tmp, to);
             log.info("{} backup for {}: {}", tier.dir(), day, layout.root().relativize(to));
             return Optional.of(to);
@@ -178,6 +187,22 @@ public final class Prune {
             } catch (IOException ignored) {
                 // swept at the next start
             }
+        }
+    }
+
+    /** {@code to} as a hard link of {@code from}, or a copy; given its name atomically. */
+    private static void linkOrCopy(Path from, Path to) throws IOException {
+        Path tmp = Durable.temporarySibling(to);
+        try {
+            try {
+                Files.createLink(tmp, from);
+            } catch (IOException | UnsupportedOperationException e) {
+                Files.copy(from, tmp, StandardCopyOption.COPY_ATTRIBUTES);
+                Durable.fsync(tmp);
+            }
+            Durable.rename(tmp, to);
+        } finally {
+            Files.deleteIfExists(tmp);
         }
     }
 
