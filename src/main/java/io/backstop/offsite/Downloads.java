@@ -117,6 +117,32 @@ final class Downloads {
         return dir;
     }
 
+    /**
+     * The globals file that went up with the copy, beside the downloaded backup (decrypted as the backup is),
+     * so that {@code restore --with-roles} of an offsite copy finds it. Missing offsite: said, not fatal.
+     */
+    private static void fetchGlobals(ObjectStore s3, Remote copy, boolean decrypt, Optional<Path> identity, Path file)
+            throws IOException {
+        io.backstop.catalog.Manifest.Globals g = copy.manifest().globals();
+        if (g == null || !g.taken()) {
+            return;
+        }
+        String key = BackupLayout.globalsOf(Path.of(copy.key())).toString();
+        Path local = BackupLayout.globalsOf(file);
+        if (s3.head(key).isEmpty()) {
+            log.warn("offsite: {} has no globals beside it ({} is missing); restore --with-roles of it cannot create"
+                    + " roles", copy.key(), key);
+            return;
+        }
+        Path tmp = Durable.temporarySibling(local);
+        try (InputStream raw = s3.get(key);
+                InputStream in = decrypt ? Age.decrypting(raw, identity.get(), key) : raw;
+                OutputStream out = Files.newOutputStream(Durable.createPrivate(tmp))) {
+            in.transferTo(out);
+        }
+        Durable.rename(tmp, local);
+    }
+
     private Path download(Remote copy, Optional<Path> identity, Path dir) {
         // Encrypted locally too (encryption.local): kept as it is, as its manifest describes it; restore decrypts.
         boolean decrypt = copy.encrypted() && !copy.name().endsWith(Age.SUFFIX);
@@ -161,6 +187,7 @@ final class Downloads {
                 channel.force(true);
                 Durable.rename(tmp, file); // still locked: no sweep takes it between the check and the rename
             }
+            fetchGlobals(s3, copy, decrypt, identity, file);
             manifests.write(file, copy.manifest());
             log.info("offsite: {} downloaded{} to {} in {} s", copy.key(), decrypt ? " and decrypted"
                     : "", file, String.format(java.util.Locale.ROOT, "%.1f", (System.nanoTime() - started) / 1e9));

@@ -1,5 +1,7 @@
 package io.backstop.offsite;
 
+import io.backstop.catalog.BackupLayout;
+
 import io.backstop.config.Settings;
 import io.backstop.retention.RetentionPlan;
 import io.backstop.retention.RetentionPlan.Candidate;
@@ -85,6 +87,7 @@ final class OffsiteRetention {
                         + " policy); it stays", target, c.key(), due.reason(), gone.refusal());
                 continue;
             }
+            store.get().delete(BackupLayout.globalsOf(java.nio.file.Path.of(c.key())).toString());
             store.get().delete(c.manifestKey());
             state.copies().remove(c.local());
             ledger.save(target, state);

@@ -105,6 +105,11 @@ final class Shipping {
             String readback = s3.readBack(key, new ObjectStore.Sent(same.get().size(),
                     s3.head(same.get().key()).map(ObjectStore.Head::checksum).orElse(null), null,
                     s3.checksum().label()), same.get().sha256());
+            try {
+                shipGlobals(s3, target, e, m, encrypt, retainUntil);
+            } catch (IOException ex) {
+                throw Durable.storageError("offsite copy of " + BackupLayout.globalsOf(e.file()), ex);
+            }
             s3.putSmall(manifestKey, manifestJson, settings.lock(), retainUntil);
             log.info("offsite {}: {} copied in the store from {} ({} bytes)", target, key, same.get().key(),
                     same.get().size());
@@ -152,6 +157,7 @@ final class Shipping {
             ObjectStore.Sent sent = s3.upload(key, source, length, checksum, metadata, settings.lock(), retainUntil);
             long put = System.nanoTime();
             String readback = s3.readBack(key, sent, sha256);
+            shipGlobals(s3, target, e, m, encrypt, retainUntil);
             s3.putSmall(manifestKey, manifestJson, settings.lock(), retainUntil);
             long done = System.nanoTime();
             double seconds = (done - started) / 1e9;
@@ -176,6 +182,42 @@ final class Shipping {
                     // swept at the next start with the other temporary files
                 }
             }
+        }
+    }
+
+    /**
+     * The globals file beside a backup goes with it (before its manifest, which makes the copy count), encrypted
+     * when the backup's copy is; one no longer matching its manifest's sha256 is never copied.
+     */
+    private void shipGlobals(ObjectStore s3, String target, Catalog.Entry e, Manifest m, boolean encrypt,
+            Instant retainUntil) throws IOException {
+        Path globals = BackupLayout.globalsOf(e.file());
+        if (m.globals() == null || !m.globals().taken() || !Files.isRegularFile(globals)) {
+            return;
+        }
+        byte[] bytes = Files.readAllBytes(globals);
+        String sha256 = java.util.HexFormat.of().formatHex(sha256(bytes));
+        if (!sha256.equals(m.globals().sha256())) {
+            throw new BackstopException(ExitCode.BAD_BACKUP, globals + " no longer matches its manifest (sha256 " + sha256
+                    + ", recorded " + m.globals().sha256() + "); its backup is not copied until it is taken again");
+        }
+        if (encrypt) {
+            java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+            try (java.io.OutputStream enc = Age.encrypting(out, encryption.recipients())) {
+                enc.write(bytes);
+            }
+            bytes = out.toByteArray();
+        }
+        String key = key(target, e.tier(), globals.getFileName().toString()) + (encrypt ? Age.SUFFIX : "");
+        s3.putSmall(key, bytes, settings.lock(), retainUntil);
+        log.info("offsite {}: {} uploaded{}", target, key, encrypt ? " encrypted" : "");
+    }
+
+    private static byte[] sha256(byte[] bytes) {
+        try {
+            return java.security.MessageDigest.getInstance("SHA-256").digest(bytes);
+        } catch (java.security.NoSuchAlgorithmException ex) {
+            throw new IllegalStateException(ex);
         }
     }
 

@@ -171,8 +171,14 @@ class OffsiteIT {
         assertThat(stored).extracting(p -> p.getFileName().toString())
                 .anyMatch(n -> n.matches("app-\\d{8}T\\d{6}Z\\.dump\\.zst\\.age"))
                 .anyMatch(n -> n.matches("app-\\d{8}T\\d{6}Z\\.dump\\.zst\\.json"))
-                .noneMatch(n -> n.endsWith(".dump.zst"));
-        Path object = stored.stream().filter(p -> p.toString().contains("/hourly/") && p.toString().endsWith(".age"))
+                .anyMatch(n -> n.matches("app-\\d{8}T\\d{6}Z-globals\\.sql\\.age"))
+                .anyMatch(n -> n.matches("app-\\d{8}-globals\\.sql\\.age"))
+                .noneMatch(n -> n.endsWith(".dump.zst") || n.endsWith(".sql"));
+        Path globalsObject = stored.stream().filter(p -> p.toString().contains("/hourly/")
+                && p.toString().endsWith("-globals.sql.age")).findFirst().orElseThrow();
+        assertThat(Files.readString(globalsObject, StandardCharsets.ISO_8859_1)).startsWith("age-encryption.org/v1\n")
+                .doesNotContain("CREATE ROLE", "SCRAM-SHA-256");
+        Path object = stored.stream().filter(p -> p.toString().contains("/hourly/") && p.toString().endsWith(".dump.zst.age"))
                 .findFirst().orElseThrow();
         assertThat(Files.readString(object, StandardCharsets.ISO_8859_1)).startsWith("age-encryption.org/v1\n")
                 .doesNotContain("CREATE TABLE", "@example.com");
@@ -195,9 +201,11 @@ class OffsiteIT {
         assertThat(without.status()).isEqualTo(ExitCode.USAGE.status());
         assertThat(without.err()).contains("is encrypted", "--identity FILE", "BACKSTOP_AGE_IDENTITY_FILE");
         String into = "from_offsite_" + System.nanoTime();
-        Cli.Result restored = run(newHost, "restore", "offsite:latest", "--into", into, "--yes",
+        Cli.Result restored = run(newHost, "restore", "offsite:latest", "--into", into, "--yes", "--with-roles",
                 "--identity", identity().toString());
         assertThat(restored.status()).as(restored.all()).isZero();
+        assertThat(restored.out()).as("the globals came down with the copy, decrypted")
+                .containsPattern("roles: created none; left as they are \\(they exist here\\): [^;]*postgres");
         assertThat(restored.out()).contains("downloading and decrypting", "row counts match the manifest");
         assertThat(pg.count(into, "users")).isEqualTo(5000);
         assertThat(pg.count(into, "orders")).isEqualTo(20000);
@@ -207,7 +215,8 @@ class OffsiteIT {
         newHost.put("BACKSTOP_AGE_IDENTITY_FILE", identity().toString());
         Path downloads = dir.resolve("new-host").resolve("app").resolve("offsite");
         List<String> restoredFrom = names(downloads);
-        assertThat(restoredFrom).hasSize(2).anyMatch(n -> n.endsWith(".dump.zst")).anyMatch(n -> n.endsWith(".json"));
+        assertThat(restoredFrom).hasSize(3).anyMatch(n -> n.endsWith(".dump.zst")).anyMatch(n -> n.endsWith(".json"))
+                .anyMatch(n -> n.endsWith("-globals.sql"));
         for (String n : restoredFrom) {
             Files.delete(downloads.resolve(n)); // the operator is done with it
         }
@@ -224,6 +233,12 @@ class OffsiteIT {
         assertThat(wrong.status()).isEqualTo(ExitCode.BAD_BACKUP.status());
         assertThat(wrong.err()).contains("cannot be decrypted", other.toString());
         assertNoSecretAnywhere();
+    }
+
+    /** A backup's object in the store: not its manifest, nor the globals beside it. */
+    private static boolean isDump(Path object) {
+        String n = object.getFileName().toString();
+        return !n.endsWith(".json") && !n.contains(io.backstop.catalog.BackupLayout.GLOBALS_SUFFIX);
     }
 
     @Test
@@ -249,14 +264,13 @@ class OffsiteIT {
             assertThat(offsite.get("state").asText()).isEqualTo("copied");
             assertThat(offsite.get("readback").asText()).isEqualTo("size + " + c.checksum() + " read back");
             Path hourlyObject = objects(prefix).stream().filter(p -> p.toString().contains("/hourly/")
-                    && !p.getFileName().toString().endsWith(".json")).findFirst().orElseThrow();
+                    && isDump(p)).findFirst().orElseThrow();
             if (c.sha256()) {
                 assertThat(offsite.get("sha256").asText()).isEqualTo(sha256(hourlyObject));
             } else {
                 assertThat(offsite.get("sha256").isNull()).as(offsite.toString()).isTrue();
             }
-            List<Path> copies = objects(prefix).stream().filter(p -> !p.getFileName().toString().endsWith(".json"))
-                    .toList();
+            List<Path> copies = objects(prefix).stream().filter(OffsiteIT::isDump).toList();
             assertThat(copies).isNotEmpty();
             for (Path object : copies) {
                 try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(object.toFile(), "rw")) {
@@ -343,7 +357,8 @@ class OffsiteIT {
         }
         try (var left = Files.list(downloads)) {
             assertThat(left.map(p -> p.getFileName().toString()))
-                    .containsExactlyInAnyOrder(name, name + ".json", inProgress.getFileName().toString());
+                    .containsExactlyInAnyOrder(name, name + ".json", inProgress.getFileName().toString(),
+                            io.backstop.catalog.BackupLayout.globalsOf(Path.of(name)).toString());
         }
         assertNoSecretAnywhere();
     }
