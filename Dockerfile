@@ -7,8 +7,13 @@
 # pg_dump dumps servers up to its own major, so PG_MAJOR should be the newest released major (at
 # least your server's). The image also carries the server binaries of that major: restore drills
 # and `backstop recover` start a throwaway cluster with them, never touching your server.
+# PG_CLIENTS: the older client majors carried beside it (from the PostgreSQL apt repository): each
+# target is backed up by the client of its server's own major where one is here, so its archive
+# restores with that server's own pg_restore too; else by PG_MAJOR's. Debian's own packages have
+# one major per suite, so with PG_SOURCE=debian only PG_MAJOR's client is carried.
 ARG PG_MAJOR=18
 ARG PG_SOURCE=pgdg
+ARG PG_CLIENTS="13 14 15 16 17"
 # The base of every stage; tests build from a local debootstrap import (no registry).
 ARG BASE=debian:bookworm-slim
 # Where the jar comes from: built here from source (build), or target/backstop.jar from the
@@ -31,6 +36,7 @@ FROM ${JAR_STAGE} AS jar
 FROM ${BASE}
 ARG PG_MAJOR
 ARG PG_SOURCE
+ARG PG_CLIENTS
 # The base's own JRE (17 on bookworm, 21 on trixie; the jar needs 17 or later); PostgreSQL's client and server of PG_MAJOR (server binaries only: no cluster is created);
 # util-linux for setpriv (pg_dump dies with its parent; the entrypoint drops root), zstd (a .dump.zst
 # restores by hand with zstd -dc < FILE | pg_restore), curl for the healthcheck, openssl (hashes a dump
@@ -47,7 +53,9 @@ RUN set -eu; export DEBIAN_FRONTEND=noninteractive; apt-get update; \
     elif [ "$PG_SOURCE" != debian ]; then echo "PG_SOURCE must be pgdg or debian, was $PG_SOURCE" >&2; exit 2; fi; \
     mkdir -p /etc/postgresql-common/createcluster.d; \
     echo "create_main_cluster = false" > /etc/postgresql-common/createcluster.d/backstop.conf; \
-    apt-get install -y --no-install-recommends "postgresql-client-${PG_MAJOR}" "postgresql-${PG_MAJOR}"; \
+    clients=""; if [ "$PG_SOURCE" = pgdg ]; then for m in $PG_CLIENTS; do \
+      [ "$m" = "$PG_MAJOR" ] || clients="$clients postgresql-client-$m"; done; fi; \
+    apt-get install -y --no-install-recommends "postgresql-client-${PG_MAJOR}" "postgresql-${PG_MAJOR}" $clients; \
     apt-get autoremove -y; apt-get clean; rm -rf /var/lib/apt/lists/* /usr/share/doc/* /usr/share/man/*; \
     useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin backstop; \
     mkdir -p /backups /app/config; chown backstop /backups
@@ -57,9 +65,10 @@ COPY docker-entrypoint.sh /app/docker-entrypoint.sh
 COPY config/backstop.conf /app/config/backstop.conf
 # `docker compose exec backup backstop ...` runs through the entrypoint too, so as the backstop user.
 RUN ln -s /app/docker-entrypoint.sh /usr/local/bin/backstop
+# No BACKSTOP_PG_BIN_DIR: each target takes the client of its server's major from /usr/lib/postgresql/*/bin
+# (PG_MAJOR's, the newest, where its own is not here); `backstop doctor` and the start-up log say which.
 ENV BACKSTOP_BACKUP_DIR=/backups \
-    BACKSTOP_CONFIG=/app/config/backstop.conf \
-    BACKSTOP_PG_BIN_DIR=/usr/lib/postgresql/${PG_MAJOR}/bin
+    BACKSTOP_CONFIG=/app/config/backstop.conf
 VOLUME /backups
 WORKDIR /app
 EXPOSE 8080

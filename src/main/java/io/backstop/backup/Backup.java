@@ -118,6 +118,27 @@ public final class Backup {
         tools.pgRestore();
     }
 
+    /**
+     * Which client serves {@code target}'s server, said as the start-up log says it; refused (exit 7) when the
+     * server is newer than every client here. Empty when the server cannot be reached now (a backup will say).
+     */
+    public Optional<String> clientFor(Target target) {
+        try (Connection c = new Database(target).connect()) {
+            ServerInfo server = ServerInfo.read(c);
+            PgTools client = tools.forServer(server.version());
+            client.requireDumpCanRead(server.version());
+            return Optional.of("PostgreSQL " + server.version() + " served by pg_dump " + client.dumpVersion() + " in "
+                    + client.binDir() + " (clients here: " + String.join(", ", tools.installedMajors()) + ")");
+        } catch (SQLException e) {
+            return Optional.empty();
+        } catch (BackstopException e) {
+            if (e.code() == ExitCode.TOOLS) {
+                throw new BackstopException(ExitCode.TOOLS, "target " + target.name() + ": " + e.getMessage(), e);
+            }
+            return Optional.empty(); // unreachable, login refused, database missing: the backup will say
+        }
+    }
+
     public BackupResult run(Target target, Request request, Progress progress) {
         request.label().ifPresent(l -> {
             if (!BackupLayout.LABEL.matcher(l).matches()) {
@@ -148,26 +169,31 @@ public final class Backup {
     private record Kept(Path file, String sha256, long size) {
     }
 
-    private BackupResult runLocked(Target target, Request request, Path pgDump, Progress progress) {
+    private BackupResult runLocked(Target target, Request request, Path defaultPgDump, Progress progress) {
         Instant started = clock.instant();
         long startNanos = System.nanoTime();
-        Placement place = place(target, request.tier(), request.label(), started);
-        log.info("backup {} started: {} tier, {}", target.name(), place.tier().dir(), target.describe());
         Database db = new Database(target);
         ProcessRunner runner = new ProcessRunner();
         Globals.Written globals = null;
+        Placement place = null;
         try (Database.PasswordFile passfile = db.passwordFile(); Connection snapshotConnection = db.connect()) {
             Database.lockTimeout(snapshotConnection, settings.pgDump().lockWaitTimeout());
             ServerInfo server = ServerInfo.read(snapshotConnection);
-            tools.requireDumpCanRead(server.version());
+            PgTools client = tools.forServer(server.version()); // the server's own major where installed
+            client.requireDumpCanRead(server.version());
+            Path pgDump = client.pgDump();
+            place = place(target, request.tier(), request.label(), started, client);
+            log.info("backup {} started: {} tier, {} (PostgreSQL {}, pg_dump {})", target.name(), place.tier().dir(),
+                    target.describe(), server.version(), client.dumpVersion());
             String[] exported = exportSnapshot(snapshotConnection);
             List<CountedTable> tables = counter.resolve(snapshotConnection, rowCountsFor(request));
             Taken taken = dumpCountAndVerify(target, request, place, db, passfile, runner, pgDump, snapshotConnection,
-                    exported[0], tables, progress);
+                    exported[0], tables, progress, client);
             Kept kept = keep(place, taken.verified().sha256());
             globals = request.tables().isEmpty() ? new Globals(settings).take(target, db, passfile, runner, pgDump,
                     snapshotConnection, place.finalFile()) : null;
-            Manifest manifest = manifest(target, request, place, server, started, startNanos, kept, taken, exported[1])
+            Manifest manifest = manifest(target, request, place, server, started, startNanos, kept, taken, exported[1],
+                    client)
                     .toBuilder().globals(globals == null ? null : globals.facts()).build();
             // Manifest first: a crash between the renames leaves an orphan manifest and globals (swept at start),
             // never a final dump without them.
@@ -189,8 +215,10 @@ public final class Backup {
         } catch (IOException e) {
             throw Durable.storageError("backup of target " + target.name() + " failed", e);
         } finally {
-            deleteQuietly(place.tmp());
-            place.encryptedTmp().ifPresent(Backup::deleteQuietly);
+            if (place != null) {
+                deleteQuietly(place.tmp());
+                place.encryptedTmp().ifPresent(Backup::deleteQuietly);
+            }
             if (globals != null && globals.tmp() != null) {
                 deleteQuietly(globals.tmp());
             }
@@ -198,9 +226,9 @@ public final class Backup {
     }
 
     /** The final name nobody has used, and the temporaries written on the way to it. */
-    private Placement place(Target target, Tier tier, Optional<String> label, Instant started) {
+    private Placement place(Target target, Tier tier, Optional<String> label, Instant started, PgTools client) {
         Durable.createDirectories(layout.tierDir(target.name(), tier));
-        Compression compression = Compression.of(settings.pgDump().compress(), tools.dumpVersion());
+        Compression compression = Compression.of(settings.pgDump().compress(), client.dumpVersion());
         boolean encrypt = settings.encryption().localEncrypted();
         Path finalFile = freeName(target.name(), tier, started, label,
                 compression.suffix() + (encrypt ? BackupLayout.AGE_SUFFIX : ""));
@@ -225,12 +253,12 @@ public final class Backup {
      */
     private Taken dumpCountAndVerify(Target target, Request request, Placement place, Database db,
             Database.PasswordFile passfile, ProcessRunner runner, Path pgDump, Connection snapshotConnection,
-            String snapshot, List<CountedTable> tables, Progress progress) throws SQLException {
+            String snapshot, List<CountedTable> tables, Progress progress, PgTools client) throws SQLException {
         Path tmp = place.tmp();
         createTemporary(tmp);
         CompletableFuture<Counted> counts = countInBackground(target, snapshotConnection, tables,
                 request.tables().isEmpty());
-        Verifier verifier = new Verifier(tools, runner);
+        Verifier verifier = new Verifier(client, runner);
         AtomicBoolean dumpDone = new AtomicBoolean();
         Tee tee = place.compression().stream() ? new Tee() : null;
         Verifier.FullRead fullRead = tee != null
@@ -284,11 +312,11 @@ public final class Backup {
     }
 
     private Manifest manifest(Target target, Request request, Placement place, ServerInfo server, Instant started,
-            long startNanos, Kept kept, Taken taken, String walLsn) throws IOException {
+            long startNanos, Kept kept, Taken taken, String walLsn, PgTools client) throws IOException {
         Instant finished = clock.instant();
         return Manifest.builder().sequence(nextSequence(target.name())).target(target.name())
                 .database(target.database()).host(target.host()).port(target.port())
-                .serverVersion(server.version().text()).pgDumpVersion(tools.dumpVersion().text())
+                .serverVersion(server.version().text()).pgDumpVersion(client.dumpVersion().text())
                 .systemIdentifier(server.systemIdentifier()).databaseOid(server.databaseOid())
                 .file(place.finalFile().getFileName().toString()).tier(place.tier())
                 .label(request.label().orElse(null)).startedAt(started).finishedAt(finished)

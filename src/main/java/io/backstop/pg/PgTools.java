@@ -17,25 +17,74 @@ import java.util.stream.Stream;
 /**
  * Finds pg_dump and pg_restore and knows their version. The configured directory wins; else
  * the newest Debian-style /usr/lib/postgresql/N/bin (a client dumps servers up to its own
- * major, so newest is safest); else PATH.
+ * major, so newest is safest); else PATH. A backup takes the client of its server's own major
+ * where one is installed ({@link #forServer}): its archive then restores with that server's own
+ * pg_restore too, which a newer pg_dump's archive format would not.
  */
 public final class PgTools {
     private static final Path DEBIAN_ROOT = Path.of("/usr/lib/postgresql");
 
     private final Path binDir;
     private final boolean configured;
+    private final Path debianRoot;
     private volatile PgVersion dumpVersion;
+    private final java.util.Map<Path, PgTools> byDir = new java.util.concurrent.ConcurrentHashMap<>();
 
     private PgTools(Path binDir, boolean configured) {
+        this(binDir, configured, DEBIAN_ROOT);
+    }
+
+    private PgTools(Path binDir, boolean configured, Path debianRoot) {
         this.binDir = binDir;
         this.configured = configured;
+        this.debianRoot = debianRoot;
+    }
+
+    /** As {@link #locate}, with the Debian-style clients looked for under {@code debianRoot} (tests). */
+    static PgTools under(Path debianRoot) {
+        return new PgTools(newestBin(debianRoot).orElse(null), false, debianRoot);
+    }
+
+    /**
+     * The client for {@code server}: the configured directory when one is set; else the installed client of the
+     * server's own major; else the newest (which refuses a server newer than itself, {@link #requireDumpCanRead}).
+     */
+    public PgTools forServer(PgVersion server) {
+        if (configured || binDir == null) {
+            return this;
+        }
+        Path own = debianRoot.resolve(server.majorText()).resolve("bin");
+        if (own.equals(binDir) || !Files.isExecutable(own.resolve("pg_dump"))) {
+            return this;
+        }
+        return byDir.computeIfAbsent(own, d -> new PgTools(d, false, debianRoot));
+    }
+
+    /** The directory the tools come from (null when none was found). */
+    public Path binDir() {
+        return binDir;
+    }
+
+    /** Every Debian-style client installed here, by major (e.g. "13", "15", "17"): what the start-up log lists. */
+    public List<String> installedMajors() {
+        if (configured || !Files.isDirectory(debianRoot)) {
+            return binDir == null ? List.of() : List.of(dumpVersion().majorText());
+        }
+        try (Stream<Path> majors = Files.list(debianRoot)) {
+            return majors.filter(p -> p.getFileName().toString().matches("\\d+(\\.\\d+)?"))
+                    .filter(p -> Files.isExecutable(p.resolve("bin/pg_dump")))
+                    .sorted(Comparator.comparingDouble(p -> Double.parseDouble(p.getFileName().toString())))
+                    .map(p -> p.getFileName().toString()).toList();
+        } catch (IOException e) {
+            return List.of();
+        }
     }
 
     public static PgTools locate(Optional<Path> configuredDir) {
         if (configuredDir.isPresent()) {
             return new PgTools(configuredDir.get(), true);
         }
-        Optional<Path> debian = newestDebianBin();
+        Optional<Path> debian = newestBin(DEBIAN_ROOT);
         if (debian.isPresent()) {
             return new PgTools(debian.get(), false);
         }
@@ -48,11 +97,11 @@ public final class PgTools {
         return new PgTools(null, false);
     }
 
-    private static Optional<Path> newestDebianBin() {
-        if (!Files.isDirectory(DEBIAN_ROOT)) {
+    private static Optional<Path> newestBin(Path root) {
+        if (!Files.isDirectory(root)) {
             return Optional.empty();
         }
-        try (Stream<Path> majors = Files.list(DEBIAN_ROOT)) {
+        try (Stream<Path> majors = Files.list(root)) {
             return majors.filter(p -> p.getFileName().toString().matches("\\d+(\\.\\d+)?"))
                     .filter(p -> Files.isExecutable(p.resolve("bin/pg_dump")))
                     .max(Comparator.comparingDouble(p -> Double.parseDouble(p.getFileName().toString())))
@@ -107,10 +156,11 @@ public final class PgTools {
     /** Why pg_dump {@code dump} cannot dump server {@code server}; empty when it can. */
     static Optional<String> dumpCannotRead(PgVersion dump, PgVersion server) {
         if (dump.major() < server.major()) {
-            return Optional.of("is older than the server " + server + ": pg_dump only dumps servers up to its own major"
-                    + " version. Install the PostgreSQL " + server.majorText() + " client (or newer) and point"
-                    + " backstop.pg-dump.bin-dir at it, or use the Backstop image built with PG_MAJOR="
-                    + server.majorText() + " or newer");
+            return Optional.of("is older than the server " + server + ", and no newer client is installed here: pg_dump"
+                    + " only dumps servers up to its own major version. Build the Backstop image with --build-arg"
+                    + " PG_MAJOR=" + server.majorText() + " (or newer), or install postgresql-client-" + server.majorText()
+                    + " (it is found in /usr/lib/postgresql/" + server.majorText() + "/bin, or point"
+                    + " backstop.pg-dump.bin-dir at it)");
         }
         if (server.major() < OLDEST_DUMPABLE.major() && dump.major() >= 1500) {
             return Optional.of("does not dump servers older than " + OLDEST_DUMPABLE.majorText() + " (this one is "

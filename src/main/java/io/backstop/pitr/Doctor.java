@@ -117,6 +117,14 @@ public final class Doctor {
 
     private List<Finding> binaries(PgVersion server) {
         List<Finding> findings = new ArrayList<>();
+        io.backstop.pg.PgTools dumper = tools.forServer(server);
+        try {
+            dumper.requireDumpCanRead(server);
+            findings.add(Finding.ok("pg_dump", "pg_dump " + dumper.dumpVersion() + " in " + dumper.binDir()
+                    + " dumps this server (clients here: " + String.join(", ", tools.installedMajors()) + ")"));
+        } catch (BackstopException e) {
+            findings.add(Finding.miss("pg_dump", e.getMessage()));
+        }
         for (String tool : List.of("pg_receivewal", "pg_basebackup", "pg_verifybackup", "pg_waldump")) {
             try {
                 Path p = tools.tool(tool);

@@ -112,6 +112,11 @@ public final class Daemon {
         Duration interval = interval(settings.schedule(), settings.timezone(), clock.instant());
         backup.checkTools();
         for (Target t : settings.targets()) {
+            // A server newer than every client here is refused now (exit 7), with the build argument that fixes it.
+            backup.clientFor(t).ifPresentOrElse(d -> log.info("target {}: {}", t.name(), d),
+                    () -> log.info("target {}: not reachable now; its client is chosen at its first backup", t.name()));
+        }
+        for (Target t : settings.targets()) {
             try (TargetLock lock = TargetLock.acquire(layout.lockFile(t.name()), t.name(), Duration.ofMinutes(1))) {
                 backup.sweep(t.name());
                 // A cycle stopped between its backup and its end left latest.dump one behind: point it right.
