@@ -37,13 +37,15 @@ FROM ${BASE}
 ARG PG_MAJOR
 ARG PG_SOURCE
 ARG PG_CLIENTS
-# The base's own JRE (17 on bookworm, 21 on trixie; the jar needs 17 or later); PostgreSQL's client and server of PG_MAJOR (server binaries only: no cluster is created);
+# The base's own JRE (17 on bookworm, 21 on trixie; bullseye's default is 11, so its openjdk-17; the jar needs 17 or later); PostgreSQL's client and server of PG_MAJOR (server binaries only: no cluster is created);
 # util-linux for setpriv (pg_dump dies with its parent; the entrypoint drops root), zstd (a .dump.zst
 # restores by hand with zstd -dc < FILE | pg_restore), curl for the healthcheck, openssl (hashes a dump
 # as it is written with the CPU's SHA instructions, which the daemon's C1-only JVM cannot use) and age
 # (encrypts copies natively, some 4x the JVM's cipher; a copy also decrypts by hand in the container). No certificate authority beyond Debian's own is added.
 RUN set -eu; export DEBIAN_FRONTEND=noninteractive; apt-get update; \
-    apt-get install -y --no-install-recommends ca-certificates curl util-linux zstd openssl age default-jre-headless; \
+    jre=default-jre-headless; if [ "$(. /etc/os-release; echo "$VERSION_CODENAME")" = bullseye ]; then \
+      jre=openjdk-17-jre-headless; fi; \
+    apt-get install -y --no-install-recommends ca-certificates curl util-linux zstd openssl age "$jre"; \
     if [ "$PG_SOURCE" = pgdg ]; then \
       apt-get install -y --no-install-recommends gnupg; \
       curl -fsSL https://www.postgresql.org/media/keys/ACCC4CF8.asc | gpg --dearmor -o /usr/share/keyrings/pgdg.gpg; \
