@@ -125,7 +125,9 @@ public final class Roles {
             c.setAutoCommit(false);
             for (String st : statements) {
                 Matcher m;
-                if (st.startsWith("SET ")) {
+                if (st.startsWith("SET client_encoding")) {
+                    continue; // the file was read as UTF-8, and the JDBC driver closes a connection whose encoding changes
+                } else if (st.startsWith("SET ")) {
                     run(c, st, failed);
                 } else if ((m = CREATE_ROLE.matcher(st)).matches()) {
                     String role = unquote(m.group(1));
