@@ -160,20 +160,23 @@ class WholeServerIT {
     @Test
     void aLoginThatMayNotReadPasswordHashesTakesTheRolesWithoutThemAndTheManifestSaysSo() throws Exception {
         try (PgCluster pg = PgCluster.start()) {
+            // The application's owner backs its own database up: no superuser, no pg_read_all_data (which reads
+            // pg_authid too), as on a managed service.
             pg.execute("postgres", "CREATE ROLE app_owner LOGIN PASSWORD 'owner-pw-1'",
-                    "CREATE ROLE backup_login LOGIN PASSWORD 'backup-pw' IN ROLE pg_read_all_data",
-                    "CREATE DATABASE shop OWNER app_owner");
-            pg.execute("shop", "CREATE TABLE items(id int PRIMARY KEY)", "INSERT INTO items SELECT generate_series(1, 40)");
+                    "CREATE ROLE reporting LOGIN PASSWORD 'reporting-pw'", "CREATE DATABASE shop OWNER app_owner");
+            pg.execute("shop", "SET ROLE app_owner", "CREATE TABLE items(id int PRIMARY KEY)",
+                    "INSERT INTO items SELECT generate_series(1, 40)");
             Path conf = dir.resolve("limited.conf");
             Files.writeString(conf, "backstop {\n  restore-drill.every = 0\n  targets = [ { name = shop, host ="
-                    + " \"127.0.0.1\", port = " + pg.port() + ", database = shop, user = backup_login, password ="
-                    + " \"backup-pw\" } ]\n}\n");
+                    + " \"127.0.0.1\", port = " + pg.port() + ", database = shop, user = app_owner, password ="
+                    + " \"owner-pw-1\" } ]\n}\n");
             Cli.Result b = Cli.run(env(conf), "backup");
             assertThat(b.status()).as(b.all()).isZero();
             Path dump = Fixtures.latest(dir.resolve("backups/shop"));
             Path realDump = dump.getParent().resolve(Files.readSymbolicLink(dump));
             String sql = Files.readString(io.backstop.catalog.BackupLayout.globalsOf(realDump));
-            assertThat(sql).contains("CREATE ROLE app_owner;").doesNotContain("PASSWORD '");
+            assertThat(sql).contains("CREATE ROLE app_owner;").contains("CREATE ROLE reporting;")
+                    .doesNotContain("PASSWORD '");
             JsonNode manifest = JSON.readTree(io.backstop.catalog.BackupLayout.manifestOf(realDump).toFile());
             assertThat(manifest.path("globals").path("role_passwords").asBoolean()).isFalse();
             assertThat(manifest.path("globals").path("problem").isNull()).isTrue();
