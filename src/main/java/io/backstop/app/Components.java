@@ -82,8 +82,24 @@ public final class Components {
             String version) {
         SettingsLoader loader = new SettingsLoader(invocation.env());
         Settings settings = loader.load(loader.locate(configFile));
-        return new Components(invocation, configFile, settings, new Archive(identity.or(invocation::identityFile)),
-                version);
+        Components components = new Components(invocation, configFile, settings,
+                new Archive(identity.or(invocation::identityFile)), version);
+        components.discover(); // a databases family's targets, as of now
+        return components;
+    }
+
+    /** Adds the databases each {@code databases} family has now (and had before) as targets; returns those added. */
+    public java.util.List<Settings.Target> discover() {
+        java.util.List<Settings.Target> added = new java.util.ArrayList<>();
+        io.backstop.backup.Discovery discovery = new io.backstop.backup.Discovery(settings.backupDir(), catalog());
+        for (Settings.Family family : settings.families()) {
+            for (Settings.Target t : discovery.targets(family)) {
+                if (settings.liveTargets().add(t)) {
+                    added.add(t);
+                }
+            }
+        }
+        return added;
     }
 
     public Invocation invocation() {
@@ -211,7 +227,7 @@ public final class Components {
         return new Daemon(settings, backup(), check(), prune(), drill(), layout, catalog(), offsite(),
                 offsite().map(o -> new OffsiteProcess(invocation.env(), configFile, settings.pgDump().timeout(),
                         manifests().json())), walOffsite(), pitr(reporter), reporter, invocation.clock(), pointInTime(),
-                states());
+                states(), this::discover);
     }
 
     /** WAL streaming and base backups of the targets with PITR on, reporting to {@code listener}. */

@@ -22,10 +22,34 @@ public record Settings(
         Optional<Offsite> offsite,
         Encryption encryption,
         List<Target> targets,
-        Notify notifications) {
+        Notify notifications,
+        List<Family> families) {
 
     public Settings {
-        targets = List.copyOf(targets);
+        targets = targets instanceof TargetList live ? live : new TargetList(targets);
+        families = List.copyOf(families);
+    }
+
+    /** The targets, as a list that grows while a {@code databases} family finds new databases. */
+    public TargetList liveTargets() {
+        return (TargetList) targets;
+    }
+
+    /**
+     * A target entry with {@code databases}: every database of its server whose name matches {@code include}
+     * (shell patterns; "*" every one) and none of {@code exclude}, each backed up as a target of its own named
+     * {@code <name>-<database>} with the template's connection. Templates and databases that refuse connections
+     * are never taken.
+     */
+    public record Family(Target template, List<String> include, List<String> exclude) {
+        public Family {
+            include = List.copyOf(include);
+            exclude = List.copyOf(exclude);
+        }
+
+        public String name() {
+            return template.name();
+        }
     }
 
     public Optional<Target> target(String name) {

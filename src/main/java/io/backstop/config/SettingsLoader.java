@@ -221,10 +221,11 @@ public final class SettingsLoader {
         }
         Optional<Settings.Offsite> offsite = OffsiteSettings.read(v, problems);
 
-        List<Settings.Target> targets = TargetSettings.read(c, problems);
+        List<Settings.Family> families = new java.util.ArrayList<>();
+        List<Settings.Target> targets = TargetSettings.read(c, problems, families);
         Settings.Notify notify = NotifySettings.read(c, v, problems);
         return new Settings(backupDir, schedule, zone, staleAfter, startupGrace, retention, pgDump,
-                rowCounts, drill, http, offsite, encryption, targets, notify);
+                rowCounts, drill, http, offsite, encryption, targets, notify, families);
     }
 
     /** Counts per tier under {@code path}: 0 turns a tier off, but one safety backup always stays. */

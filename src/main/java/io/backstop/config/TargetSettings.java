@@ -21,7 +21,8 @@ final class TargetSettings {
     private TargetSettings() {
     }
 
-    static List<Settings.Target> read(Config c, Problems problems) {
+    /** The targets the configuration names; entries with {@code databases} go to {@code families} instead. */
+    static List<Settings.Target> read(Config c, Problems problems, List<Settings.Family> families) {
         Config defaults = c.getConfig("target-defaults");
         List<? extends ConfigObject> list;
         try {
@@ -51,7 +52,10 @@ final class TargetSettings {
                         + " unique");
             }
             Secret password = v.secretOrFile("password");
-            targets.add(new Settings.Target(name,
+            List<String> databases = databases(tc, v, prefix, problems);
+            List<String> exclude = v.stringList("exclude-databases", "a list of database name patterns, e.g."
+                    + " [\"postgres\", \"test_*\"]");
+            Settings.Target target = new Settings.Target(name,
                     v.string("host", s -> !s.isBlank(), "a host name or IP address"),
                     v.intRange("port", 1, 65535),
                     v.string("database", s -> !s.isBlank(), "a database name"),
@@ -59,9 +63,34 @@ final class TargetSettings {
                     password,
                     v.string("sslmode", SettingsLoader.SSLMODES::contains, "one of " + String.join(", ", new TreeSet<>(SettingsLoader.SSLMODES))),
                     v.duration("connect-timeout", Duration.ofSeconds(1)),
-                    pitr(name, c, list.get(i), problems, ROOT + "." + prefix)));
+                    pitr(name, c, list.get(i), problems, ROOT + "." + prefix));
+            if (databases.isEmpty()) {
+                targets.add(target);
+            } else {
+                if (target.pitr().enabled()) {
+                    problems.add(ROOT + "." + prefix + ".pitr.enabled", "WAL streaming is one per server, not per"
+                            + " database: give the server a target of its own (database = one of them) with pitr on,"
+                            + " and keep it off here", list.get(i).origin());
+                }
+                families.add(new Settings.Family(target, databases, exclude));
+            }
         }
         return targets;
+    }
+
+    /** {@code databases}: "*" or a list of name patterns; empty (the default) for a target of one database. */
+    private static List<String> databases(Config tc, Values v, String prefix, Problems problems) {
+        if (tc.getValue("databases").valueType() == com.typesafe.config.ConfigValueType.STRING) {
+            String one = tc.getString("databases");
+            return one.isBlank() ? List.of() : List.of(one);
+        }
+        List<String> list = v.stringList("databases", "\"*\" (every database of the server) or a list of name"
+                + " patterns, e.g. [\"shop\", \"tenant_*\"]");
+        if (list.stream().anyMatch(String::isBlank)) {
+            problems.add(ROOT + "." + prefix + ".databases", "must not hold an empty pattern", tc.getValue("databases")
+                    .origin());
+        }
+        return list;
     }
 
     /** {@code pitr} of one target: its own block over the global one. */

@@ -79,62 +79,68 @@ public final class Metrics {
                     .register(registry);
         }
         for (Settings.Target t : settings.targets()) {
-            String name = t.name();
-            timestampGauge("backstop.backup.last.success.timestamp", name, f -> epoch(f.lastSuccess()),
-                    "When the newest verified backup finished (0: none yet)");
-            timestampGauge("backstop.backup.last.attempt.timestamp", name, f -> epoch(f.lastAttempt()),
-                    "When the last backup attempt started (0: none yet)");
-            if (settings.offsite().isPresent()) {
-                Gauge.builder("backstop.offsite.last.success.timestamp", state, s -> epoch(s.offsite(name).lastSuccess()))
-                        .baseUnit("seconds").tag("target", name)
-                        .description("When an offsite sync last succeeded: every verified backup copied and read back"
-                                + " (0: none yet)").register(registry);
-                Gauge.builder("backstop.offsite.lag", state, s -> s.offsiteLagSeconds(name, Instant.now()))
-                        .baseUnit("seconds").tag("target", name)
-                        .description("How long the newest verified local backup without an offsite copy has waited"
-                                + " (0: none waits)").register(registry);
-                FunctionCounter.builder("backstop.offsite.uploaded", state, s -> s.offsite(name).uploadedBytes())
-                        .baseUnit("bytes").tag("target", name)
-                        .description("Bytes uploaded offsite by this process and verified").register(registry);
-                FunctionCounter.builder("backstop.offsite.failures", state, s -> s.offsite(name).failures())
-                        .tag("target", name).description("Offsite syncs that failed (each is retried)")
-                        .register(registry);
-            }
-            gauge("backstop.backup.last.duration", name, "seconds", HealthState.TargetFacts::lastDurationSeconds,
-                    "Duration of the last verified backup");
-            gauge("backstop.backup.last.size", name, "bytes", f -> f.lastSizeBytes(), "Size of the last verified backup");
-            gauge("backstop.backup.in.progress", name, null, f -> f.inProgress() ? 1 : 0, "1 while a backup runs");
-            gauge("backstop.data.loss.alarm", name, null, f -> f.alarm() ? 1 : 0, "1 while a data-loss alarm is raised");
-            timestampGauge("backstop.rowcount.last.check.timestamp", name, f -> epoch(f.lastCheck()),
-                    "When live row counts were last compared with the baseline");
-            timestampGauge("backstop.restore.drill.last.success.timestamp", name, f -> epoch(f.lastDrillSuccess()),
-                    "When the last restore drill passed (0: none yet)");
-            Gauge.builder("backstop.backups.damaged", state, s -> s.damaged(name))
-                    .tag("target", name).description("Backups whose file no longer matches its manifest (size, time or"
-                            + " sha256): not counted by retention, not restorable").register(registry);
-            gauge("backstop.restore.drill.last.result", name, null,
-                    f -> f.lastDrillResult() == null ? -1 : f.lastDrillResult(),
-                    "Last restore drill: 1 passed, 0 failed, -1 none yet, -2 could not run");
-            Gauge.builder("backstop.restore.drill.last.duration", state, s -> s.drillSeconds(name)).baseUnit("seconds")
-                    .tag("target", name).description("How long the last restore drill took: the restore time to expect")
+            registerTarget(t);
+        }
+        settings.liveTargets().onAdd(this::registerTarget); // a databases family's new database
+    }
+
+    /** One target's series. */
+    private synchronized void registerTarget(Settings.Target t) {
+        String name = t.name();
+        timestampGauge("backstop.backup.last.success.timestamp", name, f -> epoch(f.lastSuccess()),
+                "When the newest verified backup finished (0: none yet)");
+        timestampGauge("backstop.backup.last.attempt.timestamp", name, f -> epoch(f.lastAttempt()),
+                "When the last backup attempt started (0: none yet)");
+        if (settings.offsite().isPresent()) {
+            Gauge.builder("backstop.offsite.last.success.timestamp", state, s -> epoch(s.offsite(name).lastSuccess()))
+                    .baseUnit("seconds").tag("target", name)
+                    .description("When an offsite sync last succeeded: every verified backup copied and read back"
+                            + " (0: none yet)").register(registry);
+            Gauge.builder("backstop.offsite.lag", state, s -> s.offsiteLagSeconds(name, Instant.now()))
+                    .baseUnit("seconds").tag("target", name)
+                    .description("How long the newest verified local backup without an offsite copy has waited"
+                            + " (0: none waits)").register(registry);
+            FunctionCounter.builder("backstop.offsite.uploaded", state, s -> s.offsite(name).uploadedBytes())
+                    .baseUnit("bytes").tag("target", name)
+                    .description("Bytes uploaded offsite by this process and verified").register(registry);
+            FunctionCounter.builder("backstop.offsite.failures", state, s -> s.offsite(name).failures())
+                    .tag("target", name).description("Offsite syncs that failed (each is retried)")
                     .register(registry);
-            Gauge.builder("backstop.restore.drill.restored.size", state, s -> s.drillRestoredBytes(name)).baseUnit("bytes")
-                    .tag("target", name).description("Size of the database the last drill restored").register(registry);
-            if (t.pitr().enabled()) {
-                pitrGauges(t);
-            }
-            for (String result : List.of("success", "failure")) {
-                FunctionCounter.builder("backstop.backup.runs", state, s -> s.runs(name, result))
-                        .tags("target", name, "result", result).description("Backup attempts by result").register(registry);
-            }
-            for (Tier tier : Tier.values()) {
-                FunctionCounter.builder("backstop.retention.deleted", state, s -> s.deleted(name, tier))
-                        .tags("target", name, "tier", tier.dir()).description("Backups deleted by retention")
-                        .register(registry);
-                Gauge.builder("backstop.backups.retained", state, s -> s.get(name).retained().getOrDefault(tier, 0))
-                        .tags("target", name, "tier", tier.dir()).description("Verified backups kept per tier")
-                        .register(registry);
-            }
+        }
+        gauge("backstop.backup.last.duration", name, "seconds", HealthState.TargetFacts::lastDurationSeconds,
+                "Duration of the last verified backup");
+        gauge("backstop.backup.last.size", name, "bytes", f -> f.lastSizeBytes(), "Size of the last verified backup");
+        gauge("backstop.backup.in.progress", name, null, f -> f.inProgress() ? 1 : 0, "1 while a backup runs");
+        gauge("backstop.data.loss.alarm", name, null, f -> f.alarm() ? 1 : 0, "1 while a data-loss alarm is raised");
+        timestampGauge("backstop.rowcount.last.check.timestamp", name, f -> epoch(f.lastCheck()),
+                "When live row counts were last compared with the baseline");
+        timestampGauge("backstop.restore.drill.last.success.timestamp", name, f -> epoch(f.lastDrillSuccess()),
+                "When the last restore drill passed (0: none yet)");
+        Gauge.builder("backstop.backups.damaged", state, s -> s.damaged(name))
+                .tag("target", name).description("Backups whose file no longer matches its manifest (size, time or"
+                        + " sha256): not counted by retention, not restorable").register(registry);
+        gauge("backstop.restore.drill.last.result", name, null,
+                f -> f.lastDrillResult() == null ? -1 : f.lastDrillResult(),
+                "Last restore drill: 1 passed, 0 failed, -1 none yet, -2 could not run");
+        Gauge.builder("backstop.restore.drill.last.duration", state, s -> s.drillSeconds(name)).baseUnit("seconds")
+                .tag("target", name).description("How long the last restore drill took: the restore time to expect")
+                .register(registry);
+        Gauge.builder("backstop.restore.drill.restored.size", state, s -> s.drillRestoredBytes(name)).baseUnit("bytes")
+                .tag("target", name).description("Size of the database the last drill restored").register(registry);
+        if (t.pitr().enabled()) {
+            pitrGauges(t);
+        }
+        for (String result : List.of("success", "failure")) {
+            FunctionCounter.builder("backstop.backup.runs", state, s -> s.runs(name, result))
+                    .tags("target", name, "result", result).description("Backup attempts by result").register(registry);
+        }
+        for (Tier tier : Tier.values()) {
+            FunctionCounter.builder("backstop.retention.deleted", state, s -> s.deleted(name, tier))
+                    .tags("target", name, "tier", tier.dir()).description("Backups deleted by retention")
+                    .register(registry);
+            Gauge.builder("backstop.backups.retained", state, s -> s.get(name).retained().getOrDefault(tier, 0))
+                    .tags("target", name, "tier", tier.dir()).description("Verified backups kept per tier")
+                    .register(registry);
         }
     }
 

@@ -17,7 +17,6 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Date;
-import java.util.HashMap;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Properties;
@@ -47,6 +46,7 @@ public final class Daemon {
     private static final String CHECKS = "checks";
     private static final String DRILLS = "drills";
     private static final String OFFSITE = "offsite";
+    private static final String DISCOVERY = "discovery";
 
     private final Settings settings;
     private final Backup backup;
@@ -58,10 +58,13 @@ public final class Daemon {
     private final Reporter reporter;
     private final IncidentSearch incidents;
     private final Clock clock;
-    private final Map<String, BackupJob> jobs = new HashMap<>();
-    private final Map<String, CheckJob> checks = new HashMap<>();
-    private final Map<String, DrillJob> drills = new HashMap<>();
-    private final Map<String, OffsiteJob> offsiteJobs = new HashMap<>();
+    private final Map<String, BackupJob> jobs = new java.util.concurrent.ConcurrentHashMap<>();
+    private final Map<String, CheckJob> checks = new java.util.concurrent.ConcurrentHashMap<>();
+    private final Map<String, DrillJob> drills = new java.util.concurrent.ConcurrentHashMap<>();
+    private final Map<String, OffsiteJob> offsiteJobs = new java.util.concurrent.ConcurrentHashMap<>();
+    private final Map<String, org.quartz.Job> jobsByGroup = new java.util.concurrent.ConcurrentHashMap<>();
+    /** Asks each databases family's server for its databases; adds the new ones to the targets. */
+    private final java.util.function.Supplier<java.util.List<Target>> discover;
     /** What follows a backup of each target, whoever took it: its offsite copy, started at once. */
     private final Map<String, Runnable> afterBackups = new java.util.concurrent.ConcurrentHashMap<>();
     private final Optional<io.backstop.offsite.Offsite> offsite;
@@ -74,7 +77,9 @@ public final class Daemon {
             io.backstop.verify.Drill drill, BackupLayout layout, Catalog catalog,
             Optional<io.backstop.offsite.Offsite> offsite, Optional<OffsiteProcess> offsiteProcess,
             Optional<io.backstop.pitr.WalOffsite> walOffsite, io.backstop.pitr.Pitr pitr, Reporter reporter,
-            Clock clock, io.backstop.recover.PointInTime pointInTime, io.backstop.counts.StateStore states) {
+            Clock clock, io.backstop.recover.PointInTime pointInTime, io.backstop.counts.StateStore states,
+            java.util.function.Supplier<java.util.List<Target>> discover) {
+        this.discover = discover;
         this.incidents = new IncidentSearch(pointInTime, states, reporter, clock);
         this.walOffsite = walOffsite;
         this.pitr = pitr;
@@ -127,70 +132,23 @@ public final class Daemon {
             }
         }
         try {
-            scheduler = new StdSchedulerFactory(quartzProperties(settings.targets().size())).getScheduler();
+            // A family's databases found later need threads too: room for a few dozen beside the configured targets.
+            scheduler = new StdSchedulerFactory(quartzProperties(settings.targets().size()
+                    + (settings.families().isEmpty() ? 0 : 32))).getScheduler();
             scheduler.setJobFactory((bundle, s) -> {
                 JobKey key = bundle.getJobDetail().getKey();
                 return switch (key.getGroup()) {
                     case GROUP -> jobs.get(key.getName());
                     case CHECKS -> checks.get(key.getName());
                     case OFFSITE -> offsiteJobs.get(key.getName());
+                    case DISCOVERY -> jobsByGroup.get(DISCOVERY);
                     default -> drills.get(key.getName());
                 };
             });
             for (Target t : settings.targets()) {
-                checks.put(t.name(), new CheckJob(t, check, reporter, incidents));
-                JobDetail checkDetail = JobBuilder.newJob(CheckJob.class).withIdentity(t.name(), CHECKS).storeDurably().build();
-                scheduler.scheduleJob(checkDetail, TriggerBuilder.newTrigger().withIdentity(t.name(), CHECKS)
-                        .startAt(Date.from(clock.instant().plus(settings.rowCounts().checkInterval())))
-                        .withSchedule(org.quartz.SimpleScheduleBuilder.simpleSchedule()
-                                .withIntervalInMilliseconds(settings.rowCounts().checkInterval().toMillis())
-                                .repeatForever().withMisfireHandlingInstructionNextWithRemainingCount())
-                        .build());
-                if (!settings.restoreDrill().every().isZero()) {
-                    drills.put(t.name(), new DrillJob(t, drill, catalog, reporter));
-                    Duration every = settings.restoreDrill().every();
-                    Duration first = every.compareTo(Duration.ofMinutes(10)) < 0 ? every : Duration.ofMinutes(10);
-                    scheduler.scheduleJob(JobBuilder.newJob(DrillJob.class).withIdentity(t.name(), DRILLS).build(),
-                            TriggerBuilder.newTrigger().withIdentity(t.name(), DRILLS)
-                                    .startAt(Date.from(clock.instant().plus(first)))
-                                    .withSchedule(org.quartz.SimpleScheduleBuilder.simpleSchedule()
-                                            .withIntervalInMilliseconds(every.toMillis()).repeatForever()
-                                            .withMisfireHandlingInstructionNextWithRemainingCount())
-                                    .build());
-                }
-                Runnable afterBackup = () -> { };
-                if (offsite.isPresent()) {
-                    OffsiteJob job = new OffsiteJob(t, offsite.get(),
-                            t.pitr().enabled() ? walOffsite : Optional.empty(), offsiteProcess.orElseThrow(), reporter, clock);
-                    offsiteJobs.put(t.name(), job);
-                    scheduler.scheduleJob(JobBuilder.newJob(OffsiteJob.class).withIdentity(t.name(), OFFSITE).build(),
-                            TriggerBuilder.newTrigger().withIdentity(t.name(), OFFSITE).startNow()
-                                    .withSchedule(org.quartz.SimpleScheduleBuilder.simpleSchedule()
-                                            .withIntervalInMilliseconds(
-                                                    OffsiteJob.tick(offsite.get().settings().interval()).toMillis()).repeatForever()
-                                            .withMisfireHandlingInstructionNextWithRemainingCount())
-                                    .build());
-                    afterBackup = () -> {
-                        job.nudge();
-                        try {
-                            scheduler.triggerJob(JobKey.jobKey(t.name(), OFFSITE));
-                        } catch (SchedulerException e) {
-                            log.warn("offsite {}: could not start the copy now ({}); the next tick does", t.name(),
-                                    e.getMessage());
-                        }
-                    };
-                }
-                afterBackups.put(t.name(), afterBackup);
-                jobs.put(t.name(), new BackupJob(t, new BackupCycle(backup, check, rotation, layout, catalog.manifests()), reporter, clock,
-                        interval, afterBackup, incidents));
-                JobDetail detail = JobBuilder.newJob(BackupJob.class).withIdentity(t.name(), GROUP).storeDurably().build();
-                Trigger trigger = TriggerBuilder.newTrigger().withIdentity(t.name(), GROUP)
-                        .withSchedule(CronScheduleBuilder.cronSchedule(settings.schedule())
-                                .inTimeZone(TimeZone.getTimeZone(settings.timezone()))
-                                .withMisfireHandlingInstructionDoNothing())
-                        .build();
-                scheduler.scheduleJob(detail, trigger);
+                schedule(t, interval);
             }
+            discoveries(interval);
             scheduler.start();
             for (Target t : settings.targets()) {
                 Optional<Instant> newest = catalog.newestVerified(t.name()).map(Catalog.Entry::started);
@@ -212,6 +170,94 @@ public final class Daemon {
         } catch (SchedulerException e) {
             throw new BackstopException(ExitCode.INTERNAL, "cannot start the scheduler: " + e.getMessage(), e);
         }
+    }
+
+    /** One target's jobs: its backups on the schedule, its checks, drills and offsite copies. */
+    private void schedule(Target t, Duration interval) throws SchedulerException {
+        checks.put(t.name(), new CheckJob(t, check, reporter, incidents));
+        JobDetail checkDetail = JobBuilder.newJob(CheckJob.class).withIdentity(t.name(), CHECKS).storeDurably().build();
+        scheduler.scheduleJob(checkDetail, TriggerBuilder.newTrigger().withIdentity(t.name(), CHECKS)
+                .startAt(Date.from(clock.instant().plus(settings.rowCounts().checkInterval())))
+                .withSchedule(org.quartz.SimpleScheduleBuilder.simpleSchedule()
+                        .withIntervalInMilliseconds(settings.rowCounts().checkInterval().toMillis())
+                        .repeatForever().withMisfireHandlingInstructionNextWithRemainingCount())
+                .build());
+        if (!settings.restoreDrill().every().isZero()) {
+            drills.put(t.name(), new DrillJob(t, drill, catalog, reporter));
+            Duration every = settings.restoreDrill().every();
+            Duration first = every.compareTo(Duration.ofMinutes(10)) < 0 ? every : Duration.ofMinutes(10);
+            scheduler.scheduleJob(JobBuilder.newJob(DrillJob.class).withIdentity(t.name(), DRILLS).build(),
+                    TriggerBuilder.newTrigger().withIdentity(t.name(), DRILLS)
+                            .startAt(Date.from(clock.instant().plus(first)))
+                            .withSchedule(org.quartz.SimpleScheduleBuilder.simpleSchedule()
+                                    .withIntervalInMilliseconds(every.toMillis()).repeatForever()
+                                    .withMisfireHandlingInstructionNextWithRemainingCount())
+                            .build());
+        }
+        Runnable afterBackup = () -> { };
+        if (offsite.isPresent()) {
+            OffsiteJob job = new OffsiteJob(t, offsite.get(),
+                    t.pitr().enabled() ? walOffsite : Optional.empty(), offsiteProcess.orElseThrow(), reporter, clock);
+            offsiteJobs.put(t.name(), job);
+            scheduler.scheduleJob(JobBuilder.newJob(OffsiteJob.class).withIdentity(t.name(), OFFSITE).build(),
+                    TriggerBuilder.newTrigger().withIdentity(t.name(), OFFSITE).startNow()
+                            .withSchedule(org.quartz.SimpleScheduleBuilder.simpleSchedule()
+                                    .withIntervalInMilliseconds(
+                                            OffsiteJob.tick(offsite.get().settings().interval()).toMillis()).repeatForever()
+                                    .withMisfireHandlingInstructionNextWithRemainingCount())
+                            .build());
+            afterBackup = () -> {
+                job.nudge();
+                try {
+                    scheduler.triggerJob(JobKey.jobKey(t.name(), OFFSITE));
+                } catch (SchedulerException e) {
+                    log.warn("offsite {}: could not start the copy now ({}); the next tick does", t.name(),
+                            e.getMessage());
+                }
+            };
+        }
+        afterBackups.put(t.name(), afterBackup);
+        jobs.put(t.name(), new BackupJob(t, new BackupCycle(backup, check, rotation, layout, catalog.manifests()), reporter, clock,
+                interval, afterBackup, incidents));
+        JobDetail detail = JobBuilder.newJob(BackupJob.class).withIdentity(t.name(), GROUP).storeDurably().build();
+        Trigger trigger = TriggerBuilder.newTrigger().withIdentity(t.name(), GROUP)
+                .withSchedule(CronScheduleBuilder.cronSchedule(settings.schedule())
+                        .inTimeZone(TimeZone.getTimeZone(settings.timezone()))
+                        .withMisfireHandlingInstructionDoNothing())
+                .build();
+        scheduler.scheduleJob(detail, trigger);
+    }
+
+    /**
+     * With {@code databases} families: their servers are asked for their databases at every scheduled run, and
+     * each new one becomes a target with its jobs and a first backup at once.
+     */
+    private void discoveries(Duration interval) throws SchedulerException {
+        if (settings.families().isEmpty()) {
+            return;
+        }
+        settings.liveTargets().onAdd(t -> {
+            synchronized (this) {
+                if (scheduler == null) {
+                    return;
+                }
+                try {
+                    schedule(t, interval);
+                    log.info("target {} ({}): a new database of its family; taking its first backup now", t.name(),
+                            t.describe());
+                    scheduler.triggerJob(JobKey.jobKey(t.name(), GROUP));
+                } catch (SchedulerException e) {
+                    log.error("target {}: could not schedule it: {}", t.name(), e.getMessage());
+                }
+            }
+        });
+        jobsByGroup.put(DISCOVERY, new DiscoveryJob(discover));
+        scheduler.scheduleJob(JobBuilder.newJob(DiscoveryJob.class).withIdentity("databases", DISCOVERY).build(),
+                TriggerBuilder.newTrigger().withIdentity("databases", DISCOVERY)
+                        .withSchedule(CronScheduleBuilder.cronSchedule(settings.schedule())
+                                .inTimeZone(TimeZone.getTimeZone(settings.timezone()))
+                                .withMisfireHandlingInstructionFireAndProceed())
+                        .build());
     }
 
     /**

@@ -22,7 +22,7 @@ class PgVersionTest {
         PgVersion server96 = PgVersion.fromVersionNum(90624);
         assertThat(PgTools.dumpCannotRead(PgVersion.fromToolOutput("pg_dump (PostgreSQL) 15.18"), server96)).isEmpty();
         assertThat(PgTools.dumpCannotRead(PgVersion.fromToolOutput("pg_dump (PostgreSQL) 9.5.25"), server96))
-                .hasValueSatisfying(why -> assertThat(why).contains("older than the server 9.6.24", "PostgreSQL 9.6 client"));
+                .hasValueSatisfying(why -> assertThat(why).contains("older than the server 9.6.24", "postgresql-client-9.6"));
         assertThat(PgTools.dumpCannotRead(PgVersion.fromToolOutput("pg_dump (PostgreSQL) 15.18"),
                 PgVersion.fromVersionNum(160004))).hasValueSatisfying(why -> assertThat(why).contains("PG_MAJOR=16"));
         assertThat(PgTools.dumpCannotRead(PgVersion.fromToolOutput("pg_dump (PostgreSQL) 15.18"),
