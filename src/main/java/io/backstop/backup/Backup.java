@@ -32,7 +32,6 @@ import java.sql.Statement;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.time.temporal.ChronoUnit;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -118,25 +117,9 @@ public final class Backup {
         tools.pgRestore();
     }
 
-    /**
-     * Which client serves {@code target}'s server, said as the start-up log says it; refused (exit 7) when the
-     * server is newer than every client here. Empty when the server cannot be reached now (a backup will say).
-     */
+    /** Which client serves {@code target}'s server ({@link ClientChoice}); empty when it cannot be reached now. */
     public Optional<String> clientFor(Target target) {
-        try (Connection c = new Database(target).connect()) {
-            ServerInfo server = ServerInfo.read(c);
-            PgTools client = tools.forServer(server.version());
-            client.requireDumpCanRead(server.version());
-            return Optional.of("PostgreSQL " + server.version() + " served by pg_dump " + client.dumpVersion() + " in "
-                    + client.binDir() + " (clients here: " + String.join(", ", tools.installedMajors()) + ")");
-        } catch (SQLException e) {
-            return Optional.empty();
-        } catch (BackstopException e) {
-            if (e.code() == ExitCode.TOOLS) {
-                throw new BackstopException(ExitCode.TOOLS, "target " + target.name() + ": " + e.getMessage(), e);
-            }
-            return Optional.empty(); // unreachable, login refused, database missing: the backup will say
-        }
+        return ClientChoice.describe(tools, target);
     }
 
     public BackupResult run(Target target, Request request, Progress progress) {
@@ -230,7 +213,7 @@ public final class Backup {
         Durable.createDirectories(layout.tierDir(target.name(), tier));
         Compression compression = Compression.of(settings.pgDump().compress(), client.dumpVersion());
         boolean encrypt = settings.encryption().localEncrypted();
-        Path finalFile = freeName(target.name(), tier, started, label,
+        Path finalFile = layout.freeName(target.name(), tier, started, label,
                 compression.suffix() + (encrypt ? BackupLayout.AGE_SUFFIX : ""));
         // The plain dump's temporary is named as the plain file: it is verified (and read) as plain bytes.
         String name = finalFile.getFileName().toString();
@@ -376,28 +359,6 @@ public final class Backup {
             throw new BackstopException(ExitCode.DUMP_FAILED, "counting rows of target " + target.name() + " failed: "
                     + cause.getMessage(), cause);
         }
-    }
-
-    /** A final name nobody has used: two backups within one second get consecutive stamps. */
-    private Path freeName(String target, Tier tier, Instant started, Optional<String> label, String suffix) {
-        Instant stamp = started.truncatedTo(ChronoUnit.SECONDS);
-        Path candidate = layout.timestamped(target, tier, stamp, label, suffix);
-        while (taken(target, tier, stamp, label)) {
-            stamp = stamp.plusSeconds(1);
-            candidate = layout.timestamped(target, tier, stamp, label, suffix);
-        }
-        return candidate;
-    }
-
-    /** A stamp is taken when a dump of either kind, or its manifest, carries it. */
-    private boolean taken(String target, Tier tier, Instant stamp, Optional<String> label) {
-        for (String suffix : List.of(BackupLayout.DUMP_SUFFIX, BackupLayout.ZSTD_SUFFIX)) {
-            Path p = layout.timestamped(target, tier, stamp, label, suffix);
-            if (Files.exists(p) || Files.exists(BackupLayout.manifestOf(p))) {
-                return true;
-            }
-        }
-        return false;
     }
 
     private static void createTemporary(Path tmp) {

@@ -142,6 +142,28 @@ public final class BackupLayout {
         return dump.resolveSibling(base + GLOBALS_SUFFIX + (encrypted ? AGE_SUFFIX : ""));
     }
 
+    /** A final name nobody has used: two backups within one second get consecutive stamps. */
+    public Path freeName(String target, Tier tier, Instant started, Optional<String> label, String suffix) {
+        Instant stamp = started.truncatedTo(java.time.temporal.ChronoUnit.SECONDS);
+        Path candidate = timestamped(target, tier, stamp, label, suffix);
+        while (taken(target, tier, stamp, label)) {
+            stamp = stamp.plusSeconds(1);
+            candidate = timestamped(target, tier, stamp, label, suffix);
+        }
+        return candidate;
+    }
+
+    /** A stamp is taken when a dump of either kind, or its manifest, carries it. */
+    private boolean taken(String target, Tier tier, Instant stamp, Optional<String> label) {
+        for (String suffix : List.of(BackupLayout.DUMP_SUFFIX, BackupLayout.ZSTD_SUFFIX)) {
+            Path p = timestamped(target, tier, stamp, label, suffix);
+            if (Files.exists(p) || Files.exists(BackupLayout.manifestOf(p))) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     public static Path manifestOf(Path dump) {
         return dump.resolveSibling(dump.getFileName() + ".json");
     }
