@@ -80,17 +80,21 @@ class HttpIT {
         try (LiveDaemon d = new LiveDaemon(env)) {
             Fixtures.await("a dump in progress", Duration.ofSeconds(30), () -> !Fixtures.temporaries(dir.resolve("backups"))
                     .isEmpty());
-            List<Long> micros = latencies(d, 100);
+            String pageDuringDump = d.get("/").body();
+            List<Long> micros = new ArrayList<>();
+            List<Long> page = new ArrayList<>();
+            for (int i = 0; i < 25; i++) { // the status page beside /health, both while the same dump runs
+                micros.addAll(latencies(d, 3));
+                page.addAll(latencies(d, 1, "/"));
+            }
             assertThat(Fixtures.temporaries(dir.resolve("backups"))).as("still dumping while measured").isNotEmpty();
             // Answered from memory, never waiting for the dump; how fast is bench/http.sh's to measure, not a gate.
             assertThat(java.util.Collections.max(micros)).as("slowest /health in µs during a dump: " + micros)
                     .isLessThan(NEVER_BLOCKED_MICROS);
-            System.out.printf("/health during a dump: p99 %d µs (bench/http.sh measures it)%n", percentile(micros, 99));
-            List<Long> page = latencies(d, 50, "/");
-            assertThat(Fixtures.temporaries(dir.resolve("backups"))).as("still dumping while measured").isNotEmpty();
             assertThat(java.util.Collections.max(page)).as("slowest status page in µs during a dump: " + page)
                     .isLessThan(NEVER_BLOCKED_MICROS);
-            assertThat(d.get("/").body()).contains("a backup is running");
+            assertThat(pageDuringDump).contains("a backup is running");
+            System.out.printf("/health during a dump: p99 %d µs (bench/http.sh measures it)%n", percentile(micros, 99));
         }
         PgCluster down = PgCluster.start();
         try {
