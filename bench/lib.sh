@@ -39,3 +39,29 @@ median() {
 }
 
 now() { date +%s.%N; }
+
+# pgbackrest_conf FILE WORK PORT [GLOBAL-LINE...]: pgBackRest's configuration for the stanza "bench" of the
+# cluster start_cluster made in WORK/pg on PORT, its repository and spool under WORK/pgbr, uncompressed (the
+# figures compare copying and replaying, not compressing); extra [global] lines after PORT.
+pgbackrest_conf() {
+  local file="$1" work="$2" port="$3"
+  shift 3
+  {
+    echo "[global]"
+    echo "repo1-path=$work/pgbr/repo"
+    echo "lock-path=$work/pgbr/lock"
+    echo "log-path=$work/pgbr/log"
+    echo "start-fast=y"
+    echo "compress-type=none"
+    echo "log-level-console=warn"
+    echo "repo1-retention-full=1"
+    for line in "$@"; do echo "$line"; done
+    echo
+    echo "[bench]"
+    echo "pg1-path=$work/pg/data"
+    echo "pg1-port=$port"
+    echo "pg1-socket-path=$work/pg"
+    echo "pg1-user=postgres"
+  } > "$file"
+  chmod 644 "$file"
+}

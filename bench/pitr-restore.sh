@@ -42,24 +42,7 @@ pgbr=""
 archive="cp %p $work/handmade-archive/%f"
 if command -v pgbackrest >/dev/null; then
   pgbr="$work/pgbackrest.conf"
-  cat > "$pgbr" <<CONF
-[global]
-repo1-path=$work/pgbr/repo
-lock-path=$work/pgbr/lock
-log-path=$work/pgbr/log
-spool-path=$work/pgbr/spool
-start-fast=y
-compress-type=none
-log-level-console=warn
-repo1-retention-full=1
-
-[bench]
-pg1-path=$work/pg/data
-pg1-port=$port
-pg1-socket-path=$work/pg
-pg1-user=postgres
-CONF
-  chmod 644 "$pgbr"
+  pgbackrest_conf "$pgbr" "$work" "$port" "spool-path=$work/pgbr/spool"
   archive="pgbackrest --config=$pgbr --stanza=bench archive-push %p && $archive"
 else
   echo "pgbackrest is not installed (apt-get install --no-install-recommends pgbackrest): its column is skipped"

@@ -54,24 +54,7 @@ if command -v pgbackrest >/dev/null; then
   pgbr="$work/pgbackrest.conf"
   mkdir -p "$work/pgbr"
   [ "$(id -u)" = 0 ] && chown postgres "$work/pgbr"
-  cat > "$pgbr" <<CONF
-[global]
-repo1-path=$work/pgbr/repo
-lock-path=$work/pgbr/lock
-log-path=$work/pgbr/log
-start-fast=y
-archive-check=n
-compress-type=none
-log-level-console=warn
-repo1-retention-full=1
-
-[bench]
-pg1-path=$work/pg/data
-pg1-port=$port
-pg1-socket-path=$work/pg
-pg1-user=postgres
-CONF
-  chmod 644 "$pgbr"
+  pgbackrest_conf "$pgbr" "$work" "$port" "archive-check=n"
   "${as[@]}" pgbackrest --config="$pgbr" --stanza=bench stanza-create >/dev/null 2>&1 || true
 else
   echo "pgbackrest is not installed (apt-get install --no-install-recommends pgbackrest): its column is skipped"

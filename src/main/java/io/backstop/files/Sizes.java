@@ -32,6 +32,21 @@ public final class Sizes {
                 : String.format(Locale.ROOT, "%dm%02ds", total / 60, total % 60);
     }
 
+    /** A duration as people say an age: 45s, 12m, 3h 05m, 2d 4h (never negative). */
+    public static String age(Duration d) {
+        long s = Math.max(0, d.toSeconds());
+        if (s < 60) {
+            return s + "s";
+        }
+        if (s < 3600) {
+            return s / 60 + "m";
+        }
+        if (s < 86_400) {
+            return String.format(Locale.ROOT, "%dh %02dm", s / 3600, s % 3600 / 60);
+        }
+        return String.format(Locale.ROOT, "%dd %dh", s / 86_400, s % 86_400 / 3600);
+    }
+
     public static String rate(long bytes, Duration d) {
         double s = Math.max(d.toNanos() / 1e9, 0.001);
         return bytes((long) (bytes / s)) + "/s";

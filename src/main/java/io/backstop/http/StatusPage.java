@@ -98,7 +98,7 @@ final class StatusPage {
         }
         h.append("<dl>");
         row(h, "Last backup", f.lastSuccess() == null ? "none yet" : time(f.lastSuccess()) + " (" + ago(f.lastSuccess(),
-                now) + " ago" + (f.lastSizeBytes() > 0 ? ", " + bytes(f.lastSizeBytes()) : "") + ")");
+                now) + " ago" + (f.lastSizeBytes() > 0 ? ", " + io.backstop.files.Sizes.bytes(f.lastSizeBytes()) : "") + ")");
         if (f.inProgress()) {
             row(h, "Now", "a backup is running");
         }
@@ -201,9 +201,7 @@ final class StatusPage {
     }
 
     private static String ago(Instant from, Instant to) {
-        long s = Math.max(0, Duration.between(from, to).toSeconds());
-        return s < 60 ? s + "s" : s < 3600 ? s / 60 + "m" : s < 86_400 ? s / 3600 + "h " + s % 3600 / 60 + "m"
-                : s / 86_400 + "d " + s % 86_400 / 3600 + "h";
+        return io.backstop.files.Sizes.age(Duration.between(from, to));
     }
 
     private static String count(Long n) {
@@ -217,12 +215,6 @@ final class StatusPage {
         long d = now - before;
         return d == 0 ? "0" : String.format(Locale.ROOT, "%+,d", d) + (before > 0
                 ? String.format(Locale.ROOT, " (%+.1f%%)", 100.0 * d / before) : "");
-    }
-
-    private static String bytes(long n) {
-        return n < 1024 * 1024 ? String.format(Locale.ROOT, "%.1f KiB", n / 1024.0)
-                : n < 1L << 30 ? String.format(Locale.ROOT, "%.1f MiB", n / 1048576.0)
-                        : String.format(Locale.ROOT, "%.2f GiB", n / (double) (1L << 30));
     }
 
     static String esc(String s) {

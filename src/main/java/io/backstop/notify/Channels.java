@@ -14,9 +14,13 @@ final class Channels {
     static List<Channel> of(Settings.Notify notify, HttpClient client) {
         List<Channel> out = new ArrayList<>();
         for (Settings.Channel c : notify.channels()) {
-            out.add(c.type() == Settings.ChannelType.EMAIL ? new EmailChannel(c) : new HttpChannel(c, client));
+            out.add(of(c, client));
         }
         return out;
+    }
+
+    static Channel of(Settings.Channel c, HttpClient client) {
+        return c.type() == Settings.ChannelType.EMAIL ? new EmailChannel(c) : new HttpChannel(c, client);
     }
 
     /** "oncall (slack, hooks.slack.com; events: all)": what the start-up log and notify --test say. */

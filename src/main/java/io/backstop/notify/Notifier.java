@@ -94,8 +94,7 @@ public final class Notifier implements Reporter, AutoCloseable {
             if (only.isPresent() && !only.get().equals(c.name())) {
                 continue;
             }
-            Channel channel = Channels.of(new Settings.Notify(notify.baseUrl(), notify.failures(), notify.repeat(),
-                    notify.heartbeat(), List.of(c)), client).get(0);
+            Channel channel = Channels.of(c, client);
             Event event = Event.of(Event.Kind.TEST, Event.State.TEST, targets, now, now, "test message: channel "
                     + c.name() + " reaches you", List.of("This is a test from backstop notify --test.",
                     "Backstop sends here: " + Channels.describe(c) + ".",
@@ -169,7 +168,7 @@ public final class Notifier implements Reporter, AutoCloseable {
 
     private void announce(Key key, Event.State state, Instant since, Watch.Problem p) {
         Instant now = clock.instant();
-        String title = state == Event.State.REPEAT ? p.title() + " (still, since " + Watch.age(Duration.between(since,
+        String title = state == Event.State.REPEAT ? p.title() + " (still, since " + io.backstop.files.Sizes.age(Duration.between(since,
                 now)) + ")" : p.title();
         send(Event.of(key.kind(), state, key.target(), now, since, title, p.lines(), p.command(), p.details(),
                 link(key.target())));
@@ -190,7 +189,7 @@ public final class Notifier implements Reporter, AutoCloseable {
             case WAL_RETENTION -> "the replication slot is below its alert threshold again";
             default -> "resolved";
         };
-        List<String> lines = List.of("Resolved after " + Watch.age(Duration.between(was.since(), now)) + ": it began at "
+        List<String> lines = List.of("Resolved after " + io.backstop.files.Sizes.age(Duration.between(was.since(), now)) + ": it began at "
                 + was.since() + ".", "Was: " + was.problem().title());
         send(Event.of(key.kind(), Event.State.RESOLVED, key.target(), now, was.since(), key.target() + ": resolved: "
                 + how, lines, null, Map.of("was", was.problem().title()), link(key.target())));

@@ -3,6 +3,7 @@ package io.backstop.notify;
 import io.backstop.config.Settings;
 import io.backstop.counts.Drop;
 import io.backstop.http.Health;
+import io.backstop.files.Sizes;
 import io.backstop.http.HealthState;
 import java.time.Duration;
 import java.time.Instant;
@@ -10,7 +11,6 @@ import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 
 /**
@@ -47,12 +47,12 @@ final class Watch {
         }
         if (reasons.contains(Health.Reason.STALE) || reasons.contains(Health.Reason.NO_BACKUP)) {
             String title = f.lastSuccess() == null ? t + ": no verified backup since Backstop started"
-                    : t + ": newest verified backup is " + age(Duration.between(f.lastSuccess(), now)) + " old";
+                    : t + ": newest verified backup is " + Sizes.age(Duration.between(f.lastSuccess(), now)) + " old";
             Map<String, Object> d = new LinkedHashMap<>();
             d.put("newest_verified_backup", f.lastSuccess() == null ? null : f.lastSuccess().toString());
             d.put("stale_after_seconds", settings.staleAfter().toSeconds());
             out.put(Event.Kind.BACKUP_STALE, new Problem(title, List.of(newest(f.lastSuccess(), now),
-                    "Allowed age (stale-after): " + age(settings.staleAfter()) + ".",
+                    "Allowed age (stale-after): " + Sizes.age(settings.staleAfter()) + ".",
                     f.inProgress() ? "A backup is running now." : "No backup is running."),
                     "backstop backup --target " + t, d));
         }
@@ -81,7 +81,7 @@ final class Watch {
         if (reasons.contains(Health.Reason.OFFSITE_STALE)) {
             HealthState.OffsiteFacts o = state.offsite(t);
             List<String> lines = new ArrayList<>();
-            lines.add("A verified backup has waited " + age(Duration.ofSeconds((long) state.offsiteLagSeconds(t, now)))
+            lines.add("A verified backup has waited " + Sizes.age(Duration.ofSeconds((long) state.offsiteLagSeconds(t, now)))
                     + " for its offsite copy.");
             if (o.lastError() != null) {
                 lines.add("Last error: " + o.lastError());
@@ -96,7 +96,7 @@ final class Watch {
         if (reasons.contains(Health.Reason.WAL_STALE) && wal != null) {
             List<String> lines = new ArrayList<>();
             lines.add(wal.lastReceivedAt() == null ? "No WAL has arrived yet." : "Last WAL received: "
-                    + wal.lastReceivedAt() + " (" + age(Duration.between(wal.lastReceivedAt(), now)) + " ago).");
+                    + wal.lastReceivedAt() + " (" + Sizes.age(Duration.between(wal.lastReceivedAt(), now)) + " ago).");
             if (wal.problem() != null) {
                 lines.add(wal.problem());
             }
@@ -117,8 +117,8 @@ final class Watch {
         }
         if (wal != null && target.pitr().enabled() && wal.slotRetainedBytes() > target.pitr().slotAlertBytes()) {
             out.put(Event.Kind.WAL_RETENTION, new Problem(t + ": the replication slot holds back "
-                    + bytes(wal.slotRetainedBytes()) + " of WAL on the server", List.of(
-                    "Alert threshold (pitr.slot-alert): " + bytes(target.pitr().slotAlertBytes()) + ".",
+                    + Sizes.bytes(wal.slotRetainedBytes()) + " of WAL on the server", List.of(
+                    "Alert threshold (pitr.slot-alert): " + Sizes.bytes(target.pitr().slotAlertBytes()) + ".",
                     "The server keeps this WAL until Backstop receives it; set max_slot_wal_keep_size on the server so"
                             + " a stopped sidecar cannot fill its disk."),
                     "backstop doctor --target " + t, Map.of("retained_bytes", wal.slotRetainedBytes())));
@@ -151,35 +151,6 @@ final class Watch {
 
     private static String newest(Instant lastSuccess, Instant now) {
         return lastSuccess == null ? "No verified backup is known." : "Newest verified backup: " + lastSuccess + " ("
-                + age(Duration.between(lastSuccess, now)) + " ago).";
-    }
-
-    /** 45s, 12m, 3h 05m, 2d 4h. */
-    static String age(Duration d) {
-        long s = Math.max(0, d.toSeconds());
-        if (s < 60) {
-            return s + "s";
-        }
-        if (s < 3600) {
-            return s / 60 + "m";
-        }
-        if (s < 86_400) {
-            return String.format(Locale.ROOT, "%dh %02dm", s / 3600, s % 3600 / 60);
-        }
-        return String.format(Locale.ROOT, "%dd %dh", s / 86_400, s % 86_400 / 3600);
-    }
-
-    static String bytes(long n) {
-        if (n < 1024) {
-            return n + " B";
-        }
-        String[] units = {"KiB", "MiB", "GiB", "TiB"};
-        double v = n;
-        int i = -1;
-        while (v >= 1024 && i < units.length - 1) {
-            v /= 1024;
-            i++;
-        }
-        return String.format(Locale.ROOT, "%.1f %s", v, units[i]);
+                + Sizes.age(Duration.between(lastSuccess, now)) + " ago).";
     }
 }

@@ -199,10 +199,7 @@ class StatusPageIT {
     void duringFailingBackupsThePageSaysWhyAndThatTheAlarmChannelFailsToo() throws Exception {
         String db = pg.createDatabase("status_fail");
         pg.execute(db, "CREATE TABLE users(id int PRIMARY KEY)", "INSERT INTO users SELECT generate_series(1, 40)");
-        int downPort;
-        try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
-            downPort = s.getLocalPort();
-        }
+        int downPort = io.backstop.testing.Receiver.unusedPort(); // nothing listens there until the test says so
         start(db, "0/2 * * * * ?", "http://127.0.0.1:" + downPort + SECRET_PATH);
         Fixtures.await("the first backup", WAIT, () -> state.runs("app", "success") >= 1);
         pg.execute("postgres", "ALTER DATABASE " + db + " ALLOW_CONNECTIONS false");

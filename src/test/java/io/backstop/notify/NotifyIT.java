@@ -229,10 +229,7 @@ class NotifyIT {
     void aDownSlowOrFailingReceiverDelaysNoBackupAndGetsTheMessageOnceItRecovers() throws Exception {
         String db = pg.createDatabase("notify_down");
         pg.execute(db, "CREATE TABLE users(id int PRIMARY KEY)", "INSERT INTO users SELECT generate_series(1, 200)");
-        int downPort;
-        try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
-            downPort = s.getLocalPort(); // nothing listens here until the test says so
-        }
+        int downPort = io.backstop.testing.Receiver.unusedPort(); // nothing listens there until the test says so
         receiver.failFirst("/slack", 3);
         CountDownLatch slowDiscord = receiver.hold("/discord");
         HealthState state = start(db, "0/2 * * * * ?", "", new TestClock(),
@@ -264,10 +261,7 @@ class NotifyIT {
 
     @Test
     void notifyTestSendsOnEveryChannelAndSaysWhichFailedWithoutItsUrl() throws Exception {
-        int downPort;
-        try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
-            downPort = s.getLocalPort();
-        }
+        int downPort = io.backstop.testing.Receiver.unusedPort(); // nothing listens there until the test says so
         Path conf = dir.resolve("notify.conf");
         Files.writeString(conf, """
                 backstop.notify.channels = [

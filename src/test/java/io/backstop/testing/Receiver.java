@@ -87,6 +87,15 @@ public final class Receiver implements AutoCloseable {
         return latch;
     }
 
+    /** A loopback port nothing listens on (a receiver that is down), free when this returns. */
+    public static int unusedPort() {
+        try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            return s.getLocalPort();
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
     public String url(String path) {
         return "http://127.0.0.1:" + port() + path;
     }
