@@ -23,11 +23,21 @@ public record Settings(
         Encryption encryption,
         List<Target> targets,
         Notify notifications,
-        List<Family> families) {
+        List<Family> families,
+        Optional<Cluster> cluster) {
 
     public Settings {
         targets = targets instanceof TargetList live ? live : new TargetList(targets);
         families = List.copyOf(families);
+    }
+
+    /**
+     * A fleet's shared job store: Quartz's clustered JDBC store in {@code schema} of the database {@code jdbcUrl}
+     * names, reached as {@code user}; {@code node}: this node's unique name; {@code checkIn}: how often each node
+     * reports; {@code misfireThreshold}: how late a trigger may fire before its misfire policy applies.
+     */
+    public record Cluster(String jdbcUrl, String user, Secret password, String schema, String node, Duration checkIn,
+            Duration misfireThreshold) {
     }
 
     /** The targets, as a list that grows while a {@code databases} family finds new databases. */

@@ -225,7 +225,37 @@ public final class SettingsLoader {
         List<Settings.Target> targets = TargetSettings.read(c, problems, families);
         Settings.Notify notify = NotifySettings.read(c, v, problems);
         return new Settings(backupDir, schedule, zone, staleAfter, startupGrace, retention, pgDump,
-                rowCounts, drill, http, offsite, encryption, targets, notify, families);
+                rowCounts, drill, http, offsite, encryption, targets, notify, families, cluster(v));
+    }
+
+    /** {@code backstop.cluster}: empty when off. */
+    private static Optional<Settings.Cluster> cluster(Values v) {
+        boolean enabled = v.bool("cluster.enabled");
+        String url = v.string("cluster.jdbc-url", s -> s.isEmpty() || s.startsWith("jdbc:postgresql://"),
+                "empty (then host, port and database) or a jdbc:postgresql://HOST[:PORT]/DATABASE URL");
+        String host = v.string("cluster.host", s -> !s.isBlank(), "a host name or IP address");
+        int port = v.intRange("cluster.port", 1, 65535);
+        String database = v.string("cluster.database", s -> !s.isBlank(), "a database name");
+        String user = v.string("cluster.user", s -> !s.isBlank(), "a role name");
+        Secret password = v.secretOrFile("cluster.password");
+        String schema = v.string("cluster.schema", s -> s.matches("[a-z_][a-z0-9_]{0,62}"),
+                "a lower-case schema name of letters, digits and '_'");
+        String node = v.string("cluster.node", s -> s.isEmpty() || s.matches("[A-Za-z0-9][A-Za-z0-9_.-]{0,62}"),
+                "empty (the host name) or a name of letters, digits, '.', '_' or '-'");
+        Duration checkIn = v.duration("cluster.check-in", Duration.ofSeconds(1));
+        Duration misfire = v.duration("cluster.misfire-threshold", Duration.ofSeconds(1));
+        if (!enabled) {
+            return Optional.empty();
+        }
+        if (node.isEmpty()) {
+            try {
+                node = java.net.InetAddress.getLocalHost().getHostName();
+            } catch (java.net.UnknownHostException e) {
+                node = "node-" + ProcessHandle.current().pid();
+            }
+        }
+        return Optional.of(new Settings.Cluster(url.isEmpty() ? "jdbc:postgresql://" + host + ":" + port + "/" + database
+                : url, user, password, schema, node, checkIn, misfire));
     }
 
     /** Counts per tier under {@code path}: 0 turns a tier off, but one safety backup always stays. */

@@ -176,7 +176,7 @@ public final class Daemon {
     private void schedule(Target t, Duration interval) throws SchedulerException {
         checks.put(t.name(), new CheckJob(t, check, reporter, incidents));
         JobDetail checkDetail = JobBuilder.newJob(CheckJob.class).withIdentity(t.name(), CHECKS).storeDurably().build();
-        scheduler.scheduleJob(checkDetail, TriggerBuilder.newTrigger().withIdentity(t.name(), CHECKS)
+        add(checkDetail, TriggerBuilder.newTrigger().withIdentity(t.name(), CHECKS)
                 .startAt(Date.from(clock.instant().plus(settings.rowCounts().checkInterval())))
                 .withSchedule(org.quartz.SimpleScheduleBuilder.simpleSchedule()
                         .withIntervalInMilliseconds(settings.rowCounts().checkInterval().toMillis())
@@ -186,7 +186,7 @@ public final class Daemon {
             drills.put(t.name(), new DrillJob(t, drill, catalog, reporter));
             Duration every = settings.restoreDrill().every();
             Duration first = every.compareTo(Duration.ofMinutes(10)) < 0 ? every : Duration.ofMinutes(10);
-            scheduler.scheduleJob(JobBuilder.newJob(DrillJob.class).withIdentity(t.name(), DRILLS).build(),
+            add(JobBuilder.newJob(DrillJob.class).withIdentity(t.name(), DRILLS).build(),
                     TriggerBuilder.newTrigger().withIdentity(t.name(), DRILLS)
                             .startAt(Date.from(clock.instant().plus(first)))
                             .withSchedule(org.quartz.SimpleScheduleBuilder.simpleSchedule()
@@ -199,7 +199,7 @@ public final class Daemon {
             OffsiteJob job = new OffsiteJob(t, offsite.get(),
                     t.pitr().enabled() ? walOffsite : Optional.empty(), offsiteProcess.orElseThrow(), reporter, clock);
             offsiteJobs.put(t.name(), job);
-            scheduler.scheduleJob(JobBuilder.newJob(OffsiteJob.class).withIdentity(t.name(), OFFSITE).build(),
+            add(JobBuilder.newJob(OffsiteJob.class).withIdentity(t.name(), OFFSITE).build(),
                     TriggerBuilder.newTrigger().withIdentity(t.name(), OFFSITE).startNow()
                             .withSchedule(org.quartz.SimpleScheduleBuilder.simpleSchedule()
                                     .withIntervalInMilliseconds(
@@ -219,13 +219,15 @@ public final class Daemon {
         afterBackups.put(t.name(), afterBackup);
         jobs.put(t.name(), new BackupJob(t, new BackupCycle(backup, check, rotation, layout, catalog.manifests()), reporter, clock,
                 interval, afterBackup, incidents));
-        JobDetail detail = JobBuilder.newJob(BackupJob.class).withIdentity(t.name(), GROUP).storeDurably().build();
+        // In a fleet a backup that was running on a node that died is run again by another.
+        JobDetail detail = JobBuilder.newJob(BackupJob.class).withIdentity(t.name(), GROUP).storeDurably()
+                .requestRecovery(settings.cluster().isPresent()).build();
         Trigger trigger = TriggerBuilder.newTrigger().withIdentity(t.name(), GROUP)
                 .withSchedule(CronScheduleBuilder.cronSchedule(settings.schedule())
                         .inTimeZone(TimeZone.getTimeZone(settings.timezone()))
                         .withMisfireHandlingInstructionDoNothing())
                 .build();
-        scheduler.scheduleJob(detail, trigger);
+        add(detail, trigger);
     }
 
     /**
@@ -252,7 +254,7 @@ public final class Daemon {
             }
         });
         jobsByGroup.put(DISCOVERY, new DiscoveryJob(discover));
-        scheduler.scheduleJob(JobBuilder.newJob(DiscoveryJob.class).withIdentity("databases", DISCOVERY).build(),
+        add(JobBuilder.newJob(DiscoveryJob.class).withIdentity("databases", DISCOVERY).build(),
                 TriggerBuilder.newTrigger().withIdentity("databases", DISCOVERY)
                         .withSchedule(CronScheduleBuilder.cronSchedule(settings.schedule())
                                 .inTimeZone(TimeZone.getTimeZone(settings.timezone()))
@@ -315,8 +317,29 @@ public final class Daemon {
         log.info("stopped");
     }
 
-    private static Properties quartzProperties(int targets) {
-        Properties p = new Properties();
+    /** Schedules {@code detail} with {@code trigger}; in a fleet, replacing what another node stored for it. */
+    private void add(JobDetail detail, Trigger trigger) throws SchedulerException {
+        if (settings.cluster().isPresent()) {
+            scheduler.scheduleJob(detail, java.util.Set.of(trigger), true);
+        } else {
+            scheduler.scheduleJob(detail, trigger);
+        }
+    }
+
+    private Properties quartzProperties(int targets) {
+        if (settings.cluster().isPresent()) {
+            ClusterStore.ensureSchema(settings.cluster().get());
+            Properties p = quartzProperties(targets, new Properties());
+            p.remove("org.quartz.jobStore.class");
+            p.remove("org.quartz.jobStore.misfireThreshold");
+            p.remove("org.quartz.scheduler.instanceName");
+            p.putAll(ClusterStore.quartz(settings.cluster().get(), 4 * targets + 1));
+            return p;
+        }
+        return quartzProperties(targets, new Properties());
+    }
+
+    private static Properties quartzProperties(int targets, Properties p) {
         p.setProperty("org.quartz.scheduler.instanceName", "backstop");
         p.setProperty("org.quartz.scheduler.skipUpdateCheck", "true");
         p.setProperty("org.quartz.threadPool.class", "org.quartz.simpl.SimpleThreadPool");
