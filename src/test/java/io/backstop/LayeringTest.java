@@ -27,7 +27,7 @@ class LayeringTest {
      * processes and JDBC, durable files and hashing; then the settings, and the two types every layer throws.
      */
     static final List<String> LAYERS = List.of(
-            "Main", "cli", "app", "notify", "http", "schedule",
+            "Main", "cli", "app", "notify", "http", "schedule", "fleet",
             "recover", "verify", "pitr", "restore", "backup", "offsite", "retention", "counts", "guard",
             "catalog", "crypt", "pg", "files", "config",
             "base");

@@ -61,6 +61,7 @@ public final class Components {
     private Restore restore;
     private Recover recover;
     private Drill drill;
+    private Optional<io.backstop.fleet.Fleet> fleet;
     /** How backups are read: encrypted ones with the identity this run was given. */
     private final Archive reader;
 
@@ -84,6 +85,9 @@ public final class Components {
         Settings settings = loader.load(loader.locate(configFile));
         Components components = new Components(invocation, configFile, settings,
                 new Archive(identity.or(invocation::identityFile)), version);
+        // In a fleet every lock this run takes is held in the fleet's database too, and its temporary files name
+        // the node: whether a daemon, a backup from the command line or a prune.
+        components.fleet().ifPresent(io.backstop.fleet.Fleet::join);
         components.discover(); // a databases family's targets, as of now
         return components;
     }
@@ -234,6 +238,39 @@ public final class Components {
     public io.backstop.pitr.Pitr pitr(io.backstop.pitr.Pitr.Listener listener) {
         return new io.backstop.pitr.Pitr(settings.targets(), layout, tools(), manifests().json(), invocation.clock(),
                 listener);
+    }
+
+    /** This node's part in a fleet ({@code cluster.enabled}); empty for a sidecar. Connects when first used. */
+    public synchronized Optional<io.backstop.fleet.Fleet> fleet() {
+        if (fleet == null) {
+            fleet = settings.cluster().map(c -> new io.backstop.fleet.Fleet(c, version, clock()));
+        }
+        return fleet;
+    }
+
+    /**
+     * In a fleet: {@code state} reports every node's runs, and a target another node ran is read again from the
+     * shared backup directory; {@code then} runs after each batch (the notifier reads the news).
+     */
+    public void followFleet(HealthState state, Runnable then) {
+        fleet().ifPresent(f -> {
+            state.fleet(f);
+            f.start(runs -> {
+                java.util.Set<String> reread = new java.util.LinkedHashSet<>();
+                for (io.backstop.fleet.Fleet.Run run : runs) {
+                    boolean elsewhere = !run.node().equals(f.node());
+                    state.ranInFleet(run, elsewhere);
+                    if (elsewhere && run.finishedAt() != null) {
+                        reread.add(run.target());
+                    }
+                }
+                for (String name : reread) {
+                    settings.target(name).ifPresent(t -> HealthSeed.seed(state, t, catalog(), states(), prune(),
+                            offsite()));
+                }
+                then.run();
+            });
+        });
     }
 
     /** What /health and /metrics know before the daemon's first event: what is on disk. */

@@ -299,6 +299,7 @@ public final class Backup {
         Instant finished = clock.instant();
         return Manifest.builder().sequence(nextSequence(target.name())).target(target.name())
                 .database(target.database()).host(target.host()).port(target.port())
+                .node(settings.cluster().map(io.backstop.config.Settings.Cluster::node).orElse(null))
                 .serverVersion(server.version().text()).pgDumpVersion(client.dumpVersion().text())
                 .systemIdentifier(server.systemIdentifier()).databaseOid(server.databaseOid())
                 .file(place.finalFile().getFileName().toString()).tier(place.tier())

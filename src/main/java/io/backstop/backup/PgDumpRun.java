@@ -18,6 +18,9 @@ import java.util.Optional;
 
 /** One run of pg_dump for a backup: its command line, its output, and its failures classified. */
 final class PgDumpRun {
+    /** The dump's application_name on the server, beside "backstop" for the connection that counts the rows. */
+    public static final String APPLICATION_NAME = "backstop pg_dump";
+
     private final Settings settings;
 
     PgDumpRun(Settings settings) {
@@ -45,8 +48,9 @@ final class PgDumpRun {
         }
         command.addAll(settings.pgDump().extraArgs());
         only.forEach(t -> command.add("--table=" + t));
-        ProcessRunner.Spec spec = ProcessRunner.Spec.of(command, db.libpqEnvironment(passfile, target.database()),
-                settings.pgDump().timeout());
+        java.util.Map<String, String> env = new java.util.HashMap<>(db.libpqEnvironment(passfile, target.database()));
+        env.put("PGAPPNAME", APPLICATION_NAME); // pg_stat_activity tells the dump from Backstop's own connection
+        ProcessRunner.Spec spec = ProcessRunner.Spec.of(command, env, settings.pgDump().timeout());
         IOException[] writeFailed = new IOException[1];
         List<Optional<String>> hashed = new ArrayList<>(List.of(Optional.empty()));
         if (tee != null) {

@@ -45,7 +45,8 @@ public record Manifest(
         Instant fileModifiedAt,
         long databaseSizeBytes,
         SnapshotFacts snapshotFacts,
-        Globals globals) {
+        Globals globals,
+        String node) {
 
     /**
      * 2: safety tier, {@code taken_during_alarm}, counts that are exactly the rows of each table's
@@ -173,6 +174,7 @@ public record Manifest(
             b.databaseSizeBytes = databaseSizeBytes;
             b.snapshotFacts = snapshotFacts;
             b.globals = globals;
+            b.node = node;
         return b;
     }
 
@@ -208,6 +210,7 @@ public record Manifest(
         private long databaseSizeBytes;
         private SnapshotFacts snapshotFacts;
         private Globals globals;
+        private String node;
 
         private Builder() {
         }
@@ -357,13 +360,19 @@ public record Manifest(
             return this;
         }
 
+        /** The fleet node that took the backup (absent outside a fleet). */
+        public Builder node(String node) {
+            this.node = node;
+            return this;
+        }
+
         public Builder globals(Globals globals) {
             this.globals = globals;
             return this;
         }
 
         public Manifest build() {
-            return new Manifest(formatVersion, sequence, target, database, host, port, serverVersion, pgDumpVersion, systemIdentifier, databaseOid, file, tier, label, startedAt, finishedAt, durationSeconds, sizeBytes, sha256, compress, rowCounts, verification, pinned, pinReason, lastDrill, takenDuringAlarm, countMethod, fileModifiedAt, databaseSizeBytes, snapshotFacts, globals);
+            return new Manifest(formatVersion, sequence, target, database, host, port, serverVersion, pgDumpVersion, systemIdentifier, databaseOid, file, tier, label, startedAt, finishedAt, durationSeconds, sizeBytes, sha256, compress, rowCounts, verification, pinned, pinReason, lastDrill, takenDuringAlarm, countMethod, fileModifiedAt, databaseSizeBytes, snapshotFacts, globals, node);
         }
     }
 }

@@ -36,6 +36,11 @@ public final class DaemonCommand implements Callable<Integer> {
         io.backstop.notify.Notifier notifier = main.notifier(state);
         // The notifier reads what the state recorded of the same event, so the state hears it first.
         Reporter reporter = Reporter.chain(state, notifier);
+        if (main.fleet().isPresent()) {
+            io.backstop.fleet.Fleet fleet = main.fleet().get();
+            reporter = Reporter.chain(new io.backstop.schedule.FleetRuns(fleet), reporter);
+            notifier.speaksWhen(fleet::speaks);
+        }
         Daemon daemon = main.daemon(reporter);
         HttpApi http = main.http(state, reporter, daemon);
         CountDownLatch stopped = new CountDownLatch(1);
@@ -43,12 +48,14 @@ public final class DaemonCommand implements Callable<Integer> {
             daemon.stop(STOP_BOUND);
             http.close();
             notifier.close();
+            main.fleet().ifPresent(io.backstop.fleet.Fleet::close);
             stopped.countDown();
         };
         Signal.handle(new Signal("TERM"), sig -> new Thread(stop, "backstop-sigterm").start());
         Signal.handle(new Signal("INT"), sig -> new Thread(stop, "backstop-sigint").start());
         http.start();
         notifier.start();
+        main.followFleet(state, notifier::tick);
         daemon.start();
         stopped.await();
         return 0;

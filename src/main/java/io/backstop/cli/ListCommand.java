@@ -72,6 +72,7 @@ public final class ListCommand implements Callable<Integer> {
                 row.put("rows", m.map(Manifest::totalRows).orElse(null));
                 row.put("tables", m.map(x -> x.rowCounts().size()).orElse(null));
                 row.put("label", m.map(Manifest::label).orElse(null));
+                row.put("node", m.map(Manifest::node).orElse(null));
                 row.put("verified", e.verified());
                 row.put("pinned", e.pinned());
                 row.put("pin_reason", m.map(Manifest::pinReason).orElse(null));
@@ -127,9 +128,12 @@ public final class ListCommand implements Callable<Integer> {
             return 0;
         }
         boolean withOffsite = main.offsite().isPresent();
-        String format = "%-12s %-8s %-20s %10s %9s %12s %-8s %-6s " + (withOffsite ? "%-8s " : "%s") + "%-16s %s%n";
+        // In a fleet: which node took each backup.
+        boolean withNode = rows.stream().anyMatch(r -> r.get("node") != null);
+        String format = "%-12s %-8s %-20s %10s %9s %12s %-8s %-6s " + (withOffsite ? "%-8s " : "%s")
+                + (withNode ? "%-12s " : "%s") + "%-16s %s%n";
         out.printf(format, "TARGET", "TIER", "STARTED", "SIZE", "DURATION", "ROWS", "VERIFIED", "PINNED",
-                withOffsite ? "OFFSITE" : "", "LABEL", "FILE");
+                withOffsite ? "OFFSITE" : "", withNode ? "NODE" : "", "LABEL", "FILE");
         for (Map<String, Object> r : rows) {
             Object size = r.get("size_bytes");
             Object duration = r.get("duration_seconds");
@@ -141,6 +145,7 @@ public final class ListCommand implements Callable<Integer> {
                     (Boolean) r.get("verified") ? "yes" : "NO",
                     (Boolean) r.get("pinned") ? "yes" : "",
                     withOffsite ? ((Map<?, ?>) r.get("offsite")).get("state") : "",
+                    withNode ? (r.get("node") == null ? "-" : r.get("node")) : "",
                     r.get("label") == null ? "" : r.get("label"),
                     r.get("file") + (r.get("problem") == null ? "" : "  (" + r.get("problem") + ")"));
         }

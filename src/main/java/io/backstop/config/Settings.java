@@ -34,10 +34,17 @@ public record Settings(
     /**
      * A fleet's shared job store: Quartz's clustered JDBC store in {@code schema} of the database {@code jdbcUrl}
      * names, reached as {@code user}; {@code node}: this node's unique name; {@code checkIn}: how often each node
-     * reports; {@code misfireThreshold}: how late a trigger may fire before its misfire policy applies.
+     * reports; {@code misfireThreshold}: how late a trigger may fire before its misfire policy applies;
+     * {@code threads}: how many jobs this node runs at once (the fleet's capacity is the sum over its nodes).
      */
     public record Cluster(String jdbcUrl, String user, Secret password, String schema, String node, Duration checkIn,
-            Duration misfireThreshold) {
+            Duration misfireThreshold, int threads) {
+        /** How long a node may stay silent before the fleet takes it as gone (Quartz's own rule: 7.5 s of grace). */
+        public Duration goneAfter() {
+            Duration grace = checkIn.plusMillis(7500);
+            Duration twice = checkIn.multipliedBy(2);
+            return grace.compareTo(twice) > 0 ? grace : twice;
+        }
     }
 
     /** The targets, as a list that grows while a {@code databases} family finds new databases. */

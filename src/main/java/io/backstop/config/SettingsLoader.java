@@ -244,6 +244,7 @@ public final class SettingsLoader {
                 "empty (the host name) or a name of letters, digits, '.', '_' or '-'");
         Duration checkIn = v.duration("cluster.check-in", Duration.ofSeconds(1));
         Duration misfire = v.duration("cluster.misfire-threshold", Duration.ofSeconds(1));
+        int threads = v.intRange("cluster.threads", 1, 256);
         if (!enabled) {
             return Optional.empty();
         }
@@ -255,7 +256,7 @@ public final class SettingsLoader {
             }
         }
         return Optional.of(new Settings.Cluster(url.isEmpty() ? "jdbc:postgresql://" + host + ":" + port + "/" + database
-                : url, user, password, schema, node, checkIn, misfire));
+                : url, user, password, schema, node, checkIn, misfire, threads));
     }
 
     /** Counts per tier under {@code path}: 0 turns a tier off, but one safety backup always stays. */

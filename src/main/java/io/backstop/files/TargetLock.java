@@ -22,17 +22,37 @@ import java.util.concurrent.TimeUnit;
  * opens the file; across processes an OS file lock on {@code <target>/.lock} does, released by
  * the kernel when the holder dies, so a SIGKILLed process never leaves a stale lock behind.
  * The semaphores are process-wide by nature (so is the OS lock they guard), hence static.
+ *
+ * <p>In a fleet a third half sits between the two: file locks on a volume shared by several hosts are not to
+ * be trusted, so the lock is also held in the fleet's database ({@link #across}), by this process as a whole,
+ * and released by the server when this process's connection ends, however it ends.
  */
 public final class TargetLock implements AutoCloseable {
     private static final ConcurrentHashMap<Path, Semaphore> IN_PROCESS = new ConcurrentHashMap<>();
 
+    private static volatile Across across;
+
+    /** The fleet's half: a lock named {@code key} held across hosts until the returned handle is closed. */
+    @FunctionalInterface
+    public interface Across {
+        /** Holds {@code key} (of {@code target}), waiting until {@code deadlineNanos}; BUSY when it stays held. */
+        AutoCloseable hold(String key, String target, long deadlineNanos);
+    }
+
+    /** From now on every lock of this process is also held across the fleet by {@code fleet}. */
+    public static void across(Across fleet) {
+        across = fleet;
+    }
+
     private final Semaphore local;
+    private final AutoCloseable fleet;
     private final FileChannel channel;
     private final FileLock lock;
     private boolean closed;
 
-    private TargetLock(Semaphore local, FileChannel channel, FileLock lock) {
+    private TargetLock(Semaphore local, AutoCloseable fleet, FileChannel channel, FileLock lock) {
         this.local = local;
+        this.fleet = fleet;
         this.channel = channel;
         this.lock = lock;
     }
@@ -52,12 +72,17 @@ public final class TargetLock implements AutoCloseable {
             throw new BackstopException(ExitCode.INTERRUPTED, "interrupted while waiting for the lock of target " + target, e);
         }
         FileChannel channel = null;
+        AutoCloseable fleet = null;
         try {
+            Across a = across;
+            if (a != null) {
+                fleet = a.hold(key.getParent().getFileName() + "/" + key.getFileName(), target, deadline);
+            }
             channel = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
             while (true) {
                 FileLock lock = channel.tryLock();
                 if (lock != null) {
-                    return new TargetLock(local, channel, lock);
+                    return new TargetLock(local, fleet, channel, lock);
                 }
                 if (System.nanoTime() >= deadline) {
                     throw busy(lockFile, target);
@@ -65,14 +90,14 @@ public final class TargetLock implements AutoCloseable {
                 Thread.sleep(100);
             }
         } catch (IOException e) {
-            release(channel, local);
+            release(channel, fleet, local);
             throw Durable.storageError("cannot lock " + lockFile, e);
         } catch (InterruptedException e) {
-            release(channel, local);
+            release(channel, fleet, local);
             Thread.currentThread().interrupt();
             throw new BackstopException(ExitCode.INTERRUPTED, "interrupted while waiting for the lock of target " + target, e);
         } catch (RuntimeException e) {
-            release(channel, local);
+            release(channel, fleet, local);
             throw e;
         }
     }
@@ -83,7 +108,7 @@ public final class TargetLock implements AutoCloseable {
     }
 
     /** Only the semaphore's holder ever gets here, so closing this channel releases no one else's lock. */
-    private static void release(FileChannel channel, Semaphore local) {
+    private static void release(FileChannel channel, AutoCloseable fleet, Semaphore local) {
         try {
             if (channel != null) {
                 channel.close();
@@ -91,7 +116,15 @@ public final class TargetLock implements AutoCloseable {
         } catch (IOException ignored) {
             // closing releases the lock; nothing more to do
         } finally {
-            local.release();
+            try {
+                if (fleet != null) {
+                    fleet.close();
+                }
+            } catch (Exception ignored) {
+                // the fleet's lock ends with its connection, which closing ended
+            } finally {
+                local.release();
+            }
         }
     }
 
@@ -106,6 +139,6 @@ public final class TargetLock implements AutoCloseable {
         } catch (IOException ignored) {
             // closing the channel releases it too
         }
-        release(channel, local);
+        release(channel, fleet, local);
     }
 }

@@ -35,11 +35,21 @@ public final class Health {
     @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
     public record TargetHealth(String target, String status, List<Reason> reasons, Instant newestVerifiedBackup,
             Long ageSeconds, boolean backupInProgress, String lastError, List<Drop> drops, String recover,
-            io.backstop.pitr.Incidents.Incident incident, io.backstop.pitr.Pitr.Status pitr) {
+            io.backstop.pitr.Incidents.Incident incident, io.backstop.pitr.Pitr.Status pitr, String node) {
+    }
+
+    /**
+     * In a fleet, the fleet as this node sees it: its own name, whether it sends the notifications, its clock's
+     * drift from the fleet database's, and every node with when it last checked in. A node that is down does not
+     * make this node's /health fail (Docker would restart a healthy node for it): the alert does.
+     */
+    @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
+    public record FleetView(String node, boolean speaks, double clockDriftSeconds,
+            List<io.backstop.fleet.Fleet.Node> nodes) {
     }
 
     @JsonNaming(PropertyNamingStrategies.SnakeCaseStrategy.class)
-    public record Report(String status, List<TargetHealth> targets) {
+    public record Report(String status, List<TargetHealth> targets, FleetView fleet) {
         public boolean healthy() {
             return "ok".equals(status);
         }
@@ -91,8 +101,10 @@ public final class Health {
             targets.add(new TargetHealth(t.name(), reasons.isEmpty() ? "ok" : "failing", reasons, f.lastSuccess(), age,
                     f.inProgress(), f.lastAttemptFailed() ? f.lastError() : null, f.drops(),
                     f.alarm() ? Drop.recoverCommand(t.name(), f.drops(), t.pitr().enabled()).orElse(null) : null,
-                    f.alarm() ? state.incident(t.name()) : null, wal));
+                    f.alarm() ? state.incident(t.name()) : null, wal, state.node(t.name())));
         }
-        return new Report(healthy ? "ok" : "failing", targets);
+        FleetView fleet = state.fleet().map(x -> new FleetView(x.node(), x.speaks(), x.driftSeconds(), x.nodes()))
+                .orElse(null);
+        return new Report(healthy ? "ok" : "failing", targets, fleet);
     }
 }

@@ -306,6 +306,46 @@ public final class HealthState implements Reporter {
         });
     }
 
+    /** In a fleet: the node that ran each target's last backup. */
+    private final Map<String, String> nodes = new ConcurrentHashMap<>();
+    private volatile io.backstop.fleet.Fleet fleet;
+
+    /** This node is part of {@code fleet}: /health, /metrics and the status page report its nodes. */
+    public void fleet(io.backstop.fleet.Fleet fleet) {
+        this.fleet = fleet;
+    }
+
+    public java.util.Optional<io.backstop.fleet.Fleet> fleet() {
+        return java.util.Optional.ofNullable(fleet);
+    }
+
+    /** The node that ran {@code target}'s last backup; null outside a fleet (or before its first). */
+    public String node(String target) {
+        return nodes.get(target);
+    }
+
+    /**
+     * A run of a job in the fleet, this node's own among them: who ran a target's last backup; and when another
+     * node ran it ({@code elsewhere}), how it ended (what is on disk is read again separately).
+     */
+    public void ranInFleet(io.backstop.fleet.Fleet.Run run, boolean elsewhere) {
+        if (!"backup".equals(run.kind())) {
+            return;
+        }
+        nodes.put(run.target(), run.node());
+        if (!elsewhere || run.ok() == null) {
+            return;
+        }
+        boolean ok = run.ok();
+        facts.compute(run.target(), (k, f) -> {
+            TargetFacts b = f == null ? TargetFacts.initial() : f;
+            return new TargetFacts(b.lastSuccess(), run.startedAt(), !ok, ok ? 0 : run.failures(),
+                    ok ? null : run.error(), false, b.lastDurationSeconds(), b.lastSizeBytes(), b.tableRows(),
+                    b.baseline(), b.alarm(), b.drops(), b.lastCheck(), b.retained(), b.lastDrillSuccess(),
+                    b.lastDrillResult());
+        });
+    }
+
     private static void counter(Map<String, Map<String, AtomicLong>> map, String target, String key) {
         map.computeIfAbsent(target, k -> new ConcurrentHashMap<>()).computeIfAbsent(key, k -> new AtomicLong())
                 .incrementAndGet();

@@ -192,6 +192,7 @@ public final class Metrics {
 
     /** The Prometheus text exposition; brings the per-table series up to date first. */
     public synchronized String scrape() {
+        state.fleet().ifPresent(this::fleet);
         Set<List<String>> seen = new HashSet<>();
         for (Settings.Target t : settings.targets()) {
             HealthState.TargetFacts f = state.get(t.name());
@@ -207,6 +208,46 @@ public final class Metrics {
             }
         }
         return registry.scrape();
+    }
+
+    /** The fleet's series per node: one pair per node this node sees (those that left cleanly are removed). */
+    private final Map<String, List<Meter>> nodeMeters = new HashMap<>();
+    private boolean fleetRegistered;
+
+    private void fleet(io.backstop.fleet.Fleet fleet) {
+        if (!fleetRegistered) {
+            fleetRegistered = true;
+            Gauge.builder("backstop.fleet.clock.drift", fleet, io.backstop.fleet.Fleet::driftSeconds).baseUnit("seconds")
+                    .description("How far this node's clock is ahead of the fleet database's (negative: behind)")
+                    .register(registry);
+            Gauge.builder("backstop.fleet.speaker", fleet, f -> f.speaks() ? 1 : 0)
+                    .description("1 while this node sends the fleet's notifications").register(registry);
+        }
+        Set<String> names = new HashSet<>();
+        for (io.backstop.fleet.Fleet.Node n : fleet.nodes()) {
+            String name = n.name();
+            names.add(name);
+            nodeMeters.computeIfAbsent(name, k -> List.of(
+                    Gauge.builder("backstop.fleet.node.up", fleet, f -> node(f, name).map(x -> x.up() ? 1 : 0).orElse(0))
+                            .tag("node", name).description("1 while the node checks in to the fleet's database")
+                            .register(registry),
+                    Gauge.builder("backstop.fleet.node.last.seen.timestamp", fleet,
+                            f -> node(f, name).map(x -> x.lastSeen().toEpochMilli() / 1000.0).orElse(0.0))
+                            .baseUnit("seconds").tag("node", name)
+                            .description("When the node last checked in, by the fleet database's clock")
+                            .register(registry)));
+        }
+        for (var it = nodeMeters.entrySet().iterator(); it.hasNext();) {
+            var e = it.next();
+            if (!names.contains(e.getKey())) {
+                e.getValue().forEach(registry::remove);
+                it.remove();
+            }
+        }
+    }
+
+    private static java.util.Optional<io.backstop.fleet.Fleet.Node> node(io.backstop.fleet.Fleet fleet, String name) {
+        return fleet.nodes().stream().filter(n -> n.name().equals(name)).findFirst();
     }
 
     private void update(String metric, String description, String target, Map<String, Long> counts,

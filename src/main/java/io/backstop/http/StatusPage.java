@@ -58,6 +58,7 @@ final class StatusPage {
             target(h, t, now);
         }
         notifications(h);
+        fleet(h, report.fleet());
         h.append("</main><footer class=\"muted\">Machine-readable: <a href=\"/health\">/health</a> · ")
                 .append("<a href=\"/metrics\">/metrics</a></footer></body></html>\n");
         return h.toString();
@@ -99,6 +100,9 @@ final class StatusPage {
         h.append("<dl>");
         row(h, "Last backup", f.lastSuccess() == null ? "none yet" : time(f.lastSuccess()) + " (" + ago(f.lastSuccess(),
                 now) + " ago" + (f.lastSizeBytes() > 0 ? ", " + io.backstop.files.Sizes.bytes(f.lastSizeBytes()) : "") + ")");
+        if (t.node() != null) {
+            row(h, "Taken by", "node " + t.node());
+        }
         if (f.inProgress()) {
             row(h, "Now", "a backup is running");
         }
@@ -179,6 +183,28 @@ final class StatusPage {
             h.append("</tbody></table>");
         }
         h.append("</section>");
+    }
+
+    /** In a fleet: every node, whether it checks in, and which one speaks. */
+    private void fleet(StringBuilder h, Health.FleetView fleet) {
+        if (fleet == null) {
+            return;
+        }
+        h.append("<section id=\"fleet\"><h2>Fleet</h2><p>This page is served by node <b>").append(esc(fleet.node()))
+                .append("</b>").append(fleet.speaks() ? ", which sends the fleet's notifications" : "").append(".");
+        if (Math.abs(fleet.clockDriftSeconds()) > 1) {
+            h.append(" Its clock is ").append(String.format(Locale.ROOT, "%.1f", Math.abs(fleet.clockDriftSeconds())))
+                    .append(" s off the fleet database's: run NTP on every node.");
+        }
+        h.append("</p><table><thead><tr><th>Node</th><th>Host</th><th>Last check-in</th><th>State</th></tr></thead>")
+                .append("<tbody>");
+        for (io.backstop.fleet.Fleet.Node n : fleet.nodes()) {
+            h.append("<tr").append(n.up() ? "" : " class=\"drop\"").append("><td>").append(esc(n.name()))
+                    .append("</td><td>").append(esc(n.host())).append("</td><td>").append(esc(time(n.lastSeen())))
+                    .append("</td><td>").append(n.up() ? "up" : "DOWN: not checking in; its jobs are run by the others")
+                    .append("</td></tr>");
+        }
+        h.append("</tbody></table></section>");
     }
 
     private String next(Instant now) {

@@ -52,6 +52,8 @@ public final class Notifier implements Reporter, AutoCloseable {
     /** Per target: whether the last check cleared the alarm by itself (the counts came back) rather than an ack. */
     private final Map<String, Boolean> clearedByCounts = new HashMap<>();
     private ScheduledExecutorService ticker;
+    /** In a fleet one node speaks for all (they all see every target): the others stay silent. */
+    private volatile java.util.function.BooleanSupplier speaks = () -> true;
 
     Notifier(Settings settings, HealthState state, Clock clock, List<Outbox> outboxes, Optional<Outbox> heartbeat) {
         this.settings = settings;
@@ -136,7 +138,16 @@ public final class Notifier implements Reporter, AutoCloseable {
         }
     }
 
+    /** From now on problems are announced only while {@code speaker} says this node speaks for the fleet. */
+    public void speaksWhen(java.util.function.BooleanSupplier speaker) {
+        this.speaks = speaker;
+    }
+
     private synchronized void evaluate() {
+        if (!speaks.getAsBoolean()) {
+            open.clear(); // the speaker announces them; should this node become it, it announces what is open then
+            return;
+        }
         Instant now = clock.instant();
         Health.Report report = health.evaluate();
         Duration repeat = settings.notifications().repeat();

@@ -121,11 +121,19 @@ public final class Daemon {
             backup.clientFor(t).ifPresentOrElse(d -> log.info("target {}: {}", t.name(), d),
                     () -> log.info("target {}: not reachable now; its client is chosen at its first backup", t.name()));
         }
+        // In a fleet another node may be running a job of the target right now: its leftovers are then swept by
+        // the target's next backup, and this node starts without waiting for that job.
+        Duration sweepWait = settings.cluster().isPresent() ? Duration.ofSeconds(2) : Duration.ofMinutes(1);
         for (Target t : settings.targets()) {
-            try (TargetLock lock = TargetLock.acquire(layout.lockFile(t.name()), t.name(), Duration.ofMinutes(1))) {
+            try (TargetLock lock = TargetLock.acquire(layout.lockFile(t.name()), t.name(), sweepWait)) {
                 backup.sweep(t.name());
                 // A cycle stopped between its backup and its end left latest.dump one behind: point it right.
                 new Latest(layout, catalog.manifests()).refresh(t.name());
+            } catch (BackstopException e) {
+                if (e.code() != ExitCode.BUSY || settings.cluster().isEmpty()) {
+                    throw e;
+                }
+                log.info("target {}: a job of it runs on another node; its next backup sweeps its leftovers", t.name());
             }
             if (!settings.restoreDrill().every().isZero()) {
                 drill.sweep(t); // scratch databases of a drill that was interrupted
@@ -137,13 +145,14 @@ public final class Daemon {
                     + (settings.families().isEmpty() ? 0 : 32))).getScheduler();
             scheduler.setJobFactory((bundle, s) -> {
                 JobKey key = bundle.getJobDetail().getKey();
-                return switch (key.getGroup()) {
-                    case GROUP -> jobs.get(key.getName());
-                    case CHECKS -> checks.get(key.getName());
-                    case OFFSITE -> offsiteJobs.get(key.getName());
-                    case DISCOVERY -> jobsByGroup.get(DISCOVERY);
-                    default -> drills.get(key.getName());
-                };
+                org.quartz.Job job = job(key);
+                if (job == null && !settings.families().isEmpty()) {
+                    discover.get(); // in a fleet another node may have found this database first
+                    job = job(key);
+                }
+                return job != null ? job : context -> log.warn("{} of target {}: not a target of this node's"
+                        + " configuration (every node of a fleet must run the same one); left to the next slot",
+                        key.getGroup(), key.getName());
             });
             for (Target t : settings.targets()) {
                 schedule(t, interval);
@@ -160,7 +169,7 @@ public final class Daemon {
                 if (behind) {
                     log.info("target {}: newest verified backup is older than one interval ({}); taking one now",
                             t.name(), interval);
-                    scheduler.triggerJob(JobKey.jobKey(t.name(), GROUP));
+                    backupNow(t);
                 }
             }
             pitr.start(this::afterBackup); // a completed WAL segment goes offsite at once, as a backup does
@@ -169,6 +178,36 @@ public final class Daemon {
                     layout.root());
         } catch (SchedulerException e) {
             throw new BackstopException(ExitCode.INTERNAL, "cannot start the scheduler: " + e.getMessage(), e);
+        }
+    }
+
+    private org.quartz.Job job(JobKey key) {
+        return switch (key.getGroup()) {
+            case GROUP -> jobs.get(key.getName());
+            case CHECKS -> checks.get(key.getName());
+            case OFFSITE -> offsiteJobs.get(key.getName());
+            case DISCOVERY -> jobsByGroup.get(DISCOVERY);
+            default -> drills.get(key.getName());
+        };
+    }
+
+    /**
+     * A backup of {@code t} now, outside the schedule. In a fleet as a trigger of one name per target, stored
+     * once however many nodes ask at once: a fleet starting together takes one catch-up backup, not one per node.
+     */
+    private void backupNow(Target t) throws SchedulerException {
+        if (settings.cluster().isEmpty()) {
+            scheduler.triggerJob(JobKey.jobKey(t.name(), GROUP));
+            return;
+        }
+        try {
+            scheduler.scheduleJob(TriggerBuilder.newTrigger().withIdentity("now:" + t.name(), GROUP)
+                    .forJob(JobKey.jobKey(t.name(), GROUP)).startNow()
+                    .withSchedule(org.quartz.SimpleScheduleBuilder.simpleSchedule()
+                            .withMisfireHandlingInstructionFireNow())
+                    .build());
+        } catch (org.quartz.ObjectAlreadyExistsException e) {
+            log.info("target {}: another node of the fleet already asked for this backup", t.name());
         }
     }
 
@@ -222,10 +261,13 @@ public final class Daemon {
         // In a fleet a backup that was running on a node that died is run again by another.
         JobDetail detail = JobBuilder.newJob(BackupJob.class).withIdentity(t.name(), GROUP).storeDurably()
                 .requestRecovery(settings.cluster().isPresent()).build();
+        // Misfires: alone, a slot missed while the daemon was down is caught up at start (below); in a fleet a
+        // slot missed because every node was busy or down is taken once as soon as a node can (never once per slot).
+        CronScheduleBuilder cron = CronScheduleBuilder.cronSchedule(settings.schedule())
+                .inTimeZone(TimeZone.getTimeZone(settings.timezone()));
         Trigger trigger = TriggerBuilder.newTrigger().withIdentity(t.name(), GROUP)
-                .withSchedule(CronScheduleBuilder.cronSchedule(settings.schedule())
-                        .inTimeZone(TimeZone.getTimeZone(settings.timezone()))
-                        .withMisfireHandlingInstructionDoNothing())
+                .withSchedule(settings.cluster().isPresent() ? cron.withMisfireHandlingInstructionFireAndProceed()
+                        : cron.withMisfireHandlingInstructionDoNothing())
                 .build();
         add(detail, trigger);
     }
@@ -247,7 +289,7 @@ public final class Daemon {
                     schedule(t, interval);
                     log.info("target {} ({}): a new database of its family; taking its first backup now", t.name(),
                             t.describe());
-                    scheduler.triggerJob(JobKey.jobKey(t.name(), GROUP));
+                    backupNow(t);
                 } catch (SchedulerException e) {
                     log.error("target {}: could not schedule it: {}", t.name(), e.getMessage());
                 }
@@ -328,12 +370,15 @@ public final class Daemon {
 
     private Properties quartzProperties(int targets) {
         if (settings.cluster().isPresent()) {
-            ClusterStore.ensureSchema(settings.cluster().get());
+            io.backstop.fleet.ClusterStore.ensureSchema(settings.cluster().get());
             Properties p = quartzProperties(targets, new Properties());
             p.remove("org.quartz.jobStore.class");
             p.remove("org.quartz.jobStore.misfireThreshold");
             p.remove("org.quartz.scheduler.instanceName");
-            p.putAll(ClusterStore.quartz(settings.cluster().get(), 4 * targets + 1));
+            p.putAll(io.backstop.fleet.ClusterStore.quartz(settings.cluster().get(), settings.cluster().get().threads()));
+            // A node runs as many jobs at once as it has threads; one that is busy acquires none, leaving the next
+            // trigger to a node that can run it (how the work spreads).
+            p.setProperty("org.quartz.threadPool.threadCount", Integer.toString(settings.cluster().get().threads()));
             return p;
         }
         return quartzProperties(targets, new Properties());

@@ -1,4 +1,4 @@
-package io.backstop.schedule;
+package io.backstop.fleet;
 
 import io.backstop.BackstopException;
 import io.backstop.ExitCode;
@@ -21,22 +21,16 @@ import java.util.Properties;
  * nodes starting at once create them once; and the Quartz properties of a clustered JDBC store whose
  * connections come from a HikariCP pool sized from the thread count.
  */
-final class ClusterStore {
-    /** The schema's version: 1 is Quartz 2.5's tables. */
-    static final int VERSION = 1;
+public final class ClusterStore {
+    /** The schema's version: 1 is Quartz 2.5's tables; 2 adds Backstop's own (the nodes, the runs). */
+    static final int VERSION = 2;
 
     private ClusterStore() {
     }
 
-    static void ensureSchema(Settings.Cluster c) {
-        Properties login = new Properties();
-        login.setProperty("user", c.user());
-        if (c.password().isPresent()) {
-            login.setProperty("password", c.password().reveal());
-        }
-        login.setProperty("ApplicationName", "backstop-fleet");
-        login.setProperty("connectTimeout", "10");
-        try (Connection conn = DriverManager.getConnection(c.jdbcUrl(), login)) {
+    /** Creates or upgrades the schema to {@link #VERSION}; nodes starting at once do it once, in turn. */
+    public static void ensureSchema(Settings.Cluster c) {
+        try (Connection conn = DriverManager.getConnection(c.jdbcUrl(), login(c))) {
             conn.setAutoCommit(false);
             try (Statement st = conn.createStatement()) {
                 st.execute("SELECT pg_advisory_xact_lock(hashtext('backstop-fleet-schema:" + c.schema() + "'))");
@@ -53,7 +47,23 @@ final class ClusterStore {
                     for (String statement : quartzTables()) {
                         st.execute(statement);
                     }
-                    st.execute("INSERT INTO " + c.schema() + ".backstop_schema VALUES (" + VERSION + ")");
+                    st.execute("INSERT INTO " + c.schema() + ".backstop_schema VALUES (1)");
+                }
+                if (version < 2) {
+                    String s = c.schema();
+                    // Each node's check-ins (by the database's clock), and each run of a job of any target, by node:
+                    // what every node's /health reports for the whole fleet.
+                    st.execute("CREATE TABLE " + s + ".backstop_nodes (node text PRIMARY KEY, host text NOT NULL,"
+                            + " pid bigint NOT NULL, version text NOT NULL, started_at timestamptz NOT NULL,"
+                            + " last_seen timestamptz NOT NULL, left_at timestamptz)");
+                    st.execute("CREATE SEQUENCE " + s + ".backstop_runs_seq");
+                    st.execute("CREATE TABLE " + s + ".backstop_runs (id bigserial PRIMARY KEY, seq bigint NOT NULL,"
+                            + " target text NOT NULL, kind text NOT NULL, node text NOT NULL,"
+                            + " started_at timestamptz NOT NULL, finished_at timestamptz, ok boolean, error text,"
+                            + " failures int NOT NULL DEFAULT 0)");
+                    st.execute("CREATE INDEX ON " + s + ".backstop_runs (seq)");
+                    st.execute("CREATE INDEX ON " + s + ".backstop_runs (started_at)");
+                    st.execute("INSERT INTO " + s + ".backstop_schema VALUES (2)");
                 }
             }
             conn.commit();
@@ -61,6 +71,19 @@ final class ClusterStore {
             throw new BackstopException(ExitCode.DATABASE_UNREACHABLE, "backstop.cluster: cannot prepare the job store"
                     + " schema " + c.schema() + " at " + c.jdbcUrl() + " as " + c.user() + ": " + e.getMessage(), e);
         }
+    }
+
+    /** How a node logs in to the fleet's database (never in argv or a log). */
+    static Properties login(Settings.Cluster c) {
+        Properties login = new Properties();
+        login.setProperty("user", c.user());
+        if (c.password().isPresent()) {
+            login.setProperty("password", c.password().reveal());
+        }
+        login.setProperty("ApplicationName", "backstop-fleet " + c.node());
+        login.setProperty("connectTimeout", "10");
+        login.setProperty("tcpKeepAlive", "true");
+        return login;
     }
 
     /** Quartz's CREATE statements for PostgreSQL (its DROPs left out: nothing here is ever dropped). */
@@ -80,7 +103,7 @@ final class ClusterStore {
     }
 
     /** A clustered JDBC job store in the cluster's schema, its connections from a HikariCP pool. */
-    static Properties quartz(Settings.Cluster c, int threads) {
+    public static Properties quartz(Settings.Cluster c, int threads) {
         Properties p = new Properties();
         p.setProperty("org.quartz.scheduler.instanceName", "backstop-fleet");
         p.setProperty("org.quartz.scheduler.instanceId", c.node());
@@ -96,7 +119,7 @@ final class ClusterStore {
         p.setProperty("org.quartz.dataSource.fleet.driver", "org.postgresql.Driver");
         p.setProperty("org.quartz.dataSource.fleet.URL", c.jdbcUrl());
         p.setProperty("org.quartz.dataSource.fleet.user", c.user());
-        p.setProperty("org.quartz.dataSource.fleet.password", c.password().reveal());
+        p.setProperty("org.quartz.dataSource.fleet.password", c.password().isPresent() ? c.password().reveal() : "");
         // Every worker may hold one; the cluster manager and the misfire handler one each besides.
         p.setProperty("org.quartz.dataSource.fleet.maxConnections", Integer.toString(threads + 3));
         return p;
