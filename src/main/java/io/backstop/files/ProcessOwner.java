@@ -54,9 +54,14 @@ public final class ProcessOwner {
 
     /** Whether the process {@code tag} names still runs; a tag that is not one (an older format) names none. */
     public static boolean alive(String tag) {
+        return alive(tag, node, nodeAlive);
+    }
+
+    /** {@link #alive(String)} as node {@code self} (null: not in a fleet), asking {@code nodeAlive} about others. */
+    static boolean alive(String tag, String self, java.util.function.Predicate<String> nodeAlive) {
         String[] parts = tag.split("\\.");
         if (parts.length == 3) {
-            if (!parts[2].equals(node)) {
+            if (!parts[2].equals(self)) {
                 return nodeAlive.test(parts[2]);
             }
             tag = parts[0] + "." + parts[1];

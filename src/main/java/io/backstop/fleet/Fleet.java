@@ -326,7 +326,7 @@ public final class Fleet implements AutoCloseable {
      * Holds {@code key} in the fleet's database: a session advisory lock on a connection of its own, tried until
      * {@code deadlineNanos}; closing the handle (or this process ending) releases it.
      */
-    private AutoCloseable hold(String key, String target, long deadlineNanos) {
+    AutoCloseable hold(String key, String target, long deadlineNanos) {
         Connection c = null;
         try {
             c = DriverManager.getConnection(cluster.jdbcUrl(), ClusterStore.login(cluster));
