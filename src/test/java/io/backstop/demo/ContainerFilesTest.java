@@ -35,6 +35,36 @@ class ContainerFilesTest {
     }
 
     @Test
+    void theFleetsComposeFileRunsThreeNodesOnOneJobStoreAndOneBackupDirectory() throws Exception {
+        // Resolved by docker-compose itself: the nodes share one definition through a YAML anchor.
+        JsonNode c = YAML.readTree(run(Tools.require("docker-compose", "docker-compose"), "-f",
+                "docker-compose.fleet.yml", "config"));
+        java.util.Set<String> names = new java.util.TreeSet<>();
+        for (String node : java.util.List.of("node-a", "node-b", "node-c")) {
+            JsonNode n = c.at("/services/" + node);
+            assertThat(n.at("/environment/BACKSTOP_CLUSTER").asText()).isEqualTo("true");
+            assertThat(n.at("/environment/BACKSTOP_CLUSTER_HOST").asText()).isEqualTo("jobs");
+            assertThat(n.at("/environment/BACKSTOP_CLUSTER_PASSWORD_FILE").asText()).startsWith("/run/secrets/");
+            assertThat(n.at("/environment").toString()).doesNotContain("BACKSTOP_CLUSTER_PASSWORD\"");
+            assertThat(n.at("/depends_on/jobs/condition").asText()).isEqualTo("service_healthy");
+            assertThat(n.at("/volumes").toString()).contains("/backups").contains("fleet.conf");
+            assertThat(n.at("/healthcheck/test").toString()).contains("/health");
+            names.add(n.at("/environment/BACKSTOP_CLUSTER_NODE").asText());
+        }
+        assertThat(names).as("each node's name unique").hasSize(3);
+        assertThat(c.at("/services/jobs/healthcheck/test").toString()).contains("pg_isready");
+        for (JsonNode secret : c.at("/secrets")) {
+            assertThat(Path.of(secret.at("/file").asText())).exists();
+        }
+        // The configuration the nodes run is valid as they read it.
+        io.backstop.config.Settings settings = new io.backstop.config.SettingsLoader(java.util.Map.of(
+                "BACKSTOP_CLUSTER", "true", "BACKSTOP_CLUSTER_HOST", "jobs", "BACKSTOP_CLUSTER_NODE", "node-a"))
+                .load(java.util.Optional.of(Path.of("config/fleet.conf")));
+        assertThat(settings.cluster()).isPresent();
+        assertThat(settings.families()).hasSize(1);
+    }
+
+    @Test
     void composeWiresTheSidecarAsDocumented() throws Exception {
         JsonNode c = YAML.readTree(Path.of("docker-compose.yml").toFile());
         JsonNode db = c.at("/services/db");

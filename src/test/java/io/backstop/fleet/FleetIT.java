@@ -120,6 +120,11 @@ class FleetIT {
                             iterable(health.path("targets")).spliterator(), false).allMatch(t -> NODES.contains(t.path("node").asText())
                                     && !t.path("newest_verified_backup").isNull());
                 }));
+                String scrape = get("node-a", "/metrics").asText();
+                assertThat(scrape).as("the fleet's series the alerts and the dashboard use")
+                        .contains("backstop_fleet_node_up{node=\"node-b\"} 1.0",
+                                "backstop_fleet_node_last_seen_timestamp_seconds{node=\"node-c\"}",
+                                "backstop_fleet_clock_drift_seconds ", "backstop_fleet_speaker ");
                 JsonNode fleet = get("node-a", "/health").get("fleet");
                 assertThat(fleet.get("node").asText()).isEqualTo("node-a");
                 assertThat(iterable(fleet.get("nodes"))).extracting(n -> n.get("name").asText() + "="
