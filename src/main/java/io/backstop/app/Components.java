@@ -236,8 +236,12 @@ public final class Components {
 
     /** WAL streaming and base backups of the targets with PITR on, reporting to {@code listener}. */
     public io.backstop.pitr.Pitr pitr(io.backstop.pitr.Pitr.Listener listener) {
-        return new io.backstop.pitr.Pitr(settings.targets(), layout, tools(), manifests().json(), invocation.clock(),
-                listener);
+        io.backstop.pitr.Pitr pitr = new io.backstop.pitr.Pitr(settings.targets(), layout, tools(), manifests().json(),
+                invocation.clock(), listener);
+        // In a fleet one node streams each target's WAL over its one slot (and takes its base backups); should
+        // that node die, the next to claim the target resumes from the slot.
+        fleet().ifPresent(f -> pitr.streamOnlyWhen(target -> f.claim("wal:" + target)));
+        return pitr;
     }
 
     /** This node's part in a fleet ({@code cluster.enabled}); empty for a sidecar. Connects when first used. */

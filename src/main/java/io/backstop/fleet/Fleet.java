@@ -3,13 +3,10 @@ package io.backstop.fleet;
 import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
 import io.backstop.Background;
-import io.backstop.BackstopException;
-import io.backstop.ExitCode;
 import io.backstop.config.Settings;
 import io.backstop.files.ProcessOwner;
 import io.backstop.files.TargetLock;
 import java.sql.Connection;
-import java.sql.DriverManager;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
@@ -59,8 +56,7 @@ public final class Fleet implements AutoCloseable {
     private boolean drifting;
     private long cursor;
     private java.util.concurrent.ScheduledExecutorService ticker;
-    /** The connection holding the speaker's lock while this node speaks for the fleet (null: it does not). */
-    private Connection speakerLock;
+    private final FleetLocks locks;
     private volatile boolean speaker;
 
     public Fleet(Settings.Cluster cluster, String version, Clock clock) {
@@ -68,11 +64,12 @@ public final class Fleet implements AutoCloseable {
         this.version = version;
         this.clock = clock;
         this.tables = cluster.schema() + ".";
+        this.locks = new FleetLocks(cluster, redacted());
     }
 
     /** This process's locks and temporary files from now on belong to this node of the fleet. */
     public void join() {
-        TargetLock.across(this::hold);
+        TargetLock.across(locks::hold);
         ProcessOwner.inFleet(cluster.node(), this::nodeAlive);
     }
 
@@ -181,34 +178,25 @@ public final class Fleet implements AutoCloseable {
     }
 
     /**
-     * Takes (or keeps) the speaker's lock: one node of the fleet at a time sends the notifications, the first to
-     * take it, until its connection ends; then the next node to check in takes over.
+     * Takes (or keeps) the speaker's part: one node of the fleet at a time sends the notifications, the first to
+     * claim it, until its connection ends; then the next node to check in takes over.
      */
-    private void speak() throws SQLException {
-        if (speakerLock != null && !speakerLock.isValid(5)) {
-            closeQuietly(speakerLock);
-            speakerLock = null;
+    private void speak() {
+        boolean now = locks.claim("speaker");
+        if (now && !speaker) {
+            log.info("fleet node {}: speaks for the fleet (sends its notifications)", cluster.node());
         }
-        if (speakerLock == null) {
-            Connection c = DriverManager.getConnection(cluster.jdbcUrl(), ClusterStore.login(cluster));
-            try (PreparedStatement st = c.prepareStatement("SELECT pg_try_advisory_lock(hashtext(?), hashtext(?))")) {
-                st.setString(1, "backstop:" + cluster.schema());
-                st.setString(2, "speaker");
-                try (ResultSet rs = st.executeQuery()) {
-                    rs.next();
-                    if (rs.getBoolean(1)) {
-                        speakerLock = c;
-                        log.info("fleet node {}: speaks for the fleet (sends its notifications)", cluster.node());
-                    } else {
-                        c.close();
-                    }
-                }
-            } catch (SQLException e) {
-                closeQuietly(c);
-                throw e;
-            }
-        }
-        speaker = speakerLock != null;
+        speaker = now;
+    }
+
+    /** {@link FleetLocks#claim}: whether this node plays the part {@code key} now, claiming it when no node does. */
+    public boolean claim(String key) {
+        return locks.claim(key);
+    }
+
+    /** {@link FleetLocks#hold}, for tests. */
+    AutoCloseable hold(String key, String target, long deadlineNanos) {
+        return locks.hold(key, target, deadlineNanos);
     }
 
     /** Whether this node sends the fleet's notifications now. */
@@ -322,57 +310,6 @@ public final class Fleet implements AutoCloseable {
         return runs;
     }
 
-    /**
-     * Holds {@code key} in the fleet's database: a session advisory lock on a connection of its own, tried until
-     * {@code deadlineNanos}; closing the handle (or this process ending) releases it.
-     */
-    AutoCloseable hold(String key, String target, long deadlineNanos) {
-        Connection c = null;
-        try {
-            c = DriverManager.getConnection(cluster.jdbcUrl(), ClusterStore.login(cluster));
-            try (PreparedStatement st = c.prepareStatement("SELECT pg_try_advisory_lock(hashtext(?), hashtext(?))")) {
-                st.setString(1, "backstop:" + cluster.schema());
-                st.setString(2, key);
-                while (true) {
-                    try (ResultSet rs = st.executeQuery()) {
-                        rs.next();
-                        if (rs.getBoolean(1)) {
-                            return c::close;
-                        }
-                    }
-                    if (System.nanoTime() >= deadlineNanos) {
-                        throw new BackstopException(ExitCode.BUSY, "another node of the fleet runs a job of target "
-                                + target + " (its lock " + key + " is held in the fleet's database); it is left to it");
-                    }
-                    Thread.sleep(100);
-                }
-            }
-        } catch (SQLException e) {
-            closeQuietly(c);
-            throw new BackstopException(ExitCode.DATABASE_UNREACHABLE, "cannot lock target " + target + " in the"
-                    + " fleet's database " + redacted() + ": " + e.getMessage() + "; a fleet runs no job it cannot lock"
-                    + " there", e);
-        } catch (InterruptedException e) {
-            closeQuietly(c);
-            Thread.currentThread().interrupt();
-            throw new BackstopException(ExitCode.INTERRUPTED, "interrupted while waiting for the lock of target "
-                    + target, e);
-        } catch (RuntimeException e) {
-            closeQuietly(c);
-            throw e;
-        }
-    }
-
-    private static void closeQuietly(Connection c) {
-        try {
-            if (c != null) {
-                c.close();
-            }
-        } catch (SQLException ignored) {
-            // the lock ends with the connection
-        }
-    }
-
     /** The fleet database's URL without anything secret in it (a JDBC URL may carry a password). */
     String redacted() {
         String url = cluster.jdbcUrl();
@@ -394,8 +331,7 @@ public final class Fleet implements AutoCloseable {
         if (ticker != null) {
             ticker.shutdownNow();
             ticker = null;
-            closeQuietly(speakerLock);
-            speakerLock = null;
+            locks.close();
             speaker = false;
             try (Connection c = pool().getConnection(); PreparedStatement st = c.prepareStatement("UPDATE " + tables
                     + "backstop_nodes SET left_at = clock_timestamp() WHERE node = ? AND pid = ?")) {

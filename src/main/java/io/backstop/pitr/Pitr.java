@@ -61,6 +61,8 @@ public final class Pitr implements AutoCloseable {
     private ScheduledExecutorService ticks;
     private volatile java.util.function.Consumer<String> walRecorded = t -> { };
     private ExecutorService baseBackups;
+    /** Whether this process streams a target's WAL now: always alone; in a fleet, on the one node that claimed it. */
+    private volatile java.util.function.Predicate<String> owns = t -> true;
 
     public Pitr(List<Target> targets, BackupLayout layout, PgTools tools, ObjectMapper json, Clock clock,
             Listener listener) {
@@ -93,6 +95,14 @@ public final class Pitr implements AutoCloseable {
         }
     }
 
+    /**
+     * In a fleet: a target's WAL is streamed, and its base backups taken, only while {@code owner} says this
+     * node plays that part (one node at a time, over one slot); the other nodes read its archive from disk.
+     */
+    public void streamOnlyWhen(java.util.function.Predicate<String> owner) {
+        this.owns = owner;
+    }
+
     public synchronized void start(java.util.function.Consumer<String> walRecorded) {
         this.walRecorded = walRecorded;
         if (targets.isEmpty()) {
@@ -116,9 +126,12 @@ public final class Pitr implements AutoCloseable {
         for (Target t : targets) {
             Stream s = new Stream(t);
             streams.put(t.name(), s);
-            s.bases.sweep();
-            warnAboutServer(t);
-            s.receiver.start();
+            if (owns.test(t.name())) {
+                s.bases.sweep();
+                warnAboutServer(t);
+                s.receiver.start();
+                s.streaming = true;
+            }
             ticks.scheduleWithFixedDelay(() -> s.tick(), 0, TICK.toMillis(), TimeUnit.MILLISECONDS);
         }
     }
@@ -170,6 +183,9 @@ public final class Pitr implements AutoCloseable {
             Thread.currentThread().interrupt();
         }
         for (Stream s : streams.values()) {
+            if (!s.streaming) {
+                continue; // another node's archive: it records its own
+            }
             try {
                 s.archive.collect(); // what pg_receivewal completed last still counts
             } catch (java.io.IOException | RuntimeException e) {
@@ -193,6 +209,8 @@ public final class Pitr implements AutoCloseable {
         long receivedLsn = -1;
         Instant lastReceivedAt;
         boolean slotOverAlert;
+        /** Whether this process streams the target now (in a fleet, another node may). */
+        volatile boolean streaming;
 
         Stream(Target target) {
             this.target = target;
@@ -205,6 +223,22 @@ public final class Pitr implements AutoCloseable {
 
         void tick() {
             try {
+                if (!owns.test(target.name())) {
+                    if (streaming) {
+                        streaming = false;
+                        log.info("target {}: its WAL is streamed by another node of the fleet now", target.name());
+                        receiver.stop(Duration.ofSeconds(15));
+                        closeConnection();
+                    }
+                    elsewhere();
+                    return;
+                }
+                if (!streaming) {
+                    streaming = true;
+                    log.info("target {}: this node streams its WAL (and takes its base backups)", target.name());
+                    bases.sweep();
+                    receiver.start();
+                }
                 watch();
             } catch (RuntimeException | Error e) {
                 log.warn("PITR watch of {}: {}", target.name(), e.getMessage(), e);
@@ -287,6 +321,22 @@ public final class Pitr implements AutoCloseable {
             }
             listener.pitr(target.name(), new Status(lastReceivedAt, lag, retained, newestBase, window, stale,
                     receiver.runningSince() != null, problem));
+        }
+
+        /** Another node streams: the window as the shared archive says, for this node's /health and /metrics. */
+        private void elsewhere() {
+            Window window;
+            List<BaseBackups.Base> kept = bases.list();
+            Instant last;
+            try {
+                last = archive.lastWritten().orElse(null);
+                window = Window.of(kept, archive, gaps.list(), last);
+            } catch (java.io.IOException e) {
+                return; // being written by its streaming node this moment: the next tick reads it
+            }
+            Instant newestBase = kept.isEmpty() ? null : kept.get(kept.size() - 1).finishedAt();
+            listener.pitr(target.name(), new Status(last, 0, 0, newestBase, window, false, true,
+                    window.from() == null ? "streamed by another node of the fleet; no window yet" : null));
         }
 
         BaseBackups.Base baseBackup() {
