@@ -19,7 +19,6 @@ import java.time.Instant;
 import java.util.Date;
 import java.util.Map;
 import java.util.Optional;
-import java.util.Properties;
 import java.util.TimeZone;
 import org.quartz.CronExpression;
 import org.quartz.CronScheduleBuilder;
@@ -141,7 +140,7 @@ public final class Daemon {
         }
         try {
             // A family's databases found later need threads too: room for a few dozen beside the configured targets.
-            scheduler = new StdSchedulerFactory(quartzProperties(settings.targets().size()
+            scheduler = new StdSchedulerFactory(QuartzSetup.properties(settings, settings.targets().size()
                     + (settings.families().isEmpty() ? 0 : 32))).getScheduler();
             scheduler.setJobFactory((bundle, s) -> {
                 JobKey key = bundle.getJobDetail().getKey();
@@ -362,38 +361,15 @@ public final class Daemon {
     /** Schedules {@code detail} with {@code trigger}; in a fleet, replacing what another node stored for it. */
     private void add(JobDetail detail, Trigger trigger) throws SchedulerException {
         if (settings.cluster().isPresent()) {
+            // A node joining keeps what the fleet runs on the same schedule (a check's next run is not put off by
+            // every restart), and replaces a schedule that changed.
+            Trigger stored = scheduler.getTrigger(trigger.getKey());
+            if (stored != null && QuartzSetup.sameSchedule(stored, trigger) && scheduler.checkExists(detail.getKey())) {
+                return;
+            }
             scheduler.scheduleJob(detail, java.util.Set.of(trigger), true);
         } else {
             scheduler.scheduleJob(detail, trigger);
         }
-    }
-
-    private Properties quartzProperties(int targets) {
-        if (settings.cluster().isPresent()) {
-            io.backstop.fleet.ClusterStore.ensureSchema(settings.cluster().get());
-            Properties p = quartzProperties(targets, new Properties());
-            p.remove("org.quartz.jobStore.class");
-            p.remove("org.quartz.jobStore.misfireThreshold");
-            p.remove("org.quartz.scheduler.instanceName");
-            p.putAll(io.backstop.fleet.ClusterStore.quartz(settings.cluster().get(), settings.cluster().get().threads()));
-            // A node runs as many jobs at once as it has threads; one that is busy acquires none, leaving the next
-            // trigger to a node that can run it (how the work spreads).
-            p.setProperty("org.quartz.threadPool.threadCount", Integer.toString(settings.cluster().get().threads()));
-            return p;
-        }
-        return quartzProperties(targets, new Properties());
-    }
-
-    private static Properties quartzProperties(int targets, Properties p) {
-        p.setProperty("org.quartz.scheduler.instanceName", "backstop");
-        p.setProperty("org.quartz.scheduler.skipUpdateCheck", "true");
-        p.setProperty("org.quartz.threadPool.class", "org.quartz.simpl.SimpleThreadPool");
-        // A backup, a check, a drill and an offsite thread per target, so targets (and checks) never wait for each other.
-        p.setProperty("org.quartz.threadPool.threadCount", Integer.toString(4 * targets + 1));
-        p.setProperty("org.quartz.threadPool.threadNamePrefix", "backstop-worker");
-        p.setProperty("org.quartz.jobStore.class", "org.quartz.simpl.RAMJobStore");
-        p.setProperty("org.quartz.jobStore.misfireThreshold", "5000");
-        p.setProperty("org.quartz.scheduler.interruptJobsOnShutdown", "true");
-        return p;
     }
 }
