@@ -125,6 +125,9 @@ class FleetIT {
                         .contains("backstop_fleet_node_up{node=\"node-b\"} 1.0",
                                 "backstop_fleet_node_last_seen_timestamp_seconds{node=\"node-c\"}",
                                 "backstop_fleet_clock_drift_seconds ", "backstop_fleet_speaker ");
+                String page = page("node-b");
+                assertThat(page).as("node-b's status page").contains("<section id=\"fleet\">", "Taken by",
+                        "served by node <b>node-b</b>").contains(NODES);
                 JsonNode fleet = get("node-a", "/health").get("fleet");
                 assertThat(fleet.get("node").asText()).isEqualTo("node-a");
                 assertThat(iterable(fleet.get("nodes"))).extracting(n -> n.get("name").asText() + "="
@@ -322,6 +325,11 @@ class FleetIT {
             Thread.currentThread().interrupt();
             throw new AssertionError(e);
         }
+    }
+
+    private String page(String node) throws Exception {
+        return HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + ports.get(node)
+                + "/")).timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString()).body();
     }
 
     private double metric(String node, String series) {

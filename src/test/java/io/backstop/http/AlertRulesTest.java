@@ -29,7 +29,7 @@ class AlertRulesTest {
 
     @Test
     void rulesAreValid() throws Exception {
-        assertThat(promtool("check", "rules", "alerts.yml")).contains("SUCCESS: 16 rules found");
+        assertThat(promtool("check", "rules", "alerts.yml")).contains("SUCCESS: 18 rules found");
     }
 
     @Test
@@ -47,7 +47,7 @@ class AlertRulesTest {
             alerts++;
             assertThat(tests).as("a promtool test for " + m.group(1)).contains("alertname: " + m.group(1));
         }
-        assertThat(alerts).isEqualTo(16);
+        assertThat(alerts).isEqualTo(18);
         assertThat(rules.split("summary:", -1)).hasSize(alerts + 1);
         assertThat(rules.split("description:", -1)).hasSize(alerts + 1);
     }
