@@ -1,16 +1,12 @@
 package io.backstop.config;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.catchThrowableOfType;
 
-import io.backstop.BackstopException;
-import io.backstop.ExitCode;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
-import java.util.Optional;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -20,16 +16,11 @@ class ClusterSettingsTest {
     Path dir;
 
     private Settings load(String conf, Map<String, String> env) throws IOException {
-        Path file = dir.resolve("backstop.conf");
-        Files.writeString(file, conf);
-        return new SettingsLoader(env).load(Optional.of(file));
+        return ConfFiles.load(dir, conf, env);
     }
 
     private String failure(String conf) {
-        BackstopException e = catchThrowableOfType(BackstopException.class, () -> load(conf, Map.of()));
-        assertThat(e).as("rejected:\n" + conf).isNotNull();
-        assertThat(e.code()).isEqualTo(ExitCode.USAGE);
-        return e.getMessage();
+        return ConfFiles.failure(dir, conf);
     }
 
     @Test

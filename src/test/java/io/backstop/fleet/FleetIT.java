@@ -366,36 +366,38 @@ class FleetIT {
     private static final class DumpWatch implements AutoCloseable {
         private final Set<String> overlaps = ConcurrentHashMap.newKeySet();
         private final Set<String> seen = ConcurrentHashMap.newKeySet();
-        private final Thread thread;
-        private volatile boolean stop;
+        private final java.util.concurrent.ScheduledExecutorService sampler =
+                java.util.concurrent.Executors.newSingleThreadScheduledExecutor();
+        private final PgCluster pg;
+        private final List<String> databases;
+        private Connection connection;
 
+        /** A sample every 20 ms: even a small database's dump lasts longer. */
         DumpWatch(PgCluster pg, List<String> databases) {
-            thread = new Thread(() -> {
-                while (!stop) {
-                    try (Connection c = pg.connect("postgres"); Statement st = c.createStatement()) {
-                        while (!stop) {
-                            try (ResultSet rs = st.executeQuery("SELECT datname, count(*) FROM pg_stat_activity"
-                                    + " WHERE application_name = 'backstop pg_dump' GROUP BY datname")) {
-                                while (rs.next()) {
-                                    if (databases.contains(rs.getString(1))) {
-                                        seen.add(rs.getString(1));
-                                        if (rs.getInt(2) > 1) {
-                                            overlaps.add(rs.getString(1));
-                                        }
-                                    }
-                                }
+            this.pg = pg;
+            this.databases = databases;
+            sampler.scheduleWithFixedDelay(this::sample, 0, 20, java.util.concurrent.TimeUnit.MILLISECONDS);
+        }
+
+        private void sample() {
+            try {
+                if (connection == null) {
+                    connection = pg.connect("postgres");
+                }
+                try (Statement st = connection.createStatement(); ResultSet rs = st.executeQuery("SELECT datname,"
+                        + " count(*) FROM pg_stat_activity WHERE application_name = 'backstop pg_dump' GROUP BY datname")) {
+                    while (rs.next()) {
+                        if (databases.contains(rs.getString(1))) {
+                            seen.add(rs.getString(1));
+                            if (rs.getInt(2) > 1) {
+                                overlaps.add(rs.getString(1));
                             }
-                            Thread.sleep(20); // a sample every 20 ms: even a small database's dump lasts longer
                         }
-                    } catch (java.sql.SQLException e) {
-                        // reconnect
-                    } catch (InterruptedException e) {
-                        return;
                     }
                 }
-            }, "fleet-dump-watch");
-            thread.setDaemon(true);
-            thread.start();
+            } catch (java.sql.SQLException e) {
+                connection = null; // connects again at the next sample
+            }
         }
 
         Set<String> overlaps() {
@@ -407,9 +409,12 @@ class FleetIT {
         }
 
         @Override
-        public void close() throws InterruptedException {
-            stop = true;
-            thread.join(10_000);
+        public void close() throws Exception {
+            sampler.shutdownNow();
+            sampler.awaitTermination(10, java.util.concurrent.TimeUnit.SECONDS);
+            if (connection != null) {
+                connection.close();
+            }
         }
     }
 }

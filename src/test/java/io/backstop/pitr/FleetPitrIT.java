@@ -5,7 +5,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.backstop.testing.Cli;
 import io.backstop.testing.Fixtures;
 import io.backstop.testing.PgCluster;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -103,8 +102,7 @@ class FleetPitrIT {
     }
 
     private List<BaseBackups.Base> bases() {
-        return new BaseBackups(targetDir(), null, new io.backstop.catalog.Manifests().json(),
-                java.time.Clock.systemUTC()).list();
+        return Archives.bases(targetDir());
     }
 
     /** The node whose process is the parent of the one pg_receivewal running (empty: none, or several). */
@@ -131,33 +129,11 @@ class FleetPitrIT {
 
     /** Forces the current segment out and waits until the archive has recorded it; returns the switch LSN. */
     private long switchAndAwait(PgCluster pg, String db) throws Exception {
-        long lsn;
-        try (Connection c = pg.connect(db); Statement st = c.createStatement();
-                ResultSet rs = st.executeQuery("SELECT pg_logical_emit_message(false, 'test', 'x'),"
-                        + " pg_switch_wal()::text")) {
-            rs.next();
-            lsn = Wal.parseLsn(rs.getString(2));
-        }
-        long segno = Wal.segnoOf(lsn - 1, 16L << 20);
-        Fixtures.await("segment " + segno + " archived", WAIT, () -> {
-            try {
-                return new WalArchive(targetDir()).entries().stream().filter(WalArchive.Entry::isSegment)
-                        .anyMatch(e -> Wal.segno(e.name(), 16L << 20) >= segno);
-            } catch (java.io.IOException e) {
-                return false;
-            }
-        });
-        return lsn;
+        return Archives.switchAndAwait(pg, db, targetDir(), WAIT);
     }
 
     /** pg_waldump reads every record of the archive from the oldest base backup's start to {@code end}. */
     private String walDump(PgCluster pg, long end) throws Exception {
-        List<BaseBackups.Base> bases = bases();
-        assertThat(bases).isNotEmpty();
-        Process p = new ProcessBuilder(pg.bin().resolve("pg_waldump").toString(), "--quiet", "-p",
-                targetDir().resolve("wal").toString(), "-s", bases.get(0).startLsn(), "-e", Wal.lsn(end))
-                .redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        return p.waitFor() == 0 ? "" : out.isBlank() ? "pg_waldump failed" : out;
+        return Archives.walDump(pg, targetDir(), end);
     }
 }

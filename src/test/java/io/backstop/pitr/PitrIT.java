@@ -7,7 +7,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.backstop.http.LiveDaemon;
 import io.backstop.testing.Fixtures;
 import io.backstop.testing.PgCluster;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -88,39 +87,12 @@ class PitrIT {
 
     /** Forces the current segment out and waits until the archive has recorded it; returns the switch LSN. */
     private long switchAndAwait(String db) throws Exception {
-        long lsn;
-        try (Connection c = pg.connect(db); Statement st = c.createStatement();
-                ResultSet rs = st.executeQuery("SELECT pg_logical_emit_message(false, 'test', 'x'),"
-                        + " pg_switch_wal()::text")) {
-            rs.next();
-            lsn = Wal.parseLsn(rs.getString(2)); // just past the switch record, in the segment it completed
-        }
-        long segno = Wal.segnoOf(lsn - 1, 16L << 20);
-        try {
-            Fixtures.await("segment " + segno + " archived", WAIT, () -> {
-                try {
-                    return new WalArchive(targetDir()).entries().stream().filter(WalArchive.Entry::isSegment)
-                            .anyMatch(e -> Wal.segno(e.name(), 16L << 20) >= segno);
-                } catch (java.io.IOException e) {
-                    return false;
-                }
-            });
-        } catch (AssertionError e) {
-            throw new AssertionError(e.getMessage() + "; archive: " + Fixtures.files(targetDir().resolve("wal")), e);
-        }
-        return lsn;
+        return Archives.switchAndAwait(pg, db, targetDir(), WAIT);
     }
 
     /** pg_waldump reads every record of the archive from the oldest base backup's start to {@code end}. */
     private String walDump(long end) throws Exception {
-        List<BaseBackups.Base> bases = new BaseBackups(targetDir(), null, new io.backstop.catalog.Manifests().json(),
-                java.time.Clock.systemUTC()).list();
-        assertThat(bases).isNotEmpty();
-        Process p = new ProcessBuilder(pg.bin().resolve("pg_waldump").toString(), "--quiet", "-p",
-                targetDir().resolve("wal").toString(), "-s", bases.get(0).startLsn(), "-e", Wal.lsn(end))
-                .redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        return p.waitFor() == 0 ? "" : out.isBlank() ? "pg_waldump failed" : out;
+        return Archives.walDump(pg, targetDir(), end);
     }
 
     @Test
@@ -265,8 +237,7 @@ class PitrIT {
     }
 
     private List<BaseBackups.Base> bases() {
-        return new BaseBackups(targetDir(), null, new io.backstop.catalog.Manifests().json(),
-                java.time.Clock.systemUTC()).list();
+        return Archives.bases(targetDir());
     }
 
     @Test
