@@ -33,6 +33,8 @@ public final class Fleet implements AutoCloseable {
     static final Duration DRIFT_WARNING = Duration.ofSeconds(1);
     /** Nodes and runs older than this are forgotten (a node removed without a clean stop alarms this long). */
     static final Duration FORGET_AFTER = Duration.ofHours(24);
+    /** When this process started, as its check-ins report it. */
+    private static final Instant STARTED = Instant.now();
 
     /** A node of the fleet as last seen; {@code up}: it checked in within the fleet's {@code goneAfter}. */
     @com.fasterxml.jackson.databind.annotation.JsonNaming(
@@ -96,7 +98,7 @@ public final class Fleet implements AutoCloseable {
 
     /** Checks in now, then every {@code check-in}: nodes, clock drift, and the runs recorded since to {@code runs}. */
     public synchronized void start(Consumer<List<Run>> runs) {
-        ClusterStore.ensureSchema(cluster);
+        pool(); // the schema, created or upgraded once, and a failure to reach the job store fails the start
         tick(runs);
         ticker = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(
                 Background.threads("backstop-fleet-check-in"));
@@ -157,8 +159,6 @@ public final class Fleet implements AutoCloseable {
             readNodes(c);
         }
     }
-
-    private static final Instant STARTED = Instant.now();
 
     private void readNodes(Connection c) throws SQLException {
         List<Node> seen = new ArrayList<>();
