@@ -28,7 +28,7 @@ stop_cluster() {
 
 ensure_jar() {
   if [ ! -f "$BENCH_ROOT/target/backstop.jar" ]; then
-    (cd "$BENCH_ROOT" && mvn -q -B -ntp -DskipTests package)
+    (cd "$BENCH_ROOT" && mvn -q -B -ntp -DskipTests package) >&2 # stdout is the path alone
   fi
   echo "$BENCH_ROOT/target/backstop.jar"
 }

@@ -1,20 +1,23 @@
 #!/usr/bin/env bash
 # Issue 33 benchmark, side by side in one run on the same data and the same WAL:
 #  1. a whole cluster back to a point in time, each timed until the server is promoted and takes
-#     connections: Backstop's `restore --at T --physical DIR` (its base backup and its streamed WAL),
+#     connections: Backstop's `restore --at T --physical DIR` (its base backup and its streamed WAL; run
+#     through the `backstop` launcher, after one untimed run that writes the launcher's class-data archive),
 #     pgBackRest's `restore --type=time` (Debian's pgbackrest, archive-push from the same server; skipped
 #     with a note when it is not installed), and a hand-made `pg_basebackup` + `recovery_target_time`
 #     replay over a `cp` archive; every result is checked to hold the same data;
 #  2. one table's 1M deleted rows put back with `recover --at` against `restore --at` of the whole
 #     database into a new one.
 #
-#   bench/pitr-restore.sh [SCALE] [SECONDS]   (defaults: pgbench scale 10 = about 160 MB, 30 s of writes)
+#   bench/pitr-restore.sh [SCALE] [SECONDS] [ROUNDS]
+#   (defaults: pgbench scale 10 = about 160 MB, 30 s of writes, 5 rounds of the three restores, alternating)
 set -euo pipefail
 # shellcheck source=bench/lib.sh
 source "$(dirname "$0")/lib.sh"
 
 scale="${1:-10}"
 seconds="${2:-30}"
+rounds="${3:-5}"
 work="${BENCH_DIR:-/tmp/backstop-bench-pitr-restore}"
 port="${BENCH_PORT:-55435}"
 port2=$((port + 1))
@@ -59,7 +62,8 @@ echo "database: $("${psql[@]}" -Atc "SELECT pg_size_pretty(pg_database_size('app
 touch "$work/empty.conf"
 export BACKSTOP_CONFIG="$work/empty.conf" BACKSTOP_BACKUP_DIR="$work/backups" BACKSTOP_PG_BIN_DIR="$PG_BIN" \
   PGHOST=127.0.0.1 PGPORT="$port" PGUSER=postgres PGDATABASE=app BACKSTOP_TARGET=app
-backstop=(java -jar "$work/backstop.jar")
+# Backstop as its users run it: through its launcher (the JVM flags and the class-data archive it keeps per command).
+backstop=(env BACKSTOP_JAR="$work/backstop.jar" "$BENCH_ROOT/backstop")
 BACKSTOP_PITR=true BACKSTOP_SCHEDULE="0 0 0 1 1 ?" BACKSTOP_RESTORE_DRILL_EVERY=0 BACKSTOP_HTTP_PORT="$http" \
   BACKSTOP_HTTP_BIND=127.0.0.1 BACKSTOP_CHECK_INTERVAL=1h "${backstop[@]}" daemon >> "$work/daemon.log" 2>&1 &
 daemon_pid=$!
@@ -118,58 +122,80 @@ host all all 127.0.0.1/32 trust" > "$work/restored/hba"
   [ "$(id -u)" = 0 ] && chown -R postgres "$work/restored"
 }
 
-# ---- 1. the whole cluster back to the point ----
-fresh_restored
-t0=$(now)
-"${backstop[@]}" restore --at "$point" --physical "$work/restored/data" >/dev/null
-t1=$(now)
-start_restored
-t2=$(now)
-bs_state=$(state_of_restored)
-stop_restored
-bs_prep=$(echo "$t1 - $t0" | bc); bs_all=$(echo "$t2 - $t0" | bc)
-echo "Backstop restore --at --physical: $(printf %.2f "$bs_all") s (data directory $(printf %.2f "$bs_prep") s, replay and promotion $(printf %.2f "$(echo "$t2 - $t1" | bc)") s): $bs_state"
-
-br_all=""
-if [ -n "$pgbr" ]; then
+# ---- 1. the whole cluster back to the point, ROUNDS rounds alternating, medians ----
+# One untimed run first: a command's first run through the launcher writes its class-data archive.
+"${backstop[@]}" restore --at "$point" --physical "$work/warm-up" >/dev/null
+rm -rf "$work/warm-up"
+bs_prep=(); bs_all=(); br_prep=(); br_all=(); hm_prep=(); hm_all=()
+same() { # the state a method left, against Backstop's of the same round
+  [ "$2" = "$bs_state" ] || echo "  round $r: $1 DIFFERENT from Backstop's: $2 vs $bs_state"
+}
+for r in $(seq 1 "$rounds"); do
   fresh_restored
-  mkdir -p "$work/restored/data" && chmod 700 "$work/restored/data"
-  [ "$(id -u)" = 0 ] && chown -R postgres "$work/restored"
   t0=$(now)
-  "${as[@]}" pgbackrest --config="$pgbr" --stanza=bench --pg1-path="$work/restored/data" --type=time \
-    --target="$point+00" --target-exclusive --target-action=promote restore >/dev/null
+  "${backstop[@]}" restore --at "$point" --physical "$work/restored/data" >/dev/null
   t1=$(now)
   start_restored
   t2=$(now)
-  br_state=$(state_of_restored)
+  bs_state=$(state_of_restored)
   stop_restored
-  br_all=$(echo "$t2 - $t0" | bc)
-  echo "pgBackRest restore --type=time:    $(printf %.2f "$br_all") s (data directory $(printf %.2f "$(echo "$t1 - $t0" | bc)") s, replay and promotion $(printf %.2f "$(echo "$t2 - $t1" | bc)") s): $br_state"
-  [ "$br_state" = "$bs_state" ] || echo "  DIFFERENT from Backstop's: $br_state vs $bs_state"
-fi
+  bs_prep+=("$(echo "$t1 - $t0" | bc)"); bs_all+=("$(echo "$t2 - $t0" | bc)")
+  line="round $r: Backstop $(printf %.2f "${bs_all[-1]}") s"
 
-fresh_restored
-t0=$(now)
-cp -a "$work/handmade-base" "$work/restored/data"
-rm -f "$work/restored/data/postmaster.pid"
-cat >> "$work/restored/data/postgresql.auto.conf" <<CONF
+  if [ -n "$pgbr" ]; then
+    fresh_restored
+    mkdir -p "$work/restored/data" && chmod 700 "$work/restored/data"
+    [ "$(id -u)" = 0 ] && chown -R postgres "$work/restored"
+    t0=$(now)
+    "${as[@]}" pgbackrest --config="$pgbr" --stanza=bench --pg1-path="$work/restored/data" --type=time \
+      --target="$point+00" --target-exclusive --target-action=promote restore >/dev/null
+    t1=$(now)
+    start_restored
+    t2=$(now)
+    same pgBackRest "$(state_of_restored)"
+    stop_restored
+    br_prep+=("$(echo "$t1 - $t0" | bc)"); br_all+=("$(echo "$t2 - $t0" | bc)")
+    line="$line, pgBackRest $(printf %.2f "${br_all[-1]}") s"
+  fi
+
+  fresh_restored
+  t0=$(now)
+  cp -a "$work/handmade-base" "$work/restored/data"
+  rm -f "$work/restored/data/postmaster.pid"
+  cat >> "$work/restored/data/postgresql.auto.conf" <<CONF
 restore_command = 'cp $work/handmade-archive/%f %p'
 recovery_target_time = '$point+00'
 recovery_target_inclusive = off
 recovery_target_action = 'promote'
 CONF
-touch "$work/restored/data/recovery.signal"
-t1=$(now)
-start_restored
-t2=$(now)
-hm_state=$(state_of_restored)
-stop_restored
-hm_all=$(echo "$t2 - $t0" | bc)
-echo "hand-made pg_basebackup + replay:  $(printf %.2f "$hm_all") s (data directory $(printf %.2f "$(echo "$t1 - $t0" | bc)") s, replay and promotion $(printf %.2f "$(echo "$t2 - $t1" | bc)") s): $hm_state"
-[ "$hm_state" = "$bs_state" ] || echo "  DIFFERENT from Backstop's: $hm_state vs $bs_state"
-fastest="$hm_all"
-[ -n "$br_all" ] && [ "$(echo "$br_all < $fastest" | bc)" = 1 ] && fastest="$br_all"
-echo "Backstop = $(echo "scale=3; $bs_all / $fastest" | bc)x the faster peer ($(printf %.2f "$fastest") s)"
+  touch "$work/restored/data/recovery.signal"
+  t1=$(now)
+  start_restored
+  t2=$(now)
+  same hand-made "$(state_of_restored)"
+  stop_restored
+  hm_prep+=("$(echo "$t1 - $t0" | bc)"); hm_all+=("$(echo "$t2 - $t0" | bc)")
+  echo "$line, hand-made $(printf %.2f "${hm_all[-1]}") s: $bs_state"
+done
+# median_of NAME...: the median of those values, two decimals
+median_of() { printf '%s\n' "$@" | median | xargs printf %.2f; }
+row() { # label, all times, data-directory times
+  local label="$1"; shift
+  local n=$(( $# / 2 ))
+  local all=("${@:1:$n}") prep=("${@:$((n + 1))}")
+  local a p
+  a=$(median_of "${all[@]}"); p=$(median_of "${prep[@]}")
+  echo "$label $a s (data directory $p s, replay and promotion $(printf %.2f "$(echo "$a - $p" | bc)") s)"
+}
+echo "medians of $rounds rounds, each until promoted and taking connections:"
+row "  Backstop restore --at --physical:" "${bs_all[@]}" "${bs_prep[@]}"
+[ -n "$pgbr" ] && row "  pgBackRest restore --type=time:   " "${br_all[@]}" "${br_prep[@]}"
+row "  hand-made pg_basebackup + replay: " "${hm_all[@]}" "${hm_prep[@]}"
+fastest=$(median_of "${hm_all[@]}")
+if [ -n "$pgbr" ] && [ "$(echo "$(median_of "${br_all[@]}") < $fastest" | bc)" = 1 ]; then
+  fastest=$(median_of "${br_all[@]}")
+fi
+echo "Backstop = $(echo "scale=3; $(median_of "${bs_all[@]}") / $fastest" | bc)x the faster peer ($fastest s)"
 
 # ---- 2. 1M deleted rows: recover --at against restore --at of the whole database ----
 "${psql[@]}" -d app -c "CREATE TABLE big (id bigint PRIMARY KEY, v text NOT NULL)" \
