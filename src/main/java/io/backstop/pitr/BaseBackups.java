@@ -124,6 +124,8 @@ public final class BaseBackups {
                     "--no-sync", "-l", "backstop " + target.name() + " " + name, "-w"), env, Duration.ofDays(2));
             ProcessRunner.Result r;
             Map<Path, CopyFollower.Followed> followed;
+            CompletableFuture<JsonNode> manifest;
+            CompletableFuture<ProcessRunner.Result> structure;
             // Each file is checksummed and sent to disk as it is written (--no-sync alone would leave the
             // writing to the end, and a check afterwards would read it all again).
             try (CopyFollower follower = CopyFollower.start(tmp)) {
@@ -131,11 +133,18 @@ public final class BaseBackups {
                 if (r.exitCode() != 0) {
                     throw runner.failure(spec, r, ExitCode.DUMP_FAILED);
                 }
+                // What reads only the finished copy starts now, beside the follower's last pass over it (the
+                // files written last, fsynced as they are read): the manifest, and pg_verifybackup's structure
+                // half (every listed file there and no other, the manifest's own checksum, the WAL parsed).
+                manifest = Background.supply("base-backup-manifest",
+                        () -> json.readTree(tmp.resolve("backup_manifest").toFile()));
+                structure = Background.supply("base-backup-verify",
+                        () -> runner.run(verify(tmp, "--skip-checksums"), p -> { }));
                 followed = follower.finish();
             }
-            JsonNode manifest = verify(target, tmp, runner, followed);
+            JsonNode checked = verify(target, tmp, runner, followed, read(manifest), structure);
             String label = Files.readString(tmp.resolve("backup_label"), StandardCharsets.UTF_8);
-            Base base = new Base(name, group(START, label), endLsn(tmp, manifest),
+            Base base = new Base(name, group(START, label), endLsn(tmp, checked),
                     Integer.parseInt(group(TIMELINE, label)), started, clock.instant(), size(tmp),
                     Files.readString(tmp.resolve("PG_VERSION"), StandardCharsets.UTF_8).strip(), "pg_verifybackup and every file's CRC32C passed");
             Path finalDir = dir.resolve(name);
@@ -156,20 +165,17 @@ public final class BaseBackups {
     /**
      * The copy checked against the server's backup_manifest before it counts (the manifest is returned),
      * while what the follower did not already send to disk is fsynced: pg_verifybackup
-     * {@code --skip-checksums} (every listed file there with its size and no other, the manifest's own
-     * checksum, the WAL parsed from start to end) beside every file's CRC32C as the follower read it while
-     * it was written ({@link ManifestChecksums}; pg_verifybackup's own checksum pass where the manifest has
-     * what that cannot read).
+     * {@code --skip-checksums} ({@code structure}: every listed file there with its size and no other, the
+     * manifest's own checksum, the WAL parsed from start to end) beside every file's CRC32C as the follower
+     * read it while it was written ({@link ManifestChecksums}; pg_verifybackup's own checksum pass where the
+     * manifest has what that cannot read).
      */
-    private JsonNode verify(Target target, Path tmp, ProcessRunner runner,
-            Map<Path, CopyFollower.Followed> followed) throws IOException {
+    private JsonNode verify(Target target, Path tmp, ProcessRunner runner, Map<Path, CopyFollower.Followed> followed,
+            JsonNode manifest, CompletableFuture<ProcessRunner.Result> structure) throws IOException {
         CompletableFuture<Void> synced = Background.supply("base-backup-fsync", () -> {
             fsyncTree(tmp, followed);
             return null;
         });
-        CompletableFuture<ProcessRunner.Result> structure = Background.supply("base-backup-verify",
-                () -> runner.run(verify(tmp, "--skip-checksums"), p -> { }));
-        JsonNode manifest = json.readTree(tmp.resolve("backup_manifest").toFile());
         List<String> mismatched;
         if (ManifestChecksums.supported(manifest)) {
             mismatched = ManifestChecksums.mismatches(tmp, manifest, followed);
@@ -225,6 +231,18 @@ public final class BaseBackups {
             throw new BackstopException(ExitCode.DUMP_FAILED, "backup_label has no " + p.pattern() + ": " + text);
         }
         return m.group(1);
+    }
+
+    /** The manifest read beside the follower's last pass; an unreadable one fails as reading it here would. */
+    private static JsonNode read(CompletableFuture<JsonNode> manifest) throws IOException {
+        try {
+            return manifest.join();
+        } catch (java.util.concurrent.CompletionException e) {
+            if (e.getCause() instanceof IOException io) {
+                throw io;
+            }
+            return Background.join(manifest);
+        }
     }
 
     /** The end of the last WAL range the backup_manifest names: where a recovery from it becomes consistent. */
