@@ -85,9 +85,29 @@ final class EmailChannel implements Channel {
                 transport.sendMessage(message, message.getAllRecipients());
             }
         } catch (MessagingException e) {
-            throw new DeliveryException(HttpChannel.redact(smtp.host() + ":" + smtp.port() + ": " + describe(e),
-                    smtp.password()));
+            throw new DeliveryException(HttpChannel.redact(smtp.host() + ":" + smtp.port() + ": " + describe(e)
+                    + certificateHint(e, smtp.host()), smtp.password()));
         }
+    }
+
+    /**
+     * What to do about a certificate the TLS handshake refused: one from an authority this JVM does not trust
+     * (a private one is added to a trust store the JVM is started with), or one for another name.
+     */
+    static String certificateHint(Throwable e, String host) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            String m = String.valueOf(t.getMessage());
+            if (m.contains("PKIX path") || t instanceof java.security.cert.CertPathValidatorException) {
+                return "; the server's certificate is not issued by an authority this JVM trusts: for a private"
+                        + " authority, put its certificate in a trust store and start Backstop with"
+                        + " JAVA_TOOL_OPTIONS=-Djavax.net.ssl.trustStore=FILE (README \"Notifications\")";
+            }
+            if (m.contains("No subject alternative") || m.contains("No name matching")) {
+                return "; the server's certificate is not for the name " + host + ": set host to a name the"
+                        + " certificate carries";
+            }
+        }
+        return "";
     }
 
     private static String describe(MessagingException e) {
