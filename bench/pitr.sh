@@ -128,6 +128,15 @@ for r in 1 2; do
   echo "round $r: pgbench -c 4 -j 2 for $seconds s without streaming ..."
   without+=("$(bench_tps)")
   start_daemon
+  # The slot kept the WAL the round without streaming wrote: it is received first. What is measured below is
+  # the lag while streaming keeps up with the writes, so the catch-up is waited for (and its time printed).
+  c0=$(now)
+  behind=$("${psql[@]}" -Atc "SELECT pg_current_wal_lsn()")
+  until [ "$("${psql[@]}" -Atc "SELECT coalesce(bool_and(write_lsn >= '$behind'), false) FROM pg_stat_replication
+      WHERE application_name = 'backstop_app'")" = t ]; do
+    sleep 0.2
+  done
+  echo "round $r: the daemon caught up with the WAL written while it was stopped in $(printf %.1f "$(echo "$(now) - $c0" | bc)") s"
   receiver=$(pgrep -f "pg_receivewal.*backstop_app" | head -1)
   sender=$("${psql[@]}" -Atc "SELECT pid FROM pg_stat_replication WHERE application_name = 'backstop_app'")
   c0_d=$(cpu_of "$daemon_pid"); c0_r=$(cpu_of "$receiver"); c0_s=$(cpu_of "$sender")
