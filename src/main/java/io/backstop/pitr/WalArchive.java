@@ -5,9 +5,7 @@ import io.backstop.files.Hashing;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
@@ -35,9 +33,9 @@ public final class WalArchive {
 
     private final Path dir;
     private final Path incoming;
-    private final Path ledger;
-    private final Map<String, Entry> entries = new TreeMap<>();
-    private boolean loaded;
+    private final WalLedger ledgerFile;
+    /** What the ledger records, by name: as the file says at each use ({@link WalLedger}). */
+    private final Map<String, Entry> entries;
 
     /** A recorded file: what it was when it counted. */
     public record Entry(String name, long size, String sha256, long modifiedMillis, Instant recordedAt) {
@@ -69,7 +67,8 @@ public final class WalArchive {
     public WalArchive(Path targetDir) {
         this.dir = targetDir.resolve(DIR);
         this.incoming = dir.resolve(INCOMING);
-        this.ledger = dir.resolve(LEDGER);
+        this.ledgerFile = new WalLedger(dir.resolve(LEDGER));
+        this.entries = ledgerFile.entries();
     }
 
     public Path dir() {
@@ -334,8 +333,7 @@ public final class WalArchive {
         if (Files.exists(dir)) {
             Durable.rename(dir, aside);
         }
-        entries.clear();
-        loaded = false;
+        ledgerFile.forget();
         return aside;
     }
 
@@ -354,38 +352,16 @@ public final class WalArchive {
         return entries.values().stream().mapToLong(Entry::size).sum();
     }
 
+    private void load() throws IOException {
+        ledgerFile.load();
+    }
+
     private void append(Entry entry) throws IOException {
         Files.createDirectories(dir);
-        Files.write(ledger, entry.line().getBytes(StandardCharsets.UTF_8), StandardOpenOption.CREATE,
-                StandardOpenOption.APPEND, StandardOpenOption.WRITE, StandardOpenOption.SYNC);
-        entries.put(entry.name(), entry);
+        ledgerFile.append(entry);
     }
 
     private void rewrite() throws IOException {
-        StringBuilder text = new StringBuilder();
-        entries.values().forEach(e -> text.append(e.line()));
-        Durable.writeAtomically(ledger, text.toString().getBytes(StandardCharsets.UTF_8));
-    }
-
-    private void load() throws IOException {
-        if (loaded) {
-            return;
-        }
-        try {
-            for (String line : Files.readAllLines(ledger, StandardCharsets.UTF_8)) {
-                if (!line.isBlank()) {
-                    try {
-                        Entry e = Entry.parse(line);
-                        entries.put(e.name(), e);
-                    } catch (RuntimeException torn) {
-                        log.warn("WAL ledger {}: skipping a line that is not an entry (a write cut short): {}", ledger,
-                                line.length() > 80 ? line.substring(0, 80) : line);
-                    }
-                }
-            }
-        } catch (NoSuchFileException none) {
-            // a new archive
-        }
-        loaded = true;
+        ledgerFile.rewrite();
     }
 }

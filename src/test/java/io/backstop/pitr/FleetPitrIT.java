@@ -2,9 +2,12 @@ package io.backstop.pitr;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import io.backstop.testing.Cli;
 import io.backstop.testing.Fixtures;
 import io.backstop.testing.PgCluster;
+import io.backstop.testing.Receiver;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -29,6 +32,8 @@ class FleetPitrIT {
 
     @TempDir
     Path dir;
+
+    private final Map<String, Integer> ports = new HashMap<>();
 
     @Test
     void oneNodeStreamsATargetsWalAndAnotherTakesItOverWithoutAGap() throws Exception {
@@ -65,9 +70,22 @@ class FleetPitrIT {
                 String other = nodes.keySet().stream().filter(n -> !n.equals(streaming)).findFirst().orElseThrow();
                 Fixtures.await(other + " streaming", WAIT, () -> streamer(nodes).filter(other::equals).isPresent()
                         && walSenders(pg) == 1);
+                java.time.Instant switched = java.time.Instant.now();
                 long end = switchAndAwait(pg, db);
                 assertThat(end).isGreaterThan(first);
                 assertThat(walDump(pg, end)).as("pg_waldump over the archive, across the takeover").isEmpty();
+                // What the node that took over reports, once it has watched the archive since that segment: the
+                // window from the same base backup, no gap (what the other node recorded, it reads as recorded).
+                java.time.Instant from = bases().get(0).finishedAt();
+                Fixtures.await(other + " reporting the window from the first base backup, no gap", WAIT, () -> {
+                    JsonNode app = health(other).path("targets").path(0);
+                    JsonNode pitr = app.path("pitr");
+                    return pitr.path("last_received_at").isTextual()
+                            && !java.time.Instant.parse(pitr.path("last_received_at").asText()).isBefore(switched)
+                            && pitr.path("window").path("from").isTextual()
+                            && java.time.Instant.parse(pitr.path("window").path("from").asText()).equals(from)
+                            && !app.path("reasons").toString().contains("WAL_GAP");
+                });
                 assertThat(bases()).as("the window goes on from the same base backup").hasSize(1);
             } finally {
                 for (Process p : nodes.values()) {
@@ -86,7 +104,7 @@ class FleetPitrIT {
         env.put("BACKSTOP_CONFIG", conf.toString());
         env.put("BACKSTOP_BACKUP_DIR", dir.resolve("backups").toString());
         env.put("BACKSTOP_PG_BIN_DIR", PgCluster.binDir().toString());
-        env.put("BACKSTOP_HTTP_PORT", "0");
+        env.put("BACKSTOP_HTTP_PORT", Integer.toString(ports.computeIfAbsent(node, n -> Receiver.unusedPort())));
         env.put("BACKSTOP_HTTP_BIND", "127.0.0.1");
         env.put("BACKSTOP_CLUSTER_NODE", node);
         env.put("PATH", System.getenv("PATH"));
@@ -114,6 +132,22 @@ class FleetPitrIT {
         Optional<Long> parent = ProcessHandle.of(receivers.get(0)).flatMap(ProcessHandle::parent).map(ProcessHandle::pid);
         return nodes.entrySet().stream().filter(e -> e.getValue().isAlive() && parent.isPresent()
                 && e.getValue().pid() == parent.get()).map(Map.Entry::getKey).findFirst();
+    }
+
+    /** The node's /health (empty while it does not answer). */
+    private JsonNode health(String node) {
+        try {
+            java.net.http.HttpResponse<String> r = java.net.http.HttpClient.newHttpClient().send(
+                    java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://127.0.0.1:" + ports.get(node)
+                            + "/health")).timeout(Duration.ofSeconds(10)).build(),
+                    java.net.http.HttpResponse.BodyHandlers.ofString());
+            return new ObjectMapper().readTree(r.body());
+        } catch (java.io.IOException e) {
+            return new ObjectMapper().createObjectNode();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AssertionError(e);
+        }
     }
 
     /** The server's own view: its WAL senders streaming to a receiver. */

@@ -84,6 +84,30 @@ class WalArchiveTest {
     }
 
     @Test
+    void anotherProcesssRecordsAndPrunesAreReadAsTheyHappen() throws IOException {
+        // Two nodes of a fleet on one backup directory: one streams and records, the other reads the archive.
+        WalArchive streamer = new WalArchive(dir);
+        WalArchive other = new WalArchive(dir);
+        incoming(streamer, seg(1), 1);
+        incoming(streamer, seg(2), 2);
+        streamer.collect();
+        assertThat(other.entries()).extracting(WalArchive.Entry::name).containsExactly(seg(1), seg(2));
+        incoming(streamer, seg(3), 3);
+        incoming(streamer, seg(4), 4);
+        streamer.collect();
+        streamer.prune(2, SEG); // the ledger rewritten: a new file, shorter than the one the other node read
+        assertThat(other.continuity(2, SEG).intact()).as("what the streaming node recorded after the other read it")
+                .isTrue();
+        assertThat(other.entries()).extracting(WalArchive.Entry::name).containsExactly(seg(2), seg(3), seg(4));
+        // The other node takes over: what it records goes on from what the first one left.
+        incoming(other, seg(5), 5);
+        other.collect();
+        assertThat(other.continuity(2, SEG).lastSegno()).isEqualTo(5);
+        assertThat(streamer.entries()).extracting(WalArchive.Entry::name).containsExactly(seg(2), seg(3), seg(4),
+                seg(5));
+    }
+
+    @Test
     void aRunNeverReceivedIsOneHoleAndPruningKeepsHistoryFiles() throws IOException {
         WalArchive a = new WalArchive(dir);
         for (long s : List.of(1L, 2L, 7L, 8L)) {
