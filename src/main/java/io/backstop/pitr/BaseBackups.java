@@ -142,7 +142,8 @@ public final class BaseBackups {
                         () -> runner.run(verify(tmp, "--skip-checksums"), p -> { }));
                 followed = follower.finish();
             }
-            JsonNode checked = verify(target, tmp, runner, followed, read(manifest), structure);
+            JsonNode checked = read(manifest);
+            verify(target, tmp, runner, followed, checked, structure);
             String label = Files.readString(tmp.resolve("backup_label"), StandardCharsets.UTF_8);
             Base base = new Base(name, group(START, label), endLsn(tmp, checked),
                     Integer.parseInt(group(TIMELINE, label)), started, clock.instant(), size(tmp),
@@ -163,14 +164,13 @@ public final class BaseBackups {
     }
 
     /**
-     * The copy checked against the server's backup_manifest before it counts (the manifest is returned),
-     * while what the follower did not already send to disk is fsynced: pg_verifybackup
-     * {@code --skip-checksums} ({@code structure}: every listed file there with its size and no other, the
+     * The copy checked against the server's backup_manifest before it counts, while what the follower did
+     * not already send to disk is fsynced: pg_verifybackup {@code --skip-checksums} ({@code structure}: every listed file there with its size and no other, the
      * manifest's own checksum, the WAL parsed from start to end) beside every file's CRC32C as the follower
      * read it while it was written ({@link ManifestChecksums}; pg_verifybackup's own checksum pass where the
      * manifest has what that cannot read).
      */
-    private JsonNode verify(Target target, Path tmp, ProcessRunner runner, Map<Path, CopyFollower.Followed> followed,
+    private void verify(Target target, Path tmp, ProcessRunner runner, Map<Path, CopyFollower.Followed> followed,
             JsonNode manifest, CompletableFuture<ProcessRunner.Result> structure) throws IOException {
         CompletableFuture<Void> synced = Background.supply("base-backup-fsync", () -> {
             fsyncTree(tmp, followed);
@@ -193,7 +193,6 @@ public final class BaseBackups {
             throw new BackstopException(ExitCode.DUMP_FAILED, "base backup of " + target.name()
                     + " does not match its backup_manifest (not kept): " + String.join("; ", mismatched));
         }
-        return manifest;
     }
 
     private ProcessRunner.Spec verify(Path backup, String half) {
