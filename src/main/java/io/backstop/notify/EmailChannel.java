@@ -94,7 +94,7 @@ final class EmailChannel implements Channel {
      * What to do about a certificate the TLS handshake refused: one from an authority this JVM does not trust
      * (a private one is added to a trust store the JVM is started with), or one for another name.
      */
-    static String certificateHint(Throwable e, String host) {
+    private static String certificateHint(Throwable e, String host) {
         for (Throwable t = e; t != null; t = t.getCause()) {
             String m = String.valueOf(t.getMessage());
             if (m.contains("PKIX path") || t instanceof java.security.cert.CertPathValidatorException) {

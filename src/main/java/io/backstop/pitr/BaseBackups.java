@@ -240,7 +240,7 @@ public final class BaseBackups {
             if (e.getCause() instanceof IOException io) {
                 throw io;
             }
-            return Background.join(manifest);
+            throw e.getCause() instanceof RuntimeException re ? re : e;
         }
     }
 

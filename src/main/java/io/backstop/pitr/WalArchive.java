@@ -33,7 +33,7 @@ public final class WalArchive {
 
     private final Path dir;
     private final Path incoming;
-    private final WalLedger ledgerFile;
+    private final WalLedger ledger;
     /** What the ledger records, by name: as the file says at each use ({@link WalLedger}). */
     private final Map<String, Entry> entries;
 
@@ -67,8 +67,8 @@ public final class WalArchive {
     public WalArchive(Path targetDir) {
         this.dir = targetDir.resolve(DIR);
         this.incoming = dir.resolve(INCOMING);
-        this.ledgerFile = new WalLedger(dir.resolve(LEDGER));
-        this.entries = ledgerFile.entries();
+        this.ledger = new WalLedger(dir.resolve(LEDGER));
+        this.entries = ledger.entries();
     }
 
     public Path dir() {
@@ -82,12 +82,12 @@ public final class WalArchive {
 
     /** Every recorded file, by name. */
     public synchronized List<Entry> entries() throws IOException {
-        load();
+        ledger.load();
         return List.copyOf(entries.values());
     }
 
     public synchronized Optional<Entry> entry(String name) throws IOException {
-        load();
+        ledger.load();
         return Optional.ofNullable(entries.get(name));
     }
 
@@ -98,7 +98,7 @@ public final class WalArchive {
      * the entries recorded now.
      */
     public synchronized List<Entry> collect() throws IOException {
-        load();
+        ledger.load();
         Files.createDirectories(incoming);
         List<Path> done;
         try (Stream<Path> files = Files.list(incoming)) {
@@ -135,7 +135,7 @@ public final class WalArchive {
             Durable.rename(tmp, archived);
             Entry entry = new Entry(name, Files.size(file), sha256, Files.getLastModifiedTime(file).toMillis(),
                     Instant.now());
-            append(entry);
+            ledger.append(entry);
             recorded.add(entry);
         }
         dropOlderIncoming();
@@ -189,7 +189,7 @@ public final class WalArchive {
                     Durable.fsync(f);
                     Path archived = dir.resolve(n);
                     Durable.rename(f, archived);
-                    append(new Entry(n, Files.size(archived), Hashing.sha256(archived),
+                    ledger.append(new Entry(n, Files.size(archived), Hashing.sha256(archived),
                             Files.getLastModifiedTime(archived).toMillis(), Instant.now()));
                 } else if (Wal.isSegment(n) || Wal.isHistory(n)) {
                     Files.delete(f); // recorded by collect() above
@@ -206,7 +206,7 @@ public final class WalArchive {
      * holes (runs of segment numbers).
      */
     public synchronized Continuity continuity(long from, long segmentSize) throws IOException {
-        load();
+        ledger.load();
         TreeMap<Long, List<Entry>> bySegno = new TreeMap<>();
         for (Entry e : entries.values()) {
             if (e.isSegment()) {
@@ -262,7 +262,7 @@ public final class WalArchive {
 
     /** Hashes every recorded segment from {@code from} on again; the names that no longer match (or are gone). */
     public synchronized List<String> verify(long from, long to, long segmentSize) throws IOException {
-        load();
+        ledger.load();
         List<String> bad = new ArrayList<>();
         for (Entry e : entries.values()) {
             if (e.isSegment() && Wal.segno(e.name(), segmentSize) >= from && Wal.segno(e.name(), segmentSize) <= to) {
@@ -277,7 +277,7 @@ public final class WalArchive {
 
     /** Removes every segment older than segment {@code before} (history files stay: they are tiny and needed). */
     public synchronized int prune(long before, long segmentSize) throws IOException {
-        load();
+        ledger.load();
         List<String> gone = new ArrayList<>();
         for (Entry e : entries.values()) {
             String base = Wal.isPartial(e.name()) ? e.name().substring(0, 24) : e.name();
@@ -291,7 +291,7 @@ public final class WalArchive {
         for (String name : gone) {
             entries.remove(name);
         }
-        rewrite(); // the ledger first: a crash in between leaves unrecorded files, never recorded missing ones
+        ledger.rewrite(); // the ledger first: a crash in between leaves unrecorded files, never recorded missing ones
         for (String name : gone) {
             Files.deleteIfExists(dir.resolve(name));
         }
@@ -300,7 +300,7 @@ public final class WalArchive {
 
     /** When WAL last arrived: the newest modification among what streaming writes and what was recorded. */
     public synchronized java.util.Optional<Instant> lastWritten() throws IOException {
-        load();
+        ledger.load();
         long newest = entries.values().stream().filter(Entry::isSegment).mapToLong(Entry::modifiedMillis).max()
                 .orElse(0);
         if (Files.isDirectory(incoming)) {
@@ -333,7 +333,7 @@ public final class WalArchive {
         if (Files.exists(dir)) {
             Durable.rename(dir, aside);
         }
-        ledgerFile.forget();
+        ledger.forget();
         return aside;
     }
 
@@ -342,26 +342,13 @@ public final class WalArchive {
      * default, before the first one arrived).
      */
     public synchronized long segmentSize() throws IOException {
-        load();
+        ledger.load();
         return entries.values().stream().filter(Entry::isSegment).mapToLong(Entry::size).max().orElse(16L << 20);
     }
 
     /** Bytes the archive holds on disk. */
     public synchronized long bytes() throws IOException {
-        load();
+        ledger.load();
         return entries.values().stream().mapToLong(Entry::size).sum();
-    }
-
-    private void load() throws IOException {
-        ledgerFile.load();
-    }
-
-    private void append(Entry entry) throws IOException {
-        Files.createDirectories(dir);
-        ledgerFile.append(entry);
-    }
-
-    private void rewrite() throws IOException {
-        ledgerFile.rewrite();
     }
 }

@@ -67,6 +67,7 @@ final class WalLedger {
 
     /** One entry more, on disk (synced) before it counts here. */
     void append(WalArchive.Entry entry) throws IOException {
+        Files.createDirectories(file.getParent());
         boolean current = state().equals(seen);
         Files.write(file, entry.line().getBytes(StandardCharsets.UTF_8), StandardOpenOption.CREATE,
                 StandardOpenOption.APPEND, StandardOpenOption.WRITE, StandardOpenOption.SYNC);

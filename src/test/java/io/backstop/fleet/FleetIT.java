@@ -8,10 +8,6 @@ import io.backstop.testing.Cli;
 import io.backstop.testing.Fixtures;
 import io.backstop.testing.PgCluster;
 import io.backstop.testing.Receiver;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -24,6 +20,7 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
@@ -317,23 +314,19 @@ class FleetIT {
                 .orElseThrow(() -> new AssertionError("no node has pid " + pid + " (" + temporary + ")"));
     }
 
+    /** A node's /health (its /metrics as one text node); empty while it does not answer. */
     private JsonNode get(String node, String path) {
+        Optional<String> body = Fixtures.httpGet(ports.get(node), path);
         try {
-            HttpResponse<String> r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(
-                    "http://127.0.0.1:" + ports.get(node) + path)).timeout(Duration.ofSeconds(10)).build(),
-                    HttpResponse.BodyHandlers.ofString());
-            return path.equals("/metrics") ? JSON.getNodeFactory().textNode(r.body()) : JSON.readTree(r.body());
+            return body.isEmpty() ? JSON.createObjectNode() : path.equals("/metrics")
+                    ? JSON.getNodeFactory().textNode(body.get()) : JSON.readTree(body.get());
         } catch (java.io.IOException e) {
-            return JSON.createObjectNode(); // not listening yet
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new AssertionError(e);
+            return JSON.createObjectNode(); // a reply cut short by a node stopping
         }
     }
 
-    private String page(String node) throws Exception {
-        return HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + ports.get(node)
-                + "/")).timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString()).body();
+    private String page(String node) {
+        return Fixtures.httpGet(ports.get(node), "/").orElse("");
     }
 
     private double metric(String node, String series) {

@@ -116,4 +116,21 @@ public final class Fixtures {
             throw new IllegalStateException(e);
         }
     }
+
+    /**
+     * What a server on 127.0.0.1:{@code port} answers {@code GET path} with (a node started as a process of its
+     * own: its /health, /metrics, status page); empty while it does not listen.
+     */
+    public static Optional<String> httpGet(int port, String path) {
+        try {
+            return Optional.of(java.net.http.HttpClient.newHttpClient().send(java.net.http.HttpRequest.newBuilder(
+                    java.net.URI.create("http://127.0.0.1:" + port + path)).timeout(Duration.ofSeconds(10)).build(),
+                    java.net.http.HttpResponse.BodyHandlers.ofString()).body());
+        } catch (IOException e) {
+            return Optional.empty();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
 }
