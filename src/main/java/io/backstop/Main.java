@@ -34,7 +34,7 @@ public final class Main {
     }
 
     private static boolean isLongRunning(String[] args) {
-        String command = commandOf(args);
+        String command = io.backstop.cli.CommandLines.commandOf(args);
         return command.equals("daemon") || command.equals("demo");
     }
 
@@ -72,23 +72,10 @@ public final class Main {
             return;
         }
         List<String> list = Arrays.asList(args);
-        String command = commandOf(args);
+        String command = io.backstop.cli.CommandLines.commandOf(args);
         boolean chatty = command.equals("daemon") || command.equals("demo") || list.contains("-v")
                 || list.contains("--verbose");
         // check prints its own table of what dropped: the alarm's WARN line would only repeat it above.
         System.setProperty("backstop.log.level", chatty ? "INFO" : command.equals("check") ? "ERROR" : "WARN");
-    }
-
-    /** The subcommand's name: the first argument that is neither an option nor an option's value. */
-    static String commandOf(String[] args) {
-        for (int i = 0; i < args.length; i++) {
-            String a = args[i];
-            if (a.equals("-c") || a.equals("--config")) {
-                i++;
-            } else if (!a.startsWith("-")) {
-                return a;
-            }
-        }
-        return "";
     }
 }

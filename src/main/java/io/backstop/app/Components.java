@@ -95,6 +95,9 @@ public final class Components {
     /** Adds the databases each {@code databases} family has now (and had before) as targets; returns those added. */
     public java.util.List<Settings.Target> discover() {
         java.util.List<Settings.Target> added = new java.util.ArrayList<>();
+        if (settings.families().isEmpty()) {
+            return added; // (nor the catalog and its JSON reader started for nothing: a command's JVM is short)
+        }
         io.backstop.backup.Discovery discovery = new io.backstop.backup.Discovery(settings.backupDir(), catalog());
         for (Settings.Family family : settings.families()) {
             for (Settings.Target t : discovery.targets(family)) {

@@ -3,6 +3,7 @@ package io.backstop.cli;
 import io.backstop.app.Components;
 import io.backstop.app.Invocation;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Optional;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.HelpCommand;
@@ -12,11 +13,17 @@ import picocli.CommandLine.ScopeType;
 /** {@code backstop}: the top-level command; its options apply to every subcommand. */
 @Command(name = "backstop", mixinStandardHelpOptions = true, scope = ScopeType.INHERIT,
         versionProvider = VersionProvider.class,
-        description = "PostgreSQL backup sidecar: verified pg_dump backups, row-count alarms, health and metrics.",
-        subcommands = {DaemonCommand.class, DemoCommand.class, BackupCommand.class, ListCommand.class, CheckCommand.class, AckCommand.class,
-                PruneCommand.class, OffsiteCommand.class, PitrCommand.class, DoctorCommand.class, NotifyCommand.class,
-                RestoreCommand.class, RecoverCommand.class, VerifyCommand.class, GuardCommand.class, GuardServerCommand.class, HelpCommand.class})
+        description = "PostgreSQL backup sidecar: verified pg_dump backups, row-count alarms, health and metrics.")
 public final class BackstopCommand {
+    /**
+     * The subcommands, in the order help lists them. Added by {@link CommandLines#configured}: all of them, or
+     * only the one a command line runs (picocli reads every option of every command it is given).
+     */
+    static final List<Class<?>> SUBCOMMANDS = List.of(DaemonCommand.class, DemoCommand.class, BackupCommand.class,
+            ListCommand.class, CheckCommand.class, AckCommand.class, PruneCommand.class, OffsiteCommand.class,
+            PitrCommand.class, DoctorCommand.class, NotifyCommand.class, RestoreCommand.class, RecoverCommand.class,
+            VerifyCommand.class, GuardCommand.class, GuardServerCommand.class, HelpCommand.class);
+
     // Inherited: accepted before or after the subcommand (backstop list --config F).
     @Option(names = {"-c", "--config"}, paramLabel = "FILE", scope = ScopeType.INHERIT,
             description = "Configuration file (default: $BACKSTOP_CONFIG, else config/backstop.conf if present).")

@@ -11,7 +11,13 @@ import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 
 /** The sha256 of a file, as manifests record it: by a native command for large files, the JDK's digest for small ones. */
 public final class Hashing {
@@ -80,6 +86,88 @@ public final class Hashing {
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.US_ASCII);
         return p.waitFor() == 0 && out.length() >= 64 && out.substring(0, 64).matches("[0-9a-f]{64}")
                 ? Optional.of(out.substring(0, 64)) : Optional.empty();
+    }
+
+    /**
+     * The sha256 of each of {@code files}, keyed by the path given: by the hashing command ({@link #hashCommand})
+     * over many files at once, in up to {@code processes} processes side by side (a replay's WAL segments: one
+     * process start per few hundred files instead of one per file). A file the command did not answer for is
+     * hashed by the JDK, which names it if it cannot be read.
+     */
+    public static Map<Path, String> sha256Each(List<Path> files, int processes) {
+        Map<Path, String> hashes = new ConcurrentHashMap<>();
+        if (hashCommand(Optional.empty()) != null && !files.isEmpty()) {
+            int batches = Math.max(Math.max(1, processes), (files.size() + MAX_FILES_PER_COMMAND - 1) / MAX_FILES_PER_COMMAND);
+            List<List<Path>> batch = new ArrayList<>();
+            for (int i = 0; i < batches; i++) {
+                batch.add(new ArrayList<>());
+            }
+            for (int i = 0; i < files.size(); i++) {
+                batch.get(i % batches).add(files.get(i));
+            }
+            ExecutorService pool = Executors.newFixedThreadPool(Math.max(1, Math.min(processes, batches)),
+                    io.backstop.Background.threads("sha256"));
+            try {
+                List<Future<?>> running = new ArrayList<>();
+                for (List<Path> b : batch) {
+                    if (!b.isEmpty()) {
+                        running.add(pool.submit(() -> hashAll(b, hashes)));
+                    }
+                }
+                for (Future<?> f : running) {
+                    f.get();
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new BackstopException(ExitCode.INTERRUPTED, "interrupted while hashing " + files.size() + " files", e);
+            } catch (ExecutionException e) {
+                // the JDK's digest below hashes what the command did not
+            } finally {
+                pool.shutdownNow();
+            }
+        }
+        for (Path f : files) {
+            hashes.computeIfAbsent(f, Hashing::javaSha256);
+        }
+        return hashes;
+    }
+
+    /** Files per command line: far below the kernel's limit on arguments, for any path length. */
+    private static final int MAX_FILES_PER_COMMAND = 256;
+
+    /** One hashing command over {@code files}; each line it prints is a digest, then two characters, then the path. */
+    private static void hashAll(List<Path> files, Map<Path, String> into) {
+        List<String> command = hashCommand(Optional.empty());
+        Map<String, Path> byName = new java.util.HashMap<>();
+        for (Path f : files) {
+            String absolute = f.toAbsolutePath().toString();
+            command.add(absolute);
+            byName.put(absolute, f);
+        }
+        Process p = null;
+        try {
+            p = new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.DISCARD).start();
+            p.getOutputStream().close();
+            try (java.io.BufferedReader r = new java.io.BufferedReader(
+                    new java.io.InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+                String line;
+                while ((line = r.readLine()) != null) {
+                    Path f = line.length() > 66 ? byName.get(line.substring(66)) : null;
+                    if (f != null && line.substring(0, 64).matches("[0-9a-f]{64}")) {
+                        into.put(f, line.substring(0, 64));
+                    }
+                }
+            }
+            p.waitFor(); // a file it could not read has no line: the JDK's digest names it
+        } catch (IOException e) {
+            // the JDK's digest hashes these
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } finally {
+            if (p != null) {
+                p.destroyForcibly(); // gone already, or hashing what nobody waits for any more
+            }
+        }
     }
 
     public static String javaSha256(Path file) {

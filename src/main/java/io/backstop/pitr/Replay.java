@@ -151,14 +151,19 @@ public final class Replay {
             long to = point.lsn().map(l -> Wal.segnoOf(l, segmentSize)).orElse(newest);
             if (point.time().isPresent()) {
                 // A server replaying to a time past the last commit it finds stops with an error: a point after
-                // the newest commit archived is the end of the archive (the same data, to the second).
-                Optional<Instant> last = WalDump.newestCommit(bin, archive, from, newest, segmentSize);
+                // the newest commit archived is the end of the archive (the same data, to the second). Where a
+                // commit the replay stops at was found, no other is read.
                 Instant t = point.time().get();
-                if (last.isEmpty() || t.isAfter(last.get()) || (point.inclusive() && t.equals(last.get()))) {
-                    stop = Point.end("to the end of the archived WAL (" + last.map(l -> "its newest commit is of " + l)
-                            .orElse("no commit in it") + ", before " + t + ")");
+                java.util.OptionalLong through = WalDump.segmentThrough(bin, archive, from, newest, segmentSize, t,
+                        point.inclusive());
+                if (through.isPresent()) {
+                    to = through.getAsLong();
                 } else {
-                    to = WalDump.segmentThrough(bin, archive, from, newest, segmentSize, t, point.inclusive());
+                    Optional<Instant> last = WalDump.newestCommit(bin, archive, from, newest, segmentSize);
+                    if (last.isEmpty() || t.isAfter(last.get()) || (point.inclusive() && t.equals(last.get()))) {
+                        stop = Point.end("to the end of the archived WAL (" + last.map(l -> "its newest commit is of "
+                                + l).orElse("no commit in it") + ", before " + t + ")");
+                    }
                 }
             }
             long through = to;
@@ -307,8 +312,8 @@ public final class Replay {
     }
 
     private void write(Plan plan, Path dir) throws IOException {
-        // The archive's WAL (the base backup's own segments among it) goes to pg_wal while the base
-        // backup's files are copied beside it: two copies at once, on two cores.
+        // The archive's WAL (the base backup's own segments among it) goes to pg_wal and is checked while the
+        // base backup's files are copied beside it and checked against its manifest: two at once, on two cores.
         Files.createDirectories(dir.resolve("pg_wal"));
         java.util.concurrent.CompletableFuture<Void> wal = io.backstop.Background.supply("physical-wal-copy", () -> {
             ReplayFiles.copyWal(targetName, targetDir, plan, dir.resolve("pg_wal"));
@@ -316,18 +321,17 @@ public final class Replay {
         });
         try {
             ReplayFiles.copyBase(plan.baseDir(), dir, false);
+            ProcessRunner.Result checked = new ProcessRunner().run(ProcessRunner.Spec.of(List.of(
+                    tools.tool("pg_verifybackup").toString(), "--quiet", "--no-parse-wal", dir.toString()), Map.of(),
+                    Duration.ofHours(6)), p -> { });
+            if (checked.exitCode() != 0) {
+                throw new BackstopException(ExitCode.DUMP_FAILED, "the copy of base backup " + plan.base().name()
+                        + " in " + dir + " does not match its manifest: " + checked.stderrTail().strip());
+            }
         } finally {
             wal.exceptionally(e -> null).join();
         }
         io.backstop.Background.join(wal);
-        ProcessRunner runner = new ProcessRunner();
-        ProcessRunner.Result checked = runner.run(ProcessRunner.Spec.of(List.of(
-                tools.tool("pg_verifybackup").toString(), "--quiet", "--no-parse-wal", dir.toString()), Map.of(),
-                Duration.ofHours(6)), p -> { });
-        if (checked.exitCode() != 0) {
-            throw new BackstopException(ExitCode.DUMP_FAILED, "the copy of base backup " + plan.base().name()
-                    + " in " + dir + " does not match its manifest: " + checked.stderrTail().strip());
-        }
         // The WAL is in pg_wal: no archive to fetch from ('false' makes the server read pg_wal).
         writeRecovery(dir, plan.point(), "'false'", "");
     }

@@ -3,6 +3,7 @@ package io.backstop.pitr;
 import io.backstop.BackstopException;
 import io.backstop.ExitCode;
 import io.backstop.files.Sweep;
+import io.backstop.pg.ProcessRunner;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -17,14 +18,49 @@ final class ReplayFiles {
     private ReplayFiles() {
     }
 
-    /** The base backup's files into {@code data}; its own WAL segments too when {@code withWal}. */
+    /**
+     * The base backup's files into {@code data}; its own WAL segments too when {@code withWal}. By {@code cp -a}
+     * where it is here: the kernel copies (copy_file_range, or shares the blocks on a filesystem that can) a
+     * thousand files in half the time the JDK takes to copy them one by one.
+     */
     static void copyBase(Path base, Path data, boolean withWal) throws IOException {
+        Files.createDirectories(data);
         Path ownWal = base.resolve("pg_wal");
-        try (Stream<Path> all = Files.walk(base)) {
+        List<String> entries = new ArrayList<>();
+        try (Stream<Path> top = Files.list(base)) {
+            for (Path p : top.toList()) {
+                if (withWal || !p.equals(ownWal)) {
+                    entries.add(p.toAbsolutePath().toString());
+                }
+            }
+        }
+        Optional<Path> cp = Stream.of(Path.of("/bin/cp"), Path.of("/usr/bin/cp")).filter(Files::isExecutable).findFirst();
+        if (cp.isEmpty() || entries.isEmpty()) {
+            copyTree(base, data, withWal);
+            return;
+        }
+        List<String> command = new ArrayList<>(List.of(cp.get().toString(), "-a", "--"));
+        command.addAll(entries); // absolute: none is taken for an option
+        command.add(data.toAbsolutePath().toString());
+        ProcessRunner.Result copied = new ProcessRunner().run(ProcessRunner.Spec.of(command, java.util.Map.of(),
+                java.time.Duration.ofHours(6)), p -> { });
+        if (copied.exitCode() != 0) {
+            throw new IOException("cp -a " + base + " " + data + " failed (exit " + copied.exitCode() + "): "
+                    + copied.stderrTail().strip());
+        }
+        if (!withWal && Files.isDirectory(ownWal)) {
+            copyTree(base, data, false, ownWal); // pg_wal without its segments: the archive's copies are written there
+        }
+    }
+
+    /** The JDK's copy of {@code base} (or of its subtree {@code under}) into {@code data}. */
+    private static void copyTree(Path base, Path data, boolean withWal, Path... under) throws IOException {
+        Path ownWal = base.resolve("pg_wal");
+        try (Stream<Path> all = Files.walk(under.length > 0 ? under[0] : base)) {
             for (Path p : all.toList()) {
                 Path to = data.resolve(base.relativize(p).toString());
-                if (!withWal && p.getParent().equals(ownWal) && Wal.isSegment(p.getFileName().toString())) {
-                    continue; // the archive's copy of it is written there
+                if (!withWal && ownWal.equals(p.getParent()) && Wal.isSegment(p.getFileName().toString())) {
+                    continue;
                 }
                 if (Files.isDirectory(p)) {
                     Files.createDirectories(to);
@@ -79,36 +115,19 @@ final class ReplayFiles {
                 recorded.add(e);
             }
         }
-        int threads = Math.max(1, Math.min(4, Runtime.getRuntime().availableProcessors()));
-        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(threads,
-                io.backstop.Background.threads("wal-check"));
-        try {
-            List<java.util.concurrent.Future<Boolean>> checks = new ArrayList<>();
-            for (WalArchive.Entry e : recorded) {
-                Path copy = into.resolve(e.name());
-                checks.add(pool.submit(() -> Files.size(copy) == e.size()
-                        && io.backstop.files.Hashing.sha256(copy).equals(e.sha256())));
+        List<Path> copies = recorded.stream().map(e -> into.resolve(e.name())).toList();
+        java.util.Map<Path, String> sha256 = io.backstop.files.Hashing.sha256Each(copies,
+                Math.max(1, Runtime.getRuntime().availableProcessors() - 1)); // the base backup is copied on the other core
+        List<String> damaged = new ArrayList<>();
+        for (int i = 0; i < recorded.size(); i++) {
+            WalArchive.Entry e = recorded.get(i);
+            if (Files.size(copies.get(i)) != e.size() || !sha256.get(copies.get(i)).equals(e.sha256())) {
+                damaged.add("WAL segment " + e.name() + " no longer matches its recorded checksum");
             }
-            List<String> damaged = new ArrayList<>();
-            for (int i = 0; i < checks.size(); i++) {
-                try {
-                    if (!checks.get(i).get()) {
-                        damaged.add("WAL segment " + recorded.get(i).name() + " no longer matches its recorded checksum");
-                    }
-                } catch (java.util.concurrent.ExecutionException e) {
-                    throw new IOException("checking " + recorded.get(i).name() + ": " + e.getCause().getMessage(),
-                            e.getCause());
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    throw new BackstopException(ExitCode.INTERRUPTED, "interrupted while checking the WAL", e);
-                }
-            }
-            if (!damaged.isEmpty()) {
-                throw new BackstopException(ExitCode.BAD_BACKUP, "the replay of " + targetName + " (" + plan.point() + ")"
-                        + " needs WAL the archive cannot give: " + String.join("; ", damaged));
-            }
-        } finally {
-            pool.shutdownNow();
+        }
+        if (!damaged.isEmpty()) {
+            throw new BackstopException(ExitCode.BAD_BACKUP, "the replay of " + targetName + " (" + plan.point() + ")"
+                    + " needs WAL the archive cannot give: " + String.join("; ", damaged));
         }
     }
 

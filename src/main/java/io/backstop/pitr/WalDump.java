@@ -18,6 +18,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.OptionalLong;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -84,19 +85,36 @@ final class WalDump {
     }
 
     /**
-     * The segment a replay to {@code t} needs last. Commit times follow the WAL's order (but for
-     * microseconds between concurrent commits): a binary search over segments {@code from} to {@code
-     * newest} for the first whose first commit is at or after {@code t} (after it, {@code inclusive}): the
-     * commit the replay stops at lies in it or the one before; plus one, as a record may cross into the next
-     * segment. Each probe reads a
-     * segment only up to its first commit: a point early in a long archive neither reads nor copies the WAL
-     * after it.
+     * The segment a replay to {@code t} needs last, where a commit it stops at is found. Commit times follow
+     * the WAL's order (but for microseconds between concurrent commits): a binary search over segments {@code
+     * from} to {@code newest} for the first whose first commit is at or after {@code t} (after it, {@code
+     * inclusive}): the commit the replay stops at lies in it or the one before; plus one, as a record may
+     * cross into the next segment. Each probe reads a segment only up to its first commit: a point early in a
+     * long archive neither reads nor copies the WAL after it. Empty where no segment's first commit stops the
+     * replay: a commit after the newest segment's first may still (the caller reads that segment whole).
      */
-    static long segmentThrough(Path bin, WalArchive archive, long from, long newest, long segmentSize, Instant t,
+    static OptionalLong segmentThrough(Path bin, WalArchive archive, long from, long newest, long segmentSize, Instant t,
             boolean inclusive) throws IOException {
         java.util.Map<Long, Optional<Instant>> firsts = new java.util.HashMap<>();
         long lo = from;
         long hi = newest + 1; // newest + 1: no commit at or after t in the archive
+        // Where the search most likely ends: the first segment last written at or after t (on this host's
+        // clock). It and its neighbours are read at once; where they bracket the answer, no other is read.
+        OptionalLong hint = firstWrittenFrom(archive, from, newest, segmentSize, t);
+        if (hint.isPresent()) {
+            List<Long> near = java.util.stream.LongStream.rangeClosed(Math.max(from, hint.getAsLong() - 1),
+                    Math.min(newest, hint.getAsLong() + 1)).boxed().toList();
+            readFirsts(bin, archive, near, segmentSize, firsts);
+            for (long s : near) {
+                long at = firstSegmentWithCommit(bin, archive, s, newest, segmentSize, firsts);
+                Optional<Instant> first = at > newest ? Optional.empty() : firsts.get(at);
+                if (first.isEmpty() || (inclusive ? first.get().isAfter(t) : !first.get().isBefore(t))) {
+                    hi = s;
+                    break;
+                }
+                lo = s + 1;
+            }
+        }
         while (lo < hi) {
             long mid = (lo + hi) >>> 1;
             // the first commit from segment mid on (a segment without one defers to the next); none: as late as can be
@@ -110,8 +128,42 @@ final class WalDump {
             }
         }
         // The stopping commit lies before the first commit from lo on, in its segment or an earlier one.
-        long at = lo > newest ? newest : firstSegmentWithCommit(bin, archive, lo, newest, segmentSize, firsts);
-        return Math.min(Math.max(lo, Math.min(at, newest)) + 1, newest);
+        long at = lo > newest ? newest + 1 : firstSegmentWithCommit(bin, archive, lo, newest, segmentSize, firsts);
+        return at > newest ? OptionalLong.empty() : OptionalLong.of(Math.min(at + 1, newest));
+    }
+
+    /** The first segment of {@code from} to {@code newest} the archive recorded as last written at or after {@code t}. */
+    private static OptionalLong firstWrittenFrom(WalArchive archive, long from, long newest, long segmentSize,
+            Instant t) throws IOException {
+        OptionalLong first = OptionalLong.empty();
+        for (WalArchive.Entry e : archive.entries()) {
+            if (Wal.isSegment(e.name()) && e.modifiedMillis() >= t.toEpochMilli()) {
+                long s = Wal.segno(e.name(), segmentSize);
+                if (s >= from && s <= newest && (first.isEmpty() || s < first.getAsLong())) {
+                    first = OptionalLong.of(s);
+                }
+            }
+        }
+        return first;
+    }
+
+    /** The first commit of each of {@code segments}, read side by side (each a pg_waldump of its own). */
+    private static void readFirsts(Path bin, WalArchive archive, List<Long> segments, long segmentSize,
+            java.util.Map<Long, Optional<Instant>> firsts) throws IOException {
+        List<java.util.concurrent.CompletableFuture<Optional<Instant>>> reads = new ArrayList<>();
+        for (long s : segments) {
+            reads.add(io.backstop.Background.supply("pg_waldump-" + s, () -> firstIn(bin, archive, s, segmentSize)));
+        }
+        for (int i = 0; i < segments.size(); i++) {
+            try {
+                firsts.put(segments.get(i), io.backstop.Background.join(reads.get(i)));
+            } catch (java.util.concurrent.CompletionException e) {
+                if (e.getCause() instanceof IOException io) {
+                    throw io;
+                }
+                throw e;
+            }
+        }
     }
 
     /** The first segment from {@code s} on holding a commit ({@code newest + 1}: none does); each read once. */

@@ -88,6 +88,29 @@ class FirstHourTest {
     }
 
     @Test
+    void aCommandLineBuiltForOneCommandListsAndSuggestsEveryOtherWhereAsked() {
+        Cli.Result top = Cli.run(env(), "--help");
+        for (Class<?> sub : BackstopCommand.SUBCOMMANDS) {
+            picocli.CommandLine.Command command = sub.getAnnotation(picocli.CommandLine.Command.class);
+            if (!command.hidden()) {
+                assertThat(top.out()).as("listed in --help").containsPattern("(?m)^  " + command.name() + "\\b");
+            }
+        }
+        Cli.Result help = Cli.run(env(), "help", "restore");
+        assertThat(help.status()).isZero();
+        assertThat(help.out()).contains("--physical", "Exit codes:");
+        assertThat(Cli.run(env(), "restore", "--help").out()).isEqualTo(help.out());
+        Cli.Result typo = Cli.run(env(), "resotre", "--into", "x");
+        assertThat(typo.status()).isEqualTo(io.backstop.ExitCode.USAGE.status());
+        assertThat(typo.err()).contains("restore");
+        // options a command inherits, and the guard's rule that what follows its options is the command
+        assertThat(Cli.run(env(), "guard", "--help").out()).contains("--config", "--verbose");
+        assertThat(CommandLines.configured("guard").getSubcommands().get("guard").isStopAtPositional()).isTrue();
+        assertThat(CommandLines.configured("guard").getSubcommands()).containsOnlyKeys("guard");
+        assertThat(CommandLines.configured("nonsense").getSubcommands()).hasSize(BackstopCommand.SUBCOMMANDS.size());
+    }
+
+    @Test
     void globalOptionsWorkAfterTheCommandToo() throws Exception {
         Path conf = dir.resolve("other.conf");
         Files.writeString(conf, "backstop.targets = [ { name = other } ]\n");

@@ -22,6 +22,33 @@ class HashingTest {
     }
 
     @Test
+    void manyFilesAtOnceEachGetTheirOwnDigestAcrossBatchesAndProcesses(@TempDir Path dir) throws Exception {
+        java.util.List<Path> files = new java.util.ArrayList<>();
+        Random random = new Random(13);
+        for (int i = 0; i < 300; i++) { // more than one command line takes
+            byte[] data = new byte[i == 7 ? 2 * 1024 * 1024 : random.nextInt(5000)];
+            random.nextBytes(data);
+            files.add(Files.write(dir.resolve(i == 3 ? "with space and * star " + i : "f" + i), data));
+        }
+        java.util.Map<Path, String> each = Hashing.sha256Each(files, 2);
+        assertThat(each).hasSize(files.size());
+        for (Path f : files) {
+            assertThat(each.get(f)).as(f.toString()).isEqualTo(Hashing.javaSha256(f));
+        }
+        // relative paths are keys as given, too
+        Path relative = Path.of("").toAbsolutePath().relativize(files.get(7));
+        assertThat(Hashing.sha256Each(java.util.List.of(relative), 1)).containsEntry(relative, Hashing.javaSha256(files.get(7)));
+    }
+
+    @Test
+    void aFileThatCannotBeReadAmongManyIsNamed(@TempDir Path dir) throws Exception {
+        Path there = Files.writeString(dir.resolve("there"), "x");
+        Path gone = dir.resolve("gone");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> Hashing.sha256Each(java.util.List.of(there, gone), 2))
+                .hasMessageContaining(gone.toString());
+    }
+
+    @Test
     void aFileHashedAsItIsWrittenHasTheDigestOfItsBytes(@TempDir Path dir) throws Exception {
         byte[] data = new byte[5 * 1024 * 1024 + 3];
         new Random(12).nextBytes(data);
