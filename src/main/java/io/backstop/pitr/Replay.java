@@ -250,8 +250,8 @@ public final class Replay {
     public LocalCluster start(Plan plan, Path scratchParent, Settings.Target login, Duration timeout) {
         Path scratch = LocalCluster.newDirectory(scratchParent);
         try {
-            ReplayFiles.copyBase(plan.baseDir(), scratch.resolve("data"), true);
-            ReplayFiles.copyWal(targetName, targetDir, plan, scratch.resolve("wal"));
+            ReplayFiles.copyBeside(targetName, targetDir, plan, scratch.resolve("data"), true, scratch.resolve("wal"),
+                    () -> { });
             Path script = scratch.resolve("restore-wal");
             String wal = "'" + scratch.resolve("wal").toString().replace("'", "'\\''") + "'";
             Files.writeString(script, "#!/bin/sh\nexec cp " + wal + "/\"$1\" \"$2\" 2>/dev/null\n", StandardCharsets.UTF_8);
@@ -312,15 +312,9 @@ public final class Replay {
     }
 
     private void write(Plan plan, Path dir) throws IOException {
-        // The archive's WAL (the base backup's own segments among it) goes to pg_wal and is checked while the
-        // base backup's files are copied beside it and checked against its manifest: two at once, on two cores.
+        // The archive's WAL (the base backup's own segments among it) goes to pg_wal.
         Files.createDirectories(dir.resolve("pg_wal"));
-        java.util.concurrent.CompletableFuture<Void> wal = io.backstop.Background.supply("physical-wal-copy", () -> {
-            ReplayFiles.copyWal(targetName, targetDir, plan, dir.resolve("pg_wal"));
-            return null;
-        });
-        try {
-            ReplayFiles.copyBase(plan.baseDir(), dir, false);
+        ReplayFiles.copyBeside(targetName, targetDir, plan, dir, false, dir.resolve("pg_wal"), () -> {
             ProcessRunner.Result checked = new ProcessRunner().run(ProcessRunner.Spec.of(List.of(
                     tools.tool("pg_verifybackup").toString(), "--quiet", "--no-parse-wal", dir.toString()), Map.of(),
                     Duration.ofHours(6)), p -> { });
@@ -328,10 +322,7 @@ public final class Replay {
                 throw new BackstopException(ExitCode.DUMP_FAILED, "the copy of base backup " + plan.base().name()
                         + " in " + dir + " does not match its manifest: " + checked.stderrTail().strip());
             }
-        } finally {
-            wal.exceptionally(e -> null).join();
-        }
-        io.backstop.Background.join(wal);
+        });
         // The WAL is in pg_wal: no archive to fetch from ('false' makes the server read pg_wal).
         writeRecovery(dir, plan.point(), "'false'", "");
     }

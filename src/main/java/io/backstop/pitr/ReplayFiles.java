@@ -18,6 +18,41 @@ final class ReplayFiles {
     private ReplayFiles() {
     }
 
+    /** A step that may fail reading or writing files. */
+    interface FileStep {
+        void run() throws IOException;
+    }
+
+    /**
+     * The base backup's files into {@code data} (its own WAL segments too when {@code withOwnWal}), then {@code
+     * afterBase}, while the WAL the replay needs is copied into {@code wal} and checked beside them: two at
+     * once, on two cores. What either failed with is thrown once both ended.
+     */
+    static void copyBeside(String targetName, Path targetDir, Replay.Plan plan, Path data, boolean withOwnWal, Path wal,
+            FileStep afterBase) throws IOException {
+        java.util.concurrent.CompletableFuture<Void> walCopy = io.backstop.Background.supply("replay-wal-copy", () -> {
+            copyWal(targetName, targetDir, plan, wal);
+            return null;
+        });
+        try {
+            copyBase(plan.baseDir(), data, withOwnWal);
+            afterBase.run();
+        } finally {
+            walCopy.exceptionally(e -> null).join();
+        }
+        try {
+            walCopy.join();
+        } catch (java.util.concurrent.CompletionException e) {
+            if (e.getCause() instanceof IOException io) {
+                throw io;
+            }
+            if (e.getCause() instanceof RuntimeException re) {
+                throw re;
+            }
+            throw e;
+        }
+    }
+
     /**
      * The base backup's files into {@code data}; its own WAL segments too when {@code withWal}. By {@code cp -a}
      * where it is here: the kernel copies (copy_file_range, or shares the blocks on a filesystem that can) a
