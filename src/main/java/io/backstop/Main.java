@@ -34,7 +34,7 @@ public final class Main {
     }
 
     private static boolean isLongRunning(String[] args) {
-        String command = io.backstop.cli.CommandLines.commandOf(args);
+        String command = CommandLines.commandOf(args);
         return command.equals("daemon") || command.equals("demo");
     }
 
@@ -72,7 +72,7 @@ public final class Main {
             return;
         }
         List<String> list = Arrays.asList(args);
-        String command = io.backstop.cli.CommandLines.commandOf(args);
+        String command = CommandLines.commandOf(args);
         boolean chatty = command.equals("daemon") || command.equals("demo") || list.contains("-v")
                 || list.contains("--verbose");
         // check prints its own table of what dropped: the alarm's WARN line would only repeat it above.
