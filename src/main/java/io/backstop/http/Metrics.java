@@ -153,7 +153,8 @@ public final class Metrics {
                 "WAL the server has written and the archive has not yet flushed");
         pitrGauge("backstop.wal.slot.retained", t, "bytes", p -> p.slotRetainedBytes(),
                 "WAL the replication slot holds back on the database server's disk");
-        pitrGauge("backstop.wal.streaming", t, null, p -> p.streaming() ? 1 : 0, "1 while pg_receivewal streams");
+        pitrGauge("backstop.wal.streaming", t, null, p -> p.streaming() ? 1 : 0,
+                "1 while pg_receivewal streams (the server holds the slot for it)");
         pitrGauge("backstop.wal.archive.size", t, "bytes", p -> p.window().archiveBytes(),
                 "Bytes of WAL kept in the archive");
         pitrGauge("backstop.basebackup.last.success.timestamp", t, "seconds", p -> epoch(p.lastBaseBackup()),

@@ -313,14 +313,17 @@ public final class Pitr implements AutoCloseable {
             Duration down = receiver.downSince() == null ? Duration.ZERO : Duration.between(receiver.downSince(), now);
             boolean stale = Duration.between(lastReceivedAt, now).compareTo(target.pitr().maxLag()) > 0
                     && (lag > 0 || down.compareTo(target.pitr().maxLag()) > 0);
-            if (problem == null && receiver.runningSince() == null) {
+            // Streaming once the server holds the slot for pg_receivewal, not as soon as it started: until then
+            // the slot is free (an operator's pitr drop-slot would take it), and nothing is being received.
+            boolean streaming = receiver.runningSince() != null && slot != null && slot.active();
+            if (problem == null && !streaming) {
                 problem = receiver.lastError() == null ? "WAL streaming is starting" : receiver.lastError();
             }
             if (problem == null && baseError != null && window.from() == null) {
                 problem = baseError;
             }
             listener.pitr(target.name(), new Status(lastReceivedAt, lag, retained, newestBase, window, stale,
-                    receiver.runningSince() != null, problem));
+                    streaming, problem));
         }
 
         /** Another node streams: the window as the shared archive says, for this node's /health and /metrics. */
