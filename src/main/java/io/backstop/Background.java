@@ -46,6 +46,18 @@ public final class Background {
         };
     }
 
+    /** As {@link #join}, for work that reads or writes files: an IOException it threw is thrown as it was. */
+    public static <T> T joinIo(CompletableFuture<T> future) throws java.io.IOException {
+        try {
+            return future.join();
+        } catch (CompletionException e) {
+            if (e.getCause() instanceof java.io.IOException io) {
+                throw io;
+            }
+            throw e.getCause() instanceof RuntimeException re ? re : e;
+        }
+    }
+
     /** The future's result; what it threw, as it was thrown (a RuntimeException is not wrapped). */
     public static <T> T join(CompletableFuture<T> future) {
         try {

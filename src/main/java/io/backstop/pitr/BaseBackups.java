@@ -142,7 +142,7 @@ public final class BaseBackups {
                         () -> runner.run(verify(tmp, "--skip-checksums"), p -> { }));
                 followed = follower.finish();
             }
-            JsonNode checked = read(manifest);
+            JsonNode checked = Background.joinIo(manifest); // unreadable: fails as reading it here would
             verify(target, tmp, runner, followed, checked, structure);
             String label = Files.readString(tmp.resolve("backup_label"), StandardCharsets.UTF_8);
             Base base = new Base(name, group(START, label), endLsn(tmp, checked),
@@ -230,18 +230,6 @@ public final class BaseBackups {
             throw new BackstopException(ExitCode.DUMP_FAILED, "backup_label has no " + p.pattern() + ": " + text);
         }
         return m.group(1);
-    }
-
-    /** The manifest read beside the follower's last pass; an unreadable one fails as reading it here would. */
-    private static JsonNode read(CompletableFuture<JsonNode> manifest) throws IOException {
-        try {
-            return manifest.join();
-        } catch (java.util.concurrent.CompletionException e) {
-            if (e.getCause() instanceof IOException io) {
-                throw io;
-            }
-            throw e.getCause() instanceof RuntimeException re ? re : e;
-        }
     }
 
     /** The end of the last WAL range the backup_manifest names: where a recovery from it becomes consistent. */

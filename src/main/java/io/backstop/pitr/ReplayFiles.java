@@ -40,17 +40,7 @@ final class ReplayFiles {
         } finally {
             walCopy.exceptionally(e -> null).join();
         }
-        try {
-            walCopy.join();
-        } catch (java.util.concurrent.CompletionException e) {
-            if (e.getCause() instanceof IOException io) {
-                throw io;
-            }
-            if (e.getCause() instanceof RuntimeException re) {
-                throw re;
-            }
-            throw e;
-        }
+        io.backstop.Background.joinIo(walCopy);
     }
 
     /**
@@ -71,7 +61,7 @@ final class ReplayFiles {
         }
         Optional<Path> cp = Stream.of(Path.of("/bin/cp"), Path.of("/usr/bin/cp")).filter(Files::isExecutable).findFirst();
         if (cp.isEmpty() || entries.isEmpty()) {
-            copyTree(base, data, withWal);
+            copyTree(base, base, data, withWal);
             return;
         }
         List<String> command = new ArrayList<>(List.of(cp.get().toString(), "-a", "--"));
@@ -84,14 +74,14 @@ final class ReplayFiles {
                     + copied.stderrTail().strip());
         }
         if (!withWal && Files.isDirectory(ownWal)) {
-            copyTree(base, data, false, ownWal); // pg_wal without its segments: the archive's copies are written there
+            copyTree(base, ownWal, data, false); // pg_wal without its segments: the archive's copies are written there
         }
     }
 
-    /** The JDK's copy of {@code base} (or of its subtree {@code under}) into {@code data}. */
-    private static void copyTree(Path base, Path data, boolean withWal, Path... under) throws IOException {
+    /** The JDK's copy of {@code from} (the base backup {@code base} or a directory in it) to the same place in {@code data}. */
+    private static void copyTree(Path base, Path from, Path data, boolean withWal) throws IOException {
         Path ownWal = base.resolve("pg_wal");
-        try (Stream<Path> all = Files.walk(under.length > 0 ? under[0] : base)) {
+        try (Stream<Path> all = Files.walk(from)) {
             for (Path p : all.toList()) {
                 Path to = data.resolve(base.relativize(p).toString());
                 if (!withWal && ownWal.equals(p.getParent()) && Wal.isSegment(p.getFileName().toString())) {

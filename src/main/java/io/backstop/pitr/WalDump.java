@@ -106,9 +106,7 @@ final class WalDump {
                     Math.min(newest, hint.getAsLong() + 1)).boxed().toList();
             readFirsts(bin, archive, near, segmentSize, firsts);
             for (long s : near) {
-                long at = firstSegmentWithCommit(bin, archive, s, newest, segmentSize, firsts);
-                Optional<Instant> first = at > newest ? Optional.empty() : firsts.get(at);
-                if (first.isEmpty() || (inclusive ? first.get().isAfter(t) : !first.get().isBefore(t))) {
+                if (stopsBy(bin, archive, s, newest, segmentSize, t, inclusive, firsts)) {
                     hi = s;
                     break;
                 }
@@ -117,11 +115,7 @@ final class WalDump {
         }
         while (lo < hi) {
             long mid = (lo + hi) >>> 1;
-            // the first commit from segment mid on (a segment without one defers to the next); none: as late as can be
-            long at = firstSegmentWithCommit(bin, archive, mid, newest, segmentSize, firsts);
-            Optional<Instant> first = at > newest ? Optional.empty() : firsts.get(at);
-            // the replay stops before the first commit at (after, when inclusive) t: it must read that one
-            if (first.isEmpty() || (inclusive ? first.get().isAfter(t) : !first.get().isBefore(t))) {
+            if (stopsBy(bin, archive, mid, newest, segmentSize, t, inclusive, firsts)) {
                 hi = mid;
             } else {
                 lo = mid + 1;
@@ -130,6 +124,18 @@ final class WalDump {
         // The stopping commit lies before the first commit from lo on, in its segment or an earlier one.
         long at = lo > newest ? newest + 1 : firstSegmentWithCommit(bin, archive, lo, newest, segmentSize, firsts);
         return at > newest ? OptionalLong.empty() : OptionalLong.of(Math.min(at + 1, newest));
+    }
+
+    /**
+     * Whether the replay to {@code t} stops before the first commit from segment {@code s} on, the one it must
+     * read (a segment without a commit defers to the next; none at all: as late as can be): at {@code t} or
+     * after it, only after it when {@code inclusive}.
+     */
+    private static boolean stopsBy(Path bin, WalArchive archive, long s, long newest, long segmentSize, Instant t,
+            boolean inclusive, java.util.Map<Long, Optional<Instant>> firsts) throws IOException {
+        long at = firstSegmentWithCommit(bin, archive, s, newest, segmentSize, firsts);
+        Optional<Instant> first = at > newest ? Optional.empty() : firsts.get(at);
+        return first.isEmpty() || (inclusive ? first.get().isAfter(t) : !first.get().isBefore(t));
     }
 
     /** The first segment of {@code from} to {@code newest} the archive recorded as last written at or after {@code t}. */
@@ -155,14 +161,7 @@ final class WalDump {
             reads.add(io.backstop.Background.supply("pg_waldump-" + s, () -> firstIn(bin, archive, s, segmentSize)));
         }
         for (int i = 0; i < segments.size(); i++) {
-            try {
-                firsts.put(segments.get(i), io.backstop.Background.join(reads.get(i)));
-            } catch (java.util.concurrent.CompletionException e) {
-                if (e.getCause() instanceof IOException io) {
-                    throw io;
-                }
-                throw e;
-            }
+            firsts.put(segments.get(i), io.backstop.Background.joinIo(reads.get(i)));
         }
     }
 
