@@ -62,15 +62,31 @@ final class ManifestChecksums {
             files.add(new Listed(f.path("Path").asText(), f.path("Size").asLong(), f.path("Checksum").asText()));
         }
         files.sort(Comparator.comparingLong(Listed::size).reversed());
+        // A file the follower saw whole costs a stat: those are checked here, one after the other (a task
+        // each on a pool cost more than the stat); only the files to be read back go to the pool.
+        List<Listed> unseen = new ArrayList<>();
+        List<Optional<String>> seenResults = new ArrayList<>();
+        for (Listed f : files) {
+            CopyFollower.Followed seen = followed.get(Path.of(f.path()));
+            if (seen != null && seen.bytes() == f.size()) {
+                seenResults.add(check(backup, f, seen));
+            } else {
+                unseen.add(f);
+            }
+        }
         int threads = Math.max(1, Math.min(4, Runtime.getRuntime().availableProcessors()));
-        ExecutorService pool = Executors.newFixedThreadPool(threads, Background.threads("base-backup-checksums"));
+        ExecutorService pool = unseen.isEmpty() ? null
+                : Executors.newFixedThreadPool(threads, Background.threads("base-backup-checksums"));
         try {
             List<Future<Optional<String>>> checks = new ArrayList<>();
-            for (Listed f : files) {
+            for (Listed f : unseen) {
                 CopyFollower.Followed seen = followed.get(Path.of(f.path()));
                 checks.add(pool.submit(() -> check(backup, f, seen)));
             }
             List<String> problems = new ArrayList<>();
+            for (Optional<String> r : seenResults) {
+                r.ifPresent(problems::add);
+            }
             for (Future<Optional<String>> c : checks) {
                 get(c).ifPresent(problems::add);
             }
@@ -81,7 +97,9 @@ final class ManifestChecksums {
             }
             return problems;
         } finally {
-            pool.shutdownNow();
+            if (pool != null) {
+                pool.shutdownNow();
+            }
         }
     }
 

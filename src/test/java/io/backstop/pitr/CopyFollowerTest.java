@@ -66,6 +66,8 @@ class CopyFollowerTest {
             Path f = root.resolve(e.getKey());
             assertThat(e.getValue().bytes()).as(e.getKey().toString()).isEqualTo(Files.size(f));
             assertThat(e.getValue().crc()).as(e.getKey().toString()).isEqualTo(crc(f));
+            // sent to disk after its last byte was read (several files at a time), so no second fsync is due
+            assertThat(e.getValue().synced()).as(e.getKey() + " synced").isEqualTo(Files.size(f));
         }
         assertThat(followed.get(Path.of("d0", "f0")).bytes()).isEqualTo(3);
     }

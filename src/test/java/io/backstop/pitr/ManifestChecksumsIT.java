@@ -63,6 +63,7 @@ class ManifestChecksumsIT {
             listed.add(path);
             assertThat(followed.get(Path.of(path))).as(path + " followed").isNotNull();
             assertThat(followed.get(Path.of(path)).bytes()).as(path + " read whole").isEqualTo(f.path("Size").asLong());
+            assertThat(followed.get(Path.of(path)).synced()).as(path + " on disk").isEqualTo(f.path("Size").asLong());
         }
         assertThat(listed).hasSizeGreaterThan(500);
 
