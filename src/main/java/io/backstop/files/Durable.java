@@ -11,9 +11,19 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.LinkOption;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.function.BiPredicate;
+import java.util.stream.Stream;
 
 /** Crash-safe file operations: a file with its final name is complete, on disk, and its directory knows it. */
 public final class Durable {
@@ -33,6 +43,61 @@ public final class Durable {
         try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
             ch.force(true);
         }
+    }
+
+    /**
+     * Sends to disk every file under {@code root} that {@code needed} accepts (given its path and size), {@code
+     * parallel} at a time (each fsync waits on the disk, not on a core, and a disk takes several faster than one
+     * after another), then every directory under it, {@code root} included. Returns the size of all the files
+     * there, in bytes. A file that cannot be sent to disk fails it, named.
+     */
+    public static long fsyncTree(Path root, BiPredicate<Path, Long> needed, int parallel) throws IOException {
+        List<Path> dirs = new ArrayList<>();
+        List<Path> files = new ArrayList<>();
+        long total = 0;
+        try (Stream<Path> all = Files.walk(root)) {
+            for (Path p : all.toList()) {
+                BasicFileAttributes a = Files.readAttributes(p, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+                if (a.isDirectory()) {
+                    dirs.add(p);
+                } else if (a.isRegularFile()) {
+                    total += a.size();
+                    if (needed.test(p, a.size())) {
+                        files.add(p);
+                    }
+                }
+            }
+        }
+        if (!files.isEmpty()) {
+            ExecutorService pool = Executors.newFixedThreadPool(Math.max(1, Math.min(parallel, files.size())),
+                    io.backstop.Background.threads("fsync"));
+            try {
+                List<Future<Void>> synced = new ArrayList<>();
+                for (Path f : files) {
+                    synced.add(pool.submit(() -> {
+                        fsync(f);
+                        return null;
+                    }));
+                }
+                for (Future<Void> s : synced) {
+                    s.get();
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new java.io.InterruptedIOException("interrupted while sending " + root + " to disk");
+            } catch (ExecutionException e) {
+                if (e.getCause() instanceof IOException io) {
+                    throw io;
+                }
+                throw new IllegalStateException(e.getCause());
+            } finally {
+                pool.shutdownNow();
+            }
+        }
+        for (Path d : dirs) {
+            fsyncDirectory(d);
+        }
+        return total;
     }
 
     /** Renames {@code from} to {@code to} atomically and fsyncs the directory. */

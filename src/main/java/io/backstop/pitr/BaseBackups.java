@@ -142,12 +142,12 @@ public final class BaseBackups {
                 // half (every listed file there and no other, the manifest's own checksum, the WAL parsed).
                 manifest = Background.supply("base-backup-manifest",
                         () -> json.readTree(tmp.resolve("backup_manifest").toFile()));
-                structure = Background.supply("base-backup-verify",
-                        () -> runner.run(verify(tmp, "--skip-checksums"), p -> { }));
+                structure = Background.supply("base-backup-verify", () -> runner.run(
+                        ManifestChecksums.pgVerifybackup(tools, tmp, "--skip-checksums"), p -> { }));
                 followed = follower.finish();
             }
             JsonNode checked = Background.joinIo(manifest); // unreadable: fails as reading it here would
-            long size = verify(target, tmp, runner, followed, checked, structure);
+            long size = verify(target, tmp, followed, checked, structure);
             String label = Files.readString(tmp.resolve("backup_label"), StandardCharsets.UTF_8);
             Base base = new Base(name, group(START, label), endLsn(tmp, checked),
                     Integer.parseInt(group(TIMELINE, label)), started, clock.instant(), size,
@@ -174,16 +174,10 @@ public final class BaseBackups {
      * read it while it was written ({@link ManifestChecksums}; pg_verifybackup's own checksum pass where the
      * manifest has what that cannot read). Returns the copy's size in bytes.
      */
-    private long verify(Target target, Path tmp, ProcessRunner runner, Map<Path, CopyFollower.Followed> followed,
+    private long verify(Target target, Path tmp, Map<Path, CopyFollower.Followed> followed,
             JsonNode manifest, CompletableFuture<ProcessRunner.Result> structure) throws IOException {
         CompletableFuture<Long> synced = Background.supply("base-backup-fsync", () -> fsyncTree(tmp, followed));
-        List<String> mismatched;
-        if (ManifestChecksums.supported(manifest)) {
-            mismatched = ManifestChecksums.mismatches(tmp, manifest, followed);
-        } else {
-            ProcessRunner.Result checksums = runner.run(verify(tmp, "--no-parse-wal"), p -> { });
-            mismatched = checksums.exitCode() == 0 ? List.of() : List.of(checksums.stderrTail().strip());
-        }
+        List<String> mismatched = ManifestChecksums.checksums(tools, tmp, manifest, followed);
         ProcessRunner.Result structural = Background.join(structure);
         long size = Background.joinIo(synced);
         if (structural.exitCode() != 0) {
@@ -197,35 +191,15 @@ public final class BaseBackups {
         return size;
     }
 
-    private ProcessRunner.Spec verify(Path backup, String half) {
-        return ProcessRunner.Spec.of(List.of(tools.tool("pg_verifybackup").toString(), "--quiet", half,
-                backup.toString()), Map.of(), Duration.ofDays(1));
-    }
-
     /**
      * Every file and directory under {@code root} to disk (what pg_basebackup's own sync does), but for the
      * files the follower already fsynced whole. Returns the size of all files, in bytes.
      */
     private static long fsyncTree(Path root, Map<Path, CopyFollower.Followed> followed) throws IOException {
-        List<Path> dirs = new ArrayList<>();
-        long total = 0;
-        try (Stream<Path> all = Files.walk(root)) {
-            for (Path p : all.toList()) {
-                if (Files.isDirectory(p)) {
-                    dirs.add(p);
-                } else if (Files.isRegularFile(p)) {
-                    CopyFollower.Followed seen = followed.get(root.relativize(p));
-                    long size = Files.size(p);
-                    if (seen == null || seen.synced() != size) {
-                        Durable.fsync(p);
-                    }
-                    total += size;
-                }
-            }
-        }
-        for (Path d : dirs) {
-            Durable.fsyncDirectory(d);
-        }
+        long total = Durable.fsyncTree(root, (p, size) -> {
+            CopyFollower.Followed seen = followed.get(root.relativize(p));
+            return seen == null || seen.synced() != size;
+        }, CopyFollower.FSYNCS);
         Durable.fsyncDirectory(root.getParent());
         return total;
     }

@@ -39,7 +39,7 @@ final class CopyFollower implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(CopyFollower.class);
     private static final long PASS_MILLIS = 50;
     /** fsyncs at once: each waits on the disk, not a core, and the disk takes several faster than one by one. */
-    private static final int FSYNCS = 4;
+    static final int FSYNCS = 4;
 
     /**
      * What was read of one file: its first {@code bytes} bytes and their CRC32C; the first {@code synced}

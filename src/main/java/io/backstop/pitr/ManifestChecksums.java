@@ -3,12 +3,15 @@ package io.backstop.pitr;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.backstop.Background;
 import io.backstop.files.FileBytes;
+import io.backstop.pg.PgTools;
+import io.backstop.pg.ProcessRunner;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HexFormat;
@@ -52,6 +55,31 @@ final class ManifestChecksums {
             }
         }
         return true;
+    }
+
+    /**
+     * pg_verifybackup on {@code backup} with {@code options} ({@code --skip-checksums} for its structure half,
+     * {@code --no-parse-wal} for its checksum half), as a spec to run.
+     */
+    static ProcessRunner.Spec pgVerifybackup(PgTools tools, Path backup, String... options) {
+        List<String> command = new ArrayList<>(List.of(tools.tool("pg_verifybackup").toString(), "--quiet"));
+        command.addAll(List.of(options));
+        command.add(backup.toString());
+        return ProcessRunner.Spec.of(command, Map.of(), Duration.ofDays(1));
+    }
+
+    /**
+     * Every file's size and checksum against {@code manifest}: here where it can be ({@link #supported}, with
+     * what the follower read), by pg_verifybackup's own checksum pass otherwise. What does not match, one line
+     * per file; empty when all does.
+     */
+    static List<String> checksums(PgTools tools, Path backup, JsonNode manifest,
+            Map<Path, CopyFollower.Followed> followed) throws IOException {
+        if (supported(manifest)) {
+            return mismatches(backup, manifest, followed);
+        }
+        ProcessRunner.Result r = new ProcessRunner().run(pgVerifybackup(tools, backup, "--no-parse-wal"), p -> { });
+        return r.exitCode() == 0 ? List.of() : List.of(r.stderrTail().strip());
     }
 
     /** What does not match, one line per file (at most ten named, then how many more); empty when all do. */

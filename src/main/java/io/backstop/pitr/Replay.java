@@ -315,9 +315,8 @@ public final class Replay {
         // The archive's WAL (the base backup's own segments among it) goes to pg_wal.
         Files.createDirectories(dir.resolve("pg_wal"));
         ReplayFiles.copyBeside(targetName, targetDir, plan, dir, false, dir.resolve("pg_wal"), () -> {
-            ProcessRunner.Result checked = new ProcessRunner().run(ProcessRunner.Spec.of(List.of(
-                    tools.tool("pg_verifybackup").toString(), "--quiet", "--no-parse-wal", dir.toString()), Map.of(),
-                    Duration.ofHours(6)), p -> { });
+            ProcessRunner.Result checked = new ProcessRunner().run(ManifestChecksums.pgVerifybackup(tools, dir,
+                    "--no-parse-wal"), p -> { });
             if (checked.exitCode() != 0) {
                 throw new BackstopException(ExitCode.DUMP_FAILED, "the copy of base backup " + plan.base().name()
                         + " in " + dir + " does not match its manifest: " + checked.stderrTail().strip());
