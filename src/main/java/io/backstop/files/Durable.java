@@ -1,17 +1,19 @@
 package io.backstop.files;
 
+import io.backstop.Background;
 import io.backstop.BackstopException;
 import io.backstop.ExitCode;
 import io.backstop.files.ProcessOwner;
 import java.io.IOException;
+import java.io.InterruptedIOException;
 import java.nio.channels.FileChannel;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.FileSystemException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
-import java.nio.file.LinkOption;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
@@ -70,7 +72,7 @@ public final class Durable {
         }
         if (!files.isEmpty()) {
             ExecutorService pool = Executors.newFixedThreadPool(Math.max(1, Math.min(parallel, files.size())),
-                    io.backstop.Background.threads("fsync"));
+                    Background.threads("fsync"));
             try {
                 List<Future<Void>> synced = new ArrayList<>();
                 for (Path f : files) {
@@ -84,7 +86,7 @@ public final class Durable {
                 }
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
-                throw new java.io.InterruptedIOException("interrupted while sending " + root + " to disk");
+                throw new InterruptedIOException("interrupted while sending " + root + " to disk");
             } catch (ExecutionException e) {
                 if (e.getCause() instanceof IOException io) {
                     throw io;

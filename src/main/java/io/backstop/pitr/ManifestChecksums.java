@@ -92,12 +92,12 @@ final class ManifestChecksums {
         files.sort(Comparator.comparingLong(Listed::size).reversed());
         // A file the follower saw whole costs a stat: those are checked here, one after the other (a task
         // each on a pool cost more than the stat); only the files to be read back go to the pool.
+        List<String> problems = new ArrayList<>();
         List<Listed> unseen = new ArrayList<>();
-        List<Optional<String>> seenResults = new ArrayList<>();
         for (Listed f : files) {
             CopyFollower.Followed seen = followed.get(Path.of(f.path()));
             if (seen != null && seen.bytes() == f.size()) {
-                seenResults.add(check(backup, f, seen));
+                check(backup, f, seen).ifPresent(problems::add);
             } else {
                 unseen.add(f);
             }
@@ -108,12 +108,7 @@ final class ManifestChecksums {
         try {
             List<Future<Optional<String>>> checks = new ArrayList<>();
             for (Listed f : unseen) {
-                CopyFollower.Followed seen = followed.get(Path.of(f.path()));
-                checks.add(pool.submit(() -> check(backup, f, seen)));
-            }
-            List<String> problems = new ArrayList<>();
-            for (Optional<String> r : seenResults) {
-                r.ifPresent(problems::add);
+                checks.add(pool.submit(() -> check(backup, f, null)));
             }
             for (Future<Optional<String>> c : checks) {
                 get(c).ifPresent(problems::add);
@@ -145,6 +140,7 @@ final class ManifestChecksums {
         }
     }
 
+    /** One file against its manifest entry; {@code seen}: what the follower read of it, or null. */
     private static Optional<String> check(Path backup, Listed f, CopyFollower.Followed seen) throws IOException {
         Path file = backup.resolve(f.path());
         long size;
