@@ -2,8 +2,12 @@ package io.backstop.testing;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.SimpleFileVisitor;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -45,16 +49,38 @@ public final class Fixtures {
         }
     }
 
-    /** Every regular file below {@code dir}. */
+    /**
+     * Every regular file below {@code dir}, sorted. A file that goes while it is listed (a running daemon's
+     * temporary, renamed into place or removed) is left out, not an error.
+     */
     public static List<Path> files(Path dir) {
         if (!Files.exists(dir)) {
             return List.of();
         }
-        try (Stream<Path> walk = Files.walk(dir)) {
-            return walk.filter(p -> Files.isRegularFile(p, java.nio.file.LinkOption.NOFOLLOW_LINKS)).sorted().toList();
+        List<Path> files = new ArrayList<>();
+        try {
+            Files.walkFileTree(dir, new SimpleFileVisitor<>() {
+                @Override
+                public FileVisitResult visitFile(Path f, BasicFileAttributes a) {
+                    if (a.isRegularFile()) {
+                        files.add(f);
+                    }
+                    return FileVisitResult.CONTINUE;
+                }
+
+                @Override
+                public FileVisitResult visitFileFailed(Path f, IOException e) throws IOException {
+                    if (e instanceof NoSuchFileException) {
+                        return FileVisitResult.CONTINUE;
+                    }
+                    throw e;
+                }
+            });
         } catch (IOException e) {
             throw new IllegalStateException(e);
         }
+        files.sort(null);
+        return files;
     }
 
     public static List<Path> temporaries(Path dir) {
