@@ -321,10 +321,9 @@ class ComposeStackIT {
                 assertThat(kept.map(p -> p.getFileName().toString())).as("the wiped cluster's WAL, set aside")
                         .anyMatch(n -> n.startsWith("wal-")).anyMatch(n -> n.startsWith("base-"));
             }
-            try (var dumps = Files.walk(project.resolve("backups/app"))) {
-                assertThat(dumps.filter(p -> p.toString().matches(".*\\.dump(\\.zst)?")).count()).as("the backups survived down -v")
-                        .isGreaterThanOrEqualTo(2);
-            }
+            assertThat(Fixtures.files(project.resolve("backups/app")).stream()
+                    .filter(p -> p.toString().matches(".*\\.dump(\\.zst)?")).count()).as("the backups survived down -v")
+                    .isGreaterThanOrEqualTo(2);
         } finally {
             uninterrupted(() -> run(project, env, Duration.ofMinutes(5), cat(compose, "down", "-v", "--remove-orphans")));
             uninterrupted(() -> Fixtures.sh("rm", "-rf", project.toString()));

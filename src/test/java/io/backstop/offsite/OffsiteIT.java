@@ -101,10 +101,7 @@ class OffsiteIT {
         if (!Files.isDirectory(root)) {
             return List.of();
         }
-        try (Stream<Path> files = Files.walk(root)) {
-            return files.filter(Files::isRegularFile).filter(f -> !f.getFileName().toString().startsWith("."))
-                    .sorted().toList();
-        }
+        return Fixtures.files(root).stream().filter(f -> !f.getFileName().toString().startsWith(".")).toList();
     }
 
     private JsonNode list(Map<String, String> env) throws IOException {
@@ -602,17 +599,13 @@ class OffsiteIT {
     }
 
     private static long bytesUnder(Path dir) {
-        try (Stream<Path> files = Files.walk(dir)) {
-            return files.filter(Files::isRegularFile).mapToLong(f -> {
-                try {
-                    return Files.size(f);
-                } catch (IOException e) {
-                    return 0;
-                }
-            }).sum();
-        } catch (IOException | java.io.UncheckedIOException e) {
-            return 0;
-        }
+        return Fixtures.files(dir).stream().mapToLong(f -> {
+            try {
+                return Files.size(f);
+            } catch (IOException e) {
+                return 0; // gone since it was listed
+            }
+        }).sum();
     }
 
     @Test

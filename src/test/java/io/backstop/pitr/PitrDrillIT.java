@@ -79,11 +79,9 @@ class PitrDrillIT {
             WalArchive archive = new WalArchive(dir.resolve("backups").resolve("app"));
             // The segment holding the dump's own WAL position lies inside every replay to it, whichever base
             // backup the drill starts from (older segments may still be kept from before that base backup).
-            Path dump;
-            try (var files = java.nio.file.Files.walk(dir.resolve("backups").resolve("app"))) {
-                dump = files.filter(f -> f.getFileName().toString().contains("under-load")
-                        && f.getFileName().toString().endsWith(".dump.zst")).findFirst().orElseThrow();
-            }
+            Path dump = io.backstop.testing.Fixtures.files(dir.resolve("backups").resolve("app")).stream()
+                    .filter(f -> f.getFileName().toString().contains("under-load")
+                            && f.getFileName().toString().endsWith(".dump.zst")).findFirst().orElseThrow();
             String walLsn = new com.fasterxml.jackson.databind.ObjectMapper()
                     .readTree(io.backstop.catalog.BackupLayout.manifestOf(dump).toFile())
                     .path("snapshot_facts").path("wal_lsn").asText();
