@@ -1,6 +1,7 @@
 package io.backstop.pitr;
 
 import io.backstop.Background;
+import io.backstop.files.Durable;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -159,8 +160,8 @@ final class CopyFollower implements AutoCloseable {
      * it did not, the caller's own fsync of the file fails as it should).
      */
     private static void fsync(Path f, Followed seen, long read) {
-        try (FileChannel ch = FileChannel.open(f, StandardOpenOption.READ)) {
-            ch.force(true);
+        try {
+            Durable.fsync(f);
             seen.synced = read;
         } catch (IOException e) {
             log.debug("following {}: {}", f, e.getMessage());
