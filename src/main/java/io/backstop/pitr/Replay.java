@@ -8,7 +8,6 @@ import io.backstop.files.Sweep;
 import io.backstop.pg.Database;
 import io.backstop.pg.LocalCluster;
 import io.backstop.pg.PgTools;
-import io.backstop.pg.ProcessRunner;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -251,7 +250,7 @@ public final class Replay {
         Path scratch = LocalCluster.newDirectory(scratchParent);
         try {
             ReplayFiles.copyBeside(targetName, targetDir, plan, scratch.resolve("data"), true, scratch.resolve("wal"),
-                    () -> { });
+                    () -> { }, () -> { });
             Path script = scratch.resolve("restore-wal");
             String wal = "'" + scratch.resolve("wal").toString().replace("'", "'\\''") + "'";
             Files.writeString(script, "#!/bin/sh\nexec cp " + wal + "/\"$1\" \"$2\" 2>/dev/null\n", StandardCharsets.UTF_8);
@@ -314,14 +313,9 @@ public final class Replay {
     private void write(Plan plan, Path dir) throws IOException {
         // The archive's WAL (the base backup's own segments among it) goes to pg_wal.
         Files.createDirectories(dir.resolve("pg_wal"));
-        ReplayFiles.copyBeside(targetName, targetDir, plan, dir, false, dir.resolve("pg_wal"), () -> {
-            ProcessRunner.Result checked = new ProcessRunner().run(ManifestChecksums.pgVerifybackup(tools, dir,
-                    "--no-parse-wal"), p -> { });
-            if (checked.exitCode() != 0) {
-                throw new BackstopException(ExitCode.DUMP_FAILED, "the copy of base backup " + plan.base().name()
-                        + " in " + dir + " does not match its manifest: " + checked.stderrTail().strip());
-            }
-        });
+        ReplayFiles.BaseCheck check = new ReplayFiles.BaseCheck(tools, plan, dir);
+        ReplayFiles.copyBeside(targetName, targetDir, plan, dir, false, dir.resolve("pg_wal"), check::copied,
+                check::whileCopying);
         // The WAL is in pg_wal: no archive to fetch from ('false' makes the server read pg_wal).
         writeRecovery(dir, plan.point(), "'false'", "");
     }

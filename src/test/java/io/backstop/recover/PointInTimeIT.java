@@ -43,6 +43,17 @@ class PointInTimeIT {
 
     private PgCluster pg;
 
+    /** One byte of {@code file}, in its middle, inverted (twice: as it was). */
+    private static void flipByte(Path file) throws java.io.IOException {
+        try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(file.toFile(), "rw")) {
+            long at = f.length() / 2;
+            f.seek(at);
+            int b = f.read();
+            f.seek(at);
+            f.write(b ^ 0xff);
+        }
+    }
+
     @AfterEach
     void stopServer() {
         if (pg != null) {
@@ -215,6 +226,32 @@ class PointInTimeIT {
                     }
                 }
                 assertThat(there).isEqualTo(expectedAt(exact, false));
+            }
+
+            // A stored base backup damaged since it was taken (one byte of its largest file, the size unchanged):
+            // refused with the code of a corrupt backup, naming it and the file, the directory left empty.
+            List<Path> damaged = new ArrayList<>();
+            try (var bases = Files.list(dir.resolve("backups").resolve("app").resolve("base"))) {
+                for (Path base : bases.filter(Files::isDirectory).toList()) {
+                    Path largest = Fixtures.files(base.resolve("base")).stream()
+                            .max(java.util.Comparator.comparingLong(f -> f.toFile().length())).orElseThrow();
+                    flipByte(largest);
+                    damaged.add(largest);
+                }
+            }
+            Path refused = LocalCluster.newDirectory(Path.of(System.getProperty("java.io.tmpdir")));
+            Cli.Result bad = Cli.run(env, "restore", "--at", exact.toString(), "--physical",
+                    refused.resolve("data").toString());
+            assertThat(bad.status()).as(bad.all()).isEqualTo(8);
+            assertThat(bad.all()).contains("does not match its manifest", "checksum mismatch")
+                    .doesNotContain("the copy of base backup");
+            assertThat(damaged).as(bad.all()).anyMatch(f -> bad.all().contains("base/" + f.getParent().getFileName()
+                    + "/" + f.getFileName()));
+            try (var left = Files.list(refused.resolve("data"))) {
+                assertThat(left.toList()).isEmpty();
+            }
+            for (Path f : damaged) {
+                flipByte(f);
             }
 
             // Outside the window: refused, with the window.
