@@ -33,6 +33,17 @@ ensure_jar() {
   echo "$BENCH_ROOT/target/backstop.jar"
 }
 
+# await_class_data JAR COMMAND: waits (up to a minute) for the class-data archive that the launcher's first run
+# of COMMAND dumps beside JAR in the background, so that no timed run goes without it.
+await_class_data() {
+  local archive="${1%.jar}-$2.jsa" i
+  for i in $(seq 1 600); do
+    if [ -f "$archive" ] && [ "$archive" -nt "$1" ]; then return 0; fi
+    sleep 0.1
+  done
+  echo "no class-data archive $archive after a minute: timed runs go without it" >&2
+}
+
 # median of the numbers on stdin
 median() {
   sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else printf "%.3f\n", (a[NR/2]+a[NR/2+1])/2}'

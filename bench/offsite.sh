@@ -105,6 +105,7 @@ crc=$(java -cp "$jar" "$BENCH_ROOT/bench/Crc32c.java" "$dump")
 # The class-data archive of `backstop offsite` is written by its first run: not a timed one.
 rm -f "$BENCH_ROOT"/target/backstop-offsite.jsa
 backstop_offsite "warm-up" "https://127.0.0.1:$tlsport" "warm-up"
+await_class_data "$jar" offsite
 : > "$results"
 for r in $(seq 1 "$rounds"); do
   for scheme in https http; do

@@ -125,6 +125,7 @@ host all all 127.0.0.1/32 trust" > "$work/restored/hba"
 # ---- 1. the whole cluster back to the point, ROUNDS rounds alternating, medians ----
 # One untimed run first: a command's first run through the launcher writes its class-data archive.
 "${backstop[@]}" restore --at "$point" --physical "$work/warm-up" >/dev/null
+await_class_data "$work/backstop.jar" restore
 rm -rf "$work/warm-up"
 bs_prep=(); bs_all=(); br_prep=(); br_all=(); hm_prep=(); hm_all=()
 same() { # the state a method left, against Backstop's of the same round

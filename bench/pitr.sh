@@ -62,6 +62,7 @@ else
 fi
 # One untimed run first: a command's first run through the launcher writes its class-data archive.
 "${backstop[@]}" pitr base-backup >/dev/null 2>&1
+await_class_data "$jar" pitr
 bare_t=(); bs_t=(); bs_in=(); br_t=()
 for r in $(seq 1 "$rounds"); do
   rm -rf "$work/bare" "$work/backups/app/base"
