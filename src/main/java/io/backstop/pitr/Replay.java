@@ -249,8 +249,9 @@ public final class Replay {
     public LocalCluster start(Plan plan, Path scratchParent, Settings.Target login, Duration timeout) {
         Path scratch = LocalCluster.newDirectory(scratchParent);
         try {
+            // (the throwaway cluster runs with fsync off: nothing of it is made durable)
             ReplayFiles.copyBeside(targetName, targetDir, plan, scratch.resolve("data"), true, scratch.resolve("wal"),
-                    () -> { }, () -> { });
+                    false, () -> { }, () -> { });
             Path script = scratch.resolve("restore-wal");
             String wal = "'" + scratch.resolve("wal").toString().replace("'", "'\\''") + "'";
             Files.writeString(script, "#!/bin/sh\nexec cp " + wal + "/\"$1\" \"$2\" 2>/dev/null\n", StandardCharsets.UTF_8);
@@ -314,7 +315,7 @@ public final class Replay {
         // The archive's WAL (the base backup's own segments among it) goes to pg_wal.
         Files.createDirectories(dir.resolve("pg_wal"));
         ReplayFiles.BaseCheck check = new ReplayFiles.BaseCheck(tools, plan, dir);
-        ReplayFiles.copyBeside(targetName, targetDir, plan, dir, false, dir.resolve("pg_wal"), check::copied,
+        ReplayFiles.copyBeside(targetName, targetDir, plan, dir, false, dir.resolve("pg_wal"), true, check::copied,
                 check::whileCopying);
         // The WAL is in pg_wal: no archive to fetch from ('false' makes the server read pg_wal).
         writeRecovery(dir, plan.point(), "'false'", "");

@@ -2,6 +2,7 @@ package io.backstop.pitr;
 
 import io.backstop.BackstopException;
 import io.backstop.ExitCode;
+import io.backstop.files.Durable;
 import io.backstop.files.Sweep;
 import io.backstop.pg.PgTools;
 import io.backstop.pg.ProcessRunner;
@@ -27,13 +28,14 @@ final class ReplayFiles {
 
     /**
      * The base backup's files into {@code data} (its own WAL segments too when {@code withOwnWal}), then {@code
-     * afterBase}, while the WAL the replay needs is copied into {@code wal} and checked beside them, then {@code
-     * afterWal}: two at once, on two cores. What either failed with is thrown once both ended.
+     * afterBase}, while the WAL the replay needs is copied into {@code wal} (on disk when {@code durableWal})
+     * and checked beside them, then {@code afterWal}: two at once, on two cores. What either failed with is
+     * thrown once both ended.
      */
     static void copyBeside(String targetName, Path targetDir, Replay.Plan plan, Path data, boolean withOwnWal, Path wal,
-            FileStep afterBase, FileStep afterWal) throws IOException {
+            boolean durableWal, FileStep afterBase, FileStep afterWal) throws IOException {
         java.util.concurrent.CompletableFuture<Void> walCopy = io.backstop.Background.supply("replay-wal-copy", () -> {
-            copyWal(targetName, targetDir, plan, wal);
+            copyWal(targetName, targetDir, plan, wal, durableWal);
             afterWal.run();
             return null;
         });
@@ -101,31 +103,50 @@ final class ReplayFiles {
 
     /**
      * The WAL the replay reads, copied beside the cluster: the server reads it as its own user, which may
-     * not be allowed into the archive. The plan's segments, and every timeline history file.
+     * not be allowed into the archive. The plan's segments, and every timeline history file; on disk when
+     * {@code durable}.
      */
-    static void copyWal(String targetName, Path targetDir, Replay.Plan plan, Path into) throws IOException {
+    static void copyWal(String targetName, Path targetDir, Replay.Plan plan, Path into, boolean durable)
+            throws IOException {
         WalArchive archive = new WalArchive(targetDir);
         Files.createDirectories(into);
+        List<Path> copies = new ArrayList<>();
         for (long s = plan.from(); s <= plan.to(); s++) {
             Optional<Path> f = Segments.segmentFile(archive, s, plan.segmentSize());
             try {
                 if (f.isPresent()) {
-                    Files.copy(f.get(), into.resolve(Segments.name(f.get())), StandardCopyOption.REPLACE_EXISTING);
+                    copies.add(Files.copy(f.get(), into.resolve(Segments.name(f.get())),
+                            StandardCopyOption.REPLACE_EXISTING));
                 }
             } catch (java.nio.file.NoSuchFileException recordedMeanwhile) {
                 // pg_receivewal finished it or the daemon recorded it since: it is where the archive says now
                 f = Segments.segmentFile(new WalArchive(targetDir), s, plan.segmentSize());
                 if (f.isPresent()) {
-                    Files.copy(f.get(), into.resolve(Segments.name(f.get())), StandardCopyOption.REPLACE_EXISTING);
+                    copies.add(Files.copy(f.get(), into.resolve(Segments.name(f.get())),
+                            StandardCopyOption.REPLACE_EXISTING));
                 }
             }
         }
         for (WalArchive.Entry e : archive.entries()) {
             if (e.name().endsWith(".history")) {
-                Files.copy(archive.dir().resolve(e.name()), into.resolve(e.name()), StandardCopyOption.REPLACE_EXISTING);
+                copies.add(Files.copy(archive.dir().resolve(e.name()), into.resolve(e.name()),
+                        StandardCopyOption.REPLACE_EXISTING));
             }
         }
-        checkCopies(targetName, targetDir, plan, into);
+        // A data directory's WAL goes to disk while it is checked: the new server's start would otherwise fsync
+        // it first (every file of a base backup's directory is, before its replay begins), on the critical path.
+        java.util.Set<Path> copied = java.util.Set.copyOf(copies);
+        java.util.concurrent.CompletableFuture<Void> synced = durable ? io.backstop.Background.supply(
+                "replay-wal-fsync", () -> {
+                    Durable.fsyncTree(into, (p, size) -> copied.contains(p), 4);
+                    return null;
+                }) : java.util.concurrent.CompletableFuture.completedFuture(null);
+        try {
+            checkCopies(targetName, targetDir, plan, into);
+        } finally {
+            synced.exceptionally(e -> null).join();
+        }
+        io.backstop.Background.joinIo(synced);
     }
 
     /**
