@@ -36,12 +36,15 @@ ensure_jar() {
 # await_class_data JAR COMMAND: waits (up to a minute) for the class-data archive that the launcher's first run
 # of COMMAND dumps beside JAR in the background, so that no timed run goes without it.
 await_class_data() {
-  local archive="${1%.jar}-$2.jsa" i
-  for i in $(seq 1 600); do
-    if [ -f "$archive" ] && [ "$archive" -nt "$1" ]; then return 0; fi
+  local archive="${1%.jar}-$2.jsa" waited=0
+  until [ -f "$archive" ] && [ "$archive" -nt "$1" ]; do
+    if [ "$waited" -ge 600 ]; then
+      echo "no class-data archive $archive after a minute: timed runs go without it" >&2
+      return 0
+    fi
     sleep 0.1
+    waited=$((waited + 1))
   done
-  echo "no class-data archive $archive after a minute: timed runs go without it" >&2
 }
 
 # median of the numbers on stdin
