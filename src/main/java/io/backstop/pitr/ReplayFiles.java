@@ -202,7 +202,7 @@ final class ReplayFiles {
         /** After the WAL's copy and check: the stored base backup's checksums, unless its copy is complete. */
         void whileCopying() {
             if (claimed.compareAndSet(false, true)) {
-                stored();
+                checkStored();
             }
         }
 
@@ -213,13 +213,13 @@ final class ReplayFiles {
                     ? ManifestChecksums.pgVerifybackup(tools, copy, "--no-parse-wal")
                     : ManifestChecksums.pgVerifybackup(tools, copy, "--no-parse-wal", "--skip-checksums"), p -> { });
             if (checked.exitCode() != 0) {
-                stored(); // a damaged stored backup: named as such, not as a bad copy
+                checkStored(); // a damaged stored backup: named as such, not as a bad copy
                 throw new BackstopException(ExitCode.DUMP_FAILED, "the copy of base backup " + plan.base().name()
                         + " in " + copy + " does not match its manifest: " + checked.stderrTail().strip());
             }
         }
 
-        private void stored() {
+        private void checkStored() {
             ProcessRunner.Result checked = new ProcessRunner().run(ManifestChecksums.pgVerifybackup(tools,
                     plan.baseDir(), "--no-parse-wal"), p -> { });
             if (checked.exitCode() != 0) {

@@ -70,6 +70,15 @@ class GuardServerIT {
             long pid = Long.parseLong(Files.readString(state()).strip().split(" ")[2]);
             ProcessHandle.of(pid).ifPresent(ProcessHandle::destroy);
         }
+        // A first call through a JVM of its own left the launcher dumping its class-data archive beside the
+        // jar, in the background: the temporary directory is removed once that has ended (its list is gone).
+        Fixtures.await("the launcher's class-data dump ended", Duration.ofMinutes(2), () -> {
+            try (java.util.stream.Stream<Path> files = Files.list(dir)) {
+                return files.noneMatch(f -> f.getFileName().toString().endsWith(".classlist"));
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        });
     }
 
     @Test
