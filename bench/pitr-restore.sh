@@ -127,7 +127,7 @@ host all all 127.0.0.1/32 trust" > "$work/restored/hba"
 "${backstop[@]}" restore --at "$point" --physical "$work/warm-up" >/dev/null
 await_class_data "$work/backstop.jar" restore
 rm -rf "$work/warm-up"
-bs_prep=(); bs_all=(); br_prep=(); br_all=(); hm_prep=(); hm_all=()
+ratios=(); bs_prep=(); bs_all=(); br_prep=(); br_all=(); hm_prep=(); hm_all=()
 same() { # the state a method left, against Backstop's of the same round
   [ "$2" = "$bs_state" ] || echo "  round $r: $1 DIFFERENT from Backstop's: $2 vs $bs_state"
 }
@@ -176,6 +176,10 @@ CONF
   same hand-made "$(state_of_restored)"
   stop_restored
   hm_prep+=("$(echo "$t1 - $t0" | bc)"); hm_all+=("$(echo "$t2 - $t0" | bc)")
+  # this round's ratio: Backstop against the faster of the peers that ran beside it
+  peer="${hm_all[-1]}"
+  if [ -n "$pgbr" ] && [ "$(echo "${br_all[-1]} < $peer" | bc)" = 1 ]; then peer="${br_all[-1]}"; fi
+  ratios+=("$(echo "scale=3; ${bs_all[-1]} / $peer" | bc)")
   echo "$line, hand-made $(printf %.2f "${hm_all[-1]}") s: $bs_state"
 done
 # median_of NAME...: the median of those values, two decimals
@@ -197,6 +201,8 @@ if [ -n "$pgbr" ] && [ "$(echo "$(median_of "${br_all[@]}") < $fastest" | bc)" =
   fastest=$(median_of "${br_all[@]}")
 fi
 echo "Backstop = $(echo "scale=3; $(median_of "${bs_all[@]}") / $fastest" | bc)x the faster peer ($fastest s)"
+# A busy machine slows whole rounds: the ratio within each round, side by side, is steadier than one of medians.
+echo "median of the rounds' own ratios (Backstop / the round's faster peer): $(median_of "${ratios[@]}")x"
 
 # ---- 2. 1M deleted rows: recover --at against restore --at of the whole database ----
 "${psql[@]}" -d app -c "CREATE TABLE big (id bigint PRIMARY KEY, v text NOT NULL)" \
