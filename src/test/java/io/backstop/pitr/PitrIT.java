@@ -228,7 +228,7 @@ class PitrIT {
             String victim = segments.get(segments.size() - 2).name();
             Files.delete(targetDir().resolve("wal").resolve(victim));
             awaitGap(d);
-            Fixtures.await("a new base backup after the gap", WAIT, () -> bases().size() > before.size());
+            Fixtures.await("a new base backup after the gap", WAIT, () -> isNew(newestBase(), before));
             Fixtures.await("healthy again", WAIT, () -> d.get("/health").statusCode() == 200);
             JsonNode health = walHealth(d);
             assertThat(health.path("pitr").path("window").path("gaps").toString()).contains(victim, "deleted");
@@ -238,6 +238,16 @@ class PitrIT {
 
     private List<BaseBackups.Base> bases() {
         return Archives.bases(targetDir());
+    }
+
+    private static boolean isNew(String base, List<BaseBackups.Base> before) {
+        return !base.isEmpty() && before.stream().noneMatch(b -> b.name().equals(base));
+    }
+
+    /** Read once: rotation may remove the oldest base backup between two listings. */
+    private String newestBase() {
+        List<BaseBackups.Base> bases = bases();
+        return bases.isEmpty() ? "" : bases.get(bases.size() - 1).name();
     }
 
     @Test
@@ -267,12 +277,12 @@ class PitrIT {
         List<BaseBackups.Base> before = bases();
         try (LiveDaemon d = new LiveDaemon(env(db))) {
             awaitGap(d);
-            Fixtures.await("a new base backup after the lost slot", WAIT, () -> bases().size() > before.size());
+            Fixtures.await("a new base backup after the lost slot", WAIT, () -> isNew(newestBase(), before));
             Fixtures.await("healthy again", WAIT, () -> d.get("/health").statusCode() == 200);
             assertThat(walHealth(d).path("pitr").path("window").path("gaps").toString()).contains("lost");
 
             // Dropped by someone on the server while streaming: a gap too.
-            String newest = bases().get(bases().size() - 1).name();
+            String newest = newestBase();
             Fixtures.await("the slot dropped", WAIT, () -> {
                 try {
                     pg.execute(db, "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots"
@@ -285,7 +295,7 @@ class PitrIT {
             });
             awaitGap(d);
             Fixtures.await("a new base backup after the dropped slot", WAIT,
-                    () -> !bases().get(bases().size() - 1).name().equals(newest));
+                    () -> !newestBase().equals(newest));
             Fixtures.await("healthy again", WAIT, () -> d.get("/health").statusCode() == 200);
             assertThat(walHealth(d).path("pitr").path("window").path("gaps").toString()).contains("dropped");
         }
