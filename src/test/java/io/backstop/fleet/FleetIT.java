@@ -49,6 +49,7 @@ class FleetIT {
     private final PgCluster pg = PgCluster.shared();
     private final Map<String, Process> nodes = new LinkedHashMap<>();
     private final Map<String, Integer> ports = new HashMap<>();
+    private final Map<String, Integer> lives = new HashMap<>();
     private final List<String> databases = new ArrayList<>();
 
     @TempDir
@@ -113,7 +114,12 @@ class FleetIT {
                 Map<String, Long> perNode = new TreeMap<>(measured.stream()
                         .collect(Collectors.groupingBy(Taken::node, Collectors.counting())));
                 assertThat(perNode.keySet()).as("nodes that took backups: " + perNode).containsExactlyElementsOf(NODES);
-                assertThat(perNode.values()).as("backups per node " + perNode + " (none above half)")
+                Map<String, Map<String, Long>> perCycle = new TreeMap<>(measured.stream().collect(Collectors.groupingBy(
+                        t -> first.plus(CYCLE.multipliedBy(Duration.between(first, t.started()).toMillis()
+                                / CYCLE.toMillis())).toString(), Collectors.groupingBy(Taken::node, TreeMap::new,
+                                        Collectors.counting()))));
+                assertThat(perNode.values()).as("backups per node " + perNode + " (none above half); per cycle "
+                        + perCycle + "; the nodes' logs are in " + LOGS.toAbsolutePath())
                         .allSatisfy(n -> assertThat(n).isLessThanOrEqualTo(measured.size() / 2));
 
                 // Every node reports the whole fleet: each target with the node that took it, every node up.
@@ -216,6 +222,11 @@ class FleetIT {
 
     private void start(String node) throws Exception {
         ports.computeIfAbsent(node, n -> Receiver.unusedPort());
+        int life = lives.merge(node, 1, Integer::sum);
+        if (life > 1) { // a restart: the node's earlier life stays readable beside it
+            Files.move(LOGS.resolve(node + ".log"), LOGS.resolve(node + ".life" + (life - 1) + ".log"),
+                    java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        }
         nodes.put(node, Cli.spawn(env(node), LOGS.resolve(node + ".log"), "daemon"));
     }
 
