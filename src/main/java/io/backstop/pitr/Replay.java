@@ -124,17 +124,12 @@ public final class Replay {
         try {
             List<BaseBackups.Base> all = bases.list();
             long segmentSize = archive.segmentSize();
-            Optional<BaseBackups.Base> base = all.stream().filter(b -> point.lsn().map(l -> b.end() <= l)
-                    .orElseGet(() -> point.time().map(t -> !b.finishedAt().isAfter(t)).orElse(true)))
-                    .reduce((a, b) -> b);
-            if (base.isEmpty()) {
-                throw new Unavailable("no base backup of " + targetName + " ends before " + point + "; " + window());
-            }
-            long from = Wal.segnoOf(base.get().start(), segmentSize);
+            BaseBackups.Base base = newestBefore(all, point);
+            long from = Wal.segnoOf(base.start(), segmentSize);
             long newest = Segments.newest(archive, segmentSize).orElse(from);
             if (point.lsn().isPresent() && Wal.segnoOf(point.lsn().get(), segmentSize) > newest) {
                 throw new BackstopException(ExitCode.USAGE, Wal.lsn(point.lsn().orElseThrow()) + " is past the WAL "
-                        + targetName + "'s archive holds (its newest segment is " + Wal.segmentName(base.get().timeline(),
+                        + targetName + "'s archive holds (its newest segment is " + Wal.segmentName(base.timeline(),
                         newest, segmentSize) + "); " + window());
             }
             if (point.time().isPresent() && window(archive, all).to() != null
@@ -142,8 +137,8 @@ public final class Replay {
                 throw new BackstopException(ExitCode.USAGE, point.time().get() + " is after the newest WAL "
                         + targetName + "'s archive holds; " + window());
             }
-            Path bin = LocalCluster.serverBinaries(tools.pgDump().getParent(), major(base.get().serverVersion()))
-                    .orElseThrow(() -> new Unavailable("no PostgreSQL " + major(base.get().serverVersion())
+            Path bin = LocalCluster.serverBinaries(tools.pgDump().getParent(), major(base.serverVersion()))
+                    .orElseThrow(() -> new Unavailable("no PostgreSQL " + major(base.serverVersion())
                             + " server binaries here: a replay needs the server's own major version (backstop doctor"
                             + " says how to get them)"));
             Point stop = point;
@@ -169,7 +164,7 @@ public final class Replay {
             // Missing segments here; a damaged one is named when its copy is checked (copyWal): read once.
             List<String> problems = new ArrayList<>();
             WalArchive.Continuity c = archive.continuity(from, segmentSize);
-            int timeline = base.get().timeline();
+            int timeline = base.timeline();
             c.holes().stream().filter(h -> h.from() <= through && h.reason().startsWith("missing"))
                     .forEach(h -> problems.add("WAL " + Wal.segmentName(timeline, h.from(), segmentSize)
                             + (h.to() > h.from() ? " to " + Wal.segmentName(timeline, Math.min(h.to(), through),
@@ -185,11 +180,27 @@ public final class Replay {
                 throw new BackstopException(ExitCode.BAD_BACKUP, "the replay of " + targetName + " (" + point + ")"
                         + " needs WAL the archive cannot give: " + String.join("; ", problems));
             }
-            return new Plan(base.get(), bases.dataDir(base.get()), from, to, segmentSize, stop, bin);
+            return new Plan(base, bases.dataDir(base), from, to, segmentSize, stop, bin);
         } catch (IOException e) {
             throw io.backstop.files.Durable.storageError("cannot read the WAL archive of " + targetName + " in "
                     + targetDir, e);
         }
+    }
+
+    /** The base backup a replay to {@code point} starts from: the newest that ends before it; refused without one. */
+    private BaseBackups.Base newestBefore(List<BaseBackups.Base> all, Point point) {
+        Optional<BaseBackups.Base> base = all.stream().filter(b -> point.lsn().map(l -> b.end() <= l)
+                .orElseGet(() -> point.time().map(t -> !b.finishedAt().isAfter(t)).orElse(true))).reduce((a, b) -> b);
+        if (base.isEmpty()) {
+            throw new Unavailable("no base backup of " + targetName + " ends before " + point + "; " + window());
+        }
+        return base.get();
+    }
+
+    /** The directory of the base backup {@link #plan} chooses for {@code point}. */
+    private Path baseFor(Point point) throws IOException {
+        BaseBackups bases = new BaseBackups(targetDir, tools, json, Clock.systemUTC());
+        return bases.dataDir(newestBefore(bases.list(), point));
     }
 
     /**
@@ -250,13 +261,13 @@ public final class Replay {
         Path scratch = LocalCluster.newDirectory(scratchParent);
         try {
             // (the throwaway cluster runs with fsync off: nothing of it is made durable)
-            ReplayFiles.copyBeside(targetName, targetDir, plan, scratch.resolve("data"), true, scratch.resolve("wal"),
-                    false, () -> { }, () -> { });
+            ReplayFiles.Layout layout = ReplayFiles.Layout.throwaway(scratch);
+            ReplayFiles.copyBeside(targetName, targetDir, plan, layout, () -> { }, () -> { });
             Path script = scratch.resolve("restore-wal");
-            String wal = "'" + scratch.resolve("wal").toString().replace("'", "'\\''") + "'";
+            String wal = "'" + layout.wal().toString().replace("'", "'\\''") + "'";
             Files.writeString(script, "#!/bin/sh\nexec cp " + wal + "/\"$1\" \"$2\" 2>/dev/null\n", StandardCharsets.UTF_8);
             Files.setPosixFilePermissions(script, PosixFilePermissions.fromString("r-xr-xr-x"));
-            Path data = scratch.resolve("data");
+            Path data = layout.data();
             // The replayed cluster's roles are production's: the target's login with its own password (md5 also
             // takes a SCRAM secret), or, for a target that logs in without one, as it does there.
             Files.writeString(data.resolve("pg_hba.conf"), "host all all 127.0.0.1/32 "
@@ -285,40 +296,46 @@ public final class Replay {
     }
 
     /**
-     * A ready data directory in {@code dir} (new or empty): the base backup, checked with pg_verifybackup
-     * once copied, the WAL the replay needs in its pg_wal, and the recovery settings that stop at the point
-     * and promote. The server's own configuration files come as the base backup has them.
+     * A ready data directory for {@code point} in {@code dir} (new or empty): the base backup, checked with
+     * pg_verifybackup, the WAL the replay needs in its pg_wal, and the recovery settings that stop at the point
+     * and promote; returns the plan it holds. The base backup's copy begins once it is chosen, while the rest is
+     * planned (the WAL read for the point's commit). A directory that is not empty is refused and left as it is.
      */
-    public void writeDataDirectory(Plan plan, Path dir) {
-        try {
-            if (Files.exists(dir)) {
-                try (Stream<Path> any = Files.list(dir)) {
-                    if (any.findAny().isPresent()) {
-                        throw new BackstopException(ExitCode.USAGE, dir + " is not empty; nothing was written there."
-                                + " Name a new or empty directory");
-                    }
-                }
+    public Plan writeDataDirectory(Point point, Path dir) {
+        try (Stream<Path> any = Files.isDirectory(dir) ? Files.list(dir) : Stream.empty()) {
+            if (any.findAny().isPresent()) {
+                throw new BackstopException(ExitCode.USAGE, dir + " is not empty; nothing was written there."
+                        + " Name a new or empty directory");
             }
+        } catch (IOException e) {
+            throw io.backstop.files.Durable.storageError("cannot read the directory " + dir, e);
+        }
+        ReplayFiles.BaseCopy early = null;
+        try {
             Files.createDirectories(dir);
             Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwx------"));
-            write(plan, dir);
+            ReplayFiles.Layout layout = ReplayFiles.Layout.dataDirectory(dir);
+            early = ReplayFiles.BaseCopy.start(baseFor(point), layout);
+            Plan plan = plan(point);
+            if (!plan.baseDir().equals(early.baseDir)) { // a base backup came or went meanwhile: the plan's it is
+                early.cancel();
+                ReplayFiles.emptyQuietly(dir);
+                early = null;
+            }
+            // The archive's WAL (the base backup's own segments among it) goes to pg_wal.
+            Files.createDirectories(dir.resolve("pg_wal"));
+            ReplayFiles.BaseCheck check = new ReplayFiles.BaseCheck(tools, plan, dir);
+            ReplayFiles.copyBeside(targetName, targetDir, plan, layout, early, check::copied, check::whileCopying);
+            // The WAL is in pg_wal: no archive to fetch from ('false' makes the server read pg_wal).
+            writeRecovery(dir, plan.point(), "'false'", "");
+            return plan;
         } catch (IOException e) {
-            ReplayFiles.emptyQuietly(dir);
+            ReplayFiles.BaseCopy.abandon(early, dir);
             throw io.backstop.files.Durable.storageError("cannot write the data directory " + dir, e);
         } catch (RuntimeException e) {
-            ReplayFiles.emptyQuietly(dir); // half a data directory must never be started: it was empty, it is again
+            ReplayFiles.BaseCopy.abandon(early, dir); // half a data directory must never be started: it was empty, it is again
             throw e;
         }
-    }
-
-    private void write(Plan plan, Path dir) throws IOException {
-        // The archive's WAL (the base backup's own segments among it) goes to pg_wal.
-        Files.createDirectories(dir.resolve("pg_wal"));
-        ReplayFiles.BaseCheck check = new ReplayFiles.BaseCheck(tools, plan, dir);
-        ReplayFiles.copyBeside(targetName, targetDir, plan, dir, false, dir.resolve("pg_wal"), true, check::copied,
-                check::whileCopying);
-        // The WAL is in pg_wal: no archive to fetch from ('false' makes the server read pg_wal).
-        writeRecovery(dir, plan.point(), "'false'", "");
     }
 
     private static void writeRecovery(Path data, Point point, String restoreCommand, String more) throws IOException {

@@ -27,20 +27,45 @@ final class ReplayFiles {
     }
 
     /**
-     * The base backup's files into {@code data} (its own WAL segments too when {@code withOwnWal}), then {@code
-     * afterBase}, while the WAL the replay needs is copied into {@code wal} (on disk when {@code durableWal})
-     * and checked beside them, then {@code afterWal}: two at once, on two cores. What either failed with is
-     * thrown once both ended.
+     * Where a replay's files go: the base backup into {@code data} (its own WAL segments too when {@code
+     * withOwnWal}), the WAL the replay reads into {@code wal}, on disk when {@code durableWal}.
      */
-    static void copyBeside(String targetName, Path targetDir, Replay.Plan plan, Path data, boolean withOwnWal, Path wal,
-            boolean durableWal, FileStep afterBase, FileStep afterWal) throws IOException {
+    record Layout(Path data, boolean withOwnWal, Path wal, boolean durableWal) {
+        /** The drill's and restore's throwaway cluster: the WAL beside it, read by its restore_command; fsync off. */
+        static Layout throwaway(Path scratch) {
+            return new Layout(scratch.resolve("data"), true, scratch.resolve("wal"), false);
+        }
+
+        /** A data directory handed over: the archive's WAL in its own pg_wal, made durable. */
+        static Layout dataDirectory(Path dir) {
+            return new Layout(dir, false, dir.resolve("pg_wal"), true);
+        }
+    }
+
+    /**
+     * The base backup's files as {@code layout} says, then {@code afterBase}, while the WAL the replay needs is
+     * copied and checked beside them, then {@code afterWal}: two at once, on two cores. What either failed with
+     * is thrown once both ended.
+     */
+    static void copyBeside(String targetName, Path targetDir, Replay.Plan plan, Layout layout, FileStep afterBase,
+            FileStep afterWal) throws IOException {
+        copyBeside(targetName, targetDir, plan, layout, null, afterBase, afterWal);
+    }
+
+    /** As above, the base backup's copy already {@code started} (for {@code plan}'s base backup) when not null. */
+    static void copyBeside(String targetName, Path targetDir, Replay.Plan plan, Layout layout, BaseCopy started,
+            FileStep afterBase, FileStep afterWal) throws IOException {
         java.util.concurrent.CompletableFuture<Void> walCopy = io.backstop.Background.supply("replay-wal-copy", () -> {
-            copyWal(targetName, targetDir, plan, wal, durableWal);
+            copyWal(targetName, targetDir, plan, layout.wal(), layout.durableWal());
             afterWal.run();
             return null;
         });
         try {
-            copyBase(plan.baseDir(), data, withOwnWal);
+            if (started == null) {
+                copyBase(plan.baseDir(), layout.data(), layout.withOwnWal(), p -> { });
+            } else {
+                started.await();
+            }
             afterBase.run();
         } finally {
             walCopy.exceptionally(e -> null).join();
@@ -53,7 +78,8 @@ final class ReplayFiles {
      * where it is here: the kernel copies (copy_file_range, or shares the blocks on a filesystem that can) a
      * thousand files in half the time the JDK takes to copy them one by one.
      */
-    static void copyBase(Path base, Path data, boolean withWal) throws IOException {
+    static void copyBase(Path base, Path data, boolean withWal, java.util.function.Consumer<Process> onStart)
+            throws IOException {
         Files.createDirectories(data);
         Path ownWal = base.resolve("pg_wal");
         List<String> entries = new ArrayList<>();
@@ -73,13 +99,66 @@ final class ReplayFiles {
         command.addAll(entries); // absolute: none is taken for an option
         command.add(data.toAbsolutePath().toString());
         ProcessRunner.Result copied = new ProcessRunner().run(ProcessRunner.Spec.of(command, java.util.Map.of(),
-                java.time.Duration.ofHours(6)), p -> { });
+                java.time.Duration.ofHours(6)), onStart);
         if (copied.exitCode() != 0) {
             throw new IOException("cp -a " + base + " " + data + " failed (exit " + copied.exitCode() + "): "
                     + copied.stderrTail().strip());
         }
         if (!withWal && Files.isDirectory(ownWal)) {
             copyTree(base, ownWal, data, false); // pg_wal without its segments: the archive's copies are written there
+        }
+    }
+
+    /**
+     * A base backup's copy into a layout's data directory, begun on a thread of its own before the rest of the
+     * replay is planned (reading the WAL for the point's commit takes a tenth of a second or more); {@link
+     * #cancel} stops it when the plan refuses the point.
+     */
+    static final class BaseCopy {
+        private final java.util.concurrent.CompletableFuture<Void> done;
+        private final java.util.concurrent.atomic.AtomicReference<Process> cp = new java.util.concurrent.atomic.AtomicReference<>();
+        private volatile boolean cancelled;
+        final Path baseDir;
+
+        private BaseCopy(Path baseDir, Layout layout) {
+            this.baseDir = baseDir;
+            this.done = io.backstop.Background.supply("replay-base-copy", () -> {
+                copyBase(baseDir, layout.data(), layout.withOwnWal(), p -> {
+                    cp.set(p);
+                    if (cancelled) {
+                        p.destroyForcibly(); // cancelled while it started
+                    }
+                });
+                return null;
+            });
+        }
+
+        static BaseCopy start(Path baseDir, Layout layout) {
+            return new BaseCopy(baseDir, layout);
+        }
+
+        /** Waits for the copy; what it failed with. */
+        void await() throws IOException {
+            io.backstop.Background.joinIo(done);
+        }
+
+        /** Stops the copy and waits until it has: what it wrote is then the caller's to remove. */
+        void cancel() {
+            cancelled = true;
+            Process p = cp.get();
+            if (p != null) {
+                p.descendants().forEach(ProcessHandle::destroyForcibly);
+                p.destroyForcibly();
+            }
+            done.exceptionally(e -> null).join();
+        }
+
+        /** {@code copy} (if one began) stopped, and {@code dir} emptied: nothing half-written is left to start. */
+        static void abandon(BaseCopy copy, Path dir) {
+            if (copy != null) {
+                copy.cancel();
+            }
+            emptyQuietly(dir);
         }
     }
 
@@ -115,22 +194,19 @@ final class ReplayFiles {
             Optional<Path> f = Segments.segmentFile(archive, s, plan.segmentSize());
             try {
                 if (f.isPresent()) {
-                    copies.add(Files.copy(f.get(), into.resolve(Segments.name(f.get())),
-                            StandardCopyOption.REPLACE_EXISTING));
+                    copies.add(copy(f.get(), into, Segments.name(f.get())));
                 }
             } catch (java.nio.file.NoSuchFileException recordedMeanwhile) {
                 // pg_receivewal finished it or the daemon recorded it since: it is where the archive says now
                 f = Segments.segmentFile(new WalArchive(targetDir), s, plan.segmentSize());
                 if (f.isPresent()) {
-                    copies.add(Files.copy(f.get(), into.resolve(Segments.name(f.get())),
-                            StandardCopyOption.REPLACE_EXISTING));
+                    copies.add(copy(f.get(), into, Segments.name(f.get())));
                 }
             }
         }
         for (WalArchive.Entry e : archive.entries()) {
             if (e.name().endsWith(".history")) {
-                copies.add(Files.copy(archive.dir().resolve(e.name()), into.resolve(e.name()),
-                        StandardCopyOption.REPLACE_EXISTING));
+                copies.add(copy(archive.dir().resolve(e.name()), into, e.name()));
             }
         }
         // A data directory's WAL goes to disk while it is checked: the new server's start would otherwise fsync
@@ -147,6 +223,11 @@ final class ReplayFiles {
             synced.exceptionally(e -> null).join();
         }
         io.backstop.Background.joinIo(synced);
+    }
+
+    /** {@code from} as {@code name} in {@code dir} (an earlier copy of it replaced); returns the copy. */
+    private static Path copy(Path from, Path dir, String name) throws IOException {
+        return Files.copy(from, dir.resolve(name), StandardCopyOption.REPLACE_EXISTING);
     }
 
     /**

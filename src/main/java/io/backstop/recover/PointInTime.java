@@ -123,8 +123,7 @@ public final class PointInTime {
      */
     public Replay.Plan physical(Target target, Replay.Point point, Path dir) {
         Replay replay = replay(target);
-        Replay.Plan plan = replay.plan(point);
-        replay.writeDataDirectory(plan, dir);
+        Replay.Plan plan = replay.writeDataDirectory(point, dir);
         log.info("{}: data directory {} written: {}", target.name(), dir, plan.describe());
         return plan;
     }

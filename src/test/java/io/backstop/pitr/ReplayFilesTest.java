@@ -28,7 +28,7 @@ class ReplayFilesTest {
         Files.writeString(base.resolve("pg_wal/00000002.history"), "1\t0/3000000\tno recovery target specified\n");
 
         Path data = dir.resolve("data");
-        ReplayFiles.copyBase(base, data, false);
+        ReplayFiles.copyBase(base, data, false, p -> { });
         assertThat(data.resolve("base/16384/2619")).hasBinaryContent(relation);
         assertThat(Files.getLastModifiedTime(data.resolve("base/16384/2619")).toMillis()).isEqualTo(1_700_000_000_000L);
         assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(data.resolve("PG_VERSION"))))
@@ -39,7 +39,7 @@ class ReplayFilesTest {
         assertThat(data.resolve("pg_wal/000000010000000000000003")).doesNotExist();
 
         Path withWal = dir.resolve("with its WAL");
-        ReplayFiles.copyBase(base, withWal, true);
+        ReplayFiles.copyBase(base, withWal, true, p -> { });
         assertThat(withWal.resolve("pg_wal/000000010000000000000003")).hasBinaryContent(new byte[4096]);
         assertThat(withWal.resolve("base/16384/2619")).hasBinaryContent(relation);
     }
@@ -51,7 +51,7 @@ class ReplayFilesTest {
         Files.writeString(base.resolve("global/pg_control"), "x");
         Path data = dir.resolve("data");
         Files.createDirectories(data.resolve("global/pg_control/in the way")); // a file cannot replace it, even as root
-        org.assertj.core.api.Assertions.assertThatThrownBy(() -> ReplayFiles.copyBase(base, data, false))
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> ReplayFiles.copyBase(base, data, false, p -> { }))
                 .isInstanceOf(java.io.IOException.class).hasMessageContaining("pg_control");
     }
 }

@@ -254,6 +254,19 @@ class PointInTimeIT {
                 flipByte(f);
             }
 
+            // A directory that is not empty (the lost server's own volume, say) is refused and left as it was.
+            Path occupied = dir.resolve("occupied");
+            Files.createDirectories(occupied.resolve("data"));
+            Files.writeString(occupied.resolve("data").resolve("PG_VERSION"), "15\n");
+            Cli.Result notEmpty = Cli.run(env, "restore", "--at", exact.toString(), "--physical",
+                    occupied.resolve("data").toString());
+            assertThat(notEmpty.status()).as(notEmpty.all()).isEqualTo(2);
+            assertThat(notEmpty.all()).contains("is not empty", "nothing was written there");
+            assertThat(occupied.resolve("data").resolve("PG_VERSION")).hasContent("15");
+            try (var kept = Files.list(occupied.resolve("data"))) {
+                assertThat(kept.toList()).hasSize(1);
+            }
+
             // Outside the window: refused, with the window.
             Cli.Result early = Cli.run(env, "restore", "--at", "2001-01-01T00:00:00Z", "--into", "too_early", "--yes");
             assertThat(early.status()).as(early.all()).isEqualTo(2);
@@ -270,6 +283,16 @@ class PointInTimeIT {
             Cli.Result missing = Cli.run(env, "restore", "--at", last.toString(), "--into", "at_missing", "--yes");
             assertThat(missing.status()).as(missing.all()).isEqualTo(8);
             assertThat(missing.all()).contains(victim, "needs WAL the archive cannot give");
+            // The same with --physical: the base backup's copy, begun before the WAL was planned, is stopped and
+            // the directory left empty.
+            Path unwritten = dir.resolve("unwritten");
+            Cli.Result physicalMissing = Cli.run(env, "restore", "--at", last.toString(), "--physical",
+                    unwritten.resolve("data").toString());
+            assertThat(physicalMissing.status()).as(physicalMissing.all()).isEqualTo(8);
+            assertThat(physicalMissing.all()).contains(victim, "needs WAL the archive cannot give");
+            try (var left = Files.list(unwritten.resolve("data"))) {
+                assertThat(left.toList()).isEmpty();
+            }
         }
     }
 }
