@@ -208,7 +208,7 @@ public final class Components {
 
     /** A target's state at a point of its PITR window, for restore and recover. */
     public io.backstop.recover.PointInTime pointInTime() {
-        return new io.backstop.recover.PointInTime(settings, backup(), tools(), manifests());
+        return new io.backstop.recover.PointInTime(settings, this::backup, tools(), manifests());
     }
 
     public synchronized Recover recover() {

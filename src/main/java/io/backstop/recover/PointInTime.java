@@ -47,11 +47,13 @@ public final class PointInTime {
             .withZone(ZoneOffset.UTC);
 
     private final Settings settings;
-    private final Backup backup;
+    private final java.util.function.Supplier<Backup> backup;
     private final PgTools tools;
     private final Manifests manifests;
 
-    public PointInTime(Settings settings, Backup backup, PgTools tools, Manifests manifests) {
+    /** {@code backup} is asked for only when a point's state is taken as a backup (not for a data directory). */
+    public PointInTime(Settings settings, java.util.function.Supplier<Backup> backup, PgTools tools,
+            Manifests manifests) {
         this.settings = settings;
         this.backup = backup;
         this.tools = tools;
@@ -104,7 +106,7 @@ public final class PointInTime {
                     target.user(), target.password(), "disable", Duration.ofSeconds(30));
             say.accept(String.format("replayed in %.1f s; taking %s as it was there ...",
                     (System.nanoTime() - started) / 1e9, target.database()));
-            BackupResult taken = backup.run(replayed, new Backup.Request(Optional.of(label(point)),
+            BackupResult taken = backup.get().run(replayed, new Backup.Request(Optional.of(label(point)),
                     Duration.ofMinutes(30)), Progress.NONE);
             log.info("{} at {}: {} ({})", target.name(), plan.point(), taken.file(), plan.describe());
             return new Resolver.Resolved(taken.file(), manifests.read(taken.file()),
