@@ -177,7 +177,8 @@ public final class ProcessRunner {
         return Redactor.redact(text);
     }
 
-    private static void kill(Process process) {
+    /** Kills {@code process} and its children, and waits (10 s at most) until it has ended. */
+    public static void kill(Process process) {
         process.descendants().forEach(ProcessHandle::destroyForcibly);
         process.destroyForcibly();
         try {

@@ -262,7 +262,8 @@ public final class Replay {
         try {
             // (the throwaway cluster runs with fsync off: nothing of it is made durable)
             ReplayFiles.Layout layout = ReplayFiles.Layout.throwaway(scratch);
-            ReplayFiles.copyBeside(targetName, targetDir, plan, layout, () -> { }, () -> { });
+            ReplayFiles.copyBeside(targetName, targetDir, plan, layout, ReplayFiles.BaseCopy.start(plan.baseDir(),
+                    layout), () -> { }, () -> { });
             Path script = scratch.resolve("restore-wal");
             String wal = "'" + layout.wal().toString().replace("'", "'\\''") + "'";
             Files.writeString(script, "#!/bin/sh\nexec cp " + wal + "/\"$1\" \"$2\" 2>/dev/null\n", StandardCharsets.UTF_8);
@@ -318,9 +319,8 @@ public final class Replay {
             early = ReplayFiles.BaseCopy.start(baseFor(point), layout);
             Plan plan = plan(point);
             if (!plan.baseDir().equals(early.baseDir)) { // a base backup came or went meanwhile: the plan's it is
-                early.cancel();
-                ReplayFiles.emptyQuietly(dir);
-                early = null;
+                ReplayFiles.BaseCopy.abandon(early, dir);
+                early = ReplayFiles.BaseCopy.start(plan.baseDir(), layout);
             }
             // The archive's WAL (the base backup's own segments among it) goes to pg_wal.
             Files.createDirectories(dir.resolve("pg_wal"));

@@ -43,16 +43,10 @@ final class ReplayFiles {
     }
 
     /**
-     * The base backup's files as {@code layout} says, then {@code afterBase}, while the WAL the replay needs is
-     * copied and checked beside them, then {@code afterWal}: two at once, on two cores. What either failed with
-     * is thrown once both ended.
+     * The base backup's copy as {@code layout} says ({@code started}, for {@code plan}'s base backup), then
+     * {@code afterBase}, while the WAL the replay needs is copied and checked beside it, then {@code afterWal}:
+     * two at once, on two cores. What either failed with is thrown once both ended.
      */
-    static void copyBeside(String targetName, Path targetDir, Replay.Plan plan, Layout layout, FileStep afterBase,
-            FileStep afterWal) throws IOException {
-        copyBeside(targetName, targetDir, plan, layout, null, afterBase, afterWal);
-    }
-
-    /** As above, the base backup's copy already {@code started} (for {@code plan}'s base backup) when not null. */
     static void copyBeside(String targetName, Path targetDir, Replay.Plan plan, Layout layout, BaseCopy started,
             FileStep afterBase, FileStep afterWal) throws IOException {
         java.util.concurrent.CompletableFuture<Void> walCopy = io.backstop.Background.supply("replay-wal-copy", () -> {
@@ -61,11 +55,7 @@ final class ReplayFiles {
             return null;
         });
         try {
-            if (started == null) {
-                copyBase(plan.baseDir(), layout.data(), layout.withOwnWal(), p -> { });
-            } else {
-                started.await();
-            }
+            started.await();
             afterBase.run();
         } finally {
             walCopy.exceptionally(e -> null).join();
@@ -110,9 +100,9 @@ final class ReplayFiles {
     }
 
     /**
-     * A base backup's copy into a layout's data directory, begun on a thread of its own before the rest of the
-     * replay is planned (reading the WAL for the point's commit takes a tenth of a second or more); {@link
-     * #cancel} stops it when the plan refuses the point.
+     * A base backup's copy into a layout's data directory, on a thread of its own: a data directory's begins
+     * before the rest of the replay is planned (reading the WAL for the point's commit takes a tenth of a second
+     * or more), and {@link #cancel} stops it when the plan refuses the point.
      */
     static final class BaseCopy {
         private final java.util.concurrent.CompletableFuture<Void> done;
@@ -147,8 +137,7 @@ final class ReplayFiles {
             cancelled = true;
             Process p = cp.get();
             if (p != null) {
-                p.descendants().forEach(ProcessHandle::destroyForcibly);
-                p.destroyForcibly();
+                ProcessRunner.kill(p);
             }
             done.exceptionally(e -> null).join();
         }
