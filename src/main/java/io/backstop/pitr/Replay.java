@@ -12,7 +12,6 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Clock;
 import java.time.Duration;
@@ -273,7 +272,8 @@ public final class Replay {
             // takes a SCRAM secret), or, for a target that logs in without one, as it does there.
             Files.writeString(data.resolve("pg_hba.conf"), "host all all 127.0.0.1/32 "
                     + (login.password().isPresent() ? "md5" : "trust") + "\n", StandardCharsets.UTF_8);
-            writeRecovery(data, plan.point(), "'" + script.toString().replace("'", "''") + " %f %p'",
+            // (its hot standby is off, the replay's max_connections below production's: promoted by the target action)
+            RecoverySettings.write(data, plan.point(), "'" + script.toString().replace("'", "''") + " %f %p'", false,
                     "hba_file = '" + data.resolve("pg_hba.conf").toString().replace("'", "''") + "'\nident_file = ''\n");
         } catch (IOException e) {
             deleteQuietly(scratch);
@@ -327,7 +327,8 @@ public final class Replay {
             ReplayFiles.BaseCheck check = new ReplayFiles.BaseCheck(tools, plan, dir);
             ReplayFiles.copyBeside(targetName, targetDir, plan, layout, early, check::copied, check::whileCopying);
             // The WAL is in pg_wal: no archive to fetch from ('false' makes the server read pg_wal).
-            writeRecovery(dir, plan.point(), "'false'", "");
+            RecoverySettings.write(dir, plan.point(), "'false'",
+                    RecoverySettings.promotesAtOnce(major(plan.base().serverVersion())), "");
             return plan;
         } catch (IOException e) {
             ReplayFiles.BaseCopy.abandon(early, dir);
@@ -336,20 +337,6 @@ public final class Replay {
             ReplayFiles.BaseCopy.abandon(early, dir); // half a data directory must never be started: it was empty, it is again
             throw e;
         }
-    }
-
-    private static void writeRecovery(Path data, Point point, String restoreCommand, String more) throws IOException {
-        if (!Files.exists(data.resolve("postgresql.conf"))) {
-            // a Debian-style server keeps it in /etc: the directory must still start on its own
-            Files.writeString(data.resolve("postgresql.conf"), "", StandardCharsets.UTF_8);
-        }
-        String recovery = "\n# backstop: recovery to " + point + "\nrestore_command = " + restoreCommand + "\n"
-                + point.settings() + "recovery_target_action = 'promote'\n"
-                + "primary_conninfo = ''\nprimary_slot_name = ''\narchive_command = ''\n" + more;
-        Files.writeString(data.resolve("postgresql.auto.conf"), recovery, StandardCharsets.UTF_8,
-                StandardOpenOption.CREATE, StandardOpenOption.APPEND);
-        Files.writeString(data.resolve("recovery.signal"), "", StandardCharsets.UTF_8);
-        Files.deleteIfExists(data.resolve("postmaster.pid"));
     }
 
     /** Waits until the replay reached its point and the server took connections; its log's end when it stopped instead. */

@@ -226,6 +226,11 @@ class PointInTimeIT {
                     }
                 }
                 assertThat(there).isEqualTo(expectedAt(exact, false));
+                // PostgreSQL 15 paused at the point and found the trigger file: promoted without waiting for the
+                // end-of-recovery checkpoint, which follows in the background
+                assertThat(started.log()).contains("promote trigger file found")
+                        .doesNotContain("checkpoint starting: end-of-recovery");
+                assertThat(physical.resolve("data").resolve("backstop.promote")).doesNotExist();
             }
 
             // A stored base backup damaged since it was taken (one byte of its largest file, the size unchanged):
