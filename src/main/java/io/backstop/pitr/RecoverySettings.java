@@ -37,11 +37,13 @@ final class RecoverySettings {
 
     /**
      * The recovery settings appended to {@code data}'s postgresql.auto.conf, and its recovery.signal: WAL from
-     * {@code restoreCommand}, the stop at {@code point}, {@code more}; promoted at once there when {@code atOnce}
-     * (its trigger file written too), else by the target action.
+     * {@code restoreCommand}, the stop at {@code point}, {@code more}; promoted at once there when {@code
+     * promoteAtOnce} (its trigger file written too), else by the target action. A replay to the end of the WAL
+     * has no point to pause at: it ends recovery there and promotes after the checkpoint, no trigger file left.
      */
-    static void write(Path data, Replay.Point point, String restoreCommand, boolean atOnce, String more)
+    static void write(Path data, Replay.Point point, String restoreCommand, boolean promoteAtOnce, String more)
             throws IOException {
+        boolean atOnce = promoteAtOnce && !point.settings().isEmpty();
         if (!Files.exists(data.resolve("postgresql.conf"))) {
             // a Debian-style server keeps it in /etc: the directory must still start on its own
             Files.writeString(data.resolve("postgresql.conf"), "", StandardCharsets.UTF_8);

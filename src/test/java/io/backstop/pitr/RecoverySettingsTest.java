@@ -52,4 +52,13 @@ class RecoverySettingsTest {
         assertThat(data.resolve(RecoverySettings.PROMOTE_TRIGGER)).doesNotExist();
         assertThat(data.resolve("recovery.signal")).exists();
     }
+
+    @Test
+    void aReplayToTheEndOfTheWalHasNoPointToPauseAtAndLeavesNoTriggerFile(@TempDir Path data) throws Exception {
+        RecoverySettings.write(data, Replay.Point.end("to the end of the archived WAL"), "'false'", true, "");
+
+        assertThat(Files.readString(data.resolve("postgresql.auto.conf"))).contains("recovery_target_action = 'promote'\n")
+                .doesNotContain("recovery_target_time", "recovery_target_lsn", "pause", "promote_trigger_file");
+        assertThat(data.resolve(RecoverySettings.PROMOTE_TRIGGER)).doesNotExist();
+    }
 }
