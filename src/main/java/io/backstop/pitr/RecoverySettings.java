@@ -14,9 +14,9 @@ import java.nio.file.StandardOpenOption;
  * writes an end-of-recovery checkpoint before it takes a connection: every buffer the replay dirtied, written and
  * synced (0.5 s of a 1.8 s replay of 375 MB of WAL; with large shared buffers, far more). A promotion asked for
  * while it is paused ({@code pg_ctl promote}'s) writes only an end-of-recovery record, takes connections at once
- * and checkpoints in the background. Up to PostgreSQL 15 a data directory can ask for it itself: it pauses at the
- * point and at once finds the promote trigger file Backstop left beside it. PostgreSQL 16 dropped the trigger
- * file; from there it promotes at the point, after the checkpoint.
+ * and checkpoints in the background. From PostgreSQL 13 to 15 a data directory can ask for it itself: it pauses
+ * at the point and at once finds the promote trigger file Backstop left beside it (a promotion ends a pause from
+ * 13 on). PostgreSQL 16 dropped the trigger file; from there it promotes at the point, after the checkpoint.
  */
 final class RecoverySettings {
     /** The promote trigger file a data directory's server finds at its point, relative to the directory. */
@@ -29,7 +29,7 @@ final class RecoverySettings {
     static boolean promotesAtOnce(String major) {
         try {
             int m = Integer.parseInt(major);
-            return m >= 12 && m <= 15; // promote_trigger_file: named so in 12, gone in 16
+            return m >= 13 && m <= 15; // a promotion ends a pause from 13 (12 stays paused); no trigger file from 16
         } catch (NumberFormatException e) {
             return false;
         }

@@ -12,12 +12,12 @@ class RecoverySettingsTest {
     private static final Replay.Point POINT = Replay.Point.time(Instant.parse("2026-12-06T14:52:07.310Z"), false);
 
     @Test
-    void theTriggerFileIsUsedFromTwelveToFifteenOnly() {
+    void theTriggerFileIsUsedFromThirteenToFifteenOnly() {
         assertThat(RecoverySettings.promotesAtOnce("13")).isTrue();
         assertThat(RecoverySettings.promotesAtOnce("15")).isTrue();
         assertThat(RecoverySettings.promotesAtOnce("16")).isFalse(); // promote_trigger_file was removed in 16
         assertThat(RecoverySettings.promotesAtOnce("17")).isFalse();
-        assertThat(RecoverySettings.promotesAtOnce("11")).isFalse();
+        assertThat(RecoverySettings.promotesAtOnce("12")).isFalse(); // 12 stays paused when asked to promote
         assertThat(RecoverySettings.promotesAtOnce("")).isFalse();
         assertThat(RecoverySettings.promotesAtOnce("devel")).isFalse();
     }
