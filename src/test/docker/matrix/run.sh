@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One row of the version matrix, inside the project's image built for one PostgreSQL major (Debian's
 # own packages of one suite): a server of that major, then backup, verify, restore into a new
-# database, restore onto an empty server with its roles, the data-loss alarm and recover, each by the
+# database, restore onto an empty server with its roles, the data-loss alarm and recover, a point-in-time
+# data directory (restore --at --physical) started with that major's server, each by the
 # image's own backstop command (as the image runs it: dropped to the backstop user). Prints one line
 # per operation:  MATRIX <operation> PASS|FAIL <seconds> <what it saw>  and exits 1 when one failed.
 set -uo pipefail
@@ -63,6 +64,51 @@ n="$(sql 5432 shop -c 'SELECT count(*) FROM orders' 2>&1)"
 bs 5432 check >/dev/null; c=$?
 [ "$s" = 0 ] && [ "$n" = 2000 ] && [ "$c" = 0 ] || s=1
 row recover "$t" "$s" "orders: $n, check exits $c; $(echo "$out" | tail -1 | cut -c1-80)"
+
+# PITR: the daemon streams this major's WAL and takes a base backup; a data directory to a time between two
+# batches of rows, started with this major's server, holds the first batch only. 13 to 15 promote at the
+# point on Backstop's trigger file, 16 and later after the end-of-recovery checkpoint.
+waitfor() { # waitfor SECONDS COMMAND...: until COMMAND succeeds, at most SECONDS
+  local until=$((SECONDS + $1)); shift
+  until "$@"; do [ "$SECONDS" -lt "$until" ] || return 1; sleep 0.5; done
+}
+t=$(date +%s.%N)
+set -m # the daemon in a process group of its own, stopped whole
+BACKSTOP_PITR=true BACKSTOP_SCHEDULE="0 0 0 1 1 ?" BACKSTOP_RESTORE_DRILL_EVERY=0 BACKSTOP_HTTP_PORT=18080 \
+  BACKSTOP_HTTP_BIND=127.0.0.1 BACKSTOP_CHECK_INTERVAL=1h bs 5432 daemon > /tmp/daemon.log 2>&1 &
+daemon=$!
+set +m
+s=0; detail=""
+waitfor 300 compgen -G "/backups/shop/base/*.json" >/dev/null || { s=1; detail="no base backup: $(tail -3 /tmp/daemon.log)"; }
+if [ "$s" = 0 ]; then
+  sql 5432 shop -c "CREATE TABLE at_point(id int PRIMARY KEY)" -c "INSERT INTO at_point SELECT generate_series(1, 100)"
+  point="$(sql 5432 shop -c "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')")"
+  sql 5432 shop -c "INSERT INTO at_point SELECT generate_series(101, 300)"
+  seg="$(sql 5432 postgres -c "SELECT pg_walfile_name(pg_switch_wal())")"
+  waitfor 120 grep -q "^$seg" /backups/shop/wal/ledger.tsv || { s=1; detail="segment $seg not archived: $(tail -3 /tmp/daemon.log)"; }
+fi
+if [ "$s" = 0 ]; then
+  out="$(bs 5432 restore --at "$point" --physical /tmp/phys/data)"; s=$?
+  detail="$(echo "$out" | tail -1 | cut -c1-80)"
+fi
+if [ "$s" = 0 ]; then
+  chown -R postgres /tmp/phys && chmod 700 /tmp/phys/data
+  setpriv --reuid=postgres --regid=postgres --init-groups "$bin/pg_ctl" -D /tmp/phys/data -w -t 300 -l /tmp/phys.log \
+    -o "-c listen_addresses=127.0.0.1 -p 5434 -c unix_socket_directories=/tmp -c archive_mode=off" start >/dev/null
+  waitfor 300 test "$(sql 5434 shop -c "SELECT NOT pg_is_in_recovery()" 2>/dev/null)" = t || s=1
+  n="$(sql 5434 shop -c "SELECT count(*) || ' of 300, ids ' || min(id) || '-' || max(id) FROM at_point" 2>&1)"
+  [ "$n" = "100 of 300, ids 1-100" ] || s=1
+  if [ "$major" -le 15 ]; then
+    how="at once"; grep -q "promote trigger file found" /tmp/phys.log && [ ! -e /tmp/phys/data/backstop.promote ] || s=1
+  else
+    how="after the end-of-recovery checkpoint"; grep -q "checkpoint starting: end-of-recovery" /tmp/phys.log || s=1
+  fi
+  detail="rows: $n, promoted $how; $(grep -m1 -E 'recovery stopping' /tmp/phys.log | sed 's/.*LOG: *//' | cut -c1-60)"
+  [ "$s" = 0 ] || detail="$detail; server log: $(tail -4 /tmp/phys.log | tr '\n' '|')"
+  setpriv --reuid=postgres --regid=postgres --init-groups "$bin/pg_ctl" -D /tmp/phys/data -m fast -w stop >/dev/null
+fi
+kill -TERM -- "-$daemon" 2>/dev/null; wait "$daemon" 2>/dev/null
+row restore-at-physical "$t" "$s" "$detail"
 
 # Last: the restore below makes the empty server's database the target's (its identity), as after a lost host.
 server b 5433 || { echo "MATRIX restore-empty-server FAIL 0 initdb failed"; failed=1; }

@@ -26,7 +26,8 @@ import org.testcontainers.utility.MountableFile;
  * The version matrix: for every PostgreSQL major Debian's suites provide (bullseye 13, bookworm 15,
  * trixie 17), the project's image built from that suite's own packages runs a server of that major and
  * Backstop against it: backup, verify, restore into a new database, restore onto an empty server with
- * its roles, the data-loss alarm and recover (src/test/docker/matrix/run.sh). Each container is driven
+ * its roles, the data-loss alarm and recover, and a point-in-time data directory (WAL streamed by the
+ * daemon, {@code restore --at --physical}) started with that major's server (src/test/docker/matrix/run.sh). Each container is driven
  * by Testcontainers from an image built here (no registry). The table lands in target/version-matrix.md.
  */
 class VersionMatrixIT {
@@ -68,12 +69,13 @@ class VersionMatrixIT {
             Container.ExecResult r = box.execInContainer("bash", "/matrix/run.sh");
             List<String[]> rows = new ArrayList<>();
             for (String line : r.getStdout().lines().filter(l -> l.startsWith("MATRIX ")).toList()) {
+                System.out.println("version matrix, PostgreSQL " + major + ": " + line.substring("MATRIX ".length()));
                 rows.add(line.substring("MATRIX ".length()).split(" ", 4));
             }
             RESULTS.put(major + " (" + suite + ")", rows);
             String all = r.getStdout() + r.getStderr();
             assertThat(rows).as(all).extracting(x -> x[0]).containsExactly("server", "backup", "verify", "restore-into",
-                    "data-loss-alarm", "recover", "restore-empty-server-with-roles");
+                    "data-loss-alarm", "recover", "restore-at-physical", "restore-empty-server-with-roles");
             assertThat(rows).as(all).allSatisfy(x -> assertThat(x[1]).as(String.join(" ", x)).isEqualTo("PASS"));
             assertThat(rows.get(0)[3]).as("the server and client of this major").contains("PostgreSQL " + major + ".")
                     .contains("pg_dump (PostgreSQL) " + major + ".");
@@ -87,7 +89,7 @@ class VersionMatrixIT {
             return;
         }
         List<String> ops = List.of("backup", "verify", "restore-into", "restore-empty-server-with-roles", "data-loss-alarm",
-                "recover");
+                "recover", "restore-at-physical");
         StringBuilder md = new StringBuilder("| PostgreSQL | " + String.join(" | ", ops) + " |\n|---|");
         ops.forEach(o -> md.append("---|"));
         md.append('\n');
