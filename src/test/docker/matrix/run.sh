@@ -72,6 +72,10 @@ waitfor() { # waitfor SECONDS COMMAND...: until COMMAND succeeds, at most SECOND
   local until=$((SECONDS + $1)); shift
   until "$@"; do [ "$SECONDS" -lt "$until" ] || return 1; sleep 0.5; done
 }
+# shellcheck disable=SC2317 # called through waitfor
+promoted() { # the data directory's server out of recovery (a function: waitfor asks it anew each time)
+  [ "$(sql 5434 shop -c "SELECT NOT pg_is_in_recovery()" 2>/dev/null)" = t ]
+}
 t=$(date +%s.%N)
 set -m # the daemon in a process group of its own, stopped whole
 BACKSTOP_PITR=true BACKSTOP_SCHEDULE="0 0 0 1 1 ?" BACKSTOP_RESTORE_DRILL_EVERY=0 BACKSTOP_HTTP_PORT=18080 \
@@ -85,7 +89,7 @@ if [ "$s" = 0 ]; then
   point="$(sql 5432 shop -c "SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')")"
   sql 5432 shop -c "INSERT INTO at_point SELECT generate_series(101, 300)"
   seg="$(sql 5432 postgres -c "SELECT pg_walfile_name(pg_switch_wal())")"
-  waitfor 120 grep -q "^$seg" /backups/shop/wal/ledger.tsv || { s=1; detail="segment $seg not archived: $(tail -3 /tmp/daemon.log)"; }
+  waitfor 120 grep -qs "^$seg" /backups/shop/wal/ledger.tsv || { s=1; detail="segment $seg not archived: $(tail -3 /tmp/daemon.log)"; }
 fi
 if [ "$s" = 0 ]; then
   out="$(bs 5432 restore --at "$point" --physical /tmp/phys/data)"; s=$?
@@ -95,7 +99,7 @@ if [ "$s" = 0 ]; then
   chown -R postgres /tmp/phys && chmod 700 /tmp/phys/data
   setpriv --reuid=postgres --regid=postgres --init-groups "$bin/pg_ctl" -D /tmp/phys/data -w -t 300 -l /tmp/phys.log \
     -o "-c listen_addresses=127.0.0.1 -p 5434 -c unix_socket_directories=/tmp -c archive_mode=off" start >/dev/null
-  waitfor 300 test "$(sql 5434 shop -c "SELECT NOT pg_is_in_recovery()" 2>/dev/null)" = t || s=1
+  waitfor 300 promoted || s=1
   n="$(sql 5434 shop -c "SELECT count(*) || ' of 300, ids ' || min(id) || '-' || max(id) FROM at_point" 2>&1)"
   [ "$n" = "100 of 300, ids 1-100" ] || s=1
   if [ "$major" -le 15 ]; then
